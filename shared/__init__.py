@@ -1,0 +1,1 @@
+"""SkillSub common package: contracts and plumbing only, never business rules."""
