@@ -1,0 +1,137 @@
+"""Identifier checks: resident ID (GB 11643-1999) and unified social credit code (GB 32100-2015).
+
+Pure functions, no I/O. Formats and test vectors: ../shared/policy/REFERENCE.md.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+# GB 11643-1999: weight i is 2^(17-i) mod 11; the check character is indexed by the remainder.
+RESIDENT_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+RESIDENT_ID_CHECK_CHARS = "10X98765432"
+_RESIDENT_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
+# The oldest person the registry may meet was born in the 19th century (test vector 1880).
+EARLIEST_BIRTH_YEAR = 1800
+
+# GB 32100-2015: 31 characters, no I, O, Z, S, V (they look like digits).
+CREDIT_CODE_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+CREDIT_CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_CREDIT_CODE_SHAPE = re.compile(rf"^[{CREDIT_CODE_CHARS}]{{18}}$")
+
+Sex = Literal["male", "female"]
+
+
+class InvalidResidentId(ValueError):
+    """The text is not a valid 18-character resident ID; `reason` says why (no ID in the message)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InvalidCreditCode(ValueError):
+    """The text cannot be a unified social credit code at all (length or alphabet)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ResidentId:
+    """A checked resident ID. `place_code` may be a code retired since issue (e.g. 320611)."""
+
+    number: str
+    place_code: str
+    birth_date: date
+    sequence: str
+    sex: Sex
+
+
+@dataclass(frozen=True)
+class CreditCodeCheck:
+    """Result of a GB 32100 check: a wrong check character is a warning, never a rejection."""
+
+    code: str
+    ok: bool
+    warning: str | None
+
+
+def normalise_resident_id(text: str) -> str:
+    """Strip blanks and upper-case a trailing x, the two variations people type."""
+    return text.strip().upper()
+
+
+def resident_id_check_char(first17: str) -> str:
+    """The GB 11643 check character for the first 17 digits."""
+    total = sum(int(digit) * weight for digit, weight in zip(first17, RESIDENT_ID_WEIGHTS))
+    return RESIDENT_ID_CHECK_CHARS[total % 11]
+
+
+def parse_resident_id(text: str, *, today: date | None = None) -> ResidentId:
+    """Check shape, birth date and check character; raise InvalidResidentId with the reason.
+
+    Pass `today` to also refuse a birth date in the future (the caller owns the clock).
+    """
+    number = normalise_resident_id(text)
+    if not _RESIDENT_ID_SHAPE.match(number):
+        raise InvalidResidentId("must be 17 digits followed by a digit or X")
+    birth = _birth_date(number[6:14])
+    if today is not None and birth > today:
+        raise InvalidResidentId("birth date is in the future")
+    if number[17] != resident_id_check_char(number[:17]):
+        raise InvalidResidentId("check character does not match (GB 11643)")
+    sex: Sex = "male" if int(number[16]) % 2 == 1 else "female"
+    return ResidentId(number, number[:6], birth, number[14:17], sex)
+
+
+def is_valid_resident_id(text: str, *, today: date | None = None) -> bool:
+    """True when `parse_resident_id` would accept the text."""
+    try:
+        parse_resident_id(text, today=today)
+    except InvalidResidentId:
+        return False
+    return True
+
+
+def _birth_date(yyyymmdd: str) -> date:
+    try:
+        born = date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:]))
+    except ValueError:
+        raise InvalidResidentId("birth date is not a calendar date") from None
+    if born.year < EARLIEST_BIRTH_YEAR:
+        raise InvalidResidentId(f"birth year before {EARLIEST_BIRTH_YEAR}")
+    return born
+
+
+def mask_resident_id(text: str) -> str:
+    """Keep the first 4 and last 4 characters: '3206**********001X'. Short input is all stars."""
+    value = text.strip()
+    if len(value) <= 8:
+        return "*" * len(value)
+    return value[:4] + "*" * (len(value) - 8) + value[-4:]
+
+
+def credit_code_check_char(first17: str) -> str:
+    """The GB 32100 check character for the first 17 characters."""
+    total = sum(CREDIT_CODE_CHARS.index(c) * w for c, w in zip(first17, CREDIT_CODE_WEIGHTS))
+    return CREDIT_CODE_CHARS[(31 - total % 31) % 31]
+
+
+def check_credit_code(text: str) -> CreditCodeCheck:
+    """Check a unified social credit code; only a malformed code raises InvalidCreditCode.
+
+    Some early pilot codes fail the check character although they are genuine (REFERENCE.md),
+    so a mismatch comes back as ok=False with a warning for a person to look at.
+    """
+    code = text.strip().upper()
+    if not _CREDIT_CODE_SHAPE.match(code):
+        raise InvalidCreditCode(f"must be 18 characters from {CREDIT_CODE_CHARS}")
+    expected = credit_code_check_char(code[:17])
+    if code[17] == expected:
+        return CreditCodeCheck(code, True, None)
+    return CreditCodeCheck(code, False, f"check character is {code[17]}, GB 32100 gives {expected}")
