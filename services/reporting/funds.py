@@ -36,6 +36,7 @@ class FundFlow:
     on: date
     measure: Measure
     amount_fen: int
+    recorded_on: date | None = None  # as DecisionRecord.recorded_on
 
 
 @dataclass

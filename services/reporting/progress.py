@@ -54,6 +54,8 @@ class DecisionRecord:
     district: str
     department: str
     target_groups: frozenset[str] = frozenset()
+    # When reporting learnt of it; a report frozen at a cut-off ignores what arrived later.
+    recorded_on: date | None = None
 
 
 @dataclass
