@@ -1,0 +1,140 @@
+"""Person-level limits of 十三 and the mutual exclusions, over the person's prior approvals.
+
+`PriorApprovals` is an immutable summary of what a person already holds (approved or pending
+review). `add` folds a new decision in, so deciding certificates one after another with the
+summary carried forward enforces the limits whatever the order of the events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from types import MappingProxyType
+from typing import Iterable, Mapping
+
+from . import reasons as rs
+from shared.money import share_of
+
+from .decision import Decision, Reason
+from .params import ParamView
+
+# 十三.1 reading (RULES.md): the yearly cap counts these clauses.
+CAP_CLAUSES = frozenset({"四.2", "四.3", "四.4", "五.2", "五.4", "六"})
+# 十三.1 "同一职业同一等级不可重复享受" applies to every certificate-level subsidy.
+OCCUPATION_CLAUSES = CAP_CLAUSES | {"四.5a"}
+_EMPTY: Mapping[int, int] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class PriorApproval:
+    """One subsidy a person already holds, as the service stores it."""
+
+    clause: str
+    year: int
+    occupation_key: tuple[str, int | None] | None = None
+    hire_key: str | None = None
+    months: Fraction = Fraction(0)
+    subject_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PriorApprovals:
+    """What a person already holds; indices kept ready so a decision reads them in O(1)."""
+
+    cap_count_by_year: Mapping[int, int] = field(default_factory=lambda: _EMPTY)
+    occupation_keys: frozenset[tuple[str, int | None]] = frozenset()
+    degree_reward_received: bool = False
+    work_training_months: Fraction = Fraction(0)
+    pre_job_hires: frozenset[str] = frozenset()
+    work_training_hires: frozenset[str] = frozenset()
+    subjects: frozenset[tuple[str, str]] = frozenset()  # (clause, subject id)
+
+    @classmethod
+    def from_approvals(cls, approvals: Iterable[PriorApproval]) -> "PriorApprovals":
+        prior = cls()
+        for a in approvals:
+            prior = prior.add_approval(a)
+        return prior
+
+    def add(self, decision: Decision) -> "PriorApprovals":
+        """Fold a decision in: holding ones take a slot, reversals give theirs back."""
+        if decision.outcome == "reversed":
+            return self._remove(decision)
+        if not decision.holds_slot:
+            return self
+        return self.add_approval(_as_approval(decision))
+
+    def add_approval(self, a: PriorApproval) -> "PriorApprovals":
+        years = dict(self.cap_count_by_year)
+        if a.clause in CAP_CLAUSES:
+            years[a.year] = years.get(a.year, 0) + 1
+        return replace(
+            self,
+            cap_count_by_year=MappingProxyType(years),
+            occupation_keys=_with(self.occupation_keys, a.occupation_key, a.clause),
+            degree_reward_received=self.degree_reward_received or a.clause == "四.5b",
+            work_training_months=self.work_training_months
+            + (a.months if a.clause == "五.3" else 0),
+            pre_job_hires=_with_hire(self.pre_job_hires, a, "四.2"),
+            work_training_hires=_with_hire(self.work_training_hires, a, "五.3"),
+            subjects=self.subjects | {(a.clause, a.subject_id)},
+        )
+
+    def _remove(self, d: Decision) -> "PriorApprovals":
+        years = dict(self.cap_count_by_year)
+        if d.clause in CAP_CLAUSES and years.get(d.year, 0) > 0:
+            years[d.year] -= 1
+        keys = self.occupation_keys - {d.occupation_key} if d.occupation_key else None
+        return replace(
+            self,
+            cap_count_by_year=MappingProxyType(years),
+            occupation_keys=self.occupation_keys if keys is None else frozenset(keys),
+            degree_reward_received=self.degree_reward_received and d.clause != "四.5b",
+            work_training_months=self.work_training_months + (d.months if d.clause == "五.3" else 0),
+            pre_job_hires=self.pre_job_hires - {d.hire_key} if d.clause == "四.2" else self.pre_job_hires,
+            work_training_hires=self.work_training_hires,
+            subjects=self.subjects - {(d.clause, d.subject_id)},
+        )
+
+    def count_in_year(self, year: int) -> int:
+        return self.cap_count_by_year.get(year, 0)
+
+
+def _as_approval(d: Decision) -> PriorApproval:
+    return PriorApproval(d.clause, d.year, d.occupation_key, d.hire_key, d.months, d.subject_id)
+
+
+def _with(
+    keys: frozenset[tuple[str, int | None]], key: tuple[str, int | None] | None, clause: str
+) -> frozenset[tuple[str, int | None]]:
+    if key is None or clause not in OCCUPATION_CLAUSES:
+        return keys
+    return keys | {key}
+
+
+def _with_hire(hires: frozenset[str], a: PriorApproval, clause: str) -> frozenset[str]:
+    return hires | {a.hire_key} if a.clause == clause and a.hire_key else hires
+
+
+def cap_reasons(
+    clause: str, year: int, occupation_key: tuple[str, int | None] | None,
+    view: ParamView, prior: PriorApprovals,
+) -> tuple[Reason, ...]:
+    """十三.1: at most N per calendar year; never twice for the same occupation and level."""
+    found: list[Reason] = []
+    if occupation_key is not None and clause in OCCUPATION_CLAUSES:
+        if occupation_key in prior.occupation_keys:
+            found.append(rs.SAME_OCCUPATION_LEVEL)
+    if clause in CAP_CLAUSES and prior.count_in_year(year) >= view.get("十三.1.per_year_cap"):
+        found.append(rs.YEAR_CAP_REACHED)
+    return tuple(found)
+
+
+def remaining_work_training_months(view: ParamView, prior: PriorApprovals) -> Fraction:
+    """五.3 "最长不超过6个月", counted over all employers."""
+    return max(Fraction(0), Fraction(view.get("五.3.max_months")) - prior.work_training_months)
+
+
+def advance_fen(amount_fen: int, view: ParamView) -> int:
+    """十三.5: an advance before completion is at most this share of the subsidy."""
+    return share_of(amount_fen, view.get("十三.5.advance_max_share"))

@@ -1,0 +1,101 @@
+"""Reason codes with Chinese and English text, one constant per reason."""
+
+from __future__ import annotations
+
+from .decision import Reason
+
+R = Reason
+
+# Who and what (per clause)
+NOT_EMPLOYED = R("not_employed", "申请人不在职", "the person is not employed")
+NO_CONTRACT_YEAR = R(
+    "contract_under_one_year", "未签订一年以上期限劳动合同",
+    "no labour contract of at least one year",
+)
+TRAINING_NOT_WITHIN_HIRE_WINDOW = R(
+    "training_not_within_12_months_of_hire", "培训未在录用之日起12个月内开始",
+    "training did not start within 12 months of hiring",
+)
+NO_TRAINING_START = R("training_start_unknown", "培训开始日期未知", "training start date unknown")
+WRONG_KIND = R("certificate_kind_not_covered", "证书类别不在本项范围内",
+               "the certificate kind is not covered by this clause")
+WRONG_LEVEL = R("level_not_covered", "证书等级不在本项范围内",
+                "the certificate level is not covered by this clause")
+BEFORE_START_DATE = R("before_start_date", "取证日期早于本项起始日期",
+                      "the certificate was obtained before this clause's start date")
+UI_MONTHS_SHORT = R("ui_contributions_under_minimum", "累计缴纳失业保险费不足规定月数",
+                    "cumulative unemployment-insurance contributions below the minimum")
+PENSION_MONTHS_SHORT = R("pension_contributions_under_minimum", "企业职工养老保险缴费不满规定月数",
+                         "enterprise pension contributions below the minimum")
+NOT_NANTONG_EMPLOYER = R("not_employed_and_insured_in_nantong", "未在我市企业就业并参保",
+                         "not employed and pension-insured in a Nantong enterprise")
+NOT_FURTHER_EDUCATION = R("not_further_education", "非在职接受更高水平学历教育取得",
+                          "the degree was not obtained through further education")
+NOT_IN_CATALOG = R("not_in_catalog", "证书职业（工种）等级不在《目录》内",
+                   "the occupation and level are not in the Catalog")
+OUT_OF_CATALOG_AT_COST = R("out_of_catalog_at_cost", "目录外工种按实际培训成本和考核费核定，需提供凭证",
+                           "out-of-Catalog trade: actual training cost and assessment fee, "
+                           "on evidence")
+SHORTAGE = R("shortage_occupation", "属当年市场紧缺职业（工种）",
+             "the occupation is on that year's shortage list")
+NOT_REGISTERED_UNEMPLOYED = R("not_registered_unemployed", "非城乡登记失业人员",
+                              "the person is not registered unemployed")
+HOURS_NOT_COMPLETED = R("required_hours_not_completed", "未学完规定课时",
+                        "the required training hours were not completed")
+NOT_STUDENT_OR_UNEMPLOYED = R("not_student_or_unemployed", "非毕业前两年在校大学生或城乡失业人员",
+                              "neither a student in the last two years nor unemployed")
+UNKNOWN_TRAINING_KIND = R("training_kind_not_covered", "培训类型不在本项范围内",
+                          "the training kind is not covered by this clause")
+PROVINCIAL_SUBSIDY_RECEIVED = R("provincial_high_skill_subsidy_received",
+                                "已享受省高技能人才紧缺型培训补贴，不得重复享受",
+                                "the provincial high-skill shortage subsidy was already received "
+                                "for this certificate")
+PROVINCIAL_NOTE = R("provincial_subsidy_exclusive", "本补贴与省高技能人才紧缺型培训补贴不得重复享受",
+                    "this subsidy excludes the provincial high-skill shortage subsidy")
+NO_PARAMETERS = R("no_parameters_in_force", "该日期无有效补贴参数",
+                  "no parameters are in force on that date")
+
+# Non-certificate triggers
+CLASS_TOO_SMALL = R("order_class_too_small", "订单班人数不足规定规模",
+                    "the order class is smaller than the minimum")
+UP_TO_AMOUNT = R("amount_up_to", "金额为“最高”标准，需审核核定",
+                 "the plan sets a maximum amount; a reviewer fixes the amount")
+LEVEL_NOT_IN_TABLE = R("apprentice_level_not_in_table", "学徒培训未达到中级工及以上水平",
+                       "the apprenticeship did not reach level 4 or above")
+APPRENTICE_YEAR_DONE = R("apprenticeship_year_already_subsidised", "该学徒年度已享受补贴",
+                         "this apprenticeship year was already subsidised")
+NOT_TARGET_GROUP = R("not_target_group", "不属于本项所列人员",
+                     "the person is not in the group this clause names")
+EMPLOYER_NOT_INSURED = R("employer_not_insured", "吸纳就业困难人员的企业须为参保企业",
+                         "an employer of employment-difficulty persons must be insured")
+UNKNOWN_EMPLOYER_KIND = R("employer_kind_not_covered", "用人主体类型不在本项范围内",
+                          "the employer kind is not covered by this clause")
+ALREADY_DECIDED = R("already_subsidised", "该事项已享受补贴", "this was already subsidised")
+NO_DAYS = R("nothing_to_pay", "无可补贴的月数或天数", "no months or days to pay")
+
+# 十三 and mutual exclusions
+PENSION_DRAWER = R("draws_monthly_pension", "按月领取养老金人员不在补贴范围内",
+                   "people drawing a monthly pension are out of scope")
+NOT_OBTAINED_IN_NANTONG = R("not_obtained_in_nantong", "该类证书须在我市获证",
+                            "this kind of certificate must be obtained in Nantong")
+YEAR_CAP_REACHED = R("yearly_cap_reached", "本年度已享受培训补贴达到上限",
+                     "the yearly number of training subsidies is reached")
+SAME_OCCUPATION_LEVEL = R("same_occupation_and_level", "同一职业同一等级不可重复享受",
+                          "a subsidy for the same occupation and level was already granted")
+DEGREE_REWARD_TAKEN = R("degree_reward_already_received", "学历提升奖励仅可享受一次",
+                        "the one-time degree reward was already received")
+WORK_TRAINING_MONTHS_USED = R("work_training_months_exhausted", "以工代训补贴已达最长期限",
+                              "the maximum months of training-through-work are used")
+WORK_TRAINING_CAPPED = R("work_training_months_capped", "以工代训月数按最长期限核减",
+                         "months reduced to the maximum for training-through-work")
+DRAWING_UI_BENEFIT = R("drawing_ui_benefit", "领取失业保险金期间不得享受生活费补贴",
+                       "no living allowance while drawing unemployment benefit")
+EXCLUDED_BY_53 = R("excluded_by_work_training", "同一新录用人员已享受以工代训补贴",
+                   "training-through-work was already granted for this hire")
+EXCLUDED_BY_42 = R("excluded_by_pre_job_training", "同一新录用人员已享受岗前培训补贴",
+                   "pre-job training subsidy was already granted for this hire")
+FAMILY_TREATED_ALIKE = R("family_treated_as_person", "按贫困或重度残疾人直系亲属同等对待",
+                         "treated as an immediate family member of a poor or severely "
+                         "disabled person")
+REVOKED = R("certificate_revoked", "证书已撤销，冲回其引起的补贴",
+            "the certificate was revoked; its subsidies are reversed")
