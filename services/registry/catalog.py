@@ -208,7 +208,7 @@ class _Fields:
 
 
 def _integer(text: str) -> int:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise ValueError(f"not a whole number: {text!r}")
     return int(text)
 
@@ -331,7 +331,7 @@ def parse_shortage_list(text: str) -> ShortageList:
 
 def _list_year(sheet: _Sheet, errors: list[RowError]) -> int:
     year = sheet.directives.get("year", "")
-    if not (year.isdigit() and len(year) == 4):
+    if not (year.isascii() and year.isdigit() and len(year) == 4):
         errors.append(RowError(1, "year", "a '# year: YYYY' line is required"))
         return 0
     return int(year)

@@ -37,9 +37,9 @@ SKILL_LEVEL_NAMES_ZH: Mapping[int, str] = {
 HIGH_SKILL_MAX_LEVEL = 3
 
 MAX_CERTIFICATE_NUMBER_LENGTH = 64
-_PRINTABLE_NUMBER = re.compile(r"^[0-9A-Za-z\-/()（）]+$")
-_SKILL_LEVEL_NUMBER = re.compile(r"^[YS]\d{21}$")
-_LEGACY_QUALIFICATION_NUMBER = re.compile(r"^\d{16}$")
+_PRINTABLE_NUMBER = re.compile(r"[0-9A-Za-z\-/()（）]+")
+_SKILL_LEVEL_NUMBER = re.compile(r"[YS][0-9]{21}")
+_LEGACY_QUALIFICATION_NUMBER = re.compile(r"[0-9]{16}")
 # 1-based positions from REFERENCE.md, kept 1-based here so they read like the source.
 SKILL_LEVEL_NUMBER_LEVEL_POSITION = 16
 LEGACY_QUALIFICATION_LEVEL_POSITION = 11
@@ -83,12 +83,12 @@ def _check_level(kind: CertificateKind, level: int | None) -> None:
 def _check_plain_number(number: str) -> None:
     if not number or len(number) > MAX_CERTIFICATE_NUMBER_LENGTH:
         raise InvalidCertificate("number", f"must be 1-{MAX_CERTIFICATE_NUMBER_LENGTH} characters")
-    if not _PRINTABLE_NUMBER.match(number):
+    if not _PRINTABLE_NUMBER.fullmatch(number):
         raise InvalidCertificate("number", "letters, digits, - / and brackets only")
 
 
 def _check_skill_level_number(number: str, level: int | None) -> NumberCheck:
-    if not _SKILL_LEVEL_NUMBER.match(number):
+    if not _SKILL_LEVEL_NUMBER.fullmatch(number):
         raise InvalidCertificate("number", "skill-level numbers are Y or S followed by 21 digits")
     _match_level(number[SKILL_LEVEL_NUMBER_LEVEL_POSITION - 1], level)
     return NumberCheck(checked=True)
@@ -96,7 +96,7 @@ def _check_skill_level_number(number: str, level: int | None) -> NumberCheck:
 
 def _check_qualification_number(number: str, level: int | None) -> NumberCheck:
     # Only the legacy 16-digit format is documented; other shapes may be genuine, so warn.
-    if not _LEGACY_QUALIFICATION_NUMBER.match(number):
+    if not _LEGACY_QUALIFICATION_NUMBER.fullmatch(number):
         return NumberCheck(checked=False, warning="not the legacy 16-digit format; not checked")
     _match_level(number[LEGACY_QUALIFICATION_LEVEL_POSITION - 1], level)
     return NumberCheck(checked=True)
@@ -111,9 +111,9 @@ def _match_level(digit: str, level: int | None) -> None:
 
 def level_in_number(kind: CertificateKind, number: str) -> int | None:
     """The level a well-formed number encodes, or None when the kind/format has no level digit."""
-    if kind is CertificateKind.SKILL_LEVEL and _SKILL_LEVEL_NUMBER.match(number):
+    if kind is CertificateKind.SKILL_LEVEL and _SKILL_LEVEL_NUMBER.fullmatch(number):
         return int(number[SKILL_LEVEL_NUMBER_LEVEL_POSITION - 1])
-    if kind is CertificateKind.VOCATIONAL_QUALIFICATION and _LEGACY_QUALIFICATION_NUMBER.match(
+    if kind is CertificateKind.VOCATIONAL_QUALIFICATION and _LEGACY_QUALIFICATION_NUMBER.fullmatch(
         number
     ):
         return int(number[LEGACY_QUALIFICATION_LEVEL_POSITION - 1])
@@ -123,7 +123,7 @@ def level_in_number(kind: CertificateKind, number: str) -> int | None:
 # --- Occupation codes (职业分类大典) ------------------------------------------------------
 
 OCCUPATION_EDITIONS = frozenset({2015, 2022})
-_OCCUPATION_CODE = re.compile(r"^\d-\d{2}-\d{2}-\d{2}$")
+_OCCUPATION_CODE = re.compile(r"[0-9]-[0-9]{2}-[0-9]{2}-[0-9]{2}")
 
 
 class InvalidOccupationCode(ValueError):
@@ -139,7 +139,7 @@ class Occupation:
 
 
 def parse_occupation(code: str, edition: int) -> Occupation:
-    if not _OCCUPATION_CODE.match(code):
+    if not _OCCUPATION_CODE.fullmatch(code):
         raise InvalidOccupationCode(f"occupation code must look like 6-18-01-01, got {code!r}")
     if edition not in OCCUPATION_EDITIONS:
         editions = sorted(OCCUPATION_EDITIONS)

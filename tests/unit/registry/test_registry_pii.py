@@ -67,7 +67,8 @@ def test_lookup_hash_is_not_a_plain_sha256_of_the_id() -> None:
 
 
 @pytest.mark.parametrize(
-    "setting", ["not base64!", base64.b64encode(b"short").decode(), base64.b64encode(bytes(33)).decode()]
+    "setting",
+    ["not base64!", base64.b64encode(b"short").decode(), base64.b64encode(bytes(33)).decode()],
 )
 def test_a_key_setting_that_is_not_32_base64_bytes_is_refused(setting: str) -> None:
     with pytest.raises(PiiKeyError):
