@@ -45,8 +45,12 @@ class Place:
 
     def name_on(self, day: date | None = None) -> str:
         """The name in use on `day`; the latest name when no day is given."""
-        named = [n for n in self.names if day is None or n.valid_from is None or n.valid_from <= day]
+        named = [n for n in self.names if _started(n.valid_from, day)]
         return (named or list(self.names))[-1].name_zh
+
+
+def _started(valid_from: date | None, day: date | None) -> bool:
+    return day is None or valid_from is None or valid_from <= day
 
 
 @dataclass(frozen=True)
