@@ -1,0 +1,190 @@
+"""The rendered manifests agree with the code: commands, ports, probe and metrics paths, the
+settings the pods receive, topics, partitions against autoscaling, and database sizing."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.settings import DEFAULT_PORTS, SERVICES
+from tests.deploy.manifests import Doc, by_kind, config_data, container_env_names
+from tests.deploy.settings_check import missing_production_vars, settings_from, unknown_vars
+
+EVENT_TOPICS = ("registry.events", "eligibility.events", "payments.events", "reporting.events")
+MARKER_TOPIC = "skillsub.markers"
+CONSUMES = {
+    "registry": (),
+    "eligibility": ("registry.events",),
+    "payments": ("eligibility.events",),
+    "reporting": ("registry.events", "eligibility.events", "payments.events"),
+}
+
+
+def the_container(workload: Doc) -> Doc:
+    containers = workload["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return containers[0]
+
+
+def test_topics_named_here_are_the_ones_the_code_publishes() -> None:
+    try:
+        from shared.events import TOPICS
+        from shared.kafka import MARKER_TOPIC as code_marker
+    except ModuleNotFoundError as exc:
+        pytest.skip(f"backbone not importable yet: {exc}")
+    assert tuple(TOPICS) == EVENT_TOPICS and code_marker == MARKER_TOPIC
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_runs_its_own_command_on_its_own_port(
+    rendered: tuple[Doc, ...], service: str
+) -> None:
+    container = the_container(by_kind(rendered, "Deployment")[service])
+    assert container["command"] == ["skillsub", "serve", service]
+    assert container["ports"] == [{"name": "http", "containerPort": DEFAULT_PORTS[service],
+                                   "protocol": "TCP"}]
+    svc = by_kind(rendered, "Service")[service]
+    assert svc["spec"]["ports"][0]["port"] == DEFAULT_PORTS[service]
+    assert svc["spec"]["ports"][0]["targetPort"] == "http"
+    pod_labels = by_kind(rendered, "Deployment")[service]["spec"]["template"]["metadata"]["labels"]
+    assert svc["spec"]["selector"].items() <= pod_labels.items()
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_probes_use_healthz_for_liveness_and_readyz_for_readiness(
+    rendered: tuple[Doc, ...], service: str
+) -> None:
+    container = the_container(by_kind(rendered, "Deployment")[service])
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+
+
+def test_prometheus_scrapes_metrics_on_every_service_pod(rendered: tuple[Doc, ...]) -> None:
+    (monitor,) = by_kind(rendered, "PodMonitor").values()
+    assert [(e["port"], e["path"]) for e in monitor["spec"]["podMetricsEndpoints"]] == [
+        ("http", "/metrics")]
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    selected = [name for name, d in by_kind(rendered, "Deployment").items()
+                if selector.items() <= d["spec"]["template"]["metadata"]["labels"].items()]
+    assert sorted(selected) == sorted(SERVICES)
+
+
+@pytest.mark.parametrize("kind", ["Deployment", "Job"])
+def test_every_variable_the_pods_receive_is_a_setting_and_production_ones_are_all_set(
+    rendered: tuple[Doc, ...], kind: str
+) -> None:
+    workloads = by_kind(rendered, kind)
+    assert len(workloads) == len(SERVICES)
+    for name, workload in workloads.items():
+        env = container_env_names(the_container(workload), rendered)
+        assert unknown_vars(env) == set(), name
+        assert missing_production_vars(env) == set(), name
+        settings = settings_from(env)  # raises if a value is out of range or a dev default
+        assert settings.skillsub_env == "production"
+
+
+def test_secret_references_name_secrets_the_operators_or_the_readme_provide(
+    rendered: tuple[Doc, ...],
+) -> None:
+    from tests.deploy.manifests import DEPLOY
+
+    (cluster,) = by_kind(rendered, "Cluster").values()
+    generated = {cluster["metadata"]["name"] + "-app"}  # CloudNativePG's application secret
+    readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
+    for workload in [*by_kind(rendered, "Deployment").values(), *by_kind(rendered, "Job").values()]:
+        for var in the_container(workload).get("env", []):
+            ref = var.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                assert ref["name"] in generated or f"secret generic {ref['name']}" in readme, ref
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_has_a_migration_job_with_the_same_image_and_settings(
+    rendered: tuple[Doc, ...], service: str
+) -> None:
+    deployment = the_container(by_kind(rendered, "Deployment")[service])
+    job = the_container(by_kind(rendered, "Job")[f"migrate-{service}"])
+    assert job["command"] == ["skillsub", "migrate", service]
+    assert job["image"] == deployment["image"]
+    job_env = container_env_names(job, rendered)
+    service_env = container_env_names(deployment, rendered)
+    assert job_env.items() <= service_env.items()
+
+
+def test_one_image_runs_everything_and_production_pins_its_tag(
+    tree: str, rendered: tuple[Doc, ...]
+) -> None:
+    workloads = [*by_kind(rendered, "Deployment").values(), *by_kind(rendered, "Job").values()]
+    images = {the_container(w)["image"] for w in workloads}
+    assert len(images) == 1
+    if tree == "production":
+        assert not images.pop().endswith(":latest")
+
+
+def test_every_deployment_has_a_disruption_budget_and_an_autoscaler(rendered: tuple[Doc, ...]) -> None:
+    deployments = by_kind(rendered, "Deployment")
+    pdbs = by_kind(rendered, "PodDisruptionBudget").values()
+    for name, d in deployments.items():
+        labels = d["spec"]["template"]["metadata"]["labels"]
+        assert any(p["spec"]["selector"]["matchLabels"].items() <= labels.items() for p in pdbs), name
+    hpas = by_kind(rendered, "HorizontalPodAutoscaler")
+    assert {h["spec"]["scaleTargetRef"]["name"] for h in hpas.values()} == set(deployments)
+    assert all(h["spec"]["minReplicas"] <= h["spec"]["maxReplicas"] for h in hpas.values())
+
+
+def test_topics_have_the_configured_partitions_and_replication(rendered: tuple[Doc, ...]) -> None:
+    config = config_data(rendered)
+    topics = {t["spec"]["topicName"]: t for t in by_kind(rendered, "KafkaTopic").values()}
+    assert set(topics) == {*EVENT_TOPICS, MARKER_TOPIC}
+    brokers = sum(p["spec"]["replicas"] for p in by_kind(rendered, "KafkaNodePool").values()
+                  if "broker" in p["spec"]["roles"])
+    (kafka,) = by_kind(rendered, "Kafka").values()
+    for name, topic in topics.items():
+        if name != MARKER_TOPIC:
+            assert topic["spec"]["partitions"] == int(config["KAFKA_TOPIC_PARTITIONS"]), name
+        assert topic["spec"]["replicas"] == int(config["KAFKA_REPLICATION_FACTOR"]), name
+        assert topic["spec"]["replicas"] <= brokers, name
+        assert int(topic["spec"]["config"]["min.insync.replicas"]) <= topic["spec"]["replicas"], name
+        assert topic["metadata"]["labels"]["strimzi.io/cluster"] == kafka["metadata"]["name"]
+    assert int(kafka["spec"]["kafka"]["config"]["offsets.topic.replication.factor"]) <= brokers
+
+
+def test_services_find_the_kafka_bootstrap_service_strimzi_creates(rendered: tuple[Doc, ...]) -> None:
+    (kafka,) = by_kind(rendered, "Kafka").values()
+    (plain,) = [li for li in kafka["spec"]["kafka"]["listeners"] if not li["tls"]]
+    expected = f"{kafka['metadata']['name']}-kafka-bootstrap:{plain['port']}"
+    assert config_data(rendered)["KAFKA_BOOTSTRAP_SERVERS"] == expected
+
+
+@pytest.mark.parametrize("service", [s for s in SERVICES if CONSUMES[s]])
+def test_a_consumer_scales_up_to_the_partition_count_and_no_further(
+    rendered: tuple[Doc, ...], service: str
+) -> None:
+    topics = {t["spec"]["topicName"]: t for t in by_kind(rendered, "KafkaTopic").values()}
+    partitions = min(topics[t]["spec"]["partitions"] for t in CONSUMES[service])
+    assert by_kind(rendered, "HorizontalPodAutoscaler")[service]["spec"]["maxReplicas"] == partitions
+
+
+def test_postgres_accepts_every_connection_the_pools_can_open(rendered: tuple[Doc, ...]) -> None:
+    # shared/db.py: pool_size plus max_overflow of the same size, per process.
+    per_pod = 2 * int(config_data(rendered)["DB_POOL_SIZE"])
+    pods = sum(h["spec"]["maxReplicas"] for h in by_kind(rendered, "HorizontalPodAutoscaler").values())
+    migrations = len(by_kind(rendered, "Job")) * per_pod
+    reserve = 10  # superuser_reserved_connections, replication, the operator
+    (cluster,) = by_kind(rendered, "Cluster").values()
+    max_connections = int(cluster["spec"]["postgresql"]["parameters"]["max_connections"])
+    assert max_connections >= pods * per_pod + migrations + reserve
+
+
+def test_every_service_database_exists_in_the_postgres_cluster(rendered: tuple[Doc, ...]) -> None:
+    from sqlalchemy.engine import make_url
+
+    (cluster,) = by_kind(rendered, "Cluster").values()
+    initdb = cluster["spec"]["bootstrap"]["initdb"]
+    created = {initdb["database"]} | {d["spec"]["name"] for d in by_kind(rendered, "Database").values()}
+    owners = {initdb["owner"]} | {d["spec"]["owner"] for d in by_kind(rendered, "Database").values()}
+    # The app secret's uri names the initdb database; the settings derive each service's from it.
+    settings = settings_from({"DATABASE_URL": f"postgresql://{initdb['owner']}:pw@h:5432/{initdb['database']}"})
+    wanted = {make_url(settings.database_url_for(s)).database for s in SERVICES}
+    assert wanted == created
+    assert owners == {initdb["owner"]}
