@@ -65,19 +65,20 @@ class PriorApprovals:
         return self.add_approval(_as_approval(decision))
 
     def add_approval(self, a: PriorApproval) -> "PriorApprovals":
-        years = dict(self.cap_count_by_year)
-        if a.clause in CAP_CLAUSES:
-            years[a.year] = years.get(a.year, 0) + 1
-        return replace(
-            self,
-            cap_count_by_year=MappingProxyType(years),
-            occupation_keys=_with(self.occupation_keys, a.occupation_key, a.clause),
-            degree_reward_received=self.degree_reward_received or a.clause == "四.5b",
-            work_training_months=self.work_training_months
-            + (a.months if a.clause == "五.3" else 0),
-            pre_job_hires=_with_hire(self.pre_job_hires, a, "四.2"),
-            work_training_hires=_with_hire(self.work_training_hires, a, "五.3"),
-            subjects=self.subjects | {(a.clause, a.subject_id)},
+        # Built field by field (not dataclasses.replace): this runs once per decision.
+        clause, years = a.clause, self.cap_count_by_year
+        if clause in CAP_CLAUSES:
+            counted = dict(years)
+            counted[a.year] = counted.get(a.year, 0) + 1
+            years = MappingProxyType(counted)
+        return PriorApprovals(
+            years,
+            _with(self.occupation_keys, a.occupation_key, clause),
+            self.degree_reward_received or clause == "四.5b",
+            self.work_training_months + a.months if clause == "五.3" else self.work_training_months,
+            _with_hire(self.pre_job_hires, a, "四.2"),
+            _with_hire(self.work_training_hires, a, "五.3"),
+            self.subjects | {(clause, a.subject_id)},
         )
 
     def _remove(self, d: Decision) -> "PriorApprovals":

@@ -274,12 +274,17 @@ REVIEW_REASONS = frozenset({rs.OUT_OF_CATALOG_AT_COST})
 
 def cited(clause: str, cert: CertificateFacts) -> tuple[str, ...]:
     """Every clause id applied: the clause, its exclusions and the limits of 十三 it checked."""
+    return _cited(clause, cert.kind)
+
+
+@lru_cache(maxsize=256)
+def _cited(clause: str, kind: str) -> tuple[str, ...]:
     ids = [clause]
     if clause == "四.2":
         ids.append("五.3")
     if clause in CAP_CLAUSES or clause in OCCUPATION_CLAUSES:
         ids.append("十三.1")
-    if cert.kind in NANTONG_ONLY_KINDS:
+    if kind in NANTONG_ONLY_KINDS:
         ids.append("十三.2")
     ids.append("十三.3")
     return tuple(ids)
