@@ -4,6 +4,7 @@ import pytest
 from helpers_payments import FIN_ANNA, FIN_BO, HR_ANNA, OTHER_WORKER, UI, WORKER
 
 from services.payments.disbursements import (
+    Action,
     Actor,
     IllegalTransition,
     Part,
@@ -14,7 +15,6 @@ from services.payments.disbursements import (
     next_state,
     plan_offset,
     plan_reservation,
-    Action,
 )
 from services.payments.ledger import DomainError, clearing, receivable, special
 from services.payments.reference_ledger import Ledger
@@ -26,7 +26,7 @@ def funded(amount_fen: int) -> Ledger:
     return ledger
 
 
-def approved(ledger: Ledger, decision: str, amount_fen: int, payee=WORKER) -> str:  # noqa: ANN001
+def approved(ledger: Ledger, decision: str, amount_fen: int, payee=WORKER) -> str:
     key = ledger.draft(decision, UI, "四.4", payee, amount_fen).key
     ledger.approve(key, HR_ANNA)
     return key
