@@ -78,6 +78,12 @@ class Account:
         parts = [self.kind.value, self.fund.source.value, self.fund.district, self.party, self.clause]
         return "|".join(parts)
 
+    @classmethod
+    def from_code(cls, code: str) -> Account:
+        """The inverse of `code`, for a store that keeps accounts as text."""
+        kind, source, district, party, clause = code.split("|")
+        return cls(AccountKind(kind), Fund(FundingSource(source), district), party, clause)
+
 
 @dataclass(frozen=True, slots=True)
 class Posting:

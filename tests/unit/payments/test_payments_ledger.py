@@ -12,6 +12,7 @@ from services.payments.entries import (
     reversal_tx,
 )
 from services.payments.ledger import (
+    Account,
     Posting,
     Transaction,
     UnbalancedTransaction,
@@ -93,3 +94,8 @@ def test_reversal_then_recovery_restores_the_special_account() -> None:
 def test_allocation_of_nothing_is_refused() -> None:
     with pytest.raises(ValueError, match="positive"):
         allocation_tx("a1", UI, 0)
+
+
+def test_account_code_round_trips_for_a_store_that_keeps_text_keys() -> None:
+    for account in (special(UI), receivable(UI, WORKER), disbursed(TALENT, "四.5a")):
+        assert Account.from_code(account.code) == account
