@@ -38,5 +38,6 @@ ENV PATH=/opt/venv/bin:$PATH \
 USER 10001:10001
 WORKDIR /var/lib/skillsub
 EXPOSE 8001 8002 8003 8004
-# The service is chosen by the command; registry is only the default.
-CMD ["skillsub", "serve", "registry"]
+# The service is chosen by the command; registry is only the default. `skillsub serve` binds
+# 127.0.0.1 unless told otherwise: in a container it must listen on every interface.
+CMD ["skillsub", "serve", "registry", "--host", "0.0.0.0"]

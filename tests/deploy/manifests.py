@@ -46,7 +46,10 @@ def render(tree: str) -> tuple[Doc, ...]:
         raise FileNotFoundError("kubectl")
     out = subprocess.run(
         [exe, "kustomize", str(KUSTOMIZE_TREES[tree])],
-        check=True, capture_output=True, text=True, timeout=60,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     ).stdout
     return tuple(d for d in yaml.safe_load_all(out) if d is not None)
 
@@ -57,7 +60,11 @@ def by_kind(docs: tuple[Doc, ...] | list[Doc], kind: str) -> dict[str, Doc]:
 
 def config_data(docs: tuple[Doc, ...], prefix: str = "skillsub-config") -> dict[str, str]:
     """The data of the generated ConfigMap (its name carries a content hash after rendering)."""
-    maps = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith(prefix + "-")]
+    maps = [
+        d
+        for d in docs
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith(prefix + "-")
+    ]
     assert len(maps) == 1, f"expected one generated {prefix} ConfigMap, found {len(maps)}"
     return dict(maps[0]["data"])
 

@@ -8,8 +8,9 @@ from shared.settings import Settings
 
 # Values a production deployment must supply: Settings refuses dev defaults or None for these.
 PRODUCTION_REQUIRED = ("SKILLSUB_SECRET_KEY", "SKILLSUB_PII_KEY", "KAFKA_BOOTSTRAP_SERVERS")
-DATABASE_VARS = ("DATABASE_URL",) + tuple(f"{s.upper()}_DATABASE_URL" for s in
-                                          ("registry", "eligibility", "payments", "reporting"))
+DATABASE_VARS = ("DATABASE_URL",) + tuple(
+    f"{s.upper()}_DATABASE_URL" for s in ("registry", "eligibility", "payments", "reporting")
+)
 # Stand-ins for values only a cluster or an .env file holds (secrets, generated URLs).
 PLACEHOLDERS = {
     "SKILLSUB_SECRET_KEY": "placeholder-secret-key-for-offline-checks-0123456789",
@@ -38,5 +39,7 @@ def settings_from(env: Mapping[str, str | None]) -> Settings:
 
     Init kwargs win over the process environment, so the test machine's variables do not leak in.
     """
-    values = {k.lower(): (PLACEHOLDERS.get(k, "placeholder") if v is None else v) for k, v in env.items()}
+    values = {
+        k.lower(): (PLACEHOLDERS.get(k, "placeholder") if v is None else v) for k, v in env.items()
+    }
     return Settings(**values)

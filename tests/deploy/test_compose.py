@@ -32,6 +32,7 @@ def compose() -> dict:
 
 def interpolate(value: str) -> str:
     """What compose substitutes with an .env file holding sample values (defaults where given)."""
+
     def one(m: re.Match[str]) -> str:
         name, op, default = m.groups()
         return default if op in (":-", "-") else f"sample-{name.lower()}"
@@ -49,7 +50,10 @@ def test_the_vendored_schema_is_the_recorded_copy() -> None:
 
 def test_compose_file_validates_against_the_compose_specification(compose: dict) -> None:
     validator = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text(encoding="utf-8")))
-    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(compose)]
+    errors = [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in validator.iter_errors(compose)
+    ]
     assert errors == []
 
 
@@ -66,12 +70,14 @@ def test_all_four_services_run_from_one_image_on_their_ports(compose: dict) -> N
     assert len({s["image"] for s in services.values()}) == 1
     for name, svc in services.items():
         port = DEFAULT_PORTS[name]
-        assert svc["command"] == ["skillsub", "serve", name]
+        assert svc["command"] == ["skillsub", "serve", name, "--host", "0.0.0.0"]
         assert svc["ports"] == [f"{port}:{port}"]
         assert f"http://127.0.0.1:{port}/readyz" in " ".join(svc["healthcheck"]["test"])
 
 
-def test_every_variable_compose_sets_is_a_setting_and_production_ones_are_set(compose: dict) -> None:
+def test_every_variable_compose_sets_is_a_setting_and_production_ones_are_set(
+    compose: dict,
+) -> None:
     for name, svc in skillsub_services(compose).items():
         env = {k: interpolate(str(v)) for k, v in svc["environment"].items()}
         assert unknown_vars(env) == set(), name
@@ -84,16 +90,20 @@ def test_secrets_come_from_the_env_file_and_fail_fast_when_missing(compose: dict
         for var in ("SKILLSUB_SECRET_KEY", "SKILLSUB_PII_KEY", "DATABASE_URL"):
             assert FAIL_FAST.search(svc["environment"][var]), var
     assert FAIL_FAST.search(compose["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"])
-    assert FAIL_FAST.search(compose["services"]["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"])
+    assert FAIL_FAST.search(
+        compose["services"]["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+    )
     example = (DEPLOY / "compose.env.example").read_text(encoding="utf-8")
     required = set(re.findall(r"\$\{([A-Z_]+):\?", (ROOT / "docker-compose.yml").read_text()))
-    assert required <= set(re.findall(r"^([A-Z_]+)=", example, re.M))
+    assert required <= set(re.findall(r"^([A-Z_]+)=", example, re.MULTILINE))
 
 
 def test_services_wait_for_healthy_dependencies(compose: dict) -> None:
     for name, svc in compose["services"].items():
         for dep, cond in svc.get("depends_on", {}).items():
-            expected = "service_completed_successfully" if dep == "kafka-topics" else "service_healthy"
+            expected = (
+                "service_completed_successfully" if dep == "kafka-topics" else "service_healthy"
+            )
             assert cond == {"condition": expected}, (name, dep)
             assert dep == "kafka-topics" or "healthcheck" in compose["services"][dep], dep
 
@@ -110,9 +120,14 @@ def test_the_init_script_creates_the_database_each_service_derives(compose: dict
 
 def test_kafka_topics_are_created_with_the_platform_partition_count(compose: dict) -> None:
     script = compose["services"]["kafka-topics"]["command"][0]
-    assert re.search(r"for topic in registry\.events eligibility\.events payments\.events "
-                     r"reporting\.events; do", script)
+    assert re.search(
+        r"for topic in registry\.events eligibility\.events payments\.events "
+        r"reporting\.events; do",
+        script,
+    )
     assert '--partitions "$$PARTITIONS"' in script
-    assert compose["services"]["kafka-topics"]["environment"]["PARTITIONS"] == (
-        skillsub_services(compose)["eligibility"]["environment"]["KAFKA_TOPIC_PARTITIONS"])
+    assert (
+        compose["services"]["kafka-topics"]["environment"]["PARTITIONS"]
+        == (skillsub_services(compose)["eligibility"]["environment"]["KAFKA_TOPIC_PARTITIONS"])
+    )
     assert compose["services"]["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"

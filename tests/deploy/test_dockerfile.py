@@ -10,14 +10,21 @@ from tests.deploy.manifests import ROOT
 from tests.deploy.settings_check import settings_env_names
 
 # Variables for the interpreter and the shell, not for the settings.
-RUNTIME_VARS = {"PATH", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "PIP_NO_CACHE_DIR",
-                "PIP_DISABLE_PIP_VERSION_CHECK"}
+RUNTIME_VARS = {
+    "PATH",
+    "PYTHONUNBUFFERED",
+    "PYTHONDONTWRITEBYTECODE",
+    "PIP_NO_CACHE_DIR",
+    "PIP_DISABLE_PIP_VERSION_CHECK",
+}
 
 
 def stages() -> list[list[str]]:
     """Instructions per stage, continuation lines joined."""
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    lines = [
+        ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")
+    ]
     result: list[list[str]] = []
     for line in lines:
         if line.upper().startswith("FROM "):
@@ -39,7 +46,7 @@ def test_the_final_stage_runs_as_a_numeric_non_root_user_without_build_tools() -
 def test_the_image_command_is_the_console_script_and_it_exists() -> None:
     final = stages()[-1]
     (cmd,) = [ln for ln in final if ln.startswith("CMD ")]
-    assert cmd.startswith('CMD ["skillsub", "serve", ')
+    assert cmd.startswith('CMD ["skillsub", "serve", ') and '"--host", "0.0.0.0"' in cmd
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert "skillsub" in scripts
 

@@ -39,9 +39,10 @@ def test_each_service_runs_its_own_command_on_its_own_port(
     rendered: tuple[Doc, ...], service: str
 ) -> None:
     container = the_container(by_kind(rendered, "Deployment")[service])
-    assert container["command"] == ["skillsub", "serve", service]
-    assert container["ports"] == [{"name": "http", "containerPort": DEFAULT_PORTS[service],
-                                   "protocol": "TCP"}]
+    assert container["command"] == ["skillsub", "serve", service, "--host", "0.0.0.0"]
+    assert container["ports"] == [
+        {"name": "http", "containerPort": DEFAULT_PORTS[service], "protocol": "TCP"}
+    ]
     svc = by_kind(rendered, "Service")[service]
     assert svc["spec"]["ports"][0]["port"] == DEFAULT_PORTS[service]
     assert svc["spec"]["ports"][0]["targetPort"] == "http"
@@ -62,10 +63,14 @@ def test_probes_use_healthz_for_liveness_and_readyz_for_readiness(
 def test_prometheus_scrapes_metrics_on_every_service_pod(rendered: tuple[Doc, ...]) -> None:
     (monitor,) = by_kind(rendered, "PodMonitor").values()
     assert [(e["port"], e["path"]) for e in monitor["spec"]["podMetricsEndpoints"]] == [
-        ("http", "/metrics")]
+        ("http", "/metrics")
+    ]
     selector = monitor["spec"]["selector"]["matchLabels"]
-    selected = [name for name, d in by_kind(rendered, "Deployment").items()
-                if selector.items() <= d["spec"]["template"]["metadata"]["labels"].items()]
+    selected = [
+        name
+        for name, d in by_kind(rendered, "Deployment").items()
+        if selector.items() <= d["spec"]["template"]["metadata"]["labels"].items()
+    ]
     assert sorted(selected) == sorted(SERVICES)
 
 
@@ -121,12 +126,16 @@ def test_one_image_runs_everything_and_production_pins_its_tag(
         assert not images.pop().endswith(":latest")
 
 
-def test_every_deployment_has_a_disruption_budget_and_an_autoscaler(rendered: tuple[Doc, ...]) -> None:
+def test_every_deployment_has_a_disruption_budget_and_an_autoscaler(
+    rendered: tuple[Doc, ...],
+) -> None:
     deployments = by_kind(rendered, "Deployment")
     pdbs = by_kind(rendered, "PodDisruptionBudget").values()
     for name, d in deployments.items():
         labels = d["spec"]["template"]["metadata"]["labels"]
-        assert any(p["spec"]["selector"]["matchLabels"].items() <= labels.items() for p in pdbs), name
+        assert any(p["spec"]["selector"]["matchLabels"].items() <= labels.items() for p in pdbs), (
+            name
+        )
     hpas = by_kind(rendered, "HorizontalPodAutoscaler")
     assert {h["spec"]["scaleTargetRef"]["name"] for h in hpas.values()} == set(deployments)
     assert all(h["spec"]["minReplicas"] <= h["spec"]["maxReplicas"] for h in hpas.values())
@@ -136,20 +145,27 @@ def test_topics_have_the_configured_partitions_and_replication(rendered: tuple[D
     config = config_data(rendered)
     topics = {t["spec"]["topicName"]: t for t in by_kind(rendered, "KafkaTopic").values()}
     assert set(topics) == {*EVENT_TOPICS, MARKER_TOPIC}
-    brokers = sum(p["spec"]["replicas"] for p in by_kind(rendered, "KafkaNodePool").values()
-                  if "broker" in p["spec"]["roles"])
+    brokers = sum(
+        p["spec"]["replicas"]
+        for p in by_kind(rendered, "KafkaNodePool").values()
+        if "broker" in p["spec"]["roles"]
+    )
     (kafka,) = by_kind(rendered, "Kafka").values()
     for name, topic in topics.items():
         if name != MARKER_TOPIC:
             assert topic["spec"]["partitions"] == int(config["KAFKA_TOPIC_PARTITIONS"]), name
         assert topic["spec"]["replicas"] == int(config["KAFKA_REPLICATION_FACTOR"]), name
         assert topic["spec"]["replicas"] <= brokers, name
-        assert int(topic["spec"]["config"]["min.insync.replicas"]) <= topic["spec"]["replicas"], name
+        assert int(topic["spec"]["config"]["min.insync.replicas"]) <= topic["spec"]["replicas"], (
+            name
+        )
         assert topic["metadata"]["labels"]["strimzi.io/cluster"] == kafka["metadata"]["name"]
     assert int(kafka["spec"]["kafka"]["config"]["offsets.topic.replication.factor"]) <= brokers
 
 
-def test_services_find_the_kafka_bootstrap_service_strimzi_creates(rendered: tuple[Doc, ...]) -> None:
+def test_services_find_the_kafka_bootstrap_service_strimzi_creates(
+    rendered: tuple[Doc, ...],
+) -> None:
     (kafka,) = by_kind(rendered, "Kafka").values()
     (plain,) = [li for li in kafka["spec"]["kafka"]["listeners"] if not li["tls"]]
     expected = f"{kafka['metadata']['name']}-kafka-bootstrap:{plain['port']}"
@@ -162,13 +178,17 @@ def test_a_consumer_scales_up_to_the_partition_count_and_no_further(
 ) -> None:
     topics = {t["spec"]["topicName"]: t for t in by_kind(rendered, "KafkaTopic").values()}
     partitions = min(topics[t]["spec"]["partitions"] for t in CONSUMES[service])
-    assert by_kind(rendered, "HorizontalPodAutoscaler")[service]["spec"]["maxReplicas"] == partitions
+    assert (
+        by_kind(rendered, "HorizontalPodAutoscaler")[service]["spec"]["maxReplicas"] == partitions
+    )
 
 
 def test_postgres_accepts_every_connection_the_pools_can_open(rendered: tuple[Doc, ...]) -> None:
     # shared/db.py: pool_size plus max_overflow of the same size, per process.
     per_pod = 2 * int(config_data(rendered)["DB_POOL_SIZE"])
-    pods = sum(h["spec"]["maxReplicas"] for h in by_kind(rendered, "HorizontalPodAutoscaler").values())
+    pods = sum(
+        h["spec"]["maxReplicas"] for h in by_kind(rendered, "HorizontalPodAutoscaler").values()
+    )
     migrations = len(by_kind(rendered, "Job")) * per_pod
     reserve = 10  # superuser_reserved_connections, replication, the operator
     (cluster,) = by_kind(rendered, "Cluster").values()
@@ -181,10 +201,16 @@ def test_every_service_database_exists_in_the_postgres_cluster(rendered: tuple[D
 
     (cluster,) = by_kind(rendered, "Cluster").values()
     initdb = cluster["spec"]["bootstrap"]["initdb"]
-    created = {initdb["database"]} | {d["spec"]["name"] for d in by_kind(rendered, "Database").values()}
-    owners = {initdb["owner"]} | {d["spec"]["owner"] for d in by_kind(rendered, "Database").values()}
+    created = {initdb["database"]} | {
+        d["spec"]["name"] for d in by_kind(rendered, "Database").values()
+    }
+    owners = {initdb["owner"]} | {
+        d["spec"]["owner"] for d in by_kind(rendered, "Database").values()
+    }
     # The app secret's uri names the initdb database; the settings derive each service's from it.
-    settings = settings_from({"DATABASE_URL": f"postgresql://{initdb['owner']}:pw@h:5432/{initdb['database']}"})
+    settings = settings_from(
+        {"DATABASE_URL": f"postgresql://{initdb['owner']}:pw@h:5432/{initdb['database']}"}
+    )
     wanted = {make_url(settings.database_url_for(s)).database for s in SERVICES}
     assert wanted == created
     assert owners == {initdb["owner"]}

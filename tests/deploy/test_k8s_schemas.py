@@ -11,7 +11,8 @@ from tests.deploy.manifests import KUSTOMIZE_TREES, Doc, load_all
 
 jsonschema = pytest.importorskip("jsonschema", reason="pip install jsonschema (test extras)")
 kubernetes_validate = pytest.importorskip(
-    "kubernetes_validate", reason="pip install kubernetes-validate (test extras)")
+    "kubernetes_validate", reason="pip install kubernetes-validate (test extras)"
+)
 
 # The oldest Kubernetes minor we support; strict: unknown fields are errors.
 KUBERNETES_VERSION = "1.30.0"
@@ -23,8 +24,10 @@ def validation_errors(doc: Doc) -> list[str]:
     where = f"{key[1]}/{doc.get('metadata', {}).get('name')}"
     if key in CUSTOM_SCHEMAS:
         validator = jsonschema.Draft202012Validator(CUSTOM_SCHEMAS[key])
-        return [f"{where}: {'/'.join(map(str, e.absolute_path))}: {e.message}"
-                for e in validator.iter_errors(doc)]
+        return [
+            f"{where}: {'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in validator.iter_errors(doc)
+        ]
     try:
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
     except kubernetes_validate.SchemaNotFoundError:
@@ -58,17 +61,37 @@ def test_the_validator_rejects_a_misspelt_field() -> None:
     # Guards the check itself: a typo in a probe or in a KafkaTopic must not pass.
     deployment = load_all(KUSTOMIZE_TREES["base"] / "registry.yaml")[0]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
-    container["livenessProbe"]["httpGet"]["pathh"] = container["livenessProbe"]["httpGet"].pop("path")
+    container["livenessProbe"]["httpGet"]["pathh"] = container["livenessProbe"]["httpGet"].pop(
+        "path"
+    )
     assert validation_errors(deployment)
-    topic = next(d for d in load_all(KUSTOMIZE_TREES["base"] / "kafka.yaml") if d["kind"] == "KafkaTopic")
+    topic = next(
+        d for d in load_all(KUSTOMIZE_TREES["base"] / "kafka.yaml") if d["kind"] == "KafkaTopic"
+    )
     topic["spec"]["partition"] = topic["spec"].pop("partitions")
     assert validation_errors(topic)
 
 
-def test_rendering_produces_the_same_kinds_in_every_tree(tree: str, rendered: tuple[Doc, ...]) -> None:
+def test_rendering_produces_the_same_kinds_in_every_tree(
+    tree: str, rendered: tuple[Doc, ...]
+) -> None:
     kinds = sorted({d["kind"] for d in rendered})
-    assert kinds == sorted([
-        "ConfigMap", "Database", "Deployment", "HorizontalPodAutoscaler", "Job", "Kafka",
-        "KafkaNodePool", "KafkaTopic", "NetworkPolicy", "PodDisruptionBudget", "PodMonitor",
-        "ScheduledBackup", "Service", "ServiceAccount", "Cluster",
-    ])
+    assert kinds == sorted(
+        [
+            "ConfigMap",
+            "Database",
+            "Deployment",
+            "HorizontalPodAutoscaler",
+            "Job",
+            "Kafka",
+            "KafkaNodePool",
+            "KafkaTopic",
+            "NetworkPolicy",
+            "PodDisruptionBudget",
+            "PodMonitor",
+            "ScheduledBackup",
+            "Service",
+            "ServiceAccount",
+            "Cluster",
+        ]
+    )

@@ -9,8 +9,18 @@ from shared.settings import DEFAULT_PORTS, SERVICES
 from tests.deploy.manifests import DEPLOY, ROOT, load_all
 
 OBS = DEPLOY / "observability"
-PROMQL_FUNCTIONS = {"sum", "by", "rate", "increase", "histogram_quantile", "le", "service",
-                    "status", "topic"}
+PROMQL_FUNCTIONS = {
+    "sum",
+    "max",
+    "by",
+    "rate",
+    "increase",
+    "histogram_quantile",
+    "le",
+    "service",
+    "status",
+    "topic",
+}
 
 
 def exported_metric_names() -> set[str]:
@@ -18,9 +28,15 @@ def exported_metric_names() -> set[str]:
     names: set[str] = set()
     for path in [*(ROOT / "shared").rglob("*.py"), *(ROOT / "services").rglob("*.py")]:
         text = path.read_text(encoding="utf-8")
-        for kind, name in re.findall(r"\b(Counter|Gauge|Histogram|Summary)\(\s*\"([a-z_:]+)\"", text):
-            suffixes = {"Counter": ["_total"], "Gauge": [""],
-                        "Histogram": ["_bucket", "_sum", "_count"], "Summary": ["_sum", "_count"]}
+        for kind, name in re.findall(
+            r"\b(Counter|Gauge|Histogram|Summary)\(\s*\"([a-z_:]+)\"", text
+        ):
+            suffixes = {
+                "Counter": ["_total"],
+                "Gauge": [""],
+                "Histogram": ["_bucket", "_sum", "_count"],
+                "Summary": ["_sum", "_count"],
+            }
             names.update(name + s for s in suffixes[kind])
     return names
 
