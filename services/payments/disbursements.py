@@ -93,6 +93,12 @@ class Disbursement:
     approved_by: str | None = None
     released_by: str | None = None
     offset_fen: int = 0  # netted against the payee's receivable at release (十四)
+    attempt: int = 1  # bumped by a retry after a treasury failure
+
+    @property
+    def attempt_ref(self) -> str:
+        """Reference for this attempt's release/paid/failed transactions: unique per retry."""
+        return f"{self.key}#{self.attempt}"
 
     @property
     def key(self) -> str:
@@ -161,7 +167,8 @@ def retry(d: Disbursement, reserved: bool) -> Disbursement:
     """A failed payment goes back for a fresh reservation, approval and release."""
     target = State.RESERVED if reserved else State.WAITING
     state = next_state(d.state, Action.RETRY, target)
-    return replace(d, state=state, approved_by=None, released_by=None, offset_fen=0)
+    return replace(d, state=state, approved_by=None, released_by=None, offset_fen=0,
+                   attempt=d.attempt + 1)
 
 
 # ---- reservations and the wait -------------------------------------------------------------

@@ -106,7 +106,8 @@ class Ledger:
         owed = self.balance(receivable(item.fund, item.payee))
         offset = d.plan_offset(amount_fen=item.amount_fen, receivable_fen=owed)
         released = d.release(item, actor, offset)
-        tx = release_tx(key, item.fund, item.clause, item.payee, item.amount_fen, offset)
+        tx = release_tx(item.attempt_ref, item.fund, item.clause, item.payee, item.amount_fen,
+                        offset)
         self._reserved[item.fund] -= item.amount_fen
         self._post(tx)
         self._releases[key] = tx
@@ -117,7 +118,7 @@ class Ledger:
     def mark_paid(self, key: str) -> Disbursement:
         item = self.disbursement(key)
         paid = replace(item, state=d.next_state(item.state, d.Action.MARK_PAID))
-        tx = paid_tx(key, item.fund, item.payee, item.cash_fen)
+        tx = paid_tx(item.attempt_ref, item.fund, item.payee, item.cash_fen)
         if tx is not None:
             self._post(tx)
         return self._store(paid)

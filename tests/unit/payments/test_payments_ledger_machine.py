@@ -238,8 +238,10 @@ class LedgerMachine(RuleBasedStateMachine):
     @invariant()
     def each_decision_is_paid_at_most_once(self) -> None:
         assert all(n in (0, 1) for n in self.releases.values())
-        paid_keys = [tx.ref for tx in self.ledger.transactions if tx.kind == "paid"]
-        assert len(paid_keys) == len(set(paid_keys))
+        paid = [tx.ref.split("#")[0] for tx in self.ledger.transactions if tx.kind == "paid"]
+        assert len(paid) == len(set(paid))
+        kind_refs = [(tx.kind, tx.ref) for tx in self.ledger.transactions]
+        assert len(kind_refs) == len(set(kind_refs)), "a store keys transactions by (kind, ref)"
 
     @invariant()
     def states_and_queues_match_the_model(self) -> None:
