@@ -1,0 +1,36 @@
+"""Eligibility service: applies every rule of the plan to registry events, exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.eligibility import handlers
+from services.eligibility.api import router
+from services.eligibility.params import default_parameters
+from services.eligibility.store import plumbing
+from shared.app import Runtime, ServiceSpec, build_app
+from shared.events import Envelope
+from shared.settings import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    spec = ServiceSpec(name="eligibility", plumbing=plumbing, migrations=MIGRATIONS, routers=[router],
+                       consumes=("registry.events",))
+    app = build_app(spec, settings or Settings(), title="SkillSub eligibility",
+                    description="Subsidy decisions per clause of 通政办发〔2019〕112号, explained.")
+    runtime: Runtime = app.state.runtime
+
+    async def on_start(rt: Runtime) -> None:
+        rt.state["params"] = default_parameters()
+
+    async def handle(session: AsyncSession, events: Sequence[Envelope]) -> None:
+        await handlers.handle(session, events, runtime)
+
+    spec.on_start, spec.handler = on_start, handle
+    return app

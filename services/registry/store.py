@@ -1,0 +1,83 @@
+"""Registry tables and queries. The registry is the system of record; others get its events."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from shared.app import Plumbing
+
+metadata = sa.MetaData()
+plumbing = Plumbing.on(metadata)
+
+people = sa.Table(
+    "people", metadata,
+    sa.Column("person_key", sa.Text, primary_key=True),  # keyed hash of the resident ID
+    sa.Column("resident_id_cipher", sa.LargeBinary, nullable=False),  # AES-GCM, never logged
+    sa.Column("birth_date", sa.Date, nullable=False),
+    sa.Column("sex", sa.Text, nullable=False),
+    sa.Column("district", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+)
+
+certificates = sa.Table(
+    "certificates", metadata,
+    sa.Column("certificate_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("number", sa.Text, nullable=False, unique=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("person_key", sa.Text, sa.ForeignKey("people.person_key"), nullable=False, index=True),
+    sa.Column("occupation_code", sa.Text),
+    sa.Column("occupation_edition", sa.Text),
+    sa.Column("level", sa.SmallInteger, sa.CheckConstraint("level BETWEEN 1 AND 5")),
+    sa.Column("issue_date", sa.Date, nullable=False),
+    sa.Column("issuer_code", sa.Text, nullable=False),
+    sa.Column("issued_in_nantong", sa.Boolean, nullable=False),
+    sa.Column("district", sa.Text),
+    sa.Column("class_id", UUID(as_uuid=True)),
+    sa.Column("training_kind", sa.Text),
+    sa.Column("training_start_date", sa.Date),
+    sa.Column("content_hash", sa.Text, nullable=False),
+    sa.Column("revoked_on", sa.Date),
+    sa.Column("revoke_reason", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+)
+
+facts = sa.Table(
+    "person_facts", metadata,
+    sa.Column("fact_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("person_key", sa.Text, sa.ForeignKey("people.person_key"), nullable=False, index=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("valid_to", sa.Date),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("attributes", JSONB, nullable=False),
+    sa.Column("content_hash", sa.Text, nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+)
+
+catalog_standards = sa.Table(
+    "catalog_standards", metadata,
+    sa.Column("catalog_version", sa.Text, nullable=False),
+    sa.Column("occupation_code", sa.Text, nullable=False),
+    sa.Column("occupation_edition", sa.Text, nullable=False),
+    sa.Column("occupation_name", sa.Text, nullable=False),
+    sa.Column("level", sa.SmallInteger),
+    sa.Column("kind", sa.Text),
+    sa.Column("training_fen", sa.BigInteger, sa.CheckConstraint("training_fen >= 0"), nullable=False),
+    sa.Column("appraisal_fen", sa.BigInteger, sa.CheckConstraint("appraisal_fen >= 0"), nullable=False),
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("valid_to", sa.Date),
+    sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    sa.UniqueConstraint("catalog_version", "occupation_code", "occupation_edition", "level", "kind",
+                        name="catalog_row_once_per_version", postgresql_nulls_not_distinct=True),
+)
+
+shortage_lists = sa.Table(
+    "shortage_lists", metadata,
+    sa.Column("list_version", sa.Text, nullable=False),
+    sa.Column("list_kind", sa.Text, nullable=False),
+    sa.Column("year", sa.SmallInteger, nullable=False),
+    sa.Column("occupation_codes", JSONB, nullable=False),
+    sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    sa.PrimaryKeyConstraint("list_version", "list_kind", "year"),
+)

@@ -1,0 +1,251 @@
+"""The one place that wires a service: engine, migrations, outbox relay, inbox consumer, routes.
+
+Each service's main.py describes itself with a ServiceSpec; `build_app` does the rest. Engines,
+producers and consumers are created in the lifespan, never at import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.db import ensure_database, make_engine, make_sessionmaker, migrate
+from shared.events import Envelope
+from shared.inbox import Handler, InboxConsumer, inbox_tables
+from shared.kafka import broker_reachable, ensure_topics, make_consumer, make_producer
+from shared.metrics import ServiceMetrics
+from shared.outbox import OutboxRelay, add_events, outbox_tables
+from shared.problems import install_problem_handlers
+from shared.settings import Settings
+
+log = logging.getLogger("skillsub.app")
+
+
+@dataclass(frozen=True)
+class Plumbing:
+    """The tables every service has: outbox, broker marker, inbox, dead letters."""
+
+    outbox: sa.Table
+    marker: sa.Table
+    inbox: sa.Table
+    dead_letter: sa.Table
+
+    @classmethod
+    def on(cls, metadata: sa.MetaData) -> "Plumbing":
+        outbox, marker = outbox_tables(metadata)
+        inbox, dead = inbox_tables(metadata)
+        return cls(outbox, marker, inbox, dead)
+
+
+@dataclass
+class ServiceSpec:
+    name: str
+    plumbing: Plumbing
+    migrations: Path
+    routers: Sequence[APIRouter]
+    consumes: tuple[str, ...] = ()
+    handler: Handler | None = None
+    on_start: Callable[["Runtime"], Awaitable[None]] | None = None
+    extra_metrics: Callable[["Runtime"], Awaitable[None]] | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+class Runtime:
+    """What routes and handlers reach through `request.app.state.runtime`."""
+
+    def __init__(self, spec: ServiceSpec, settings: Settings) -> None:
+        self.spec, self.settings, self.name = spec, settings, spec.name
+        self.metrics = ServiceMetrics(spec.name)
+        self.engine: AsyncEngine | None = None
+        self.maker: async_sessionmaker[AsyncSession] | None = None
+        self.relay: OutboxRelay | None = None
+        self.consumer: InboxConsumer | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+        self.state = spec.state
+
+    async def emit(self, session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+        """Stage events in the caller's transaction (the outbox)."""
+        await add_events(session, self.spec.plumbing.outbox, envelopes)
+
+    def wake_relay(self) -> None:
+        if self.relay is not None:
+            self.relay.wake()
+
+    async def start(self) -> None:
+        s = self.settings
+        url = s.database_url_for(self.name)
+        await ensure_database(url)
+        self.engine = make_engine(url, pool_size=s.db_pool_size)
+        self.maker = make_sessionmaker(self.engine)
+        await migrate(self.engine, self.spec.migrations)
+        bootstrap = _require(s.kafka_bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS")
+        await ensure_topics(bootstrap, s.kafka_topic_partitions, s.kafka_replication_factor,
+                            s.kafka_topic_prefix)
+        if self.spec.on_start:
+            await self.spec.on_start(self)
+        await self._start_relay(bootstrap)
+        if self.spec.consumes and self.spec.handler:
+            await self._start_consumer(bootstrap)
+
+    async def _start_relay(self, bootstrap: str) -> None:
+        s, p = self.settings, self.spec.plumbing
+        assert self.maker is not None
+        producer = make_producer(bootstrap)
+        await producer.start()
+        self.state["producer"] = producer
+        self.relay = OutboxRelay(
+            producer_name=self.name, maker=self.maker, outbox=p.outbox, marker=p.marker,
+            bootstrap=bootstrap, partitions=s.kafka_topic_partitions,
+            replication=s.kafka_replication_factor, poll_seconds=s.outbox_poll_seconds,
+            retention_hours=s.outbox_retention_hours, prefix=s.kafka_topic_prefix)
+        self.tasks.append(_supervised(f"{self.name}-relay", lambda: self.relay.run(producer)))  # type: ignore[union-attr]
+
+    async def _start_consumer(self, bootstrap: str) -> None:
+        s, p = self.settings, self.spec.plumbing
+        assert self.maker is not None and self.spec.handler is not None
+        prefix = s.kafka_topic_prefix
+        kc = make_consumer(bootstrap, *(prefix + t for t in self.spec.consumes),
+                           group_id=f"{prefix}skillsub-{self.name}",
+                           max_records=s.kafka_consumer_batch)
+        await kc.start()
+        self.state["kafka_consumer"] = kc
+        self.consumer = InboxConsumer(
+            name=self.name, consumer=kc, maker=self.maker, inbox=p.inbox, dead_letter=p.dead_letter,
+            handler=self.spec.handler, metrics=self.metrics, batch=s.kafka_consumer_batch,
+            max_retries=s.consumer_max_retries)
+        self.tasks.append(_supervised(f"{self.name}-consumer", self.consumer.run))
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for key in ("kafka_consumer", "producer"):
+            client = self.state.pop(key, None)
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await client.stop()
+        if self.engine is not None:
+            await self.engine.dispose()
+
+
+def _require(value: str | None, name: str) -> str:
+    if not value:
+        raise RuntimeError(f"{name} is not set (run `skillsub up` for the embedded platform)")
+    return value
+
+
+def _supervised(name: str, body: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+    """Run a background loop; if it dies unexpectedly, log it and start it again."""
+
+    async def loop() -> None:
+        while True:
+            try:
+                await body()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s crashed; restarting in 1 s", name)
+                await asyncio.sleep(1.0)
+
+    return asyncio.create_task(loop(), name=name)
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    maker = get_runtime(request).maker
+    assert maker is not None
+    async with maker() as session:
+        yield session
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def build_app(spec: ServiceSpec, settings: Settings, *, title: str, description: str) -> FastAPI:
+    runtime = Runtime(spec, settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    _install_request_metrics(app, runtime)
+    app.include_router(_ops_router(runtime))
+    for router in spec.routers:
+        app.include_router(router)
+    return app
+
+
+def _install_request_metrics(app: FastAPI, runtime: Runtime) -> None:
+    @app.middleware("http")
+    async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        runtime.metrics.http_requests.labels(request.method, path, str(response.status_code)).inc()
+        runtime.metrics.http_latency.labels(request.method, path).observe(time.perf_counter() - start)
+        return response
+
+
+def _ops_router(runtime: Runtime) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": runtime.name}
+
+    @router.get("/readyz", summary="Readiness: database and broker reachable")
+    async def readyz() -> JSONResponse:
+        checks = {"database": await _db_ok(runtime), "broker": await broker_reachable(
+            runtime.settings.kafka_bootstrap_servers or "")}
+        ok = all(checks.values())
+        return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks},
+                            status_code=200 if ok else 503)
+
+    @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        if runtime.relay is not None:
+            runtime.metrics.outbox_backlog.set(await runtime.relay.backlog())
+            runtime.metrics.outbox_published.set(runtime.relay.stats.published)
+        if runtime.spec.extra_metrics is not None:
+            await runtime.spec.extra_metrics(runtime)
+        return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+async def _db_ok(runtime: Runtime) -> bool:
+    if runtime.engine is None:
+        return False
+    try:
+        async with runtime.engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+        return True
+    except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+        return False

@@ -1,0 +1,145 @@
+"""`skillsub` command: up (the whole platform), serve / migrate (one service), bench."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from shared.settings import DEFAULT_PORTS, SERVICES, Settings
+
+
+def _service_module(name: str):  # type: ignore[no-untyped-def]
+    return importlib.import_module(f"services.{name}.main")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from shared.logs import configure_logging
+
+    settings = Settings()
+    configure_logging(args.service, settings.skillsub_log_level)
+    app = _service_module(args.service).create_app(settings)
+    port = args.port or DEFAULT_PORTS[args.service]
+    uvicorn.run(app, host=args.host, port=port, log_config=None, access_log=False)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from shared.db import ensure_database, make_engine, migrate
+
+    async def run() -> None:
+        settings = Settings()
+        url = settings.database_url_for(args.service)
+        await ensure_database(url)
+        engine = make_engine(url, pool_size=1)
+        try:
+            await migrate(engine, _service_module(args.service).MIGRATIONS)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    print(f"{args.service}: migrations at head")
+    return 0
+
+
+def cmd_makemigration(args: argparse.Namespace) -> int:
+    """Developer tool: autogenerate the next Alembic revision against a scratch database."""
+    from shared.db import drop_database, ensure_database, make_engine, make_revision
+
+    async def run() -> None:
+        from shared.settings import with_database
+
+        scratch = with_database(Settings().database_url_for(args.service), f"scratch_{args.service}")
+        await drop_database(scratch)
+        await ensure_database(scratch)
+        engine = make_engine(scratch, pool_size=1)
+        try:
+            await make_revision(engine, _service_module(args.service).MIGRATIONS, args.message)
+        finally:
+            await engine.dispose()
+            await drop_database(scratch)
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from shared.platform import Platform
+
+    platform = Platform(data_dir=Path(args.data_dir), broker_max_mb=args.broker_max_mb)
+    stop = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        platform.start_servers()
+        platform.start_services()
+        _print_urls(platform)
+        while not stop:
+            for line in platform.supervise_once():
+                print(f"skillsub up: {line}", flush=True)
+            time.sleep(1.0)
+    finally:
+        print("\nskillsub up: stopping services and embedded servers ...", flush=True)
+        platform.stop()
+    return 0
+
+
+def _print_urls(platform) -> None:  # type: ignore[no-untyped-def]
+    print("\nSkillSub is up:")
+    for name in SERVICES:
+        print(f"  {name:<12} {platform.url(name)}   (docs: {platform.url(name)}/docs)")
+    print(f"  dashboard    {platform.url('reporting')}/dashboard")
+    print(f"  database     {'embedded' if platform.pg else 'external'}; broker "
+          f"{'embedded' if platform.broker else 'external'} ({platform.env.get('KAFKA_BOOTSTRAP_SERVERS', os.environ.get('KAFKA_BOOTSTRAP_SERVERS'))})")
+    print(f"  logs         {platform.data_dir}/<service>.log\nCtrl-C stops everything.", flush=True)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bench.pipeline import main as bench_main
+
+    return bench_main(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="skillsub", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="run the whole platform (embedded servers unless configured)")
+    up.add_argument("--data-dir", default=os.environ.get("SKILLSUB_DATA_DIR", ".data"))
+    up.add_argument("--broker-max-mb", type=float, default=1024.0,
+                    help="restart the embedded broker above this RSS (outboxes republish)")
+    up.set_defaults(func=cmd_up)
+    for name, func in (("serve", cmd_serve), ("migrate", cmd_migrate)):
+        p = sub.add_parser(name, help=f"{name} one service")
+        p.add_argument("service", choices=SERVICES)
+        if name == "serve":
+            p.add_argument("--port", type=int, default=None)
+            p.add_argument("--host", default=os.environ.get("SKILLSUB_HOST", "127.0.0.1"))
+        p.set_defaults(func=func)
+    mk = sub.add_parser("makemigration", help="developer tool: autogenerate a migration")
+    mk.add_argument("service", choices=SERVICES)
+    mk.add_argument("-m", "--message", required=True)
+    mk.set_defaults(func=cmd_makemigration)
+    bench = sub.add_parser("bench", help="end-to-end pipeline benchmark")
+    bench.add_argument("--certificates", type=int, default=20000)
+    bench.add_argument("--batch", type=int, default=500)
+    bench.add_argument("--concurrency", type=int, default=4)
+    bench.add_argument("--data-dir", default=".data/bench")
+    bench.set_defaults(func=cmd_bench)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""Database plumbing: engines, the service's own database, Alembic at start."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _asyncpg_dsn(url: str, database: str | None = None) -> dict[str, object]:
+    u = make_url(url)
+    params: dict[str, object] = {
+        "user": u.username or "postgres",
+        "password": u.password,
+        "database": database or u.database,
+    }
+    host = u.query.get("host") or u.host
+    params["host"] = host if isinstance(host, str) else (host[0] if host else "127.0.0.1")
+    if u.port:
+        params["port"] = u.port
+    return params
+
+
+async def ensure_database(url: str) -> None:
+    """Create the service's database on its server if it does not exist yet (needs CREATEDB)."""
+    target = make_url(url).database
+    conn = await asyncpg.connect(**_asyncpg_dsn(url, "postgres"))  # type: ignore[arg-type]
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", target)
+        if not exists:
+            try:
+                await conn.execute(f'CREATE DATABASE "{target}"')
+            except asyncpg.DuplicateDatabaseError:
+                pass  # a sibling process created it at the same moment
+    finally:
+        await conn.close()
+
+
+async def drop_database(url: str) -> None:
+    """Drop a database (tests only)."""
+    target = make_url(url).database
+    conn = await asyncpg.connect(**_asyncpg_dsn(url, "postgres"))  # type: ignore[arg-type]
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def _upgrade(connection: Connection, script_location: Path) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
+
+
+async def migrate(engine: AsyncEngine, script_location: Path) -> None:
+    """Apply the service's Alembic migrations up to head, under an advisory lock so that replicas
+    starting together migrate once."""
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7337001)")
+        await conn.run_sync(_upgrade, script_location)
+
+
+async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """FastAPI dependency body: one session per request; the route owns the commit."""
+    async with maker() as session:
+        yield session
+
+
+def run_alembic_env(context: object, target_metadata: object) -> None:
+    """Body of every service's migrations/env.py: run online on the connection handed in."""
+    connection = context.config.attributes.get("connection")  # type: ignore[attr-defined]
+    if connection is None:
+        raise RuntimeError("migrations run through shared.db.migrate (skillsub migrate <service>)")
+    context.configure(connection=connection, target_metadata=target_metadata)  # type: ignore[attr-defined]
+    with context.begin_transaction():  # type: ignore[attr-defined]
+        context.run_migrations()  # type: ignore[attr-defined]
+
+
+__all__ = [
+    "make_engine", "make_sessionmaker", "ensure_database", "drop_database", "migrate",
+    "session_scope", "run_alembic_env", "asyncio",
+]
+
+
+def _autogenerate(connection: Connection, script_location: Path, message: str) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
+    command.revision(cfg, message=message, autogenerate=True)
+
+
+async def make_revision(engine: AsyncEngine, script_location: Path, message: str) -> None:
+    """Developer tool: write the next migration from the difference between head and the tables."""
+    async with engine.begin() as conn:
+        await conn.run_sync(_autogenerate, script_location, message)

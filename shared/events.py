@@ -1,0 +1,240 @@
+"""The event contract: one envelope, versioned payload models per event type.
+
+Every event is keyed by the person it concerns (`person_key`, a keyed hash of the resident ID:
+never the ID itself), so one person's events stay in order on one partition. A payload change
+that breaks readers is a new version; readers name the versions they understand.
+The catalogue is documented in docs/events.md and README.md.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TOPICS = ("registry.events", "eligibility.events", "payments.events", "reporting.events")
+
+
+class Envelope(BaseModel):
+    """What travels on the bus. `payload` is validated against the model for (type, version)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: uuid.UUID
+    type: str
+    version: int = Field(ge=1)
+    occurred_at: datetime
+    producer: str
+    key: str
+    payload: dict[str, Any]
+
+    @property
+    def topic(self) -> str:
+        return topic_for(self.type)
+
+    def parsed(self) -> "Payload":
+        """The payload as its registered model; unknown (type, version) raises KeyError."""
+        return PAYLOADS[(self.type, self.version)].model_validate(self.payload)
+
+
+class Payload(BaseModel):
+    """Base of every payload model. Subclasses set TYPE and VERSION."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    TYPE: ClassVar[str]
+    VERSION: ClassVar[int]
+
+
+PAYLOADS: dict[tuple[str, int], type[Payload]] = {}
+
+
+def event(cls: type[Payload]) -> type[Payload]:
+    """Register a payload model under its (TYPE, VERSION)."""
+    PAYLOADS[(cls.TYPE, cls.VERSION)] = cls
+    return cls
+
+
+def topic_for(event_type: str) -> str:
+    """`registry.certificate.issued` travels on `registry.events`."""
+    return f"{event_type.split('.', 1)[0]}.events"
+
+
+def new_envelope(
+    payload: Payload,
+    *,
+    key: str,
+    producer: str,
+    event_id: uuid.UUID | None = None,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Wrap a payload. Pass a deterministic `event_id` where a retry must produce the same event."""
+    return Envelope(
+        event_id=event_id or uuid.uuid4(),
+        type=payload.TYPE,
+        version=payload.VERSION,
+        occurred_at=occurred_at or datetime.now(UTC),
+        producer=producer,
+        key=key,
+        payload=payload.model_dump(mode="json"),
+    )
+
+
+def derived_event_id(namespace: str, *parts: object) -> uuid.UUID:
+    """A stable id for an event caused by other facts, so replays produce the same id."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"skillsub:{namespace}:" + ":".join(map(str, parts)))
+
+
+# ---------------------------------------------------------------- registry.* (producer: registry)
+
+
+@event
+class CertificateIssuedV1(Payload):
+    TYPE: ClassVar[str] = "registry.certificate.issued"
+    VERSION: ClassVar[int] = 1
+    certificate_id: uuid.UUID
+    person_key: str
+    number: str
+    kind: str
+    occupation_code: str | None
+    occupation_edition: str | None = None
+    level: int | None = Field(default=None, ge=1, le=5)
+    issue_date: date
+    issuer_code: str
+    issued_in_nantong: bool
+    district: str | None = None
+    class_id: uuid.UUID | None = None
+    training_kind: str | None = None
+    training_start_date: date | None = None
+
+
+@event
+class CertificateRevokedV1(Payload):
+    TYPE: ClassVar[str] = "registry.certificate.revoked"
+    VERSION: ClassVar[int] = 1
+    certificate_id: uuid.UUID
+    person_key: str
+    revoked_on: date
+    reason: str
+
+
+@event
+class PersonFactRecordedV1(Payload):
+    """A dated fact about a person from a government feeder; never overwrites, supersedes by date."""
+
+    TYPE: ClassVar[str] = "registry.person.fact_recorded"
+    VERSION: ClassVar[int] = 1
+    fact_id: uuid.UUID
+    person_key: str
+    kind: str
+    valid_from: date
+    valid_to: date | None = None
+    source: str
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+@event
+class PersonRegisteredV1(Payload):
+    TYPE: ClassVar[str] = "registry.person.registered"
+    VERSION: ClassVar[int] = 1
+    person_key: str
+    district: str | None
+    birth_date: date
+    sex: str
+
+
+@event
+class CatalogStandardPublishedV1(Payload):
+    """One row of a Catalog version: the standards for an occupation and level from a date."""
+
+    TYPE: ClassVar[str] = "registry.catalog.standard_published"
+    VERSION: ClassVar[int] = 1
+    catalog_version: str
+    occupation_code: str
+    occupation_edition: str
+    occupation_name: str
+    level: int | None = Field(default=None, ge=1, le=5)
+    kind: str | None = None
+    training_fen: int = Field(ge=0)
+    appraisal_fen: int = Field(ge=0)
+    valid_from: date
+    valid_to: date | None = None
+
+
+@event
+class ShortageListPublishedV1(Payload):
+    TYPE: ClassVar[str] = "registry.catalog.shortage_list_published"
+    VERSION: ClassVar[int] = 1
+    list_version: str
+    list_kind: str  # "market" (市场紧缺职业) or "provincial_high_skill"
+    year: int
+    occupation_codes: list[str]
+
+
+# ------------------------------------------------------------- eligibility.* (producer: eligibility)
+
+
+class AmountStep(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    description: str
+    value: str
+
+
+@event
+class SubsidyDecidedV1(Payload):
+    """A decision for one clause on one trigger. A later decision with the same trigger and clause
+    supersedes it (`supersedes`); amounts are fen, negative for reversals."""
+
+    TYPE: ClassVar[str] = "eligibility.subsidy.decided"
+    VERSION: ClassVar[int] = 1
+    decision_id: uuid.UUID
+    person_key: str
+    trigger_id: uuid.UUID
+    trigger_kind: str
+    clause: str
+    outcome: str  # approved | rejected | needs_review | reversed
+    amount_fen: int
+    clauses_cited: list[str]
+    reasons: list[str] = Field(default_factory=list)
+    decided_on: date
+    year: int
+    district: str | None = None
+    occupation_code: str | None = None
+    level: int | None = None
+    payee_kind: str = "worker"
+    payee_ref: str | None = None
+    target_groups: list[str] = Field(default_factory=list)
+    supersedes: uuid.UUID | None = None
+    parameter_versions: list[str] = Field(default_factory=list)
+
+
+# ------------------------------------------------------------------ payments.* (producer: payments)
+
+
+@event
+class DisbursementDraftedV1(Payload):
+    TYPE: ClassVar[str] = "payments.disbursement.drafted"
+    VERSION: ClassVar[int] = 1
+    disbursement_id: uuid.UUID
+    decision_id: uuid.UUID
+    person_key: str
+    clause: str
+    amount_fen: int
+    funding_source: str
+    district: str | None
+    status: str  # reserved | waiting
+
+
+@event
+class DisbursementStatusChangedV1(Payload):
+    TYPE: ClassVar[str] = "payments.disbursement.status_changed"
+    VERSION: ClassVar[int] = 1
+    disbursement_id: uuid.UUID
+    decision_id: uuid.UUID
+    person_key: str
+    clause: str
+    amount_fen: int
+    funding_source: str
+    district: str | None
+    status: str  # approved | released | paid | failed | cancelled | reversed

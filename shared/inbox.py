@@ -1,0 +1,184 @@
+"""Deduplicating inbox consumer: exactly-once effects over at-least-once delivery.
+
+One DB transaction per fetched batch: record `(consumer, event_id)` in the inbox (unique), skip what
+was already there, apply the rest through the service's batch handler, commit; only then commit
+the Kafka offsets. A crash anywhere replays the batch and the inbox absorbs it. A failing batch is
+retried a bounded number of times, then split event by event; an event that still fails is stored
+as a dead letter (with its error) and counted, never swallowed silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+import sqlalchemy as sa
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
+from pydantic import ValidationError
+from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.events import Envelope
+from shared.faults import maybe_crash
+from shared.metrics import ServiceMetrics
+
+log = logging.getLogger("skillsub.inbox")
+Handler = Callable[[AsyncSession, Sequence[Envelope]], Awaitable[None]]
+
+
+def inbox_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
+    inbox = sa.Table(
+        "inbox", metadata,
+        sa.Column("consumer", sa.Text, primary_key=True),
+        sa.Column("event_id", UUID(as_uuid=True), primary_key=True),
+        sa.Column("received_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    )
+    dead = sa.Table(
+        "dead_letter", metadata,
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("consumer", sa.Text, nullable=False),
+        sa.Column("event_id", UUID(as_uuid=True)),
+        sa.Column("topic", sa.Text, nullable=False),
+        sa.Column("partition", sa.Integer, nullable=False),
+        sa.Column("offset", sa.BigInteger, nullable=False),
+        sa.Column("raw", sa.Text, nullable=False),
+        sa.Column("error", sa.Text, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    )
+    return inbox, dead
+
+
+class InboxConsumer:
+    """Consumes topics for one service and applies each event once."""
+
+    def __init__(self, *, name: str, consumer: AIOKafkaConsumer, maker: async_sessionmaker[AsyncSession],
+                 inbox: sa.Table, dead_letter: sa.Table, handler: Handler, metrics: ServiceMetrics,
+                 batch: int, max_retries: int) -> None:
+        self.name, self.consumer, self.maker, self.handler = name, consumer, maker, handler
+        self.inbox, self.dead_letter, self.metrics = inbox, dead_letter, metrics
+        self.batch, self.max_retries = batch, max_retries
+        self.applied = 0
+
+    async def run(self) -> None:
+        while True:
+            try:
+                fetched = await self.consumer.getmany(timeout_ms=500, max_records=self.batch)
+            except KafkaError as exc:
+                log.warning("consumer %s: fetch failed (%s); retrying", self.name, type(exc).__name__)
+                await asyncio.sleep(1.0)
+                continue
+            records = [r for rs in fetched.values() for r in rs]
+            if records:
+                maybe_crash("consumer.after_fetch")
+                await self.process(records)
+                maybe_crash("consumer.after_db_commit")
+                await self._commit_offsets()
+            await self._record_lag()
+
+    async def _commit_offsets(self) -> None:
+        try:
+            await self.consumer.commit()
+        except KafkaError as exc:  # a rebalance: the next owner replays, the inbox absorbs it
+            log.warning("consumer %s: offset commit failed (%s)", self.name, type(exc).__name__)
+
+    async def _record_lag(self) -> None:
+        """Broker-reported lag. On the embedded broker the high watermark can under-report: decide
+        "caught up" from inbox counts, never from this gauge alone."""
+        for tp in self.consumer.assignment():
+            high = self.consumer.highwater(tp)
+            if high is None:
+                continue
+            try:
+                position = await self.consumer.position(tp)
+            except KafkaError:
+                continue
+            self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, high - position))
+
+    async def process(self, records: Sequence[ConsumerRecord]) -> None:
+        """Apply a fetched batch exactly once in effect (bounded retries, then event by event)."""
+        parsed, bad = _parse(records)
+        if bad:
+            await self._dead_letters([(r, err, 1) for r, err in bad])
+        if not parsed:
+            return
+        for attempt in range(self.max_retries + 1):
+            try:
+                await self._apply(parsed)
+                return
+            except Exception as exc:  # noqa: BLE001 - retried, then isolated and dead-lettered
+                log.warning("consumer %s: batch of %d failed (attempt %d): %s",
+                            self.name, len(parsed), attempt + 1, type(exc).__name__)
+                await asyncio.sleep(min(0.05 * 2 ** attempt, 2.0))
+        await self._isolate(parsed)
+
+    async def _apply(self, parsed: Sequence[tuple[ConsumerRecord, Envelope]]) -> None:
+        async with self.maker() as session, session.begin():
+            fresh = await self._claim(session, [env for _, env in parsed])
+            if fresh:
+                await self.handler(session, fresh)
+            maybe_crash("consumer.before_db_commit")
+        self.applied += len(fresh)
+        self.metrics.events_consumed.inc(len(fresh))
+        self.metrics.events_duplicate.inc(len(parsed) - len(fresh))
+
+    async def _claim(self, session: AsyncSession, envelopes: Sequence[Envelope]) -> list[Envelope]:
+        unique: dict[object, Envelope] = {}
+        for env in envelopes:
+            unique.setdefault(env.event_id, env)
+        rows = [{"consumer": self.name, "event_id": eid} for eid in unique]
+        stmt = insert(self.inbox).values(rows).on_conflict_do_nothing().returning(self.inbox.c.event_id)
+        claimed = set((await session.execute(stmt)).scalars())
+        return [env for eid, env in unique.items() if eid in claimed]
+
+    async def _isolate(self, parsed: Sequence[tuple[ConsumerRecord, Envelope]]) -> None:
+        failures = []
+        for record, env in parsed:
+            error = None
+            for attempt in range(self.max_retries + 1):
+                try:
+                    await self._apply([(record, env)])
+                    error = None
+                    break
+                except Exception as exc:  # noqa: BLE001 - recorded below as a dead letter
+                    error = f"{type(exc).__name__}: {exc}"
+                    await asyncio.sleep(min(0.05 * 2 ** attempt, 1.0))
+            if error is not None:
+                failures.append((record, error, self.max_retries + 1))
+        await self._dead_letters(failures, claim=True)
+
+    async def _dead_letters(self, failures: Sequence[tuple[ConsumerRecord, str, int]], claim: bool = False) -> None:
+        if not failures:
+            return
+        async with self.maker() as session, session.begin():
+            rows = [{"consumer": self.name, "event_id": _event_id(r), "topic": r.topic,
+                     "partition": r.partition, "offset": r.offset,
+                     "raw": (r.value or b"").decode("utf-8", "replace"), "error": err[:2000],
+                     "attempts": attempts} for r, err, attempts in failures]
+            await session.execute(sa.insert(self.dead_letter).values(rows))
+            ids = [{"consumer": self.name, "event_id": row["event_id"]} for row in rows if row["event_id"]]
+            if claim and ids:
+                await session.execute(insert(self.inbox).values(ids).on_conflict_do_nothing())
+        self.metrics.dead_letters.inc(len(failures))
+        log.error("consumer %s: %d event(s) dead-lettered", self.name, len(failures))
+
+
+def _parse(records: Sequence[ConsumerRecord]) -> tuple[list[tuple[ConsumerRecord, Envelope]], list[tuple[ConsumerRecord, str]]]:
+    good, bad = [], []
+    for r in records:
+        try:
+            good.append((r, Envelope.model_validate_json(r.value or b"")))
+        except (ValidationError, ValueError) as exc:
+            bad.append((r, f"unreadable envelope: {exc.__class__.__name__}"))
+    return good, bad
+
+
+def _event_id(record: ConsumerRecord) -> object:
+    try:
+        return json.loads(record.value or b"{}").get("event_id")
+    except (ValueError, AttributeError):
+        return None

@@ -1,0 +1,206 @@
+"""Transactional outbox: state changes and their events commit together; a relay publishes.
+
+Writers call `add_events(session, envelopes)` inside their own transaction. The relay publishes
+unsent rows in id order (one relay at a time per service, by advisory lock), marks them sent and
+keeps them for `outbox_retention_hours`. The embedded broker keeps messages in memory only: the
+relay leaves a marker message on the broker and checks that it is still there; when the broker
+has lost it (restarted), every retained row is published again and the consumers' inboxes absorb
+the repeats. So a broker restart loses nothing a consumer still owes itself within the retention.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.events import Envelope
+from shared.faults import maybe_crash
+from shared.kafka import MARKER_TOPIC, ensure_topics
+
+log = logging.getLogger("skillsub.outbox")
+
+
+def outbox_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
+    outbox = sa.Table(
+        "outbox", metadata,
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+        sa.Column("topic", sa.Text, nullable=False),
+        sa.Column("key", sa.Text, nullable=False),
+        sa.Column("envelope", JSONB, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True)),
+        sa.Index("outbox_unsent", "id", postgresql_where=sa.text("sent_at IS NULL")),
+    )
+    marker = sa.Table(
+        "outbox_marker", metadata,
+        sa.Column("producer", sa.Text, primary_key=True),
+        sa.Column("marker", UUID(as_uuid=True), nullable=False),
+        sa.Column("partition", sa.Integer, nullable=False),
+        sa.Column("offset", sa.BigInteger, nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    )
+    return outbox, marker
+
+
+async def add_events(session: AsyncSession, outbox: sa.Table, envelopes: Sequence[Envelope]) -> None:
+    """Stage events in the caller's transaction; an event already staged (same id) is skipped."""
+    if not envelopes:
+        return
+    rows = [
+        {"event_id": e.event_id, "topic": e.topic, "key": e.key,
+         "envelope": json.loads(e.model_dump_json())}
+        for e in envelopes
+    ]
+    await session.execute(insert(outbox).values(rows).on_conflict_do_nothing(index_elements=["event_id"]))
+
+
+@dataclass
+class RelayStats:
+    published: int = 0
+    republished_after_broker_loss: int = 0
+    backlog: int = 0
+
+
+class OutboxRelay:
+    """Publishes the service's outbox. `wake()` after a commit shortens the wait to zero."""
+
+    def __init__(self, *, producer_name: str, maker: async_sessionmaker[AsyncSession],
+                 outbox: sa.Table, marker: sa.Table, bootstrap: str, partitions: int,
+                 replication: int, poll_seconds: float, retention_hours: int,
+                 batch: int = 5000, marker_check_seconds: float = 5.0, prefix: str = "") -> None:
+        self.name, self.maker, self.outbox, self.marker = producer_name, maker, outbox, marker
+        self.bootstrap, self.partitions, self.replication = bootstrap, partitions, replication
+        self.poll_seconds, self.retention_hours, self.batch = poll_seconds, retention_hours, batch
+        self.marker_check_seconds, self.prefix = marker_check_seconds, prefix
+        self.marker_topic = prefix + MARKER_TOPIC
+        self.stats = RelayStats()
+        self._wake = asyncio.Event()
+        self._lock_key = zlib.crc32(f"outbox:{producer_name}".encode())
+        self._producer: AIOKafkaProducer | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, producer: AIOKafkaProducer) -> None:
+        self._producer = producer
+        loop = asyncio.get_running_loop()
+        next_marker_check = 0.0
+        next_prune = loop.time() + 60
+        while True:
+            try:
+                if loop.time() >= next_marker_check:
+                    await self.check_broker_marker()
+                    next_marker_check = loop.time() + self.marker_check_seconds
+                sent = await self.publish_batch()
+                if loop.time() >= next_prune:
+                    await self.prune()
+                    next_prune = loop.time() + 60
+            except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+                log.warning("outbox relay: broker unavailable (%s); retrying", type(exc).__name__)
+                sent = 0
+                next_marker_check = 0.0
+                await asyncio.sleep(1.0)
+            if sent < self.batch:
+                await self._wait()
+
+    async def _wait(self) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+        except asyncio.TimeoutError:
+            pass
+        self._wake.clear()
+
+    async def publish_batch(self) -> int:
+        """Publish up to `batch` unsent rows in id order; mark them sent in the same transaction."""
+        assert self._producer is not None
+        o = self.outbox
+        async with self.maker() as session, session.begin():
+            got = await session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(self._lock_key)))
+            if not got:
+                return 0
+            rows = (await session.execute(
+                sa.select(o.c.id, o.c.topic, o.c.key, o.c.envelope)
+                .where(o.c.sent_at.is_(None)).order_by(o.c.id).limit(self.batch)
+            )).all()
+            if not rows:
+                self.stats.backlog = 0
+                return 0
+            futures = [
+                await self._producer.send(self.prefix + r.topic, key=r.key.encode(), value=json.dumps(r.envelope).encode())
+                for r in rows
+            ]
+            await asyncio.gather(*futures)
+            maybe_crash("relay.after_publish")
+            await session.execute(
+                sa.update(o).where(o.c.id.in_([r.id for r in rows])).values(sent_at=sa.func.now())
+            )
+        self.stats.published += len(rows)
+        return len(rows)
+
+    async def backlog(self) -> int:
+        async with self.maker() as session:
+            n = await session.scalar(sa.select(sa.func.count()).select_from(self.outbox)
+                                     .where(self.outbox.c.sent_at.is_(None)))
+        self.stats.backlog = int(n or 0)
+        return self.stats.backlog
+
+    async def prune(self) -> None:
+        async with self.maker() as session, session.begin():
+            await session.execute(sa.delete(self.outbox).where(
+                self.outbox.c.sent_at < sa.func.now() - sa.text(f"interval '{int(self.retention_hours)} hours'")))
+
+    async def check_broker_marker(self) -> None:
+        """Republish every retained row if the broker no longer holds this relay's marker."""
+        async with self.maker() as session:
+            row = (await session.execute(
+                sa.select(self.marker).where(self.marker.c.producer == self.name))).first()
+        if row is not None and await self._marker_present(row.marker, row.partition, row.offset):
+            return
+        await ensure_topics(self.bootstrap, self.partitions, self.replication, self.prefix)
+        async with self.maker() as session, session.begin():
+            if row is not None:
+                result = await session.execute(
+                    sa.update(self.outbox).where(self.outbox.c.sent_at.is_not(None)).values(sent_at=None))
+                self.stats.republished_after_broker_loss += result.rowcount or 0
+                log.warning("broker lost this relay's marker: republishing %s retained events",
+                            result.rowcount)
+            await self._write_marker(session)
+
+    async def _write_marker(self, session: AsyncSession) -> None:
+        assert self._producer is not None
+        marker = uuid.uuid4()
+        meta = await (await self._producer.send(self.marker_topic, key=self.name.encode(), value=marker.bytes))
+        stmt = insert(self.marker).values(producer=self.name, marker=marker, partition=meta.partition,
+                                          offset=meta.offset)
+        await session.execute(stmt.on_conflict_do_update(
+            index_elements=["producer"],
+            set_={"marker": marker, "partition": meta.partition, "offset": meta.offset,
+                  "recorded_at": sa.func.now()}))
+
+    async def _marker_present(self, marker: uuid.UUID, partition: int, offset: int) -> bool:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
+                                    enable_auto_commit=False, auto_offset_reset="none")
+        tp = TopicPartition(self.marker_topic, partition)
+        try:
+            await consumer.start()
+            consumer.assign([tp])
+            consumer.seek(tp, offset)
+            batch = await consumer.getmany(tp, timeout_ms=3000, max_records=1)
+            records = batch.get(tp, [])
+            return bool(records) and records[0].offset == offset and records[0].value == marker.bytes
+        except (KafkaError, OSError, AssertionError):
+            return False
+        finally:
+            await consumer.stop()

@@ -1,0 +1,112 @@
+"""Run the whole platform: embedded servers where nothing external is configured, and the four
+services as their own processes. `skillsub up` uses it; so do the end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from shared.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from shared.settings import DEFAULT_PORTS, SERVICES
+
+
+@dataclass
+class Platform:
+    data_dir: Path
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    env: dict[str, str] = field(default_factory=dict)
+    broker_max_mb: float = 1024.0
+    pg: EmbeddedPostgres | None = None
+    broker: EmbeddedBroker | None = None
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start_servers(self) -> None:
+        """Start embedded PostgreSQL and broker unless DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS are set."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        base = {**os.environ, **self.env}
+        if not base.get("DATABASE_URL") and not all(base.get(f"{s.upper()}_DATABASE_URL") for s in SERVICES):
+            self.pg = EmbeddedPostgres(self.data_dir / "pg")
+            self.env["DATABASE_URL"] = self.pg.start()
+        if not base.get("KAFKA_BOOTSTRAP_SERVERS"):
+            self.broker = EmbeddedBroker(log_path=self.data_dir / "broker.log")
+            self.env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.start()
+
+    def service_env(self, name: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {**os.environ, **self.env, **(extra or {}), "SKILLSUB_SERVICE": name}
+
+    def start_service(self, name: str, extra_env: dict[str, str] | None = None) -> None:
+        log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 - child keeps it
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "shared.cli", "serve", name, "--port", str(self.ports[name])],
+            env=self.service_env(name, extra_env), stdout=log, stderr=log, start_new_session=True)
+
+    def start_services(self, names: tuple[str, ...] = SERVICES, timeout: float = 90.0) -> None:
+        for name in names:
+            self.start_service(name)
+        self.wait_ready(names, timeout)
+
+    def wait_ready(self, names: tuple[str, ...] = SERVICES, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(names)
+        while pending and time.monotonic() < deadline:
+            for name in list(pending):
+                proc = self.procs.get(name)
+                if proc is not None and proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.data_dir}/{name}.log")
+                try:
+                    if httpx.get(f"{self.url(name)}/readyz", timeout=2).status_code == 200:
+                        pending.discard(name)
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.2)
+        if pending:
+            raise TimeoutError(f"not ready after {timeout} s: {sorted(pending)}")
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def kill_service(self, name: str) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    def stop_service(self, name: str) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def supervise_once(self) -> list[str]:
+        """Restart services that died and a broker grown past its memory cap; say what was done."""
+        done = []
+        for name, proc in list(self.procs.items()):
+            if proc.poll() is not None:
+                self.start_service(name)
+                done.append(f"restarted {name} (exit {proc.returncode})")
+        if self.broker is not None and (not self.broker.alive() or self.broker.rss_mb() > self.broker_max_mb):
+            self.broker.restart()
+            done.append("restarted the embedded broker (memory cap or exit); outboxes republish")
+        return done
+
+    def stop(self) -> None:
+        for name in list(self.procs):
+            self.stop_service(name)
+        if self.broker is not None:
+            self.broker.stop()
+        if self.pg is not None:
+            self.pg.stop()
+
+
+def free_ports() -> dict[str, int]:
+    return {name: free_port() for name in SERVICES}
