@@ -1,0 +1,236 @@
+"""`skillsub bench`: certificates through REST as institutions push them, to reporting's count.
+
+Starts a fresh platform (embedded PostgreSQL and broker, four service processes), preloads the
+Catalog, one employment fact per worker and a fund allocation, then pushes N certificates and
+waits until reporting has counted every one. Prints end-to-end certificates/s, when each stage
+finished, peak RSS per service, and - in the same run - a floor pipeline: the same four broker hops
+and the same rows written by COPY with no logic, so the ratio means something on a noisy machine.
+Stage completion is read from each service's own database (read-only), never from broker offsets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import threading
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import psutil
+
+from shared.ids import resident_id_check_char
+from shared.platform import Platform, free_ports
+from shared.settings import SERVICES, Settings
+
+LATHE = "6-18-01-01"
+STAGES = {  # service -> (table, filter) counted to know a stage is done
+    "registry": "SELECT count(*) FROM certificates",
+    "eligibility": "SELECT count(DISTINCT trigger_id) FROM decisions WHERE current",
+    "payments": "SELECT count(*) FROM disbursements",
+    "reporting": "SELECT count(DISTINCT trigger_id) FROM decision_facts WHERE current AND outcome = 'approved'",
+}
+
+
+def person_id(i: int) -> str:
+    born = date(1960, 1, 1) + timedelta(days=i // 1000)
+    first17 = f"320612{born:%Y%m%d}{i % 1000:03d}"
+    return first17 + resident_id_check_char(first17)
+
+
+def certificate(i: int) -> dict[str, Any]:
+    return {"number": f"Y{i:014d}4{i % 1000000:06d}", "kind": "skill_level", "resident_id": person_id(i),
+            "occupation_code": LATHE, "level": 4, "issue_date": "2020-05-20",
+            "issuer_code": "91350100M000100Y43", "issued_in_nantong": True, "district": "320612",
+            "training_kind": "pre_job", "training_start_date": "2020-03-01"}
+
+
+def employment(i: int) -> dict[str, Any]:
+    return {"resident_id": person_id(i), "kind": "employment", "valid_from": "2020-02-15",
+            "source": "employment_service",
+            "attributes": {"employer_code": "91110000802100433B", "hire_date": "2020-02-15",
+                           "contract_months": 36}}
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, platform: Platform) -> None:
+        super().__init__(daemon=True)
+        self.platform, self.peak = platform, {s: 0.0 for s in SERVICES} | {"broker": 0.0}
+        self.stop_flag = False
+
+    def run(self) -> None:
+        while not self.stop_flag:
+            pids = {s: p.pid for s, p in self.platform.procs.items()}
+            if self.platform.broker and self.platform.broker.proc:
+                pids["broker"] = self.platform.broker.proc.pid
+            for name, pid in pids.items():
+                try:
+                    mb = psutil.Process(pid).memory_info().rss / 2**20
+                except psutil.Error:
+                    continue
+                self.peak[name] = max(self.peak[name], mb)
+            time.sleep(0.5)
+
+
+async def _token(client: httpx.AsyncClient, base: str, role_client: str) -> dict[str, str]:
+    """A bearer token when the registry has OAuth2 (demo clients in development); else no header."""
+    try:
+        r = await client.post(f"{base}/v1/oauth/token", data={
+            "grant_type": "client_credentials", "client_id": role_client, "client_secret": f"{role_client}-secret"})
+    except httpx.HTTPError:
+        return {}
+    return {"Authorization": f"Bearer {r.json()['access_token']}"} if r.status_code == 200 else {}
+
+
+async def _push(client: httpx.AsyncClient, url: str, bodies: list[dict[str, Any]], concurrency: int,
+                headers: dict[str, str]) -> None:
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    for b in bodies:
+        queue.put_nowait(b)
+
+    async def worker() -> None:
+        while not queue.empty():
+            body = queue.get_nowait()
+            r = await client.post(url, json=body, headers=headers)
+            if r.status_code >= 300:
+                raise RuntimeError(f"{url}: {r.status_code} {r.text[:300]}")
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+async def _count(dsn_by_service: dict[str, str], service: str) -> int:
+    conn = await asyncpg.connect(dsn_by_service[service])
+    try:
+        return int(await conn.fetchval(STAGES[service]))
+    finally:
+        await conn.close()
+
+
+async def run_platform(args: argparse.Namespace, platform: Platform) -> dict[str, Any]:
+    n = args.certificates
+    settings = Settings(**{"database_url": platform.env["DATABASE_URL"]})
+    dsns = {s: settings.database_url_for(s).replace("postgresql+asyncpg://", "postgresql://") for s in SERVICES}
+    reg, pay = platform.url("registry"), platform.url("payments")
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64)) as client:
+        bureau = await _token(client, reg, "demo-bureau")
+        feeder = await _token(client, reg, "demo-feeder-employment_service")
+        institution = await _token(client, reg, "demo-institution")
+        finance = await _token(client, pay, "demo-finance")
+        await client.post(f"{reg}/v1/catalog/versions", headers=bureau, json={
+            "catalog_version": f"bench-{uuid.uuid4().hex[:6]}", "standards": [
+                {"occupation_code": LATHE, "occupation_name": "车工", "level": 4, "training_fen": 120000,
+                 "appraisal_fen": 20000, "valid_from": "2019-01-01"}]})
+        await client.post(f"{pay}/v1/allocations", headers=finance, json={
+            "reference": f"BENCH-{uuid.uuid4().hex[:8]}", "source": "unemployment_insurance_surplus",
+            "district": "320612", "amount_fen": n * 70000 + 1})
+        t0 = time.perf_counter()
+        await _push(client, f"{reg}/v1/facts", [employment(i) for i in range(n)], args.concurrency, feeder)
+        preload_s = time.perf_counter() - t0
+        start = time.perf_counter()
+        pushing = asyncio.create_task(_push(client, f"{reg}/v1/certificates",
+                                            [certificate(i) for i in range(n)], args.concurrency, institution))
+        done: dict[str, float] = {}
+        while len(done) < len(SERVICES):
+            for s in SERVICES:
+                if s not in done and await _count(dsns, s) >= n:
+                    done[s] = time.perf_counter() - start
+            if pushing.done() and pushing.exception():
+                raise pushing.exception()  # type: ignore[misc]
+            await asyncio.sleep(0.2)
+        await pushing
+    return {"preload_facts_s": preload_s, "stage_done_s": done}
+
+
+async def floor_pipeline(n: int, bootstrap: str, pg_url: str) -> float:
+    """Four broker hops, each writing the same rows by COPY, no logic: the ceiling to compare with."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    tag = uuid.uuid4().hex[:8]
+    topics = [f"floor.{tag}.{i}" for i in range(5)]
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(t, 4, 1) for t in topics])
+    await admin.close()
+    conn = await asyncpg.connect(pg_url)
+    for i in range(4):
+        await conn.execute(f"CREATE TABLE floor_{tag}_{i} (id uuid PRIMARY KEY, body jsonb)")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=262144)
+    await producer.start()
+    body = json.dumps(certificate(0)).encode()
+    start = time.perf_counter()
+    for _ in range(n):
+        await producer.send(topics[0], key=uuid.uuid4().bytes, value=body)
+    await producer.flush()
+
+    async def hop(i: int) -> None:
+        consumer = AIOKafkaConsumer(topics[i], bootstrap_servers=bootstrap, group_id=f"floor-{tag}-{i}",
+                                    auto_offset_reset="earliest", enable_auto_commit=False,
+                                    max_poll_records=2000)
+        await consumer.start()
+        hop_conn = await asyncpg.connect(pg_url)
+        seen = 0
+        try:
+            while seen < n:
+                batch = [r for rs in (await consumer.getmany(timeout_ms=500, max_records=2000)).values() for r in rs]
+                if not batch:
+                    continue
+                async with hop_conn.transaction():
+                    await hop_conn.copy_records_to_table(
+                        f"floor_{tag}_{i}", records=[(uuid.uuid4(), r.value.decode()) for r in batch],
+                        columns=["id", "body"])
+                futures = [await producer.send(topics[i + 1], key=r.key, value=r.value) for r in batch]
+                await asyncio.gather(*futures)
+                await consumer.commit()
+                seen += len(batch)
+        finally:
+            await consumer.stop()
+            await hop_conn.close()
+
+    await asyncio.gather(*(hop(i) for i in range(4)))
+    elapsed = time.perf_counter() - start
+    await producer.stop()
+    for i in range(4):
+        await conn.execute(f"DROP TABLE floor_{tag}_{i}")
+    await conn.close()
+    return elapsed
+
+
+def main(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir)
+    shutil.rmtree(data_dir, ignore_errors=True)
+    platform = Platform(data_dir=data_dir, ports=free_ports(),
+                        env={"SKILLSUB_LOG_LEVEL": "WARNING", "KAFKA_TOPIC_PARTITIONS": "4"})
+    sampler = RssSampler(platform)
+    try:
+        platform.start_servers()
+        platform.start_services()
+        sampler.start()
+        result = asyncio.run(run_platform(args, platform))
+        sampler.stop_flag = True
+        pg = platform.env["DATABASE_URL"]
+        floor_s = asyncio.run(floor_pipeline(args.certificates, platform.env["KAFKA_BOOTSTRAP_SERVERS"], pg))
+    finally:
+        sampler.stop_flag = True
+        platform.stop()
+    _report(args.certificates, result, floor_s, sampler.peak)
+    return 0
+
+
+def _report(n: int, result: dict[str, Any], floor_s: float, peak: dict[str, float]) -> None:
+    total = result["stage_done_s"]["reporting"]
+    print(f"\nSkillSub pipeline bench: {n} certificates through REST (concurrency as given)")
+    print(f"  preload: {n} employment facts via REST in {result['preload_facts_s']:.1f} s")
+    for stage, secs in sorted(result["stage_done_s"].items(), key=lambda kv: kv[1]):
+        print(f"  stage {stage:<12} all done after {secs:7.2f} s")
+    print(f"  end to end: {n / total:,.0f} certificates/s ({total:.2f} s)")
+    print(f"  floor pipeline (4 hops, COPY, no logic): {n / floor_s:,.0f} rows/s ({floor_s:.2f} s)")
+    print(f"  ratio platform / floor: {floor_s / total:.1%}")
+    print(f"  305,000 certificates at this rate: {305000 / (n / total):.0f} s")
+    print("  peak RSS (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in peak.items()))
