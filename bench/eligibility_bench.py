@@ -18,6 +18,7 @@ from services.eligibility.domain import PriorApprovals, decide
 from services.eligibility.facts import CatalogStandard, CatalogView, catalog_from_lines
 from services.eligibility.params import default_parameters
 from services.eligibility.whatif import WhatIfCase, what_if
+from services.eligibility.whatif_parallel import what_if_parallel
 
 DISTRICTS = ("320613", "320612", "320614", "320623", "320681", "320682", "320685", "320671")
 EXAMPLE_STD = {5: (100000, 15000), 4: (120000, 20000), 3: (150000, 26000),
@@ -106,6 +107,10 @@ def main() -> None:
     print(f"what-if over {summary.cases:,} certificates ({summary.persons:,} persons, "
           f"{summary.persons_rerun:,} re-run): {took:.2f} s")
     print(f"  change: {summary.count_delta:+,} approvals, {summary.fen_delta / 100:+,.2f} yuan")
+    started = time.perf_counter()
+    parallel = what_if_parallel(cases, base, changed, catalog=catalog, workers=2)
+    print(f"what-if on 2 forked workers: {time.perf_counter() - started:.2f} s "
+          f"(same result: {parallel.rows == summary.rows})")
     for row in summary.rows:
         if row.fen_delta or row.count_delta:
             print(f"  {row.clause:5} {row.district}: {row.count_delta:+d} approvals, "

@@ -7,20 +7,30 @@ and folds each decision into the priors with `PriorApprovals.add` before decidin
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from shared.money import fen_to_yuan
 
 from . import reasons as rs
 from .decision import (
-    APPROVED, NEEDS_REVIEW, OUTCOMES, REJECTED, REVERSED, Decision, Reason, Step,
+    APPROVED,
+    NEEDS_REVIEW,
+    OUTCOMES,
+    REJECTED,
+    REVERSED,
+    Decision,
+    Reason,
+    Step,
 )
 from .facts import CatalogView, CertificateFacts, PersonFacts
 from .limits import PriorApproval, PriorApprovals, advance_fen
 from .params import ParameterSet
 from .rules import CLAUSE_KEYS, CLAUSES, Ctx, cited, finish, route
 from .triggers import (
-    TRIGGER_KEYS, decide_apprentice_year, decide_living_allowance, decide_order_class,
+    TRIGGER_KEYS,
+    decide_apprentice_year,
+    decide_living_allowance,
+    decide_order_class,
     decide_work_training,
 )
 
@@ -30,13 +40,21 @@ def decide(
     params: ParameterSet, prior: PriorApprovals,
 ) -> list[Decision]:
     """One decision per applicable clause, with parameters in force on the issue date."""
+    return [decide_one(cert, person, catalog, params, prior)]
+
+
+def decide_one(
+    cert: CertificateFacts, person: PersonFacts, catalog: CatalogView,
+    params: ParameterSet, prior: PriorApprovals,
+) -> Decision:
+    """The decision for the one clause `route` picks (what `decide` wraps in a list)."""
     clause = route(cert, person)
     view = params.at(cert.issue_date)
     if view.versions_of(CLAUSE_KEYS[clause]) is None:
-        return [_no_parameters(cert, clause)]
+        return _no_parameters(cert, clause)
     ctx = Ctx(cert, person, catalog, view, prior)
     found, amount = CLAUSES[clause](ctx)
-    return [finish(ctx, clause, found, amount)]
+    return finish(ctx, clause, found, amount)
 
 
 def _no_parameters(cert: CertificateFacts, clause: str) -> Decision:
@@ -80,9 +98,29 @@ def _reversal(d: Decision) -> Decision:
 
 
 __all__ = [
-    "APPROVED", "NEEDS_REVIEW", "OUTCOMES", "REJECTED", "REVERSED", "CLAUSE_KEYS", "TRIGGER_KEYS",
-    "CatalogView", "CertificateFacts", "Decision", "PersonFacts", "PriorApproval",
-    "PriorApprovals", "Reason", "Step", "advance_fen", "decide", "decide_apprentice_year",
-    "decide_living_allowance", "decide_order_class", "decide_sequence", "decide_work_training",
-    "reverse", "route",
+    "APPROVED",
+    "CLAUSE_KEYS",
+    "NEEDS_REVIEW",
+    "OUTCOMES",
+    "REJECTED",
+    "REVERSED",
+    "TRIGGER_KEYS",
+    "CatalogView",
+    "CertificateFacts",
+    "Decision",
+    "PersonFacts",
+    "PriorApproval",
+    "PriorApprovals",
+    "Reason",
+    "Step",
+    "advance_fen",
+    "decide",
+    "decide_apprentice_year",
+    "decide_living_allowance",
+    "decide_one",
+    "decide_order_class",
+    "decide_sequence",
+    "decide_work_training",
+    "reverse",
+    "route",
 ]

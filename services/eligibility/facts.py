@@ -7,8 +7,8 @@ Nothing here does I/O. `PersonFacts` is a snapshot of one person's dated facts a
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 # The nine certificate kinds of RULES.md.
 VOCATIONAL_QUALIFICATION = "vocational_qualification"  # 职业资格证书

@@ -7,14 +7,14 @@ summary carried forward enforces the limits whatever the order of the events.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from types import MappingProxyType
-from typing import Iterable, Mapping
 
-from . import reasons as rs
 from shared.money import share_of
 
+from . import reasons as rs
 from .decision import Decision, Reason
 from .params import ParamView
 
@@ -50,13 +50,13 @@ class PriorApprovals:
     subjects: frozenset[tuple[str, str]] = frozenset()  # (clause, subject id)
 
     @classmethod
-    def from_approvals(cls, approvals: Iterable[PriorApproval]) -> "PriorApprovals":
+    def from_approvals(cls, approvals: Iterable[PriorApproval]) -> PriorApprovals:
         prior = cls()
         for a in approvals:
             prior = prior.add_approval(a)
         return prior
 
-    def add(self, decision: Decision) -> "PriorApprovals":
+    def add(self, decision: Decision) -> PriorApprovals:
         """Fold a decision in: holding ones take a slot, reversals give theirs back."""
         if decision.outcome == "reversed":
             return self._remove(decision)
@@ -64,7 +64,7 @@ class PriorApprovals:
             return self
         return self.add_approval(_as_approval(decision))
 
-    def add_approval(self, a: PriorApproval) -> "PriorApprovals":
+    def add_approval(self, a: PriorApproval) -> PriorApprovals:
         # Built field by field (not dataclasses.replace): this runs once per decision.
         clause, years = a.clause, self.cap_count_by_year
         if clause in CAP_CLAUSES:
@@ -81,7 +81,7 @@ class PriorApprovals:
             self.subjects | {(clause, a.subject_id)},
         )
 
-    def _remove(self, d: Decision) -> "PriorApprovals":
+    def _remove(self, d: Decision) -> PriorApprovals:
         years = dict(self.cap_count_by_year)
         if d.clause in CAP_CLAUSES and years.get(d.year, 0) > 0:
             years[d.year] -= 1

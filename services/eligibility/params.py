@@ -9,10 +9,11 @@ parses; `load_parameters_file` / `default_parameters` are the only ones that rea
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -95,7 +96,7 @@ class ParameterSet:
 
     def with_value(
         self, key: str, value: ParamValue, valid_from: dt.date, version: str
-    ) -> "ParameterSet":
+    ) -> ParameterSet:
         """A new set where `key` takes `value` from `valid_from` on (for what-if and tests)."""
         kept = []
         for entry in self.versions.get(key, ()):
@@ -110,7 +111,7 @@ class ParameterSet:
         versions[key] = _sorted([*kept, new])
         return ParameterSet(f"{self.set_version}+{key}@{version}", versions)
 
-    def differing_keys(self, other: "ParameterSet") -> frozenset[str]:
+    def differing_keys(self, other: ParameterSet) -> frozenset[str]:
         """Keys whose dated values differ between two sets (what-if only re-runs what they touch)."""
         keys = set(self.versions) | set(other.versions)
         return frozenset(k for k in keys if _signature(self, k) != _signature(other, k))

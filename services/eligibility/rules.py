@@ -9,10 +9,10 @@ limits of 十三 and builds the Decision.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from typing import Callable
 
 from shared.money import fen_to_yuan, round_half_up
 
@@ -114,6 +114,7 @@ def _std_amount(training: int, appraisal: int, share: Fraction, uplift: Fraction
     return Amount(round_half_up(exact), tuple(steps))
 
 
+@lru_cache(maxsize=4096)
 def fixed_amount(fen: int, zh: str, en: str) -> Amount:
     return Amount(fen, (Step(zh, en, fen_to_yuan(fen)),))
 
@@ -267,9 +268,10 @@ CLAUSES: dict[str, Callable[[Ctx], tuple[list[Reason], Amount | None]]] = {
     "四.2": clause_4_2, "四.3": clause_4_3, "四.4": clause_4_4, "四.5a": clause_4_5a,
     "四.5b": clause_4_5b, "五.2": clause_5_2, "五.4": clause_5_4, "六": clause_6,
 }
-# Informational reasons that do not block approval.
-NOTES = frozenset({rs.SHORTAGE, rs.PROVINCIAL_NOTE})
-REVIEW_REASONS = frozenset({rs.OUT_OF_CATALOG_AT_COST})
+# Informational reasons that do not block approval (compared by code: str hashes are cached).
+NOTE_CODES = frozenset({rs.SHORTAGE.code, rs.PROVINCIAL_NOTE.code})
+REVIEW_CODES = frozenset({rs.OUT_OF_CATALOG_AT_COST.code})
+PASSING_CODES = NOTE_CODES | REVIEW_CODES
 
 
 def cited(clause: str, cert: CertificateFacts) -> tuple[str, ...]:
@@ -292,7 +294,7 @@ def _cited(clause: str, kind: str) -> tuple[str, ...]:
 
 def finish(c: Ctx, clause: str, found: list[Reason], amount: Amount | None) -> Decision:
     """Apply 十三.2 / 十三.3 / 十三.1 and build the decision."""
-    blocking = [r for r in found if r not in NOTES and r not in REVIEW_REASONS]
+    blocking = [r for r in found if r.code not in PASSING_CODES]
     if c.cert.kind in NANTONG_ONLY_KINDS and not c.cert.issued_in_nantong:
         blocking.append(rs.NOT_OBTAINED_IN_NANTONG)
     if c.person.drawing_monthly_pension:
@@ -301,21 +303,15 @@ def finish(c: Ctx, clause: str, found: list[Reason], amount: Amount | None) -> D
     if not blocking:
         blocking.extend(cap_reasons(clause, year, key, c.view, c.prior))
     if blocking:
-        outcome, amount, shown = REJECTED, NO_AMOUNT, [*blocking, *_notes(found)]
+        outcome, amount = REJECTED, NO_AMOUNT
+        shown = tuple(blocking) + tuple(r for r in found if r.code in NOTE_CODES)
     else:
-        review = any(r in REVIEW_REASONS for r in found)
-        outcome, shown = (NEEDS_REVIEW if review else APPROVED), found
+        review = any(r.code in REVIEW_CODES for r in found)
+        outcome, shown = (NEEDS_REVIEW if review else APPROVED), tuple(found)
         amount = amount or NO_AMOUNT
     return Decision(
-        clause=clause, outcome=outcome, amount_fen=amount.fen, reasons=tuple(shown),
-        steps=amount.steps, clauses_cited=cited(clause, c.cert),
-        parameter_versions=c.view.versions_of(CLAUSE_KEYS[clause]) or (),
-        subject_id=c.cert.certificate_id, year=year,
-        occupation_key=key if clause in OCCUPATION_CLAUSES else None,
-        counts_toward_cap=clause in CAP_CLAUSES,
-        hire_key=c.person.hire_key if clause == "四.2" else None,
+        clause, outcome, amount.fen, shown, amount.steps, _cited(clause, c.cert.kind),
+        c.view.versions_of(CLAUSE_KEYS[clause]) or (), c.cert.certificate_id, year,
+        key if clause in OCCUPATION_CLAUSES else None, clause in CAP_CLAUSES,
+        c.person.hire_key if clause == "四.2" else None,
     )
-
-
-def _notes(found: list[Reason]) -> list[Reason]:
-    return [r for r in found if r in NOTES]

@@ -14,7 +14,11 @@ from shared.money import fen_to_yuan, round_half_up
 from . import reasons as rs
 from .decision import APPROVED, NEEDS_REVIEW, REJECTED, Decision, Reason, Step
 from .facts import (
-    ApprenticeYearFacts, LivingAllowanceClaim, OrderClassFacts, PersonFacts, WorkTrainingClaim,
+    ApprenticeYearFacts,
+    LivingAllowanceClaim,
+    OrderClassFacts,
+    PersonFacts,
+    WorkTrainingClaim,
 )
 from .limits import PriorApprovals, remaining_work_training_months
 from .params import ParameterSet, ParamView

@@ -9,11 +9,11 @@ changed set: only the others are re-run. That keeps a 305,000-certificate what-i
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 
 from .decision import APPROVED, NEEDS_REVIEW, Decision
-from .domain import decide
+from .domain import decide_one
 from .facts import CatalogView, CertificateFacts, PersonFacts
 from .limits import PriorApprovals
 from .params import ParameterSet
@@ -78,7 +78,8 @@ def affected_clauses(changed_keys: frozenset[str]) -> frozenset[str]:
     return frozenset(c for c, keys in CLAUSE_KEYS.items() if changed_keys.intersection(keys))
 
 
-def _by_person(cases: Iterable[WhatIfCase]) -> dict[str, list[WhatIfCase]]:
+def by_person(cases: Iterable[WhatIfCase]) -> dict[str, list[WhatIfCase]]:
+    """Cases grouped by person, each group in the order given."""
     groups: dict[str, list[WhatIfCase]] = defaultdict(list)
     for case in cases:
         groups[case.person.person_id].append(case)
@@ -88,25 +89,26 @@ def _by_person(cases: Iterable[WhatIfCase]) -> dict[str, list[WhatIfCase]]:
 def _run(
     cases: list[WhatIfCase], catalog: CatalogView, params: ParameterSet, prior: PriorApprovals
 ) -> list[tuple[str, Decision]]:
+    if len(cases) == 1:  # most people: one certificate in the period, no priors to carry
+        case = cases[0]
+        return [(case.district, decide_one(case.cert, case.person, catalog, params, prior))]
     out = []
-    last = len(cases) - 1
-    for i, case in enumerate(cases):
-        for d in decide(case.cert, case.person, catalog, params, prior):
-            out.append((case.district, d))
-            if i < last:  # the priors after a person's last certificate are not needed
-                prior = prior.add(d)
+    for case in cases:
+        d = decide_one(case.cert, case.person, catalog, params, prior)
+        out.append((case.district, d))
+        prior = prior.add(d)
     return out
 
 
 def _tally(tally: Tally, decided: list[tuple[str, Decision]]) -> None:
     for district, d in decided:
-        if d.outcome == APPROVED or d.outcome == NEEDS_REVIEW:
+        outcome = d.outcome
+        if outcome == APPROVED:
             cell = tally[(d.clause, district)]
-            if d.outcome == APPROVED:
-                cell[0] += 1
-                cell[1] += d.amount_fen
-            else:
-                cell[2] += 1
+            cell[0] += 1
+            cell[1] += d.amount_fen
+        elif outcome == NEEDS_REVIEW:
+            tally[(d.clause, district)][2] += 1
 
 
 def what_if(
@@ -114,21 +116,31 @@ def what_if(
     *, catalog: CatalogView, priors: Mapping[str, PriorApprovals] | None = None,
 ) -> WhatIfSummary:
     """Change in approvals and money by clause and district between two parameter sets."""
+    groups = list(by_person(cases).values())
+    return what_if_groups(groups, params_base, params_changed, catalog=catalog, priors=priors)
+
+
+def what_if_groups(
+    groups: Iterable[list[WhatIfCase]], params_base: ParameterSet, params_changed: ParameterSet,
+    *, catalog: CatalogView, priors: Mapping[str, PriorApprovals] | None = None,
+) -> WhatIfSummary:
+    """`what_if` over cases already grouped by person (each list in decision order)."""
     changed_keys = params_base.differing_keys(params_changed)
     affected = affected_clauses(changed_keys)
     base: Tally = defaultdict(lambda: [0, 0, 0])
     changed: Tally = defaultdict(lambda: [0, 0, 0])
-    groups, rerun, count = _by_person(cases), 0, 0
-    for person_id, person_cases in groups.items():
+    persons = rerun = count = 0
+    for person_cases in groups:
+        person_id = person_cases[0].person.person_id
         prior = priors.get(person_id, _EMPTY_PRIOR) if priors else _EMPTY_PRIOR
         decided = _run(person_cases, catalog, params_base, prior)
-        count += len(person_cases)
+        persons, count = persons + 1, count + len(person_cases)
         _tally(base, decided)
         if any(d.clause in affected for _, d in decided):
             rerun += 1
             decided = _run(person_cases, catalog, params_changed, prior)
         _tally(changed, decided)
-    return WhatIfSummary(_rows(base, changed), changed_keys, count, len(groups), rerun)
+    return WhatIfSummary(_rows(base, changed), changed_keys, count, persons, rerun)
 
 
 def _rows(base: Tally, changed: Tally) -> tuple[WhatIfRow, ...]:

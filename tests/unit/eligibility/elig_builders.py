@@ -68,5 +68,17 @@ def codes(d: Decision) -> set[str]:
     return {r.code for r in d.reasons}
 
 
-__all__ = ["CATALOG", "D", "LATHE", "WELDER", "ABILITY", "PARAMS", "cert", "worker",
-           "unemployed", "one", "codes", "replace"]
+__all__ = [
+    "ABILITY",
+    "CATALOG",
+    "LATHE",
+    "PARAMS",
+    "WELDER",
+    "D",
+    "cert",
+    "codes",
+    "one",
+    "replace",
+    "unemployed",
+    "worker",
+]

@@ -6,10 +6,10 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
+from elig_builders import ABILITY, LATHE, PARAMS, D, cert, codes, one, unemployed, worker
 
-from elig_builders import ABILITY, LATHE, PARAMS, WELDER, D, cert, codes, one, unemployed, worker
 from services.eligibility import facts as f
-from services.eligibility.domain import PriorApprovals, PriorApproval
+from services.eligibility.domain import PriorApproval, PriorApprovals
 from services.eligibility.rules import add_months
 
 HIRED = dict(hire_date=D(2020, 1, 15), contract_months=12)

@@ -6,10 +6,17 @@ from dataclasses import replace
 from fractions import Fraction
 
 from elig_builders import LATHE, PARAMS, WELDER, D, cert, codes, one, unemployed, worker
+
 from services.eligibility import facts as f
 from services.eligibility.domain import (
-    PriorApproval, PriorApprovals, advance_fen, decide_apprentice_year, decide_living_allowance,
-    decide_order_class, decide_work_training, reverse,
+    PriorApproval,
+    PriorApprovals,
+    advance_fen,
+    decide_apprentice_year,
+    decide_living_allowance,
+    decide_order_class,
+    decide_work_training,
+    reverse,
 )
 
 

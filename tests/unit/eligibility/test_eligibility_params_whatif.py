@@ -7,10 +7,10 @@ from collections import Counter
 from fractions import Fraction
 
 import pytest
+from elig_builders import CATALOG, LATHE, PARAMS, WELDER, D, cert, worker
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from elig_builders import CATALOG, LATHE, PARAMS, WELDER, D, cert, worker
 from services.eligibility import facts as f
 from services.eligibility.domain import PriorApprovals, decide_sequence
 from services.eligibility.facts import CatalogStandard
