@@ -238,3 +238,24 @@ class DisbursementStatusChangedV1(Payload):
     funding_source: str
     district: str | None
     status: str  # approved | released | paid | failed | cancelled | reversed
+
+
+# ---------------------------------------------------------------- reporting.* (producer: reporting)
+
+
+@event
+class SpecialReportRaisedV1(Payload):
+    """重大情况专报 (十六): a target fell behind its straight-line path by more than the margin.
+    Keyed and identified by `key` ("T1:2020Q3"): raised once per target and quarter."""
+
+    TYPE: ClassVar[str] = "reporting.special_report.raised"
+    VERSION: ClassVar[int] = 1
+    key: str
+    target_id: str
+    clause: str
+    title_zh: str
+    on: date
+    actual: float
+    expected: float
+    goal: float
+    gap: float

@@ -40,7 +40,7 @@ GET /v1/ratios -> ratios.ratio_view(...)
 
 GET /v1/funds -> progress.fund_view(...)   (no personal data)
   {"as_of": "2021-03-31", "totals": {"paid_fen": .., "reserved_fen": ..},
-   "by_source":   [{"source": "unemployment_insurance", "name_zh": "失业保险基金结余",
+   "by_source":   [{"source": "unemployment_insurance_surplus", "name_zh": "失业保险基金结余",
                     "paid_fen": .., "reserved_fen": ..}],
    "by_district": [{"code": .., "name_zh": .., "paid_fen": .., "reserved_fen": ..}],
    "by_clause":   [{"clause": "四.4", "paid_fen": .., "reserved_fen": ..}],

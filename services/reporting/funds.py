@@ -18,11 +18,11 @@ from services.reporting.history import unit_for, unit_name, units_listed
 Measure = Literal["paid", "reserved"]
 FundDims = tuple[str, str, str, str]  # (month "2020-07", source, district, clause)
 
-SOURCES_ZH = {  # the sources 十二 names; an unknown source id is shown as itself
-    "unemployment_insurance": "失业保险基金结余",
+SOURCES_ZH = {  # the sources 十二 names, by the payments service's ids; unknown ids show as themselves
+    "unemployment_insurance_surplus": "失业保险基金结余",
     "employment_subsidy": "就业补助资金",
-    "talent": "地方人才经费",
-    "industry": "行业产业发展经费",
+    "local_talent": "地方人才经费",
+    "industry_development": "行业产业发展经费",
 }
 
 

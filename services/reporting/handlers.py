@@ -1,45 +1,65 @@
-"""Reporting's projection: decisions (net of supersessions and reversals) from events."""
+"""Reporting's event handler and its 重大情况专报 check. Handlers never commit: the inbox does."""
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
+import asyncio
+import logging
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.reporting import store
+from services.reporting import projections, queries
+from services.reporting.domain import TargetSet
 from shared.events import Envelope
 
 if TYPE_CHECKING:
     from shared.app import Runtime
 
+log = logging.getLogger("skillsub.reporting")
+SPECIAL_CHECK_SECONDS = 60.0  # how often at most the path check runs (after batches, on a timer)
+
+
+def targets_now(runtime: Runtime) -> TargetSet:
+    return runtime.state["targets"].on(projections.today())  # type: ignore[no-any-return]
+
 
 async def handle(session: AsyncSession, events: Sequence[Envelope], runtime: Runtime) -> None:
-    rows, superseded = [], []
-    for env in events:
-        if env.type != "eligibility.subsidy.decided":
+    """One batch: the projections, then (at most once a minute) the special-report check, so a
+    report is raised in the same transaction as the figures that caused it."""
+    await projections.apply(session, events, targets_now(runtime))
+    if _check_due(runtime):
+        await check_special_reports(session, runtime)
+
+
+def _check_due(runtime: Runtime) -> bool:
+    interval = float(runtime.state.get("special_check_seconds", SPECIAL_CHECK_SECONDS))
+    now = time.monotonic()
+    if now < runtime.state.get("next_special_check", 0.0):
+        return False
+    runtime.state["next_special_check"] = now + interval
+    return True
+
+
+async def check_special_reports(session: AsyncSession, runtime: Runtime) -> list[Envelope]:
+    """十六: stage one `reporting.special_report.raised` per target and quarter behind its path."""
+    raised = await queries.raise_special_reports(session, targets_now(runtime), projections.today())
+    await runtime.emit(session, raised)
+    for env in raised:
+        log.warning("special report raised: %s", env.payload["key"])
+    return raised
+
+
+async def special_report_timer(runtime: Runtime) -> None:
+    """Without new events the path still moves on: check on a timer too (own transaction)."""
+    while True:
+        interval = float(runtime.state.get("special_check_seconds", SPECIAL_CHECK_SECONDS))
+        await asyncio.sleep(max(interval, 1.0))
+        if not _check_due(runtime):
             continue
-        p = env.payload
-        rows.append({"decision_id": uuid.UUID(p["decision_id"]), "person_key": p["person_key"],
-                     "trigger_id": uuid.UUID(p["trigger_id"]), "clause": p["clause"],
-                     "outcome": p["outcome"], "amount_fen": p["amount_fen"], "year": p["year"],
-                     "decided_on": dt.date.fromisoformat(p["decided_on"]), "district": p.get("district"),
-                     "supersedes": uuid.UUID(p["supersedes"]) if p.get("supersedes") else None})
-        if p.get("supersedes"):
-            superseded.append(uuid.UUID(p["supersedes"]))
-    if rows:
-        await session.execute(insert(store.decisions).values(rows).on_conflict_do_nothing())
-    if superseded:
-        await session.execute(sa.update(store.decisions)
-                              .where(store.decisions.c.decision_id.in_(superseded)).values(current=False))
-
-
-async def person_times(session: AsyncSession) -> int:
-    """Subsidised training person-times (T1): triggers with a current approved decision."""
-    d = store.decisions
-    return int(await session.scalar(sa.select(sa.func.count(sa.distinct(d.c.trigger_id)))
-                                    .where(d.c.current, d.c.outcome == "approved")) or 0)
+        assert runtime.maker is not None
+        async with runtime.maker() as session, session.begin():
+            raised = await check_special_reports(session, runtime)
+        if raised:
+            runtime.wake_relay()

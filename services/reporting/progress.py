@@ -77,6 +77,17 @@ class ProgressTally:
     def for_targets(cls, targets: TargetSet) -> ProgressTally:
         return cls(targets.t1_clauses, targets.once_per_person_clauses)
 
+    def resume(self, states: Mapping[str, bool], active: Mapping[tuple[str, str], int]) -> ProgressTally:
+        """Continue from stored state (the projection loads only the keys a batch touches);
+        the counters stay empty, so after `add` they hold this batch's deltas."""
+        self._state.update(states)
+        self._per_person.update(active)
+        return self
+
+    def touched(self) -> tuple[dict[str, bool], dict[tuple[str, str], int]]:
+        """The decision states and per-person counts to write back after a batch."""
+        return dict(self._state), dict(self._per_person)
+
     def add(self, record: DecisionRecord) -> int:
         """Apply one record; returns the change in T1 person-times (-1, 0 or 1)."""
         if record.decided_on < self.start:

@@ -50,7 +50,7 @@ class EmploymentChanged:
 
     person_key: str
     employed: bool
-    district: str
+    district: str | None  # None until a feeder names it: the person is then not yet counted
     on: date
 
 

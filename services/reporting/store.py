@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from shared.app import Plumbing
 
@@ -25,4 +25,162 @@ decisions = sa.Table(
     sa.Column("current", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Index("decision_facts_current_approved", "trigger_id",
              postgresql_where=sa.text("current AND outcome = 'approved'")),
+)
+
+# --- progress (T1, T4): what the tally needs to resume, and its counters ----------------------
+
+decision_state = sa.Table(
+    # One row per decision the tally has seen: its state and what a later reversal must undo.
+    "progress_decision_state", metadata,
+    sa.Column("decision_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("approved", sa.Boolean, nullable=False),
+    sa.Column("person_key", sa.Text, nullable=False),
+    sa.Column("clause", sa.Text, nullable=False),
+    sa.Column("amount_fen", sa.BigInteger, nullable=False),
+    sa.Column("district", sa.Text, nullable=False),
+    sa.Column("department", sa.Text, nullable=False),
+    sa.Column("target_groups", ARRAY(sa.Text), nullable=False),
+)
+
+person_clause_active = sa.Table(
+    # Instalment clauses (四.7, 五.3) count a person once: how many of their decisions are active.
+    "progress_person_clause", metadata,
+    sa.Column("person_key", sa.Text, primary_key=True),
+    sa.Column("clause", sa.Text, primary_key=True),
+    sa.Column("active", sa.Integer, nullable=False),
+)
+
+progress_records = sa.Table(
+    # The tally's input, kept so a report can be rebuilt as of a cut-off (recorded_on).
+    "progress_records", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("decision_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("person_key", sa.Text, nullable=False),
+    sa.Column("clause", sa.Text, nullable=False),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("amount_fen", sa.BigInteger, nullable=False),
+    sa.Column("decided_on", sa.Date, nullable=False),
+    sa.Column("district", sa.Text, nullable=False),
+    sa.Column("department", sa.Text, nullable=False),
+    sa.Column("target_groups", ARRAY(sa.Text), nullable=False),
+    sa.Column("recorded_on", sa.Date, nullable=False),
+    sa.CheckConstraint("outcome IN ('approved','reversed')", name="progress_records_outcome"),
+)
+
+progress_counts = sa.Table(
+    "progress_counts", metadata,
+    sa.Column("quarter", sa.Text, primary_key=True),
+    sa.Column("district", sa.Text, primary_key=True),
+    sa.Column("department", sa.Text, primary_key=True),
+    sa.Column("clause", sa.Text, primary_key=True),
+    sa.Column("person_times", sa.BigInteger, nullable=False),
+    sa.Column("amount_fen", sa.BigInteger, nullable=False),
+)
+
+group_counts = sa.Table(
+    "progress_group_counts", metadata,
+    sa.Column("quarter", sa.Text, primary_key=True),
+    sa.Column("grp", sa.Text, primary_key=True),
+    sa.Column("person_times", sa.BigInteger, nullable=False),
+)
+
+apprentice_counts = sa.Table(
+    "progress_apprentice_counts", metadata,
+    sa.Column("quarter", sa.Text, primary_key=True),
+    sa.Column("persons", sa.BigInteger, nullable=False),
+)
+
+outcome_counts = sa.Table(
+    # Decisions received by outcome (a business gauge), one row per outcome.
+    "decision_outcome_counts", metadata,
+    sa.Column("outcome", sa.Text, primary_key=True),
+    sa.Column("decisions", sa.BigInteger, nullable=False),
+)
+
+# --- funds (十二) ------------------------------------------------------------------------------
+
+disbursement_state = sa.Table(
+    "fund_disbursement_state", metadata,
+    sa.Column("disbursement_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("measure", sa.Text),  # reserved | paid | NULL (holds nothing)
+    sa.Column("amount_fen", sa.BigInteger, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("district", sa.Text, nullable=False),
+    sa.Column("clause", sa.Text, nullable=False),
+)
+
+fund_flows = sa.Table(
+    "fund_flows", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("district", sa.Text, nullable=False),
+    sa.Column("clause", sa.Text, nullable=False),
+    sa.Column("on", sa.Date, nullable=False),
+    sa.Column("measure", sa.Text, nullable=False),
+    sa.Column("amount_fen", sa.BigInteger, nullable=False),
+    sa.Column("recorded_on", sa.Date, nullable=False),
+    sa.CheckConstraint("measure IN ('paid','reserved')", name="fund_flows_measure"),
+)
+
+fund_counts = sa.Table(
+    "fund_counts", metadata,
+    sa.Column("month", sa.Text, primary_key=True),
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("district", sa.Text, primary_key=True),
+    sa.Column("clause", sa.Text, primary_key=True),
+    sa.Column("paid_fen", sa.BigInteger, nullable=False),
+    sa.Column("reserved_fen", sa.BigInteger, nullable=False),
+)
+
+# --- skilled-worker ratios (T2, T3) -----------------------------------------------------------
+
+ratio_holders = sa.Table(
+    # One row per person with a certificate or an employment fact (ratios.HolderState).
+    "ratio_holders", metadata,
+    sa.Column("person_key", sa.Text, primary_key=True),
+    sa.Column("employed", sa.Boolean, nullable=False),
+    sa.Column("district", sa.Text),
+    sa.Column("home_district", sa.Text),
+    sa.Column("certificates", JSONB, nullable=False),  # [[certificate_id, level], ...]
+)
+
+ratio_buckets = sa.Table(
+    "ratio_buckets", metadata,
+    sa.Column("district", sa.Text, primary_key=True),
+    sa.Column("year", sa.SmallInteger, primary_key=True),
+    sa.Column("level", sa.SmallInteger, primary_key=True),
+    sa.Column("persons", sa.BigInteger, nullable=False),
+)
+
+employed_stats = sa.Table(
+    # Denominators from the statistics bureau, dated: every load is kept, the latest wins.
+    "employed_stats", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("year", sa.SmallInteger, nullable=False),
+    sa.Column("district", sa.Text, nullable=False),
+    sa.Column("employed", sa.BigInteger, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    sa.CheckConstraint("employed > 0", name="employed_stats_positive"),
+    sa.Index("employed_stats_latest", "year", "district", "id"),
+)
+
+# --- reports (十六) ----------------------------------------------------------------------------
+
+reports = sa.Table(
+    "reports", metadata,
+    sa.Column("report_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("period", sa.Text, nullable=False),
+    sa.Column("cut_off", sa.Date, nullable=False),
+    sa.Column("figures", JSONB, nullable=False),  # frozen: never updated after insert
+    sa.Column("issued_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    sa.UniqueConstraint("kind", "period", "cut_off", name="reports_once_per_cut_off"),
+)
+
+special_reports = sa.Table(
+    "special_reports", metadata,
+    sa.Column("key", sa.Text, primary_key=True),  # "T1:2020Q3": raised once per target and quarter
+    sa.Column("payload", JSONB, nullable=False),
+    sa.Column("raised_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
 )

@@ -107,7 +107,8 @@ function renderProgress(doc, p) {
   doc.getElementById("targets").innerHTML = p.targets.map(targetRowHtml).join("");
   doc.getElementById("special-reports").innerHTML = p.special_reports
     .map((r) => `<div class="special" data-key="${escapeXml(r.key)}">${escapeXml(r.title_zh)}（${escapeXml(r.on)}）</div>`).join("");
-  const q = p.person_times.by_quarter;
+  // The API keeps the flat T1 total in `person_times` and the breakdown beside it.
+  const q = (p.person_times_detail || p.person_times).by_quarter;
   doc.getElementById("trend-chart").innerHTML = lineChartSvg(q.map((r) => r.quarter), [
     { name: "累计完成", values: q.map((r) => r.cumulative), color: "#0b4f8a" },
     { name: "进度要求", values: q.map((r) => r.expected), color: "#888", dashed: true },

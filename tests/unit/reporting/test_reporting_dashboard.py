@@ -39,7 +39,7 @@ def api_payloads() -> dict[str, object]:
     targets = load_targets().on(AS_OF)
     decisions = [DecisionRecord("d1", "p1", "四.4", "approved", 150_050, date(2020, 2, 1), "320611", "人社局",
                                 frozenset({"employee"}))]
-    flows = [FundFlow("unemployment_insurance", "320611", "四.4", date(2020, 2, 3), "paid", 150_050)]
+    flows = [FundFlow("unemployment_insurance_surplus", "320611", "四.4", date(2020, 2, 3), "paid", 150_050)]
     counters = RatioCounters().apply_all([EmploymentChanged("p1", True, "320611", date(2019, 1, 1)),
                                           CertificateHeld("p1", "c", 3, date(2019, 3, 1))])
     tally, funds = progress_tally(decisions, targets, AS_OF), fund_tally(flows, AS_OF)

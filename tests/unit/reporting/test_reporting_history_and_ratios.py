@@ -153,13 +153,13 @@ def test_counters_equal_a_recount_from_the_final_person_states(ops: list[tuple[i
 
 
 def test_fund_view_sums_by_source_district_clause_and_month_without_personal_data() -> None:
-    flows = [FundFlow("unemployment_insurance", GANGZHA, "四.4", date(2020, 5, 3), "reserved", 500),
-             FundFlow("unemployment_insurance", GANGZHA, "四.4", date(2020, 8, 3), "reserved", -500),
-             FundFlow("unemployment_insurance", GANGZHA, "四.4", date(2020, 8, 3), "paid", 500),
-             FundFlow("talent", "320612", "四.5a", date(2020, 8, 9), "paid", 300)]
+    flows = [FundFlow("unemployment_insurance_surplus", GANGZHA, "四.4", date(2020, 5, 3), "reserved", 500),
+             FundFlow("unemployment_insurance_surplus", GANGZHA, "四.4", date(2020, 8, 3), "reserved", -500),
+             FundFlow("unemployment_insurance_surplus", GANGZHA, "四.4", date(2020, 8, 3), "paid", 500),
+             FundFlow("local_talent", "320612", "四.5a", date(2020, 8, 9), "paid", 300)]
     view = fund_view(fund_tally(flows, date(2020, 12, 31)), date(2020, 12, 31))
     assert view["totals"] == {"paid_fen": 800, "reserved_fen": 0}
-    assert {r["source"]: r["paid_fen"] for r in view["by_source"]} == {"talent": 300, "unemployment_insurance": 500}
+    assert {r["source"]: r["paid_fen"] for r in view["by_source"]} == {"local_talent": 300, "unemployment_insurance_surplus": 500}
     assert {r["code"]: r["paid_fen"] for r in view["by_district"]}[NEW_CHONGCHUAN] == 500
     assert [r["month"] for r in view["by_month"]] == ["2020-05", "2020-08"]
     assert "person" not in repr(view)

@@ -39,7 +39,7 @@ DECISIONS = [
     rec("c", date(2020, 8, 1), "320611"),
     rec("d", date(2020, 9, 1), "320684"),
 ]
-FLOWS = [FundFlow("unemployment_insurance", "320602", "四.4", date(2019, 5, 3), "paid", 150_000)]
+FLOWS = [FundFlow("unemployment_insurance_surplus", "320602", "四.4", date(2019, 5, 3), "paid", 150_000)]
 
 
 def quarterly(period: str, cut_off: date, decisions: list[DecisionRecord] = DECISIONS):

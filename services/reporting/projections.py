@@ -1,0 +1,315 @@
+"""Reporting's projections: one event batch -> counters, one statement per table per batch.
+
+Each projection loads the state of only the keys the batch touches (one query), folds the batch
+through the pure modules (progress.ProgressTally, funds.FundTally, ratios.RatioCounters), then
+writes the new state and the counter *deltas* (upsert `count = count + delta`). So a view reads
+O(counters), never O(events), and a batch costs a handful of round trips whatever its size.
+Exactly-once comes from the inbox: these run inside its per-batch transaction and never commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.reporting import store
+from services.reporting.domain import TargetSet
+from services.reporting.funds import FundFlow, FundTally, Measure
+from services.reporting.progress import DecisionRecord, ProgressTally
+from services.reporting.ratios import (
+    SPECIAL,
+    CertificateHeld,
+    CertificateRevoked,
+    EmploymentChanged,
+    HolderState,
+    RatioCounters,
+    RatioEvent,
+)
+from shared.events import Envelope
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # policy dates are calendar dates in Asia/Shanghai
+DECIDED = "eligibility.subsidy.decided"
+PAYMENT_TYPES = frozenset({"payments.disbursement.drafted", "payments.disbursement.status_changed"})
+REGISTRY_TYPES = frozenset({"registry.certificate.issued", "registry.certificate.revoked",
+                            "registry.person.fact_recorded", "registry.person.registered"})
+# Decision events name no department yet; the HR & social-security bureau aggregates all training
+# (十二: 人社部门牵头汇总), so its figures are filed under it until events carry the department.
+DEPARTMENT = "人社局"
+UNKNOWN_DISTRICT = "unknown"
+LEVELLED_KINDS = frozenset({"skill_level", "vocational_qualification"})  # REFERENCE.md levels
+SPECIAL_ABILITY_KIND = "special_ability"  # 专项职业能力证书: bucket SPECIAL (ratios.py)
+# Disbursement status -> the fund measure its amount sits in (十二 fund use). waiting, failed,
+# cancelled and reversed hold nothing; a claw-back (十四) therefore shows as paid −x.
+MEASURE_OF: Mapping[str, Measure] = {"reserved": "reserved", "approved": "reserved",
+                                     "released": "reserved", "paid": "paid"}
+
+
+def today() -> dt.date:
+    return dt.datetime.now(SHANGHAI).date()
+
+
+def local_day(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(SHANGHAI).date()
+
+
+async def upsert_add(session: AsyncSession, table: sa.Table, rows: list[dict[str, Any]],
+                     keys: Sequence[str], add: Sequence[str]) -> None:
+    """Insert rows or add their values to the existing ones (one executemany)."""
+    if not rows:
+        return
+    stmt = insert(table)
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys),
+                                      set_={c: table.c[c] + stmt.excluded[c] for c in add})
+    await session.execute(stmt, rows)
+
+
+async def upsert_replace(session: AsyncSession, table: sa.Table, rows: list[dict[str, Any]],
+                         keys: Sequence[str]) -> None:
+    if not rows:
+        return
+    stmt = insert(table)
+    others = [c.name for c in table.columns if c.name not in keys]
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys),
+                                      set_={c: stmt.excluded[c] for c in others})
+    await session.execute(stmt, rows)
+
+
+async def apply(session: AsyncSession, events: Sequence[Envelope], targets: TargetSet) -> None:
+    """The batch handler's body: each projection sees only the events it reads."""
+    day = today()
+    decided = [e for e in events if e.type == DECIDED]
+    if decided:
+        await apply_decisions(session, decided, targets, day)
+    payments = [e for e in events if e.type in PAYMENT_TYPES]
+    if payments:
+        await apply_payments(session, payments, day)
+    registry = [e for e in events if e.type in REGISTRY_TYPES]
+    if registry:
+        await apply_registry(session, registry)
+
+
+# --- decisions -> person-times (T1), apprentices (T4) -----------------------------------------
+
+
+async def apply_decisions(session: AsyncSession, events: Sequence[Envelope], targets: TargetSet,
+                          day: dt.date) -> None:
+    payloads = [e.payload for e in events]
+    await _decision_facts(session, payloads)
+    ids = {uuid.UUID(p["decision_id"]) for p in payloads}
+    ids |= {uuid.UUID(p["supersedes"]) for p in payloads if p.get("supersedes")}
+    info = await _decision_info(session, ids)
+    states = {k: v["approved"] for k, v in info.items()}  # before the batch adds its own
+    records = list(_records(payloads, info, day))
+    active = await _active(session, {(r.person_key, r.clause) for r in records})
+    tally = ProgressTally.for_targets(targets).resume(states, active)
+    tally.add_all(records)
+    await _write_progress(session, tally, info, records)
+
+
+async def _decision_facts(session: AsyncSession, payloads: Sequence[Mapping[str, Any]]) -> None:
+    rows = [{"decision_id": uuid.UUID(p["decision_id"]), "person_key": p["person_key"],
+             "trigger_id": uuid.UUID(p["trigger_id"]), "clause": p["clause"], "outcome": p["outcome"],
+             "amount_fen": p["amount_fen"], "year": p["year"],
+             "decided_on": dt.date.fromisoformat(p["decided_on"]), "district": p.get("district"),
+             "supersedes": uuid.UUID(p["supersedes"]) if p.get("supersedes") else None}
+            for p in payloads]
+    await session.execute(insert(store.decisions).on_conflict_do_nothing(), rows)
+    superseded = [r["supersedes"] for r in rows if r["supersedes"]]
+    if superseded:
+        await session.execute(sa.update(store.decisions)
+                              .where(store.decisions.c.decision_id.in_(superseded)).values(current=False))
+    outcomes = Counter(p["outcome"] for p in payloads)
+    await upsert_add(session, store.outcome_counts,
+                     [{"outcome": k, "decisions": v} for k, v in outcomes.items()], ["outcome"], ["decisions"])
+
+
+async def _decision_info(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[str, dict[str, Any]]:
+    s = store.decision_state
+    rows = await session.execute(sa.select(s).where(s.c.decision_id.in_(list(ids))))
+    return {str(r["decision_id"]): dict(r) for r in rows.mappings()}
+
+
+def _info_of(p: Mapping[str, Any]) -> dict[str, Any]:
+    return {"decision_id": uuid.UUID(p["decision_id"]), "approved": False,
+            "person_key": p["person_key"], "clause": p["clause"], "amount_fen": p["amount_fen"],
+            "district": p.get("district") or UNKNOWN_DISTRICT, "department": DEPARTMENT,
+            "target_groups": list(p.get("target_groups") or [])}
+
+
+def _record(decision_id: str, info: Mapping[str, Any], outcome: str, on: dt.date,
+            day: dt.date) -> DecisionRecord:
+    return DecisionRecord(decision_id, info["person_key"], info["clause"], outcome,  # type: ignore[arg-type]
+                          info["amount_fen"], on, info["district"], info["department"],
+                          frozenset(info["target_groups"]), recorded_on=day)
+
+
+def _records(payloads: Sequence[Mapping[str, Any]], info: dict[str, dict[str, Any]],
+             day: dt.date) -> Iterable[DecisionRecord]:
+    """A decision that supersedes another first undoes it (reversal, re-decision or rejection);
+    the undo carries the original's amount and place, dated the day of the new decision."""
+    for p in payloads:
+        on = dt.date.fromisoformat(p["decided_on"])
+        old = p.get("supersedes")
+        if old:
+            known = info.setdefault(old, {**_info_of(p), "decision_id": uuid.UUID(old)})
+            yield _record(old, known, "reversed", on, day)
+        if p["outcome"] == "approved":
+            fresh = info.setdefault(p["decision_id"], _info_of(p))
+            yield _record(p["decision_id"], fresh, "approved", on, day)
+
+
+async def _active(session: AsyncSession, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    if not keys:
+        return {}
+    a = store.person_clause_active
+    persons = list({k[0] for k in keys})
+    rows = await session.execute(sa.select(a).where(a.c.person_key.in_(persons)))
+    return {(r.person_key, r.clause): r.active for r in rows}
+
+
+async def _write_progress(session: AsyncSession, tally: ProgressTally, info: dict[str, dict[str, Any]],
+                          records: Sequence[DecisionRecord]) -> None:
+    states, active = tally.touched()
+    await upsert_replace(session, store.decision_state,
+                         [{**v, "approved": states.get(k, False)} for k, v in info.items()], ["decision_id"])
+    touched = {(r.person_key, r.clause) for r in records}
+    await upsert_replace(session, store.person_clause_active,
+                         [{"person_key": k[0], "clause": k[1], "active": v}
+                          for k, v in active.items() if k in touched], ["person_key", "clause"])
+    if records:
+        await session.execute(sa.insert(store.progress_records), [_record_row(r) for r in records])
+    dims = tally.person_times.keys() | tally.amounts.keys()
+    await upsert_add(session, store.progress_counts, [
+        {"quarter": d[0], "district": d[1], "department": d[2], "clause": d[3],
+         "person_times": tally.person_times.get(d, 0), "amount_fen": tally.amounts.get(d, 0)}
+        for d in dims], ["quarter", "district", "department", "clause"], ["person_times", "amount_fen"])
+    await upsert_add(session, store.group_counts,
+                     [{"quarter": q, "grp": g, "person_times": v} for (q, g), v in tally.groups.items()],
+                     ["quarter", "grp"], ["person_times"])
+    await upsert_add(session, store.apprentice_counts,
+                     [{"quarter": q, "persons": v} for q, v in tally.apprentices.items()],
+                     ["quarter"], ["persons"])
+
+
+def _record_row(r: DecisionRecord) -> dict[str, Any]:
+    return {"decision_id": uuid.UUID(r.decision_id), "person_key": r.person_key, "clause": r.clause,
+            "outcome": r.outcome, "amount_fen": r.amount_fen, "decided_on": r.decided_on,
+            "district": r.district, "department": r.department,
+            "target_groups": sorted(r.target_groups), "recorded_on": r.recorded_on}
+
+
+# --- payments -> fund use (十二) ----------------------------------------------------------------
+
+
+async def apply_payments(session: AsyncSession, events: Sequence[Envelope], day: dt.date) -> None:
+    s = store.disbursement_state
+    ids = list({uuid.UUID(e.payload["disbursement_id"]) for e in events})
+    rows = await session.execute(sa.select(s).where(s.c.disbursement_id.in_(ids)))
+    states = {str(r["disbursement_id"]): dict(r) for r in rows.mappings()}
+    flows = [f for e in events for f in _flows(e, states, day)]
+    await upsert_replace(session, s, list(states.values()), ["disbursement_id"])
+    if not flows:
+        return
+    await session.execute(sa.insert(store.fund_flows), [
+        {"source": f.source, "district": f.district, "clause": f.clause, "on": f.on,
+         "measure": f.measure, "amount_fen": f.amount_fen, "recorded_on": f.recorded_on} for f in flows])
+    tally = FundTally().add_all(flows)
+    await upsert_add(session, store.fund_counts, [
+        {"month": d[0], "source": d[1], "district": d[2], "clause": d[3],
+         "paid_fen": tally.paid.get(d, 0), "reserved_fen": tally.reserved.get(d, 0)}
+        for d in tally.paid.keys() | tally.reserved.keys()],
+        ["month", "source", "district", "clause"], ["paid_fen", "reserved_fen"])
+
+
+def _flows(event: Envelope, states: dict[str, dict[str, Any]], day: dt.date) -> list[FundFlow]:
+    """Move the amount out of the measure it sat in and into the new status's measure."""
+    p, on = event.payload, local_day(event.occurred_at)
+    old = states.get(p["disbursement_id"])
+    new = {"disbursement_id": uuid.UUID(p["disbursement_id"]), "measure": MEASURE_OF.get(p["status"]),
+           "amount_fen": p["amount_fen"], "source": p["funding_source"],
+           "district": p.get("district") or UNKNOWN_DISTRICT, "clause": p["clause"]}
+    states[p["disbursement_id"]] = new
+    flows = []
+    if old is not None and old["measure"] is not None:
+        flows.append(FundFlow(old["source"], old["district"], old["clause"], on, old["measure"],
+                              -old["amount_fen"], recorded_on=day))
+    if new["measure"] is not None:
+        flows.append(FundFlow(new["source"], new["district"], new["clause"], on, new["measure"],
+                              new["amount_fen"], recorded_on=day))
+    return flows
+
+
+# --- registry -> skilled-worker ratio counters (T2, T3) ----------------------------------------
+
+
+async def apply_registry(session: AsyncSession, events: Sequence[Envelope]) -> None:
+    h = store.ratio_holders
+    persons = list({e.payload["person_key"] for e in events})
+    rows = await session.execute(sa.select(h).where(h.c.person_key.in_(persons)))
+    counters, homes = RatioCounters(), {}
+    for r in rows:
+        counters.holders[r.person_key] = HolderState(
+            r.employed, r.district, tuple(sorted((c, int(lv)) for c, lv in r.certificates)))
+        homes[r.person_key] = r.home_district
+    for event in events:
+        for change in _ratio_events(event, counters.holders, homes):
+            counters.apply(change)
+    await upsert_replace(session, h, [
+        {"person_key": k, "employed": s.employed, "district": s.district, "home_district": homes.get(k),
+         "certificates": [list(c) for c in s.certificates]}
+        for k, s in counters.holders.items()] + [
+        {"person_key": k, "employed": False, "district": None, "home_district": v, "certificates": []}
+        for k, v in homes.items() if k not in counters.holders], ["person_key"])
+    await upsert_add(session, store.ratio_buckets, [
+        {"district": d, "year": y, "level": lv, "persons": n}
+        for (d, y, lv), n in counters.buckets.items() if n], ["district", "year", "level"], ["persons"])
+
+
+def _ratio_events(event: Envelope, holders: Mapping[str, HolderState],
+                  homes: dict[str, str | None]) -> list[RatioEvent]:
+    p, person = event.payload, event.payload["person_key"]
+    held = holders.get(person, HolderState())
+    if event.type == "registry.certificate.revoked":
+        return [CertificateRevoked(person, p["certificate_id"], dt.date.fromisoformat(p["revoked_on"]))]
+    if event.type == "registry.person.fact_recorded":
+        return _employment(p, held, homes.get(person))
+    out: list[RatioEvent] = []
+    if p.get("district") and not homes.get(person):
+        homes[person] = p["district"]
+        if held.employed and held.district is None:  # employed somewhere not named till now
+            out.append(EmploymentChanged(person, True, p["district"], local_day(event.occurred_at)))
+    if event.type == "registry.certificate.issued":
+        level = _level(p)
+        if level is not None:
+            out.append(CertificateHeld(person, p["certificate_id"], level,
+                                       dt.date.fromisoformat(p["issue_date"])))
+    return out
+
+
+def _level(p: Mapping[str, Any]) -> int | None:
+    """Best-level bucket of a certificate (REFERENCE.md): levels 1–5, SPECIAL, or not a skill."""
+    if p["kind"] in LEVELLED_KINDS and p.get("level"):
+        return int(p["level"])
+    return SPECIAL if p["kind"] == SPECIAL_ABILITY_KIND else None
+
+
+def _employment(p: Mapping[str, Any], held: HolderState, home: str | None) -> list[RatioEvent]:
+    """`employment` facts set employed (ended when valid_to is given); a registered-unemployment
+    fact ends it. The district is the fact's own, else where the person already counts, else home."""
+    if p["kind"] not in ("employment", "registered_unemployment"):
+        return []
+    ends = p.get("valid_to")
+    if p["kind"] == "registered_unemployment" and ends is not None:
+        return []  # the end of unemployment says nothing about where the person now works
+    employed = p["kind"] == "employment" and ends is None
+    district = (p.get("attributes") or {}).get("district") or held.district or home
+    on = dt.date.fromisoformat(ends or p["valid_from"])
+    return [EmploymentChanged(p["person_key"], employed, district, on)]

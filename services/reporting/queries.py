@@ -1,0 +1,243 @@
+"""Reporting's read side: counters -> the pure views; reports frozen at issue; special reports.
+
+Every view loads counters only (O(districts × quarters × clauses)), never the events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import Counter
+from fractions import Fraction
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.reporting import store
+from services.reporting.domain import (
+    SpecialReport,
+    TargetSet,
+    assess_all,
+    quarter_of,
+    special_reports,
+)
+from services.reporting.funds import FundFlow, FundTally, fund_view
+from services.reporting.history import unit_for
+from services.reporting.progress import (
+    DecisionRecord,
+    ProgressTally,
+    district_view,
+    progress_view,
+)
+from services.reporting.ratios import RatioCounters, city_counts, ratio_view, skill_counts
+from services.reporting.reports import (
+    ReportFigures,
+    ReportKind,
+    build_report,
+    figures_from_dict,
+    figures_to_dict,
+    period_bounds,
+)
+from shared.events import Envelope, SpecialReportRaisedV1, derived_event_id, new_envelope
+
+EmployedByYear = dict[int, dict[str, int]]
+
+
+async def load_tally(session: AsyncSession, targets: TargetSet, as_of: dt.date) -> ProgressTally:
+    """The progress counters up to as_of's quarter (a quarter is the counters' grain)."""
+    last = quarter_of(as_of)
+    tally = ProgressTally.for_targets(targets)
+    c = store.progress_counts
+    for r in await session.execute(sa.select(c).where(c.c.quarter <= last)):
+        dims = (r.quarter, r.district, r.department, r.clause)
+        tally.person_times[dims] += r.person_times
+        tally.amounts[dims] += r.amount_fen
+    g = store.group_counts
+    for r in await session.execute(sa.select(g).where(g.c.quarter <= last)):
+        tally.groups[(r.quarter, r.grp)] += r.person_times
+    a = store.apprentice_counts
+    for r in await session.execute(sa.select(a).where(a.c.quarter <= last)):
+        tally.apprentices[r.quarter] += r.persons
+    return tally
+
+
+async def load_funds(session: AsyncSession, as_of: dt.date) -> FundTally:
+    f, tally = store.fund_counts, FundTally()
+    for r in await session.execute(sa.select(f).where(f.c.month <= f"{as_of:%Y-%m}")):
+        dims = (r.month, r.source, r.district, r.clause)
+        tally.paid[dims] += r.paid_fen
+        tally.reserved[dims] += r.reserved_fen
+    return tally
+
+
+async def load_ratio_counters(session: AsyncSession) -> RatioCounters:
+    b, counters = store.ratio_buckets, RatioCounters()
+    for r in await session.execute(sa.select(b.c.district, b.c.year, b.c.level, b.c.persons)):
+        counters.buckets[(r.district, r.year, r.level)] += r.persons
+    return counters
+
+
+async def load_employed(session: AsyncSession) -> EmployedByYear:
+    """The latest load per (year, district): earlier loads stay as history."""
+    e = store.employed_stats
+    rows = await session.execute(
+        sa.select(e.c.year, e.c.district, e.c.employed)
+        .distinct(e.c.year, e.c.district).order_by(e.c.year, e.c.district, e.c.id.desc()))
+    out: EmployedByYear = {}
+    for r in rows:
+        out.setdefault(r.year, {})[r.district] = r.employed
+    return out
+
+
+def ratio_year(employed: EmployedByYear, as_of: dt.date) -> int:
+    """The latest year up to as_of with denominators; as_of's year when none is loaded."""
+    known = [y for y in employed if y <= as_of.year]
+    return max(known) if known else as_of.year
+
+
+def other_actuals(counters: RatioCounters, employed: EmployedByYear, targets: TargetSet,
+                  as_of: dt.date) -> dict[str, Fraction | int | None]:
+    """T2 and T3 from the ratio counters; T5 and T6 have no feed yet (no figure, no alarm)."""
+    year = ratio_year(employed, as_of)
+    city = city_counts(counters, employed.get(year, {}), year, targets.special_ability_counts_as_skilled)
+    skilled = None if not city.employed else Fraction(city.skilled, city.employed)
+    high = None if not city.skilled else Fraction(city.high_skilled, city.skilled)
+    return {"T2": skilled, "T3": high}
+
+
+async def progress(session: AsyncSession, targets: TargetSet, as_of: dt.date) -> dict[str, Any]:
+    """/v1/progress: the domain's view plus the flat T1 keys (person_times, target, share)."""
+    tally = await load_tally(session, targets, as_of)
+    others = other_actuals(await load_ratio_counters(session), await load_employed(session), targets, as_of)
+    view = progress_view(tally, targets, as_of, others)
+    detail = view.pop("person_times")
+    goal = int(targets.target("T1").goal)
+    return {"target_id": "T1", "person_times": detail["total"], "target": goal,
+            "share": round(detail["total"] / goal, 6), **view, "person_times_detail": detail}
+
+
+async def ratios(session: AsyncSession, targets: TargetSet, year: int | None, as_of: dt.date) -> dict[str, Any]:
+    employed = await load_employed(session)
+    goals = (float(targets.target("T2").goal), float(targets.target("T3").goal))
+    return ratio_view(await load_ratio_counters(session), employed, year or ratio_year(employed, as_of),
+                      special_counts=targets.special_ability_counts_as_skilled, goals=goals)
+
+
+async def funds(session: AsyncSession, as_of: dt.date) -> dict[str, Any]:
+    return fund_view(await load_funds(session, as_of), as_of)
+
+
+async def districts(session: AsyncSession, targets: TargetSet, as_of: dt.date) -> dict[str, Any]:
+    employed = await load_employed(session)
+    return district_view(await load_tally(session, targets, as_of), await load_funds(session, as_of),
+                         await load_ratio_counters(session), employed.get(ratio_year(employed, as_of), {}),
+                         as_of=as_of, special_counts=targets.special_ability_counts_as_skilled)
+
+
+async def add_employed(session: AsyncSession, year: int, figures: dict[str, int], source: str) -> None:
+    await session.execute(sa.insert(store.employed_stats), [
+        {"year": year, "district": d, "employed": n, "source": source} for d, n in figures.items()])
+
+
+# --- reports (十六) ----------------------------------------------------------------------------
+
+
+async def _records(session: AsyncSession, cut_off: dt.date) -> list[DecisionRecord]:
+    r = store.progress_records
+    rows = await session.execute(sa.select(r).where(r.c.recorded_on <= cut_off).order_by(r.c.id))
+    return [DecisionRecord(str(x.decision_id), x.person_key, x.clause, x.outcome, x.amount_fen,
+                           x.decided_on, x.district, x.department, frozenset(x.target_groups),
+                           recorded_on=x.recorded_on) for x in rows]
+
+
+async def _flows(session: AsyncSession, cut_off: dt.date) -> list[FundFlow]:
+    f = store.fund_flows
+    rows = await session.execute(sa.select(f).where(f.c.recorded_on <= cut_off).order_by(f.c.id))
+    return [FundFlow(x.source, x.district, x.clause, x.on, x.measure, x.amount_fen, x.recorded_on)
+            for x in rows]
+
+
+async def build(session: AsyncSession, targets: TargetSet, kind: ReportKind, period: str,
+                cut_off: dt.date) -> ReportFigures:
+    """Figures as of the cut-off. The skill ratios are the counters at issue time (the registry
+    feed carries no cut-off of its own); once issued, the report keeps them frozen."""
+    _, end = period_bounds(kind, period)
+    counters, employed = await load_ratio_counters(session), await load_employed(session)
+    skills = skill_counts(counters.stock(end.year), employed.get(end.year, {}),
+                          lambda d: unit_for(d, end), targets.special_ability_counts_as_skilled)
+    return build_report(kind, period, cut_off=cut_off, decisions=await _records(session, cut_off),
+                        flows=await _flows(session, cut_off), targets=targets,
+                        other_actuals=other_actuals(counters, employed, targets, end), skills=skills)
+
+
+async def issue_report(session: AsyncSession, targets: TargetSet, kind: ReportKind, period: str,
+                       cut_off: dt.date) -> tuple[uuid.UUID, bool]:
+    """Issue once per (kind, period, cut-off): a second request returns the frozen one."""
+    rep = store.reports
+    existing = await session.scalar(sa.select(rep.c.report_id).where(
+        rep.c.kind == kind, rep.c.period == period, rep.c.cut_off == cut_off))
+    if existing is not None:
+        return existing, False
+    figures = await build(session, targets, kind, period, cut_off)
+    report_id = uuid.uuid4()
+    inserted = await session.scalar(insert(rep).values(
+        report_id=report_id, kind=kind, period=period, cut_off=cut_off,
+        figures=figures_to_dict(figures)).on_conflict_do_nothing().returning(rep.c.report_id))
+    if inserted is None:  # a concurrent request issued it first
+        return await issue_report(session, targets, kind, period, cut_off)
+    return report_id, True
+
+
+async def report_figures(session: AsyncSession, report_id: uuid.UUID) -> ReportFigures | None:
+    data = await session.scalar(sa.select(store.reports.c.figures)
+                                .where(store.reports.c.report_id == report_id))
+    return None if data is None else figures_from_dict(data)
+
+
+# --- 重大情况专报 (十六) ----------------------------------------------------------------------
+
+
+def special_report_event(report: SpecialReport) -> Envelope:
+    d = report.to_dict()
+    payload = SpecialReportRaisedV1(
+        key=d["key"], target_id=d["target_id"], clause=d["clause"], title_zh=d["title_zh"],
+        on=report.on, actual=d["actual"], expected=d["expected"], goal=d["goal"], gap=d["gap"])
+    return new_envelope(payload, key=report.key, producer="reporting",
+                        event_id=derived_event_id("special_report", report.key))
+
+
+async def raise_special_reports(session: AsyncSession, targets: TargetSet,
+                                as_of: dt.date) -> list[Envelope]:
+    """Targets behind their straight-line path by more than the margin: one event per key, ever."""
+    tally = await load_tally(session, targets, as_of)
+    actuals = other_actuals(await load_ratio_counters(session), await load_employed(session), targets, as_of)
+    actuals["T1"] = sum(tally.person_times.values())
+    actuals["T4"] = sum(tally.apprentices.values())
+    due = special_reports(assess_all(targets, actuals, as_of))
+    if not due:
+        return []
+    s = store.special_reports
+    fresh = set((await session.execute(
+        insert(s).values([{"key": r.key, "payload": r.to_dict()} for r in due])
+        .on_conflict_do_nothing().returning(s.c.key))).scalars())
+    return [special_report_event(r) for r in due if r.key in fresh]
+
+
+async def business_figures(session: AsyncSession, targets: TargetSet, as_of: dt.date) -> dict[str, Any]:
+    """What /metrics shows: totals only, no personal data."""
+    tally = await load_tally(session, targets, as_of)
+    counters, employed = await load_ratio_counters(session), await load_employed(session)
+    special = targets.special_ability_counts_as_skilled
+    shares = {}
+    for year in employed:
+        city = city_counts(counters, employed[year], year, special)
+        shares[year] = city.to_dict()
+    fund = await load_funds(session, as_of)
+    outcomes: Counter[str] = Counter()
+    for r in await session.execute(sa.select(store.outcome_counts)):
+        outcomes[r.outcome] = r.decisions
+    return {"person_times": sum(tally.person_times.values()),
+            "apprentices": sum(tally.apprentices.values()), "shares": shares,
+            "paid": fund.by(1, "paid"), "reserved": fund.by(1, "reserved"), "outcomes": dict(outcomes)}
