@@ -240,6 +240,91 @@ class DisbursementStatusChangedV1(Payload):
     status: str  # approved | released | paid | failed | cancelled | reversed
 
 
+# ------------------------------------------- registry.* (producer: registry) — institutions, classes
+
+
+@event
+class InstitutionRecordedV1(Payload):
+    """An institution listed or changed (九, 十七); keyed by its credit code. A later one supersedes."""
+
+    TYPE: ClassVar[str] = "registry.institution.recorded"
+    VERSION: ClassVar[int] = 1
+    credit_code: str
+    name: str
+    kind: str
+    district: str
+    listed_from: date
+    listed_to: date | None = None
+    credit_code_warning: str | None = None
+
+
+@event
+class TrainingClassRecordedV1(Payload):
+    """A training class opened or changed; keyed by class id. A later one supersedes."""
+
+    TYPE: ClassVar[str] = "registry.training_class.recorded"
+    VERSION: ClassVar[int] = 1
+    class_id: uuid.UUID
+    institution_id: str
+    class_code: str
+    kind: str
+    occupation_code: str | None = None
+    occupation_edition: str | None = None
+    level: int | None = Field(default=None, ge=1, le=5)
+    start_date: date
+    end_date: date
+    planned_trainees: int = Field(ge=0)
+    enrolled_trainees: int = Field(ge=0)
+    hours: int = Field(ge=0)
+    online_hours: int = Field(ge=0)
+    district: str | None = None
+
+
+class _CompletionBase(Payload):
+    completion_id: uuid.UUID
+    person_key: str
+    class_id: uuid.UUID
+    institution_id: str
+    class_kind: str
+    completed_on: date
+
+
+@event
+class ClassCompletedV1(_CompletionBase):
+    TYPE: ClassVar[str] = "registry.training.class_completed"
+    VERSION: ClassVar[int] = 1
+    hours: int | None = None
+    online_hours: int | None = None
+
+
+@event
+class OrderClassCompletedV1(_CompletionBase):
+    """四.1: an order class (订单班) completed by the trainee."""
+
+    TYPE: ClassVar[str] = "registry.training.order_class_completed"
+    VERSION: ClassVar[int] = 1
+    hours: int | None = None
+    online_hours: int | None = None
+
+
+@event
+class ApprenticeshipYearCompletedV1(_CompletionBase):
+    """四.7: one year of new-type apprenticeship (企业新型学徒制) completed."""
+
+    TYPE: ClassVar[str] = "registry.training.apprenticeship_year_completed"
+    VERSION: ClassVar[int] = 1
+    apprenticeship_year: int = Field(ge=1, le=3)
+
+
+@event
+class WorkBasedTrainingMonthsRecordedV1(_CompletionBase):
+    """五.3: months of 以工代训 completed (completed_on is the last day of the period)."""
+
+    TYPE: ClassVar[str] = "registry.training.work_based_months_recorded"
+    VERSION: ClassVar[int] = 1
+    months: int = Field(ge=1, le=12)
+
+
 # ---------------------------------------------------------------- reporting.* (producer: reporting)
 
 

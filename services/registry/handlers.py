@@ -29,7 +29,7 @@ from shared.pii import decrypt_pii, encrypt_pii, lookup_hash
 from shared.problems import Problem
 
 if TYPE_CHECKING:
-    from services.registry.api import CertificateCreate, FactCreate
+    from services.registry.schemas import CertificateCreate, FactCreate
     from shared.app import Runtime
 
 PRODUCER = "registry"
@@ -88,18 +88,19 @@ async def record_certificate(session: AsyncSession, runtime: Runtime, body: Cert
     return Recorded(read, inserted is not None)
 
 
-async def certificate_read(session: AsyncSession, cert_id: uuid.UUID,
-                           runtime: Runtime | None = None) -> dict[str, Any] | None:
+async def certificate_read(session: AsyncSession, cert_id: uuid.UUID, runtime: Runtime,
+                           *, reveal: bool = False) -> dict[str, Any] | None:
+    """The certificate as callers see it: the resident ID masked unless `reveal` (PIPL)."""
     row = (await session.execute(
         sa.select(certificates, people.c.resident_id_cipher)
         .join(people, people.c.person_key == certificates.c.person_key)
         .where(certificates.c.certificate_id == cert_id))).mappings().first()
     if row is None:
         return None
-    masked = mask_resident_id(decrypt_pii(runtime.state["pii_key"], row["resident_id_cipher"])) if runtime else "******************"
+    resident_id = decrypt_pii(runtime.state["pii_key"], row["resident_id_cipher"])
     return {k: row[k] for k in ("certificate_id", "number", "kind", "person_key", "occupation_code",
-                                "level", "issue_date", "issued_in_nantong", "revoked_on")} | {
-        "resident_id_masked": masked}
+                                "level", "issue_date", "issued_in_nantong", "revoked_on", "issuer_code")} | {
+        "resident_id_masked": mask_resident_id(resident_id), "resident_id": resident_id if reveal else None}
 
 
 async def revoke_certificate(session: AsyncSession, runtime: Runtime, cert_id: uuid.UUID,

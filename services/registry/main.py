@@ -6,21 +6,43 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.registry.api import router
+from services.registry import api, api_auth, api_bulk, api_catalog, api_training, catalog_load, clients
+from services.registry.record import load_ratios
 from services.registry.store import plumbing
 from shared.app import Runtime, ServiceSpec, build_app
+from shared.auth import CLIENT_CHECK
 from shared.pii import load_pii_key
 from shared.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def _examples_wanted(runtime: Runtime) -> bool:
+    """The EXAMPLE Catalog is for one-command demos: never in production (it is not official data);
+    tests bring their own Catalog unless they ask for the example."""
+    wanted = runtime.state.get("example_catalog")
+    return runtime.settings.skillsub_env == "development" if wanted is None else bool(wanted)
+
+
 async def _on_start(runtime: Runtime) -> None:
     runtime.state["pii_key"] = load_pii_key(runtime.settings.skillsub_pii_key)
+    runtime.state["online_ratios"] = load_ratios()
+    assert runtime.maker is not None
+    # Only the registry owns the client table, so only it sees revocations before tokens expire.
+    runtime.state[CLIENT_CHECK] = clients.ClientStatus(runtime.maker)
+    async with runtime.maker() as session:
+        if runtime.settings.skillsub_env != "production":
+            await clients.ensure_demo_clients(session)
+        if _examples_wanted(runtime) and runtime.settings.skillsub_env != "production":
+            await catalog_load.load_examples_if_empty(session, runtime)
+        await session.commit()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    spec = ServiceSpec(name="registry", plumbing=plumbing, migrations=MIGRATIONS, routers=[router],
-                       on_start=_on_start)
+def create_app(settings: Settings | None = None, *, example_catalog: bool | None = None) -> FastAPI:
+    """`example_catalog`: load catalog_data/*.EXAMPLE.csv at first start (default: development only)."""
+    routers = [api.router, api_auth.router, api_catalog.router, api_training.router, api_bulk.router]
+    spec = ServiceSpec(name="registry", plumbing=plumbing, migrations=MIGRATIONS, routers=routers,
+                       on_start=_on_start, state={"example_catalog": example_catalog})
     return build_app(spec, settings or Settings(), title="SkillSub registry",
-                     description="People, institutions, the occupation Catalog, classes and certificates.")
+                     description="People, institutions, the occupation Catalog, classes and certificates. "
+                                 "Writes need a bearer token from POST /v1/oauth/token (docs/auth.md).")

@@ -81,3 +81,72 @@ shortage_lists = sa.Table(
     sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.PrimaryKeyConstraint("list_version", "list_kind", "year"),
 )
+
+# --- Clients (OAuth2 client credentials) -----------------------------------------------------
+
+api_clients = sa.Table(
+    "api_clients", metadata,
+    sa.Column("client_id", sa.Text, primary_key=True),
+    sa.Column("secret_hash", sa.Text, nullable=False),  # scrypt, never the secret
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("institution_id", sa.Text),
+    sa.Column("feeder", sa.Text),
+    sa.Column("districts", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
+    sa.Column("may_see_ids", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+    sa.CheckConstraint("role IN ('institution','feeder','bureau','district','auditor')", name="client_role"),
+)
+
+# --- Institutions, classes, completions (九, 十, 十七) -----------------------------------------
+
+institutions = sa.Table(
+    "institutions", metadata,
+    sa.Column("credit_code", sa.Text, primary_key=True),  # GB 32100; a check mismatch is kept with a warning
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("district", sa.Text, nullable=False),
+    sa.Column("listed_from", sa.Date, nullable=False),  # public catalog validity (十七)
+    sa.Column("listed_to", sa.Date),
+    sa.Column("credit_code_warning", sa.Text),
+    sa.Column("content_hash", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+)
+
+training_classes = sa.Table(
+    "training_classes", metadata,
+    sa.Column("class_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("institution_id", sa.Text, nullable=False, index=True),
+    sa.Column("class_code", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("occupation_code", sa.Text),
+    sa.Column("occupation_edition", sa.Text),
+    sa.Column("level", sa.SmallInteger, sa.CheckConstraint("level BETWEEN 1 AND 5")),
+    sa.Column("start_date", sa.Date, nullable=False),
+    sa.Column("end_date", sa.Date, nullable=False),
+    sa.Column("planned_trainees", sa.Integer, sa.CheckConstraint("planned_trainees >= 0"), nullable=False),
+    sa.Column("enrolled_trainees", sa.Integer, sa.CheckConstraint("enrolled_trainees >= 0"), nullable=False),
+    sa.Column("hours", sa.Integer, sa.CheckConstraint("hours >= 0"), nullable=False),
+    sa.Column("online_hours", sa.Integer, sa.CheckConstraint("online_hours >= 0"), nullable=False),
+    sa.Column("district", sa.Text),
+    sa.Column("content_hash", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    sa.UniqueConstraint("institution_id", "class_code", name="class_code_once_per_institution"),
+)
+
+completions = sa.Table(
+    "completions", metadata,
+    sa.Column("completion_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("person_key", sa.Text, sa.ForeignKey("people.person_key"), nullable=False, index=True),
+    sa.Column("class_id", UUID(as_uuid=True), sa.ForeignKey("training_classes.class_id"), nullable=False,
+              index=True),
+    sa.Column("institution_id", sa.Text, nullable=False),
+    sa.Column("completed_on", sa.Date, nullable=False),
+    sa.Column("apprenticeship_year", sa.SmallInteger),
+    sa.Column("months", sa.SmallInteger),
+    sa.Column("hours", sa.Integer),
+    sa.Column("online_hours", sa.Integer),
+    sa.Column("received_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+)

@@ -31,6 +31,13 @@ async def eventually(probe: Callable[[], Awaitable[Any]], timeout: float = 30.0)
         await asyncio.sleep(0.1)
 
 
+async def auth(client: Any, client_id: str) -> dict[str, str]:
+    """Bearer header for a demo client (docs/auth.md)."""
+    r = await client.post("/v1/oauth/token", data={"grant_type": "client_credentials", "client_id": client_id,
+                                                   "client_secret": f"{client_id}-secret"})
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
 def skill_number(level: int, seq: int) -> str:
     """Y + 21 digits; character 16 is the level (REFERENCE.md)."""
     return f"Y{seq:014d}{level}{seq:06d}"
@@ -56,11 +63,14 @@ EMPLOYMENT = {"resident_id": WORKER_ID, "kind": "employment", "valid_from": "202
 async def test_certificate_flows_to_a_decision_a_draft_and_the_progress_count(settings) -> None:
     apps = [registry_app(settings), eligibility_app(settings), payments_app(settings), reporting_app(settings)]
     async with serve(apps[0]) as reg, serve(apps[1]) as eli, serve(apps[2]) as pay, serve(apps[3]) as rep:
-        assert (await reg.post("/v1/catalog/versions", json=CATALOG)).status_code == 201
-        assert (await reg.post("/v1/facts", json=EMPLOYMENT)).status_code == 201
+        bureau, feeder = await auth(reg, "demo-bureau"), await auth(reg, "demo-feeder-employment_service")
+        institution = await auth(reg, "demo-institution")
+        assert (await reg.post("/v1/catalog/versions", json=CATALOG, headers=bureau)).status_code == 201
+        assert (await reg.post("/v1/facts", json=EMPLOYMENT, headers=feeder)).status_code == 201
         await pay.post("/v1/allocations", json={"reference": "CZ-2020-001", "source": "unemployment_insurance_surplus",
-                                                 "district": "320612", "amount_fen": 10_000_000})
-        created = await reg.post("/v1/certificates", json=certificate())
+                                                 "district": "320612", "amount_fen": 10_000_000},
+                       headers={"X-Actor-Id": "fin-1", "X-Actor-Role": "finance"})
+        created = await reg.post("/v1/certificates", json=certificate(), headers=institution)
         assert created.status_code == 201, created.text
         cert_id = created.json()["certificate_id"]
         assert created.json()["resident_id_masked"] == "1101**********002X"
@@ -95,13 +105,14 @@ async def test_certificate_flows_to_a_decision_a_draft_and_the_progress_count(se
 
 async def test_same_certificate_twice_gives_same_answer_and_one_effect(settings) -> None:
     async with serve(registry_app(settings)) as reg:
-        first = await reg.post("/v1/certificates", json=certificate())
-        again = await reg.post("/v1/certificates", json=certificate())
+        h = await auth(reg, "demo-institution")
+        first = await reg.post("/v1/certificates", json=certificate(), headers=h)
+        again = await reg.post("/v1/certificates", json=certificate(), headers=h)
         assert (first.status_code, again.status_code) == (201, 200)
         assert first.json() == again.json()
-        changed = await reg.post("/v1/certificates", json=certificate(level=3))
+        changed = await reg.post("/v1/certificates", json=certificate(level=3), headers=h)
         assert changed.status_code in (409, 422)
-        other_content = await reg.post("/v1/certificates", json=certificate(issue_date="2020-06-01"))
+        other_content = await reg.post("/v1/certificates", json=certificate(issue_date="2020-06-01"), headers=h)
         assert other_content.status_code == 409
         assert other_content.headers["content-type"].startswith("application/problem+json")
         runtime = reg._transport.app.state.runtime  # type: ignore[attr-defined]
@@ -113,11 +124,13 @@ async def test_same_certificate_twice_gives_same_answer_and_one_effect(settings)
 
 async def test_malformed_certificate_gets_422_naming_the_field_and_leaves_nothing(settings) -> None:
     async with serve(registry_app(settings)) as reg:
-        bad_id = await reg.post("/v1/certificates", json=certificate(resident_id="110105194912310021"))
+        h = await auth(reg, "demo-institution")
+        bad_id = await reg.post("/v1/certificates", json=certificate(resident_id="110105194912310021"), headers=h)
         assert bad_id.status_code == 422
         body = bad_id.json()
         assert body["errors"][0]["field"] == "resident_id"
-        missing = await reg.post("/v1/certificates", json={k: v for k, v in certificate().items() if k != "issue_date"})
+        missing = await reg.post("/v1/certificates", json={k: v for k, v in certificate().items() if k != "issue_date"},
+                                 headers=h)
         assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "issue_date"
         runtime = reg._transport.app.state.runtime  # type: ignore[attr-defined]
         async with runtime.maker() as s:

@@ -1,0 +1,50 @@
+"""Bulk NDJSON imports: one JSON object per line in, one result per line out."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.registry import bulk
+from services.registry.api import AUTH_ERRORS
+from shared.app import Runtime, RuntimeDep, SessionDep
+from shared.auth import AuthPrincipal, PrincipalDep
+
+router = APIRouter(prefix="/v1/bulk", tags=["bulk"])
+NDJSON = "application/x-ndjson"
+Importer = Callable[[AsyncSession, Runtime, AuthPrincipal, bytes], Awaitable[list[bulk.LineResult]]]
+DOC = {"requestBody": {"content": {NDJSON: {"schema": {"type": "string"}}}}}
+
+
+async def _run(importer: Importer, request: Request, session: AsyncSession, runtime: Runtime,
+               principal: AuthPrincipal) -> Response:
+    results = await importer(session, runtime, principal, await request.body())
+    await session.commit()
+    runtime.wake_relay()
+    errors = sum(r.status == "error" for r in results)
+    body = "".join(r.json() + "\n" for r in results)
+    return Response(body, media_type=NDJSON, headers={"X-Lines-Ok": str(len(results) - errors),
+                                                      "X-Lines-Error": str(errors)})
+
+
+@router.post("/people", responses=AUTH_ERRORS, openapi_extra=DOC, response_class=Response)
+async def bulk_people(request: Request, session: SessionDep, runtime: RuntimeDep,
+                      principal: PrincipalDep) -> Response:
+    """Lines like {"resident_id": ..., "district": ...}; result per line: created / unchanged / error."""
+    return await _run(bulk.import_people, request, session, runtime, principal)
+
+
+@router.post("/facts", responses=AUTH_ERRORS, openapi_extra=DOC, response_class=Response)
+async def bulk_facts(request: Request, session: SessionDep, runtime: RuntimeDep,
+                     principal: PrincipalDep) -> Response:
+    """Lines as POST /v1/facts; each feeder only its own fact kinds."""
+    return await _run(bulk.import_facts, request, session, runtime, principal)
+
+
+@router.post("/certificates", responses=AUTH_ERRORS, openapi_extra=DOC, response_class=Response)
+async def bulk_certificates(request: Request, session: SessionDep, runtime: RuntimeDep,
+                            principal: PrincipalDep) -> Response:
+    """Lines as POST /v1/certificates; institutions only their own."""
+    return await _run(bulk.import_certificates, request, session, runtime, principal)

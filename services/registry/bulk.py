@@ -1,0 +1,235 @@
+"""Bulk NDJSON imports of people, facts and certificates: one result per line.
+
+Good lines are kept, bad ones reported with line number, field and reason; replaying a file
+changes nothing (every row has a natural key). Lines are processed in chunks with one statement per
+table per chunk, never a query per line.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.registry.access import may_write
+from services.registry.domain import Action, InvalidCertificate, Resource, ResourceKind, check_certificate
+from services.registry.fact_contract import attribute_problems
+from services.registry.handlers import PRODUCER, content_hash
+from services.registry.people import NewPerson, register_people
+from services.registry.schemas import CertificateCreate, FactCreate, PersonCreate
+from services.registry.store import certificates, facts
+from shared.auth import AuthPrincipal
+from shared.events import CertificateIssuedV1, PersonFactRecordedV1, derived_event_id, new_envelope
+
+if TYPE_CHECKING:
+    from shared.app import Runtime
+
+CHUNK = 5000
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class LineResult:
+    line: int
+    status: str  # created | unchanged | error
+    field: str | None = None
+    reason: str | None = None
+    id: str | None = None
+
+    def json(self) -> str:
+        return json.dumps({k: v for k, v in self.__dict__.items() if v is not None}, ensure_ascii=False)
+
+
+class LineError(Exception):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field, self.reason = field, reason
+
+
+def _lines(body: bytes) -> Iterator[tuple[int, str]]:
+    for number, raw in enumerate(body.decode("utf-8", errors="replace").splitlines(), start=1):
+        if raw.strip():
+            yield number, raw
+
+
+def _parse(model: type[M], raw: str) -> M:
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err.get("loc", ())) or "line"
+        raise LineError(field, err.get("msg", "invalid")) from None
+
+
+def _chunks(body: bytes) -> Iterator[list[tuple[int, str]]]:
+    chunk: list[tuple[int, str]] = []
+    for item in _lines(body):
+        chunk.append(item)
+        if len(chunk) >= CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _validated(chunk: Iterable[tuple[int, str]], check: Callable[[str], Any],
+               results: list[LineResult]) -> list[tuple[int, Any]]:
+    good = []
+    for number, raw in chunk:
+        try:
+            good.append((number, check(raw)))
+        except LineError as exc:
+            results.append(LineResult(number, "error", exc.field, exc.reason))
+    return good
+
+
+def _forbid(reason: str, field: str) -> LineError:
+    return LineError(field, f"forbidden: {reason}")
+
+
+# --- people ---------------------------------------------------------------------------------
+
+
+async def import_people(session: AsyncSession, runtime: Runtime, p: AuthPrincipal, body: bytes) -> list[LineResult]:
+    def check(raw: str) -> PersonCreate:
+        person = _parse(PersonCreate, raw)
+        if not may_write(p, Action.CREATE, Resource(ResourceKind.PERSON, district=person.district)):
+            raise _forbid(f"{p.role} client may not register this person", "district")
+        return person
+
+    results: list[LineResult] = []
+    for chunk in _chunks(body):
+        good = _validated(chunk, check, results)
+        before = await _known(session, runtime, [g.resident_id for _, g in good])
+        keys = await register_people(session, runtime, [NewPerson(g.resident_id, g.district) for _, g in good])
+        results += [LineResult(n, "unchanged" if keys[g.resident_id] in before else "created",
+                               id=keys[g.resident_id]) for n, g in good]
+    return sorted(results, key=lambda r: r.line)
+
+
+async def _known(session: AsyncSession, runtime: Runtime, resident_ids: list[str]) -> set[str]:
+    from services.registry.store import people
+    from shared.pii import lookup_hash
+    keys = [lookup_hash(runtime.state["pii_key"], r) for r in resident_ids]
+    if not keys:
+        return set()
+    q = sa.select(people.c.person_key).where(people.c.person_key == sa.any_(sa.literal(keys, sa.ARRAY(sa.Text))))
+    return set((await session.execute(q)).scalars())
+
+
+# --- facts ----------------------------------------------------------------------------------
+
+
+def fact_check(p: AuthPrincipal) -> Callable[[str], FactCreate]:
+    def check(raw: str) -> FactCreate:
+        fact = _parse(FactCreate, raw)
+        problems = attribute_problems(fact.kind, fact.attributes)
+        if problems:
+            raise LineError(*problems[0])
+        if not may_write(p, Action.CREATE, Resource(ResourceKind.FACT, fact_kind=fact.kind)):
+            raise _forbid(f"feeder {p.feeder} is not the authority for {fact.kind}", "kind")
+        if fact.source not in (None, p.feeder):
+            raise _forbid("source must be the caller's own feeder", "source")
+        return fact.model_copy(update={"source": p.feeder})
+    return check
+
+
+def fact_row(fact: FactCreate, key: str) -> dict[str, Any]:
+    fields = fact.model_dump(exclude={"resident_id"}) | {"person_key": key}
+    digest = content_hash(fields)
+    return fields | {"fact_id": uuid.uuid5(uuid.NAMESPACE_URL, f"skillsub:fact:{digest}"), "content_hash": digest}
+
+
+async def import_facts(session: AsyncSession, runtime: Runtime, p: AuthPrincipal, body: bytes) -> list[LineResult]:
+    results: list[LineResult] = []
+    for chunk in _chunks(body):
+        good = _validated(chunk, fact_check(p), results)
+        keys = await register_people(session, runtime, [NewPerson(f.resident_id, None) for _, f in good])
+        rows = [fact_row(f, keys[f.resident_id]) for _, f in good]
+        new = await _insert_new(session, facts, rows, facts.c.fact_id)
+        await runtime.emit(session, [new_envelope(
+            PersonFactRecordedV1(**{k: v for k, v in r.items() if k != "content_hash"}), key=r["person_key"],
+            producer=PRODUCER, event_id=derived_event_id("fact", r["fact_id"])) for r in rows if r["fact_id"] in new])
+        results += [LineResult(n, "created" if r["fact_id"] in new else "unchanged", id=str(r["fact_id"]))
+                    for (n, _), r in zip(good, rows, strict=True)]
+    return sorted(results, key=lambda r: r.line)
+
+
+async def _insert_new(session: AsyncSession, table: sa.Table, rows: list[dict[str, Any]],
+                      key: sa.Column[Any]) -> set[Any]:
+    """Multi-row INSERT ... ON CONFLICT DO NOTHING; the keys actually inserted."""
+    if not rows:
+        return set()
+    result = await session.execute(insert(table).on_conflict_do_nothing().returning(key), rows)
+    return set(result.scalars())
+
+
+# --- certificates ---------------------------------------------------------------------------
+
+
+def certificate_check(p: AuthPrincipal) -> Callable[[str], CertificateCreate]:
+    def check(raw: str) -> CertificateCreate:
+        cert = _parse(CertificateCreate, raw)
+        try:
+            check_certificate(cert.kind, cert.number, cert.level)
+        except InvalidCertificate as exc:
+            raise LineError(exc.field, exc.reason) from None
+        resource = Resource(ResourceKind.CERTIFICATE, institution_id=cert.issuer_code)
+        if not may_write(p, Action.CREATE, resource):
+            raise _forbid("institutions push only their own certificates", "issuer_code")
+        return cert
+    return check
+
+
+def certificate_row(cert: CertificateCreate, key: str) -> dict[str, Any]:
+    fields = cert.model_dump(exclude={"resident_id"}) | {"person_key": key}
+    cert_id = uuid.uuid5(uuid.NAMESPACE_URL, f"skillsub:certificate:{cert.number}")
+    return fields | {"certificate_id": cert_id, "content_hash": content_hash(fields)}
+
+
+async def import_certificates(session: AsyncSession, runtime: Runtime, p: AuthPrincipal,
+                              body: bytes) -> list[LineResult]:
+    results: list[LineResult] = []
+    for chunk in _chunks(body):
+        good = _validated(chunk, certificate_check(p), results)
+        keys = await register_people(session, runtime, [NewPerson(c.resident_id, c.district) for _, c in good])
+        rows = [certificate_row(c, keys[c.resident_id]) for _, c in good]
+        new = await _insert_new(session, certificates, _first_per_number(rows), certificates.c.number)
+        stored = await _hashes(session, [r["number"] for r in rows])
+        await runtime.emit(session, [new_envelope(
+            CertificateIssuedV1(**{k: v for k, v in r.items() if k != "content_hash"}), key=r["person_key"],
+            producer=PRODUCER, event_id=derived_event_id("certificate-issued", r["certificate_id"]))
+            for r in _first_per_number(rows) if r["number"] in new])
+        results += [_certificate_result(n, r, new, stored) for (n, _), r in zip(good, rows, strict=True)]
+    return sorted(results, key=lambda r: r.line)
+
+
+def _first_per_number(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        seen.setdefault(r["number"], r)
+    return list(seen.values())
+
+
+async def _hashes(session: AsyncSession, numbers: list[str]) -> dict[str, str]:
+    if not numbers:
+        return {}
+    q = sa.select(certificates.c.number, certificates.c.content_hash).where(
+        certificates.c.number == sa.any_(sa.literal(numbers, sa.ARRAY(sa.Text))))
+    return {n: h for n, h in (await session.execute(q)).all()}
+
+
+def _certificate_result(line: int, row: dict[str, Any], new: set[str], stored: dict[str, str]) -> LineResult:
+    if stored.get(row["number"]) != row["content_hash"]:
+        return LineResult(line, "error", "number", "already recorded with different content")
+    # The first line carrying a new number created it; a repeat in the same file is unchanged.
+    status = "created" if row["number"] in new else "unchanged"
+    new.discard(row["number"])
+    return LineResult(line, status, id=str(row["certificate_id"]))

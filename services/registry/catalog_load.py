@@ -1,0 +1,91 @@
+"""Catalog versions into the store and onto the bus: the EXAMPLE files at first start, and the
+bureau's uploads later. Versions are never edited: loading a version label twice is a 409."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.registry import handlers
+from services.registry.catalog import (
+    EXAMPLE_DATA,
+    CatalogVersion,
+    HighSkillShortageList,
+    ShortageList,
+    load_catalog,
+    load_high_skill_shortage_list,
+    load_shortage_list,
+)
+from services.registry.store import catalog_standards, shortage_lists
+from shared.events import ShortageListPublishedV1, derived_event_id, new_envelope
+from shared.problems import Problem
+
+if TYPE_CHECKING:
+    from shared.app import Runtime
+
+MARKET, PROVINCIAL = "market", "provincial_high_skill"
+
+
+def catalog_rows(version: CatalogVersion) -> list[dict[str, Any]]:
+    return [{"occupation_code": r.occupation.code, "occupation_edition": str(r.occupation.edition),
+             "occupation_name": r.name_zh, "level": r.level, "kind": None,
+             "training_fen": r.training_fen, "appraisal_fen": r.appraisal_fen,
+             "valid_from": r.valid_from, "valid_to": r.valid_to} for r in version.rows]
+
+
+async def publish_catalog_version(session: AsyncSession, runtime: Runtime, version: CatalogVersion) -> int:
+    return await handlers.publish_catalog(session, runtime, version.version, catalog_rows(version))
+
+
+async def publish_list(session: AsyncSession, runtime: Runtime, list_version: str, kind: str,
+                       year: int, codes: list[str]) -> None:
+    """Store one (version, kind, year) list and emit `registry.catalog.shortage_list_published`."""
+    exists = await session.scalar(sa.select(sa.func.count()).select_from(shortage_lists).where(
+        shortage_lists.c.list_version == list_version, shortage_lists.c.list_kind == kind,
+        shortage_lists.c.year == year))
+    if exists:
+        raise Problem(409, "List version already loaded",
+                      f"{kind} list {list_version} for {year} exists; publish a new version",
+                      field="version")
+    await session.execute(sa.insert(shortage_lists).values(
+        list_version=list_version, list_kind=kind, year=year, occupation_codes=codes))
+    payload = ShortageListPublishedV1(list_version=list_version, list_kind=kind, year=year,
+                                      occupation_codes=codes)
+    await runtime.emit(session, [new_envelope(payload, key="catalog", producer=handlers.PRODUCER,
+                                              event_id=derived_event_id("list", list_version, kind, year))])
+
+
+async def publish_shortage_list(session: AsyncSession, runtime: Runtime, sl: ShortageList) -> None:
+    await publish_list(session, runtime, sl.version, MARKET, sl.year, sorted(o.code for o in sl.names))
+
+
+def provincial_by_year(hl: HighSkillShortageList, last_year: int) -> dict[int, list[str]]:
+    """Eligibility reads the provincial list per year: an occupation counts in any year it was listed."""
+    years: dict[int, set[str]] = {}
+    for e in hl.entries:
+        end = e.valid_to.year if e.valid_to else max(last_year, e.valid_from.year)
+        for year in range(e.valid_from.year, end + 1):
+            years.setdefault(year, set()).add(e.occupation.code)
+    return {y: sorted(c) for y, c in years.items()}
+
+
+async def publish_provincial_list(session: AsyncSession, runtime: Runtime, hl: HighSkillShortageList,
+                                  today: date | None = None) -> None:
+    last_year = (today or date.today()).year
+    for year, codes in sorted(provincial_by_year(hl, last_year).items()):
+        await publish_list(session, runtime, hl.version, PROVINCIAL, year, codes)
+
+
+async def load_examples_if_empty(session: AsyncSession, runtime: Runtime) -> bool:
+    """At first start, load the EXAMPLE Catalog and lists (clearly marked example in their files)."""
+    if await session.scalar(sa.select(sa.func.count()).select_from(catalog_standards)):
+        return False
+    await publish_catalog_version(session, runtime, load_catalog(EXAMPLE_DATA / "catalog.EXAMPLE.csv"))
+    for path in sorted(EXAMPLE_DATA.glob("shortage_*.EXAMPLE.csv")):
+        await publish_shortage_list(session, runtime, load_shortage_list(path))
+    provincial = EXAMPLE_DATA / "provincial_high_skill_shortage.EXAMPLE.csv"
+    await publish_provincial_list(session, runtime, load_high_skill_shortage_list(provincial))
+    return True

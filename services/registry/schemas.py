@@ -1,0 +1,192 @@
+"""Request and response schemas of the registry API (validated at the edge)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from services.registry.domain import CertificateKind, FactKind, Feeder, TrainingClassKind
+from shared.ids import InvalidResidentId, parse_resident_id
+
+OccupationCode = Annotated[str, Field(pattern=r"^\d-\d{2}-\d{2}-\d{2}$", examples=["6-18-01-01"])]
+CreditCode = Annotated[str, Field(min_length=18, max_length=18, description="GB 32100 credit code")]
+District = Annotated[str, Field(min_length=6, max_length=16, examples=["320612"])]
+
+
+def checked_resident_id(value: str) -> str:
+    try:
+        return parse_resident_id(value).number
+    except InvalidResidentId as exc:
+        raise ValueError(f"invalid resident ID: {exc.reason}") from None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CertificateCreate(_Strict):
+    """A certificate pushed by the institution or evaluation body that issued it."""
+
+    number: str = Field(min_length=4, max_length=64)
+    kind: CertificateKind
+    resident_id: str = Field(min_length=18, max_length=18, description="GB 11643 resident ID")
+    occupation_code: OccupationCode | None = None
+    occupation_edition: Literal["2015", "2022"] = "2015"
+    level: int | None = Field(default=None, ge=1, le=5)
+    issue_date: date
+    issuer_code: CreditCode
+    issued_in_nantong: bool = True
+    district: str | None = Field(default=None, max_length=16)
+    class_id: uuid.UUID | None = None
+    training_kind: str | None = Field(default=None, max_length=32)
+    training_start_date: date | None = None
+
+    _rid = field_validator("resident_id")(classmethod(lambda cls, v: checked_resident_id(v)))
+
+
+class CertificateRead(BaseModel):
+    certificate_id: uuid.UUID
+    number: str
+    kind: str
+    person_key: str
+    resident_id_masked: str
+    resident_id: str | None = Field(default=None, description="only for callers granted ID sight")
+    occupation_code: str | None
+    level: int | None
+    issue_date: date
+    issued_in_nantong: bool
+    issuer_code: str | None = None
+    revoked_on: date | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+class RevokeRequest(_Strict):
+    revoked_on: date
+    reason: str = Field(min_length=2, max_length=500)
+
+
+class FactCreate(_Strict):
+    """A dated fact from a government feeder. Never overwrites: a later record supersedes by date."""
+
+    resident_id: str = Field(min_length=18, max_length=18)
+    kind: FactKind
+    valid_from: date
+    valid_to: date | None = None
+    source: str | None = Field(default=None, max_length=64, description="defaults to the caller's feeder")
+    attributes: dict[str, str | int | bool | None] = Field(default_factory=dict)
+
+    _rid = field_validator("resident_id")(classmethod(lambda cls, v: checked_resident_id(v)))
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> "FactCreate":
+        if self.valid_to is not None and self.valid_to < self.valid_from:
+            raise ValueError("valid_to is before valid_from")
+        return self
+
+
+class FactRead(BaseModel):
+    fact_id: uuid.UUID
+    person_key: str
+    kind: str
+    valid_from: date
+    valid_to: date | None
+
+
+class PersonCreate(_Strict):
+    resident_id: str = Field(min_length=18, max_length=18)
+    district: District | None = None
+
+    _rid = field_validator("resident_id")(classmethod(lambda cls, v: checked_resident_id(v)))
+
+
+class StandardRow(_Strict):
+    occupation_code: OccupationCode
+    occupation_edition: Literal["2015", "2022"] = "2015"
+    occupation_name: str = Field(min_length=1, max_length=100)
+    level: int | None = Field(default=None, ge=1, le=5)
+    kind: CertificateKind | None = None
+    training_fen: int = Field(ge=0)
+    appraisal_fen: int = Field(ge=0)
+    valid_from: date
+    valid_to: date | None = None
+
+
+class CatalogVersionCreate(_Strict):
+    catalog_version: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    standards: list[StandardRow] = Field(min_length=1, max_length=20000)
+
+
+InstitutionKind = Literal["training", "evaluation", "enterprise", "college", "technical_school"]
+
+
+class InstitutionCreate(_Strict):
+    credit_code: CreditCode
+    name: str = Field(min_length=2, max_length=200)
+    kind: InstitutionKind
+    district: District
+    listed_from: date
+    listed_to: date | None = None
+
+
+class ClassCreate(_Strict):
+    institution_id: CreditCode
+    class_code: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    kind: TrainingClassKind
+    occupation_code: OccupationCode | None = None
+    occupation_edition: Literal["2015", "2022"] | None = None
+    level: int | None = Field(default=None, ge=1, le=5)
+    start_date: date
+    end_date: date
+    planned_trainees: int = Field(ge=0, le=100000)
+    enrolled_trainees: int = Field(ge=0, le=100000)
+    hours: int = Field(ge=0, le=10000, description="classroom hours")
+    online_hours: int = Field(default=0, ge=0, le=10000)
+    district: District | None = None
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> "ClassCreate":
+        if self.end_date < self.start_date:
+            raise ValueError("end_date is before start_date")
+        return self
+
+
+CompletionKind = Literal["class_completed", "apprenticeship_year_completed", "work_based_months",
+                         "order_class_completed"]
+
+
+class CompletionCreate(_Strict):
+    kind: CompletionKind
+    resident_id: str = Field(min_length=18, max_length=18)
+    class_id: uuid.UUID
+    completed_on: date
+    apprenticeship_year: int | None = Field(default=None, ge=1, le=3)
+    months: int | None = Field(default=None, ge=1, le=12)
+    hours: int | None = Field(default=None, ge=0, le=10000)
+    online_hours: int | None = Field(default=None, ge=0, le=10000)
+
+    _rid = field_validator("resident_id")(classmethod(lambda cls, v: checked_resident_id(v)))
+
+
+class ClientCreate(_Strict):
+    client_id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")
+    role: Literal["institution", "feeder", "bureau", "district", "auditor"]
+    institution_id: CreditCode | None = None
+    feeder: Feeder | None = None
+    districts: list[District] = Field(default_factory=list, max_length=20)
+    may_see_ids: bool = False
+    description: str = Field(default="", max_length=200)
+
+    @model_validator(mode="after")
+    def _scope_fits_role(self) -> "ClientCreate":
+        if (self.role == "institution") != (self.institution_id is not None):
+            raise ValueError("institution_id is required for, and only for, institution clients")
+        if (self.role == "feeder") != (self.feeder is not None):
+            raise ValueError("feeder is required for, and only for, feeder clients")
+        if self.role == "district" and not self.districts:
+            raise ValueError("district clients need at least one district")
+        if self.may_see_ids and self.role not in ("bureau", "auditor"):
+            raise ValueError("only bureau and auditor clients may see resident IDs")
+        return self
