@@ -56,7 +56,7 @@ async def districts(session: SessionDep, runtime: RuntimeDep, as_of: AsOf = None
 
 
 class EmployedFigure(BaseModel):
-    district: str = Field(pattern=r"^\d{6}$", description="County-level code (REFERENCE.md)")
+    district: str = Field(min_length=1, max_length=20, description="County-level code (shared/places)")
     employed: int = Field(gt=0, le=100_000_000)
 
 

@@ -1,0 +1,157 @@
+"""Reporting's projections over a real broker and a real PostgreSQL: events in, figures out."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from services.reporting.main import create_app
+from tests.conftest import serve
+from tests.integration.reporting.helpers import (
+    certificate,
+    decided,
+    disbursement,
+    employed,
+    eventually,
+    publish,
+    revoked,
+)
+
+pytestmark = pytest.mark.usefixtures("drop_test_databases")
+AS_OF = {"as_of": "2020-12-31"}
+
+
+def app_for(settings: Any) -> Any:
+    app = create_app(settings)
+    app.state.runtime.state["special_check_seconds"] = 0  # check after every batch in tests
+    return app
+
+
+async def test_person_times_count_approvals_once_and_net_out_reversals_and_supersessions(settings) -> None:
+    first = decided("p-1", "四.2", "approved", 70_000, "2020-05-10", groups=("employee",))
+    second = decided("p-2", "四.4", "approved", 150_000, "2020-08-01", district="320602",
+                     groups=("unemployed",))
+    redecided = decided("p-1", "四.2", "approved", 60_000, "2020-09-01",
+                        supersedes=uuid.UUID(first.payload["decision_id"]))
+    reversal = decided("p-2", "四.4", "reversed", -150_000, "2020-10-10", district="320602",
+                       supersedes=uuid.UUID(second.payload["decision_id"]))
+    living = decided("p-3", "五.2b", "approved", 30_000, "2020-05-10")  # a payment, not training
+    async with serve(app_for(settings)) as rep:
+        await publish(settings, [first, second, living, first])  # `first` delivered twice
+
+        async def two() -> Any:
+            body = (await rep.get("/v1/progress", params=AS_OF)).json()
+            return body if body["person_times"] == 2 else None
+
+        body = await eventually(two)
+        assert body["target"] == 305000 and body["share"] == round(2 / 305000, 6)
+        await publish(settings, [redecided, reversal])
+
+        async def one() -> Any:
+            body = (await rep.get("/v1/progress", params=AS_OF)).json()
+            return body if body["person_times"] == 1 else None
+
+        body = await eventually(one)
+        detail = body["person_times_detail"]
+        assert {r["clause"]: r["count"] for r in detail["by_clause"]} == {"四.2": 1, "四.4": 0, "五.2b": 0}
+        assert detail["amount_fen"] == 60_000 + 30_000  # net of the 70,000 superseded and the reversal
+        q = {r["quarter"]: r["count"] for r in detail["by_quarter"]}
+        assert (q["2020Q2"], q["2020Q3"], q["2020Q4"]) == (1, 1, -1)  # corrections land when made
+        t1 = next(t for t in body["targets"] if t["id"] == "T1")
+        assert t1["actual"] == 1 and t1["behind"] is True
+        async with rep._transport.app.state.runtime.maker() as s:  # type: ignore[attr-defined]
+            raised = await s.scalar(text("SELECT count(*) FROM outbox "
+                                         "WHERE envelope->>'type' = 'reporting.special_report.raised' "
+                                         "AND envelope->'payload'->>'target_id' = 'T1'"))
+        assert raised == 1  # two batches behind: one special report per target and quarter
+
+
+async def test_fund_use_follows_disbursements_from_reserved_to_paid_and_back(settings) -> None:
+    a, b = uuid.uuid4(), uuid.uuid4()
+    async with serve(app_for(settings)) as rep:
+        await publish(settings, [
+            disbursement("drafted", a, "reserved", 70_000, source="unemployment_insurance_surplus"),
+            disbursement("drafted", b, "waiting", 50_000, source="local_talent"),
+            disbursement("changed", a, "approved", 70_000, source="unemployment_insurance_surplus"),
+            disbursement("changed", a, "released", 70_000, source="unemployment_insurance_surplus"),
+            disbursement("changed", a, "paid", 70_000, source="unemployment_insurance_surplus"),
+            disbursement("changed", b, "reserved", 50_000, source="local_talent")])
+
+        async def settled() -> Any:
+            body = (await rep.get("/v1/funds")).json()
+            return body if body["totals"] == {"paid_fen": 70_000, "reserved_fen": 50_000} else None
+
+        body = await eventually(settled)
+        names = {r["source"]: r["name_zh"] for r in body["by_source"]}
+        assert names == {"unemployment_insurance_surplus": "失业保险基金结余", "local_talent": "地方人才经费"}
+        await publish(settings, [
+            disbursement("changed", a, "reversed", 70_000, source="unemployment_insurance_surplus")])
+
+        async def clawed_back() -> Any:
+            return (await rep.get("/v1/funds")).json()["totals"]["paid_fen"] == 0
+
+        await eventually(clawed_back)
+
+
+async def test_skill_ratios_count_employed_holders_at_their_best_level(settings) -> None:
+    revoke_me = uuid.uuid4()
+    async with serve(app_for(settings)) as rep:
+        bad = await rep.put("/v1/statistics/employed", json={"year": 2020, "figures": [
+            {"district": "320612", "employed": 10}, {"district": "999999", "employed": 5}]})
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "figures.1.district"
+        gone = await rep.put("/v1/statistics/employed", json={"year": 2021, "figures": [
+            {"district": "320602", "employed": 10}]})
+        assert gone.json()["errors"][0]["field"] == "figures.0.district"  # merged away in 2020-07
+        zero = await rep.put("/v1/statistics/employed", json={"year": 2020, "figures": [
+            {"district": "320612", "employed": 0}]})
+        assert zero.status_code == 422 and zero.json()["errors"][0]["field"] == "figures.0.employed"
+        ok = await rep.put("/v1/statistics/employed", json={"year": 2020, "figures": [
+            {"district": "320612", "employed": 10}, {"district": "320613", "employed": 4}]})
+        assert ok.status_code == 200
+        await publish(settings, [
+            employed("a", "320612"), certificate("a", 4), certificate("a", 2),   # high-skilled once
+            employed("b", "320612"), certificate("b", 5, cert=revoke_me),
+            certificate("c", 3),                                                  # not employed
+            employed("d", "320602"), certificate("d", None, kind="special_ability")])
+
+        async def counted() -> Any:
+            body = (await rep.get("/v1/ratios", params={"year": 2020})).json()
+            return body if body["city"]["skilled"] == 2 else None
+
+        body = await eventually(counted)
+        assert body["city"] == {"employed": 14, "skilled": 2, "high_skilled": 1,
+                                "skilled_share": round(2 / 14, 4), "high_skilled_share": 0.5}
+        await publish(settings, [revoked("b", revoke_me, "2020-11-01")])
+
+        async def after_revocation() -> Any:
+            city = (await rep.get("/v1/ratios", params={"year": 2020})).json()["city"]
+            return city["skilled"] == 1
+
+        await eventually(after_revocation)
+        metrics = (await rep.get("/metrics")).text
+        assert 'skillsub_skilled_worker_ratio{year="2020"} 0.0714' in metrics
+        assert "skillsub_high_skilled_ratio" in metrics and "skillsub_subsidy_decisions" in metrics
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) absent")
+async def test_metrics_pass_promtool_with_business_gauges_set(settings) -> None:
+    async with serve(app_for(settings)) as rep:
+        await publish(settings, [decided("p-1", "四.2", "approved", 70_000, "2020-05-10"),
+                                 disbursement("drafted", uuid.uuid4(), "reserved", 70_000,
+                                              source="employment_subsidy")])
+
+        async def ready() -> Any:
+            text_ = (await rep.get("/metrics")).text
+            return text_ if "skillsub_subsidised_person_times 1.0" in text_ and \
+                'skillsub_fund_reserved_fen{source="employment_subsidy"} 70000.0' in text_ else None
+
+        exposition = await eventually(ready)
+        assert 'skillsub_subsidy_decisions{outcome="approved"} 1.0' in exposition
+        checked = subprocess.run(["promtool", "check", "metrics"], input=exposition, text=True,
+                                 capture_output=True, timeout=30)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
