@@ -1,57 +1,172 @@
-"""Payments REST API: allocations into the special account, funds, disbursements."""
+"""Payments REST API: the actor, Idempotency-Key, allocations, funds, disbursements, fund use.
+
+Batches, statements, advances and recoveries are in api_batches.py. Every POST accepts an
+`Idempotency-Key`: the key is claimed in the same transaction as the effect, so 50 identical
+concurrent requests give one effect and 50 identical answers; the same key with another body is
+refused (422, field Idempotency-Key).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.payments import handlers, store
+from services.payments import postings as pg
+from services.payments.disbursements import Actor, Role, State
 from services.payments.ledger import Fund, FundingSource
 from shared.app import RuntimeDep, SessionDep
+from shared.money import fen_to_yuan
 from shared.problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["payments"])
 
+
+# ---- who is acting -------------------------------------------------------------------------
+# Stand-in until shared/auth.py lands: the gateway puts the authenticated person and role in
+# these headers. Swap this one function for the shared PrincipalDep when it exists.
+
+def current_actor(x_actor_id: Annotated[str | None, Header()] = None,
+                  x_actor_role: Annotated[str | None, Header()] = None) -> Actor:
+    if not x_actor_id:
+        raise Problem(401, "Who is acting?", "X-Actor-Id header is required", field="X-Actor-Id")
+    try:
+        return Actor(x_actor_id, Role(x_actor_role or ""))
+    except ValueError:
+        raise Problem(403, "Unknown role", f"role must be one of {[r.value for r in Role]}",
+                      field="X-Actor-Role") from None
+
+
+ActorDep = Annotated[Actor, Depends(current_actor)]
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=8, max_length=128)]
+
+
+def require(actor: Actor, role: Role) -> None:
+    if actor.role is not role:
+        raise Problem(403, "Role not allowed", f"this needs role {role.value}; {actor.person_id} acts as "
+                      f"{actor.role.value}", field="X-Actor-Role")
+
+
+# ---- Idempotency-Key -------------------------------------------------------------------------
+
+Outcome = tuple[int, dict[str, Any]]
+
+
+async def once(request: Request, session: AsyncSession, key: str | None,
+               run: Callable[[], Awaitable[Outcome]]) -> tuple[JSONResponse, bool]:
+    """Run the effect and commit, or replay the stored answer of the same key; (response, fresh)."""
+    if key:
+        digest = hashlib.sha256(request.method.encode() + request.url.path.encode() + await request.body())
+        claimed = await session.scalar(insert(store.idempotency).values(
+            key=key, scope=request.url.path, request_hash=digest.hexdigest()).on_conflict_do_nothing()
+            .returning(store.idempotency.c.key))
+        if claimed is None:  # the first request with this key has committed (the insert waited for it)
+            row = (await session.execute(sa.select(store.idempotency)
+                                         .where(store.idempotency.c.key == key))).mappings().one()
+            if row["request_hash"] != digest.hexdigest():
+                raise Problem(422, "Idempotency-Key reused", "this key was used with a different request",
+                              field="Idempotency-Key")
+            return JSONResponse(row["response"], status_code=row["status_code"]), False
+    status, body = await run()
+    if key:
+        await session.execute(sa.update(store.idempotency).where(store.idempotency.c.key == key)
+                              .values(status_code=status, response=body))
+    await session.commit()
+    return JSONResponse(body, status_code=status), True
+
+
+# ---- allocations and funds -------------------------------------------------------------------
 
 class AllocationCreate(BaseModel):
     """Finance credits money into the special account for one source and district."""
 
     model_config = ConfigDict(extra="forbid")
     reference: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$",
-                           description="the finance bureau's document number; a repeat is a no-op")
+                           description="the finance bureau's document number")
     source: FundingSource
     district: str = Field(min_length=2, max_length=16)
     amount_fen: int = Field(gt=0, le=10**13)
 
 
 @router.post("/allocations", status_code=201)
-async def allocate(body: AllocationCreate, session: SessionDep, runtime: RuntimeDep) -> dict[str, Any]:
-    t = store.transactions
-    if await session.scalar(sa.select(t.c.txn_id).where(t.c.kind == "allocation", t.c.ref == body.reference)):
-        raise Problem(409, "Allocation already recorded", f"reference {body.reference} exists",
-                      field="reference")
-    admitted = await handlers.allocate(session, body.reference, Fund(body.source, body.district),
-                                       body.amount_fen)
-    await session.commit()
-    return {"reference": body.reference, "admitted_drafts": [str(a) for a in admitted]}
+async def allocate(body: AllocationCreate, request: Request, session: SessionDep, runtime: RuntimeDep,
+                   actor: ActorDep, idempotency_key: IdemKey = None) -> JSONResponse:
+    require(actor, Role.FINANCE)
+
+    async def run() -> Outcome:
+        t = store.transactions
+        if await session.scalar(sa.select(t.c.txn_id).where(t.c.kind == "allocation",
+                                                            t.c.ref == body.reference)):
+            raise Problem(409, "Allocation already recorded", f"reference {body.reference} exists",
+                          field="reference")
+        admitted = await handlers.allocate(session, body.reference, Fund(body.source, body.district),
+                                           body.amount_fen)
+        await pg.emit(runtime, session, pg.status_events(admitted, State.RESERVED))
+        return 201, {"reference": body.reference,
+                     "admitted_drafts": [str(a["disbursement_id"]) for a in admitted]}
+
+    response, _ = await once(request, session, idempotency_key, run)
+    runtime.wake_relay()
+    return response
 
 
 @router.get("/funds")
 async def list_funds(session: SessionDep) -> list[dict[str, Any]]:
-    """Balance, reserved and available per funding source and district (fen)."""
+    """Balance, reserved, available and the waiting queue per funding source and district (fen)."""
     rows = (await session.execute(sa.select(store.funds).order_by(store.funds.c.source,
-                                                                  store.funds.c.district))).mappings()
-    return [dict(r) | {"available_fen": r["balance_fen"] - r["reserved_fen"]} for r in rows]
+                                                                  store.funds.c.district))).mappings().all()
+    waiting = await pg.waiting_counts(session, [(r["source"], r["district"]) for r in rows]) if rows else {}
+    return [dict(r) | {"available_fen": r["balance_fen"] - r["reserved_fen"],
+                       "waiting": waiting.get((r["source"], r["district"]), 0)} for r in rows]
+
+
+# ---- disbursements ---------------------------------------------------------------------------
+
+def _public(row: Any) -> dict[str, Any]:
+    return dict(row) | {"cash_fen": row["amount_fen"] - row["offset_fen"],
+                        "amount_yuan": fen_to_yuan(row["amount_fen"])}
 
 
 @router.get("/decisions/{decision_id}/disbursement")
 async def disbursement_for_decision(decision_id: uuid.UUID, session: SessionDep) -> dict[str, Any]:
     d = store.disbursements
-    row = (await session.execute(sa.select(d).where(d.c.decision_id == decision_id))).mappings().first()
+    row = (await session.execute(sa.select(d).where(d.c.decision_id == decision_id)
+                                 .order_by(d.c.part.desc()))).mappings().first()
     if row is None:
-        raise Problem(404, "No disbursement", f"no disbursement for decision {decision_id}")
-    return dict(row)
+        raise Problem(404, "No disbursement", f"no disbursement for decision {decision_id}",
+                      field="decision_id")
+    return _public(row)
+
+
+@router.get("/disbursements")
+async def list_disbursements(session: SessionDep, status: State | None = None,
+                             batch_id: uuid.UUID | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    """Drafts in FIFO order; `status=waiting` shows the visible queue for money."""
+    d = store.disbursements
+    q = sa.select(d).order_by(d.c.queued_seq.nulls_last(), d.c.created_at, d.c.disbursement_id)
+    if status is not None:
+        q = q.where(d.c.status == status.value)
+    if batch_id is not None:
+        q = q.where(d.c.batch_id == batch_id)
+    return [_public(r) for r in (await session.execute(q.limit(min(limit, 5000)))).mappings()]
+
+
+# ---- 公开资金使用情况 --------------------------------------------------------------------------
+
+@router.get("/fund-use")
+async def fund_use(session: SessionDep, year: int | None = None) -> dict[str, Any]:
+    """Public fund-use summary by source, district, clause and month: no payee, no person."""
+    spent = (await session.execute(store.FUND_USE_SQL, {"year": year})).mappings().all()
+    allocated = (await session.execute(store.ALLOCATED_SQL, {"year": year})).mappings().all()
+    return {"year": year,
+            "spent": [dict(r) | {"spent_yuan": fen_to_yuan(r["spent_fen"])} for r in spent],
+            "allocated": [dict(r) | {"allocated_yuan": fen_to_yuan(r["allocated_fen"])} for r in allocated]}

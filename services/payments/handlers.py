@@ -1,144 +1,220 @@
-"""Payments write paths: post balanced transactions, draft disbursements from decisions.
+"""Payments event handling: decisions become drafts, superseded and reversed decisions are undone.
 
-Drafting locks the fund rows it may draw on (in a fixed order, so concurrent drafters never
-deadlock), reserves if the fund covers the draft and nobody waits ahead, else queues it FIFO.
-A decision drafts at most once (disbursements.decision_id is UNIQUE).
+One transaction per consumed batch (the inbox owns it; handlers never commit). Drafting is
+batch-wide: the funds every draft may draw on are row-locked once, in (source, district) order,
+the reservations are planned in memory with the pure rules (choose_source / plan_reservation,
+FIFO wait), and drafts, reservations and events are written with one statement each.
+A decision pays at most once: UNIQUE(decision_id, part) on disbursements.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.payments import postings as pg
 from services.payments import store
-from services.payments.disbursements import admit_waiting, plan_reservation
-from services.payments.entries import allocation_tx
-from services.payments.funding import FundingParams, route_for
-from services.payments.ledger import AccountKind, Fund, FundingSource, Transaction
+from services.payments.disbursements import Action, Part, State, next_state, plan_reservation
+from services.payments.entries import allocation_tx, reversal_tx
+from services.payments.funding import FundingParams, FundingRoute, choose_source, route_for
+from services.payments.ledger import Fund, FundingSource
+from services.payments.postings import FundKey
 from shared.events import DisbursementDraftedV1, Envelope, derived_event_id, new_envelope
 
 if TYPE_CHECKING:
     from shared.app import Runtime
 
-PRODUCER = "payments"
 UNASSIGNED_DISTRICT = "unassigned"
+DECIDED = "eligibility.subsidy.decided"
+INSERT_CHUNK = 1000  # 18 columns per row: stay well under asyncpg's 32,767 parameters
+UNPAID = (State.WAITING, State.RESERVED, State.APPROVED)
 
 
-async def post(session: AsyncSession, txs: Sequence[Transaction]) -> None:
-    """Append transactions (one statement for all postings) and move the funds' balances."""
-    if not txs:
-        return
-    ids = {tx: uuid.uuid5(uuid.NAMESPACE_URL, f"skillsub:txn:{tx.kind}:{tx.ref}") for tx in txs}
-    await session.execute(sa.insert(store.transactions).values(
-        [{"txn_id": ids[tx], "kind": tx.kind, "ref": tx.ref} for tx in txs]))
-    await session.execute(sa.insert(store.postings).values(
-        [{"txn_id": ids[tx], "account": p.account.code, "amount_fen": p.amount_fen}
-         for tx in txs for p in tx.postings]))
-    for tx in txs:
-        delta = sum(p.amount_fen for p in tx.postings if p.account.kind is AccountKind.SPECIAL)
-        if delta:
-            fund = tx.fund
-            await session.execute(insert(store.funds).values(
-                source=fund.source.value, district=fund.district, balance_fen=delta
-            ).on_conflict_do_update(index_elements=["source", "district"],
-                                    set_={"balance_fen": store.funds.c.balance_fen + delta}))
+@dataclass(frozen=True, slots=True)
+class DraftRequest:
+    """One disbursement to draft: a whole decision, or an advance / settlement part (十三.5)."""
+
+    decision_id: uuid.UUID
+    person_key: str
+    clause: str
+    amount_fen: int
+    district: str
+    route: FundingRoute
+    payee_ref: str
+    part: Part = Part.WHOLE
+    planned_fen: int | None = None
+    fixed_source: FundingSource | None = None  # a settlement is paid by the fund of its advance
 
 
-async def allocate(session: AsyncSession, ref: str, fund: Fund, amount_fen: int) -> list[uuid.UUID]:
+def request_from_decision(p: Mapping[str, Any], funding: FundingParams) -> DraftRequest:
+    route = route_for(funding, p["clause"], dt.date.fromisoformat(str(p["decided_on"])))
+    return DraftRequest(
+        decision_id=uuid.UUID(str(p["decision_id"])), person_key=p["person_key"], clause=p["clause"],
+        amount_fen=p["amount_fen"], district=p.get("district") or UNASSIGNED_DISTRICT, route=route,
+        payee_ref=p.get("payee_ref") or p["person_key"])
+
+
+def _sources(r: DraftRequest) -> tuple[FundingSource, ...]:
+    return (r.fixed_source,) if r.fixed_source else r.route.sources
+
+
+async def draft_many(session: AsyncSession, requests: Sequence[DraftRequest],
+                     funding_version: str) -> tuple[list[Envelope], list[dict[str, Any]]]:
+    """Draft every request not yet drafted; returns (drafted events, inserted rows)."""
+    if not requests:
+        return [], []
+    keys = {(s.value, r.district) for r in requests for s in _sources(r)}
+    available = await pg.lock_funds(session, keys)  # lock first: same-decision drafters serialise here
+    fresh = await _not_yet_drafted(session, requests)
+    waiting = await pg.waiting_counts(session, keys)
+    rows = _plan(fresh, available, waiting, funding_version)
+    await _assign_queue_numbers(session, [r for r in rows if r["status"] == State.WAITING.value])
+    for i in range(0, len(rows), INSERT_CHUNK):
+        await session.execute(insert(store.disbursements).values(rows[i:i + INSERT_CHUNK]))
+    reserved = [r for r in rows if r["status"] == State.RESERVED.value]
+    await pg.move_funds(session, {}, pg.sum_by_fund(reserved))
+    return [_drafted_event(r) for r in rows], rows
+
+
+async def _not_yet_drafted(session: AsyncSession, requests: Sequence[DraftRequest]) -> list[DraftRequest]:
+    d = store.disbursements
+    wanted = {(r.decision_id, r.part.value) for r in requests}
+    have = await session.execute(sa.select(d.c.decision_id, d.c.part)
+                                 .where(sa.tuple_(d.c.decision_id, d.c.part).in_(sorted(wanted))))
+    seen = {(r[0], r[1]) for r in have}
+    out = []
+    for r in requests:  # also drops duplicates inside the batch (redelivery)
+        if (r.decision_id, r.part.value) not in seen:
+            seen.add((r.decision_id, r.part.value))
+            out.append(r)
+    return out
+
+
+def _plan(requests: Sequence[DraftRequest], available: dict[FundKey, int], waiting: dict[FundKey, int],
+          funding_version: str) -> list[dict[str, Any]]:
+    """Reserve in arrival order while money lasts; a draft nobody can cover waits in its primary queue."""
+    free, queued = dict(available), defaultdict(int, waiting)
+    rows = []
+    for r in requests:
+        route = r.route if not r.fixed_source else _only(r.route, r.fixed_source)
+        by_source = {s: free.get((s.value, r.district), 0) for s in route.sources}
+        queue = {s: queued[(s.value, r.district)] for s in route.sources}
+        source = choose_source(route, r.amount_fen, by_source, queue)
+        key = (source.value, r.district)
+        reserve = plan_reservation(available_fen=free.get(key, 0), amount_fen=r.amount_fen,
+                                   waiting_ahead=queued[key]).reserve
+        if reserve:
+            free[key] -= r.amount_fen
+        else:
+            queued[key] += 1
+        rows.append(_row(r, source, State.RESERVED if reserve else State.WAITING, funding_version))
+    return rows
+
+
+def _only(route: FundingRoute, source: FundingSource) -> FundingRoute:
+    return FundingRoute(route.clause, route.validity, route.payee_kind, (source,), route.advance_allowed)
+
+
+def _row(r: DraftRequest, source: FundingSource, status: State, version: str) -> dict[str, Any]:
+    return {"disbursement_id": derived_event_id("disbursement", r.decision_id, r.part.value)
+            if r.part is not Part.WHOLE else derived_event_id("disbursement", r.decision_id),
+            "decision_id": r.decision_id, "part": r.part.value, "person_key": r.person_key,
+            "clause": r.clause, "amount_fen": r.amount_fen, "source": source.value, "district": r.district,
+            "payee_kind": r.route.payee_kind.value, "payee_ref": r.payee_ref, "status": status.value,
+            "funding_version": version, "planned_fen": r.planned_fen, "queued_seq": None}
+
+
+async def _assign_queue_numbers(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        seqs = (await session.execute(sa.text(
+            "SELECT nextval('disbursement_queue_seq') FROM generate_series(1, :n)"), {"n": len(rows)})).scalars()
+        for row, seq in zip(rows, sorted(seqs), strict=True):
+            row["queued_seq"] = seq
+
+
+def _drafted_event(r: Mapping[str, Any]) -> Envelope:
+    payload = DisbursementDraftedV1(
+        disbursement_id=r["disbursement_id"], decision_id=r["decision_id"], person_key=r["person_key"],
+        clause=r["clause"], amount_fen=r["amount_fen"], funding_source=r["source"], district=r["district"],
+        status=r["status"])
+    return new_envelope(payload, key=r["person_key"], producer=pg.PRODUCER,
+                        event_id=derived_event_id("drafted", r["disbursement_id"]))
+
+
+# ---- superseded and reversed decisions (十四) ------------------------------------------------
+
+async def retire(session: AsyncSession, decision_ids: Sequence[uuid.UUID]) -> list[Envelope]:
+    """Undo disbursements of decisions that no longer stand: cancel unpaid, claw back paid.
+
+    Released but unconfirmed money is flagged: it is clawed back when the treasury confirms it.
+    """
+    d = store.disbursements
+    rows = [dict(r) for r in (await session.execute(
+        sa.select(d).where(d.c.decision_id.in_(sorted(set(decision_ids))), d.c.clawback_on_paid.is_(False))
+        .order_by(d.c.disbursement_id).with_for_update())).mappings()]
+    if not rows:
+        return []
+    await pg.lock_funds(session, {(r["source"], r["district"]) for r in rows})
+    by_state: dict[State, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        by_state[State(r["status"])].append(r)
+    cancelled = [r for s in UNPAID for r in by_state[s]]
+    holding = by_state[State.RESERVED] + by_state[State.APPROVED]
+    await pg.set_status(session, cancelled, State.CANCELLED, queued_seq=None, clawback_on_paid=True)
+    await pg.move_funds(session, {}, pg.sum_by_fund(holding, sign=-1))
+    await _flag(session, by_state[State.RELEASED] + by_state[State.FAILED])
+    events = pg.status_events(cancelled, State.CANCELLED) + await claw_back(session, by_state[State.PAID])
+    admitted = await pg.admit_queues(session, {(r["source"], r["district"]) for r in holding})
+    return events + pg.status_events(admitted, State.RESERVED)
+
+
+async def _flag(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    d = store.disbursements
+    if rows:
+        await session.execute(sa.update(d).where(d.c.disbursement_id.in_([r["disbursement_id"] for r in rows]))
+                              .values(clawback_on_paid=True, updated_at=sa.func.now()))
+
+
+async def claw_back(session: AsyncSession, paid: Sequence[Mapping[str, Any]]) -> list[Envelope]:
+    """A paid disbursement becomes a receivable from its payee (十四); later payments net it off."""
+    if not paid:
+        return []
+    txs = []
+    for r in paid:
+        item = pg.to_domain(r)
+        next_state(item.state, Action.REVERSE)
+        txs.append(reversal_tx(item.key, item.fund, item.clause, item.payee, item.amount_fen))
+    await pg.post(session, txs)
+    await pg.set_status(session, paid, State.REVERSED, clawback_on_paid=True)
+    return pg.status_events(paid, State.REVERSED)
+
+
+# ---- money in ----------------------------------------------------------------------------
+
+async def allocate(session: AsyncSession, ref: str, fund: Fund, amount_fen: int) -> list[dict[str, Any]]:
     """Finance credits the special account; waiting drafts of that fund are then reserved in order."""
-    await post(session, [allocation_tx(ref, fund, amount_fen)])
-    return await admit_queue(session, fund)
+    await pg.lock_funds(session, [pg.fund_key(fund)])
+    await pg.post(session, [allocation_tx(ref, fund, amount_fen)])
+    return await pg.admit_queues(session, [pg.fund_key(fund)])
 
 
-async def admit_queue(session: AsyncSession, fund: Fund) -> list[uuid.UUID]:
-    row = await _lock_fund(session, fund)
-    d = store.disbursements
-    waiting = (await session.execute(
-        sa.select(d.c.disbursement_id, d.c.amount_fen)
-        .where(d.c.source == fund.source.value, d.c.district == fund.district, d.c.status == "waiting")
-        .order_by(d.c.queued_seq))).all()
-    admitted = admit_waiting(available_fen=row.balance_fen - row.reserved_fen,
-                             waiting=[(str(w.disbursement_id), w.amount_fen) for w in waiting])
-    if admitted:
-        total = sum(w.amount_fen for w in waiting if str(w.disbursement_id) in admitted)
-        await _reserve(session, fund, total)
-        await session.execute(sa.update(d).where(d.c.disbursement_id.in_([uuid.UUID(a) for a in admitted]))
-                              .values(status="reserved", queued_seq=None, updated_at=sa.func.now()))
-    return [uuid.UUID(a) for a in admitted]
-
-
-async def _lock_fund(session: AsyncSession, fund: Fund) -> Any:
-    await session.execute(insert(store.funds).values(source=fund.source.value, district=fund.district)
-                          .on_conflict_do_nothing())
-    return (await session.execute(sa.select(store.funds).where(
-        store.funds.c.source == fund.source.value, store.funds.c.district == fund.district)
-        .with_for_update())).one()
-
-
-async def _reserve(session: AsyncSession, fund: Fund, amount_fen: int) -> None:
-    await session.execute(sa.update(store.funds).where(
-        store.funds.c.source == fund.source.value, store.funds.c.district == fund.district)
-        .values(reserved_fen=store.funds.c.reserved_fen + amount_fen))
-
-
-async def draft(session: AsyncSession, decision: dict[str, Any], funding: FundingParams) -> Envelope | None:
-    """Draft one approved decision once; returns the event to emit, or None if already drafted."""
-    district = decision.get("district") or UNASSIGNED_DISTRICT
-    route = route_for(funding, decision["clause"], dt.date.fromisoformat(decision["decided_on"]))
-    chosen, status = None, "waiting"
-    for source in route.sources:  # fixed order: every drafter locks funds in the same sequence
-        fund = Fund(FundingSource(source), district)
-        row = await _lock_fund(session, fund)
-        waiting = await _waiting_count(session, fund)
-        plan = plan_reservation(available_fen=row.balance_fen - row.reserved_fen,
-                                amount_fen=decision["amount_fen"], waiting_ahead=waiting)
-        if plan.reserve:
-            chosen, status = fund, "reserved"
-            break
-    fund = chosen or Fund(FundingSource(route.sources[0]), district)
-    disbursement_id = derived_event_id("disbursement", decision["decision_id"])
-    values = {"disbursement_id": disbursement_id, "decision_id": uuid.UUID(str(decision["decision_id"])),
-              "person_key": decision["person_key"], "clause": decision["clause"],
-              "amount_fen": decision["amount_fen"], "source": fund.source.value, "district": district,
-              "payee_kind": route.payee_kind.value, "payee_ref": decision.get("payee_ref") or decision["person_key"],
-              "status": status, "funding_version": funding.version}
-    stmt = insert(store.disbursements).values(**values).on_conflict_do_nothing(index_elements=["decision_id"])
-    if (await session.execute(stmt.returning(store.disbursements.c.disbursement_id))).first() is None:
-        return None
-    if status == "reserved":
-        await _reserve(session, fund, decision["amount_fen"])
-    else:
-        await session.execute(sa.update(store.disbursements)
-                              .where(store.disbursements.c.disbursement_id == disbursement_id)
-                              .values(queued_seq=sa.text("nextval('disbursement_queue_seq')")))
-    payload = DisbursementDraftedV1(disbursement_id=disbursement_id, decision_id=values["decision_id"],
-                                    person_key=values["person_key"], clause=values["clause"],
-                                    amount_fen=values["amount_fen"], funding_source=fund.source.value,
-                                    district=district, status=status)
-    return new_envelope(payload, key=values["person_key"], producer=PRODUCER,
-                        event_id=derived_event_id("drafted", disbursement_id))
-
-
-async def _waiting_count(session: AsyncSession, fund: Fund) -> int:
-    d = store.disbursements
-    return int(await session.scalar(sa.select(sa.func.count()).select_from(d).where(
-        d.c.source == fund.source.value, d.c.district == fund.district, d.c.status == "waiting")) or 0)
-
+# ---- the consumer ------------------------------------------------------------------------
 
 async def handle(session: AsyncSession, events: Sequence[Envelope], runtime: Runtime) -> None:
-    out: list[Envelope] = []
-    for env in events:
-        if env.type != "eligibility.subsidy.decided":
-            continue
-        p = env.payload
-        if p["outcome"] == "approved" and p["amount_fen"] > 0:
-            drafted = await draft(session, p, runtime.state["funding"])
-            if drafted is not None:
-                out.append(drafted)
-    await runtime.emit(session, out)
+    """Draft approved decisions and retire superseded ones, for the whole batch at once."""
+    funding: FundingParams = runtime.state["funding"]
+    decided = [e.payload for e in events if e.type == DECIDED]
+    requests = [request_from_decision(p, funding) for p in decided
+                if p["outcome"] == "approved" and p["amount_fen"] > 0]
+    out, _ = await draft_many(session, requests, funding.version)
+    superseded = [uuid.UUID(str(p["supersedes"])) for p in decided if p.get("supersedes")]
+    out += await retire(session, superseded)
+    await pg.emit(runtime, session, out)

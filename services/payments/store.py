@@ -10,7 +10,7 @@ CHECK keeps available = balance - reserved from ever going below zero, whatever 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from shared.app import Plumbing
 
@@ -49,7 +49,8 @@ postings = sa.Table(
 disbursements = sa.Table(
     "disbursements", metadata,
     sa.Column("disbursement_id", UUID(as_uuid=True), primary_key=True),
-    sa.Column("decision_id", UUID(as_uuid=True), nullable=False, unique=True),  # pays at most once
+    sa.Column("decision_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("part", sa.Text, nullable=False, server_default="whole"),  # whole | advance | settlement (十三.5)
     sa.Column("person_key", sa.Text, nullable=False, index=True),
     sa.Column("clause", sa.Text, nullable=False),
     sa.Column("amount_fen", sa.BigInteger, sa.CheckConstraint("amount_fen > 0"), nullable=False),
@@ -63,10 +64,59 @@ disbursements = sa.Table(
     sa.Column("batch_id", UUID(as_uuid=True)),
     sa.Column("approved_by", sa.Text),
     sa.Column("released_by", sa.Text),
+    sa.Column("offset_fen", sa.BigInteger, nullable=False, server_default="0"),  # netted off a receivable (十四)
+    sa.Column("attempt", sa.Integer, nullable=False, server_default="1"),  # bumped by a retry after failure
+    sa.Column("planned_fen", sa.BigInteger),  # 十三.5: the planned subsidy an advance was capped by
+    sa.Column("clawback_on_paid", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.CheckConstraint("approved_by IS NULL OR released_by IS NULL OR approved_by <> released_by",
                        name="approver_is_not_releaser"),
+    # A decision pays at most once: whole, or one advance and one settlement (十三.5).
+    sa.UniqueConstraint("decision_id", "part", name="one_disbursement_per_decision_part"),
+    sa.CheckConstraint("part IN ('whole','advance','settlement')", name="known_part"),
+    sa.CheckConstraint("status IN ('waiting','reserved','approved','released','paid','failed',"
+                       "'cancelled','reversed')", name="known_status"),
+    sa.CheckConstraint("offset_fen >= 0 AND offset_fen <= amount_fen", name="offset_within_amount"),
+    sa.Index("disbursements_queue", "source", "district", "queued_seq",
+             postgresql_where=sa.text("status = 'waiting'")),
+    sa.Index("disbursements_batch", "batch_id"),
+)
+
+# Drafts are grouped into batches: hr approves (person A), finance releases (person B, 十二.2).
+batches = sa.Table(
+    "payment_batches", metadata,
+    sa.Column("batch_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("items", sa.Integer, nullable=False),
+    sa.Column("total_fen", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("approved_by", sa.Text),
+    sa.Column("released_by", sa.Text),
+    sa.Column("submitted_at", sa.DateTime(timezone=True)),  # the treasury acknowledged the order
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    sa.CheckConstraint("status IN ('open','approved','released')", name="known_batch_status"),
+    sa.CheckConstraint("approved_by IS NULL OR released_by IS NULL OR approved_by <> released_by",
+                       name="batch_approver_is_not_releaser"),
+)
+
+# Treasury statements already imported: a repeat answers with the stored result.
+statements = sa.Table(
+    "treasury_statements", metadata,
+    sa.Column("reference", sa.Text, primary_key=True),
+    sa.Column("result", JSONB, nullable=False),
+    sa.Column("imported_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+)
+
+# Idempotency-Key of incoming POSTs: claimed and answered in the same transaction as the effect.
+idempotency = sa.Table(
+    "idempotency_keys", metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("request_hash", sa.Text, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("response", JSONB),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
 )
 
 # Each transaction's postings are inserted by one statement; the statement-level trigger sees
@@ -92,3 +142,31 @@ CREATE TRIGGER postings_append_only BEFORE UPDATE OR DELETE ON ledger_postings
 """
 
 queue_seq = sa.Sequence("disbursement_queue_seq", metadata=metadata)
+
+
+# 公开资金使用情况: spending per source, district, clause and month (Asia/Shanghai), from the
+# `disbursed` accounts, which name no payee; allocations per source, district and month.
+FUND_USE_SQL = sa.text("""
+SELECT split_part(p.account, '|', 2) AS source, split_part(p.account, '|', 3) AS district,
+       split_part(p.account, '|', 5) AS clause,
+       to_char(t.created_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM') AS month,
+       SUM(p.amount_fen)::bigint AS spent_fen,
+       (COUNT(*) FILTER (WHERE t.kind = 'release') - COUNT(*) FILTER (WHERE t.kind = 'failed'))::bigint
+         AS payments
+FROM ledger_postings p JOIN ledger_transactions t USING (txn_id)
+WHERE p.account LIKE 'disbursed|%'
+  AND (CAST(:year AS int) IS NULL
+       OR EXTRACT(YEAR FROM t.created_at AT TIME ZONE 'Asia/Shanghai') = CAST(:year AS int))
+GROUP BY 1, 2, 3, 4 ORDER BY 4, 1, 2, 3
+""")
+
+ALLOCATED_SQL = sa.text("""
+SELECT split_part(p.account, '|', 2) AS source, split_part(p.account, '|', 3) AS district,
+       to_char(t.created_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM') AS month,
+       SUM(p.amount_fen)::bigint AS allocated_fen
+FROM ledger_postings p JOIN ledger_transactions t USING (txn_id)
+WHERE p.account LIKE 'special|%' AND t.kind = 'allocation'
+  AND (CAST(:year AS int) IS NULL
+       OR EXTRACT(YEAR FROM t.created_at AT TIME ZONE 'Asia/Shanghai') = CAST(:year AS int))
+GROUP BY 1, 2, 3 ORDER BY 3, 1, 2
+""")

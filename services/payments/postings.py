@@ -1,0 +1,188 @@
+"""Ledger writes shared by every payments step: post, lock funds, reserve, admit the queue, emit.
+
+Postings go in with one `unnest` statement per call, so the statement-level balance trigger sees a
+whole transaction at once and one round trip carries any number of rows (no 32,767-parameter cap).
+Funds are locked in (source, district) order, so concurrent writers never deadlock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.payments import store
+from services.payments.disbursements import Disbursement, Part, State, admit_waiting
+from services.payments.ledger import AccountKind, Fund, FundingSource, Payee, PayeeKind, Transaction, receivable
+from shared.events import DisbursementStatusChangedV1, Envelope, derived_event_id, new_envelope
+
+if TYPE_CHECKING:
+    from shared.app import Runtime
+
+PRODUCER = "payments"
+FundKey = tuple[str, str]  # (source, district)
+EMIT_CHUNK = 4000  # the outbox insert binds 5 parameters per event; stay under asyncpg's 32,767
+
+_INSERT_TXNS = sa.text(
+    "INSERT INTO ledger_transactions (txn_id, kind, ref) "
+    "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:kinds AS text[]), CAST(:refs AS text[]))")
+_INSERT_POSTINGS = sa.text(
+    "INSERT INTO ledger_postings (txn_id, account, amount_fen) "
+    "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:accounts AS text[]), CAST(:amounts AS bigint[]))")
+_MOVE_FUNDS = sa.text(
+    "UPDATE funds f SET balance_fen = f.balance_fen + v.balance, reserved_fen = f.reserved_fen + v.reserved "
+    "FROM unnest(CAST(:sources AS text[]), CAST(:districts AS text[]), CAST(:balance AS bigint[]), "
+    "CAST(:reserved AS bigint[])) AS v(source, district, balance, reserved) "
+    "WHERE f.source = v.source AND f.district = v.district")
+
+
+def txn_id(tx: Transaction) -> uuid.UUID:
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"skillsub:txn:{tx.kind}:{tx.ref}")
+
+
+def fund_key(fund: Fund) -> FundKey:
+    return (fund.source.value, fund.district)
+
+
+async def post(session: AsyncSession, txs: Sequence[Transaction],
+               reserved: Mapping[FundKey, int] | None = None) -> None:
+    """Append transactions and move the funds' balance and reserved columns in the same statement set.
+
+    `reserved` changes (+ reserve, - release) are applied together with the balances, so the
+    CHECK available >= 0 is evaluated on the final figures of each fund row.
+    """
+    if txs:
+        ids = [txn_id(tx) for tx in txs]
+        await session.execute(_INSERT_TXNS, {"ids": ids, "kinds": [t.kind for t in txs],
+                                             "refs": [t.ref for t in txs]})
+        rows = [(i, p.account.code, p.amount_fen) for i, tx in zip(ids, txs, strict=True) for p in tx.postings]
+        await session.execute(_INSERT_POSTINGS, {"ids": [r[0] for r in rows], "accounts": [r[1] for r in rows],
+                                                 "amounts": [r[2] for r in rows]})
+    balance: dict[FundKey, int] = defaultdict(int)
+    for tx in txs:
+        balance[fund_key(tx.fund)] += sum(p.amount_fen for p in tx.postings
+                                          if p.account.kind is AccountKind.SPECIAL)
+    await move_funds(session, balance, reserved or {})
+
+
+async def move_funds(session: AsyncSession, balance: Mapping[FundKey, int],
+                     reserved: Mapping[FundKey, int]) -> None:
+    keys = sorted(k for k in set(balance) | set(reserved) if balance.get(k) or reserved.get(k))
+    if not keys:
+        return
+    await ensure_funds(session, keys)
+    await session.execute(_MOVE_FUNDS, {
+        "sources": [k[0] for k in keys], "districts": [k[1] for k in keys],
+        "balance": [balance.get(k, 0) for k in keys], "reserved": [reserved.get(k, 0) for k in keys]})
+
+
+async def ensure_funds(session: AsyncSession, keys: Iterable[FundKey]) -> None:
+    keys = sorted(set(keys))
+    if keys:
+        await session.execute(sa.text(
+            "INSERT INTO funds (source, district) SELECT * FROM unnest(CAST(:s AS text[]), CAST(:d AS text[])) "
+            "ON CONFLICT DO NOTHING"), {"s": [k[0] for k in keys], "d": [k[1] for k in keys]})
+
+
+async def lock_funds(session: AsyncSession, keys: Iterable[FundKey]) -> dict[FundKey, int]:
+    """Row-lock the funds in a fixed order; returns each fund's available balance (fen)."""
+    keys = sorted(set(keys))
+    if not keys:
+        return {}
+    await ensure_funds(session, keys)
+    f = store.funds
+    rows = await session.execute(
+        sa.select(f.c.source, f.c.district, f.c.balance_fen - f.c.reserved_fen)
+        .where(sa.tuple_(f.c.source, f.c.district).in_(keys))
+        .order_by(f.c.source, f.c.district).with_for_update())
+    return {(r[0], r[1]): int(r[2]) for r in rows}
+
+
+async def waiting_counts(session: AsyncSession, keys: Iterable[FundKey]) -> dict[FundKey, int]:
+    d = store.disbursements
+    rows = await session.execute(
+        sa.select(d.c.source, d.c.district, sa.func.count())
+        .where(d.c.status == State.WAITING.value, sa.tuple_(d.c.source, d.c.district).in_(sorted(set(keys))))
+        .group_by(d.c.source, d.c.district))
+    return {(r[0], r[1]): int(r[2]) for r in rows}
+
+
+async def admit_queues(session: AsyncSession, keys: Iterable[FundKey]) -> list[dict[str, Any]]:
+    """Reserve waiting drafts, oldest first, that the funds now cover; returns the admitted rows."""
+    available = await lock_funds(session, keys)
+    d = store.disbursements
+    admitted: list[dict[str, Any]] = []
+    for key, free in available.items():
+        rows = (await session.execute(sa.select(d).where(
+            d.c.source == key[0], d.c.district == key[1], d.c.status == State.WAITING.value)
+            .order_by(d.c.queued_seq))).mappings().all()
+        chosen = set(admit_waiting(available_fen=free,
+                                   waiting=[(str(r["disbursement_id"]), r["amount_fen"]) for r in rows]))
+        admitted += [dict(r) for r in rows if str(r["disbursement_id"]) in chosen]
+    if admitted:
+        await set_status(session, admitted, State.RESERVED, queued_seq=None)
+        await move_funds(session, {}, sum_by_fund(admitted))
+    return admitted
+
+
+async def set_status(session: AsyncSession, rows: Sequence[Mapping[str, Any]], status: State,
+                     **values: Any) -> None:
+    d = store.disbursements
+    ids = [r["disbursement_id"] for r in rows]
+    if ids:
+        await session.execute(sa.update(d).where(d.c.disbursement_id.in_(ids))
+                              .values(status=status.value, updated_at=sa.func.now(), **values))
+
+
+def sum_by_fund(rows: Iterable[Mapping[str, Any]], sign: int = 1, column: str = "amount_fen") -> dict[FundKey, int]:
+    out: dict[FundKey, int] = defaultdict(int)
+    for r in rows:
+        out[(r["source"], r["district"])] += sign * r[column]
+    return dict(out)
+
+
+def to_domain(row: Mapping[str, Any]) -> Disbursement:
+    """The stored row as the domain value, so the pure transition and role rules apply unchanged."""
+    return Disbursement(
+        decision_id=str(row["decision_id"]), part=Part(row["part"]),
+        fund=Fund(FundingSource(row["source"]), row["district"]), clause=row["clause"],
+        payee=payee_of(row), amount_fen=row["amount_fen"], state=State(row["status"]),
+        approved_by=row["approved_by"], released_by=row["released_by"], offset_fen=row["offset_fen"],
+        attempt=row["attempt"])
+
+
+def payee_of(row: Mapping[str, Any]) -> Payee:
+    return Payee(PayeeKind(row["payee_kind"]), row["payee_ref"])
+
+
+async def receivables(session: AsyncSession, items: Iterable[Disbursement]) -> dict[str, int]:
+    """What each payee owes each fund (十四), by receivable account code, derived from postings."""
+    codes = sorted({receivable(i.fund, i.payee).code for i in items})
+    if not codes:
+        return {}
+    p = store.postings
+    rows = await session.execute(sa.select(p.c.account, sa.func.sum(p.c.amount_fen))
+                                 .where(p.c.account.in_(codes)).group_by(p.c.account))
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def status_events(rows: Iterable[Mapping[str, Any]], status: State) -> list[Envelope]:
+    """payments.disbursement.status_changed, with an id stable across replays of the same step."""
+    out = []
+    for r in rows:
+        payload = DisbursementStatusChangedV1(
+            disbursement_id=r["disbursement_id"], decision_id=r["decision_id"], person_key=r["person_key"],
+            clause=r["clause"], amount_fen=r["amount_fen"], funding_source=r["source"],
+            district=r["district"], status=status.value)
+        out.append(new_envelope(payload, key=r["person_key"], producer=PRODUCER, event_id=derived_event_id(
+            "disbursement-status", r["disbursement_id"], r.get("attempt", 1), status.value)))
+    return out
+
+
+async def emit(runtime: Runtime, session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
+    for i in range(0, len(envelopes), EMIT_CHUNK):
+        await runtime.emit(session, envelopes[i:i + EMIT_CHUNK])
