@@ -88,9 +88,8 @@ async def record_certificate(session: AsyncSession, runtime: Runtime, body: Cert
     return Recorded(read, inserted is not None)
 
 
-async def certificate_read(session: AsyncSession, cert_id: uuid.UUID, runtime: Runtime,
-                           *, reveal: bool = False) -> dict[str, Any] | None:
-    """The certificate as callers see it: the resident ID masked unless `reveal` (PIPL)."""
+async def certificate_read(session: AsyncSession, cert_id: uuid.UUID, runtime: Runtime) -> dict[str, Any] | None:
+    """The certificate with the clear resident ID: the route decides what the caller sees (PIPL)."""
     row = (await session.execute(
         sa.select(certificates, people.c.resident_id_cipher)
         .join(people, people.c.person_key == certificates.c.person_key)
@@ -100,7 +99,7 @@ async def certificate_read(session: AsyncSession, cert_id: uuid.UUID, runtime: R
     resident_id = decrypt_pii(runtime.state["pii_key"], row["resident_id_cipher"])
     return {k: row[k] for k in ("certificate_id", "number", "kind", "person_key", "occupation_code",
                                 "level", "issue_date", "issued_in_nantong", "revoked_on", "issuer_code")} | {
-        "resident_id_masked": mask_resident_id(resident_id), "resident_id": resident_id if reveal else None}
+        "resident_id_masked": mask_resident_id(resident_id), "resident_id": resident_id}
 
 
 async def revoke_certificate(session: AsyncSession, runtime: Runtime, cert_id: uuid.UUID,
