@@ -154,11 +154,15 @@ async def import_facts(session: AsyncSession, runtime: Runtime, p: AuthPrincipal
         keys = await register_people(session, runtime, [NewPerson(f.resident_id, None) for _, f in good])
         rows = [fact_row(f, keys[f.resident_id]) for _, f in good]
         new = await _insert_new(session, facts, rows, facts.c.fact_id)
+        fresh = [r for r in {r["fact_id"]: r for r in rows}.values() if r["fact_id"] in new]
         await runtime.emit(session, [new_envelope(
             PersonFactRecordedV1(**{k: v for k, v in r.items() if k != "content_hash"}), key=r["person_key"],
-            producer=PRODUCER, event_id=derived_event_id("fact", r["fact_id"])) for r in rows if r["fact_id"] in new])
-        results += [LineResult(n, "created" if r["fact_id"] in new else "unchanged", id=str(r["fact_id"]))
-                    for (n, _), r in zip(good, rows, strict=True)]
+            producer=PRODUCER, event_id=derived_event_id("fact", r["fact_id"])) for r in fresh])
+        for (n, _), r in zip(good, rows, strict=True):
+            # A repeat of a line earlier in the same file is unchanged, like a replay.
+            status = "created" if r["fact_id"] in new else "unchanged"
+            new.discard(r["fact_id"])
+            results.append(LineResult(n, status, id=str(r["fact_id"])))
     return sorted(results, key=lambda r: r.line)
 
 
