@@ -1,0 +1,160 @@
+"""The dashboard in a real headless Chromium: the numbers on screen equal the API's.
+
+The reporting app runs under uvicorn on a localhost port (in a thread, against the real embedded
+PostgreSQL and broker); events reach it over the broker as they would from the other services.
+Chromium loads /dashboard (no network beyond localhost), the test reads the rendered DOM and saves
+a screenshot to artifacts/dashboard.png.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from services.reporting.main import create_app
+from tests.conftest import ROOT
+from tests.integration.reporting.helpers import (
+    certificate,
+    decided,
+    disbursement,
+    employed,
+    eventually,
+    publish,
+)
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [pytest.mark.usefixtures("drop_test_databases"),
+              pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "
+                                 "(Debian chromium + chromium-driver; run scripts/test-deps.sh)")]
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage", "--hide-scrollbars", "--virtual-time-budget=15000"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(settings: Any) -> Iterator[str]:
+    port = free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not srv.started:  # lifespan done: migrations applied, consumer running
+        assert thread.is_alive() and time.monotonic() < deadline, "reporting did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=30)
+
+
+async def chromium(*args: str) -> str:
+    with tempfile.TemporaryDirectory(prefix="skillsub-chromium-") as profile:
+        proc = await asyncio.create_subprocess_exec(
+            CHROMIUM or "chromium", *FLAGS, f"--user-data-dir={profile}", *args,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=90)
+    assert proc.returncode == 0, err.decode(errors="replace")[-2000:]
+    return out.decode()
+
+
+class Texts(HTMLParser):
+    """Text of every element with an id, and of each district row's person-times cell."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_id: dict[str, str] = {}
+        self.rows: dict[str, str] = {}
+        self._open: list[tuple[str, str]] = []
+        self._row: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "tr" and a.get("data-code"):
+            self._row = a["data-code"]
+        key = a.get("id") or (f"row:{self._row}" if "person-times" in (a.get("class") or "") else None)
+        if key:
+            self._open.append((tag, key))
+            self.by_id.setdefault(key, "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._open and self._open[-1][0] == tag:
+            self._open.pop()
+
+    def handle_data(self, data: str) -> None:
+        for _, key in self._open:
+            self.by_id[key] += data
+
+
+def yuan(fen: int) -> str:
+    """As dashboard.js formatYuan: thousands separators and two decimals."""
+    return f"{fen // 100:,}.{fen % 100:02d}"
+
+
+async def seed(settings: Any, base: str) -> None:
+    async with httpx.AsyncClient(base_url=base) as api:
+        put = await api.put("/v1/statistics/employed", json={"year": 2020, "figures": [
+            {"district": "320612", "employed": 20}, {"district": "320613", "employed": 10}]})
+        assert put.status_code == 200
+    did = uuid.uuid4()
+    await publish(settings, [
+        decided("p-1", "四.2", "approved", 70_000, "2020-05-10"),
+        decided("p-2", "四.4", "approved", 150_050, "2020-08-01", district="320613"),
+        decided("p-3", "四.2", "approved", 80_000, "2020-10-03"),
+        disbursement("drafted", did, "reserved", 70_000, source="unemployment_insurance_surplus"),
+        disbursement("changed", did, "paid", 70_000, source="unemployment_insurance_surplus"),
+        disbursement("drafted", uuid.uuid4(), "reserved", 150_050, source="employment_subsidy"),
+        employed("a", "320612"), certificate("a", 3), employed("b", "320613"), certificate("b", 5)])
+
+
+async def test_the_dashboard_shows_the_numbers_the_api_returns(settings: Any, server: str) -> None:
+    await seed(settings, server)
+    async with httpx.AsyncClient(base_url=server) as api:
+        async def loaded() -> Any:
+            p = (await api.get("/v1/progress")).json()
+            f = (await api.get("/v1/funds")).json()
+            return (p, f) if p["person_times"] == 3 and f["totals"]["paid_fen"] == 70_000 else None
+
+        progress, funds = await eventually(loaded)
+        ratios = (await api.get("/v1/ratios")).json()
+        districts = (await api.get("/v1/districts")).json()
+    dom = await chromium("--dump-dom", f"{server}/dashboard")
+    page = Texts()
+    page.feed(dom)
+    assert 'data-loaded="true"' in dom and page.by_id["status"] == "已加载"
+    t1 = re.search(r'data-target="T1".*?class="actual">([^<]*)<', dom, re.S)
+    assert t1 is not None and t1.group(1) == str(progress["person_times"]) == "3"
+    assert page.by_id["funds-paid"] == yuan(funds["totals"]["paid_fen"]) == "700.00"
+    assert page.by_id["funds-reserved"] == yuan(funds["totals"]["reserved_fen"]) == "1,500.50"
+    assert page.by_id["skilled-share"] == f"{ratios['city']['skilled_share'] * 100:.2f}%"
+    for row in districts["districts"]:
+        assert page.by_id[f"row:{row['code']}"] == f"{row['person_times']:,}", row["code"]
+    assert page.by_id["row:320612"] == "2"
+    artifacts = ROOT / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    shot = artifacts / "dashboard.png"
+    shot.unlink(missing_ok=True)
+    await chromium(f"--screenshot={shot}", "--window-size=1280,2400", f"{server}/dashboard")
+    assert shot.stat().st_size > 10_000 and Path(shot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
