@@ -10,17 +10,21 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared import audit
+from shared.audit import AuditEntry
+from shared.auth import InvalidToken, decode_token, require_roles
 from shared.db import ensure_database, make_engine, make_sessionmaker, migrate
 from shared.events import Envelope
 from shared.inbox import Handler, InboxConsumer, inbox_tables
@@ -170,10 +174,29 @@ def get_runtime(request: Request) -> Runtime:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    maker = get_runtime(request).maker
-    assert maker is not None
-    async with maker() as session:
+    """A session for one request. If the request writes, its audit entry (who, role, what, request
+    id) commits in the same transaction (shared/audit.py)."""
+    runtime = get_runtime(request)
+    assert runtime.maker is not None
+    async with runtime.maker() as session:
+        session.sync_session.info["audit"] = _audit_context(request, runtime)
         yield session
+
+
+def _audit_context(request: Request, runtime: Runtime) -> AuditEntry:
+    actor, role = "anonymous", "none"
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+        try:
+            principal = decode_token(runtime.settings, token.strip())
+            actor, role = principal.client_id, principal.role
+        except InvalidToken:
+            actor = "invalid-token"
+    route = request.scope.get("route")
+    return AuditEntry(actor=actor, role=role, action=f"{request.method} {getattr(route, 'path', request.url.path)}",
+                      resource=request.url.path, outcome="committed",
+                      request_id=request.state.request_id if hasattr(request.state, "request_id") else "",
+                      detail={"query": str(request.url.query)[:500]} if request.url.query else {})
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -205,7 +228,11 @@ def _install_request_metrics(app: FastAPI, runtime: Runtime) -> None:
     @app.middleware("http")
     async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         start = time.perf_counter()
+        request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        if request.method == "GET" and "/people" in request.url.path and response.status_code == 200:
+            await _audit_personal_read(request, runtime)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
         runtime.metrics.http_requests.labels(request.method, path, str(response.status_code)).inc()
@@ -213,8 +240,30 @@ def _install_request_metrics(app: FastAPI, runtime: Runtime) -> None:
         return response
 
 
+async def _audit_personal_read(request: Request, runtime: Runtime) -> None:
+    """Reads of personal data are audited too (its own transaction: a read has none)."""
+    if runtime.maker is None:
+        return
+    ctx = _audit_context(request, runtime)
+    await audit.record(runtime.maker, [AuditEntry(ctx.actor, ctx.role, "read personal data", ctx.resource,
+                                                  "200", ctx.request_id, ctx.detail)])
+
+
 def _ops_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["operations"])
+
+    @router.get("/v1/audit", summary="The audit log (auditors only)", tags=["audit"])
+    async def audit_log(session: SessionDep, _: Any = require_roles("auditor"), after_seq: int = 0,
+                        limit: int = Query(default=100, ge=1, le=1000)) -> list[dict[str, Any]]:
+        rows = (await session.execute(sa.select(audit.audit_log).where(audit.audit_log.c.seq > after_seq)
+                                      .order_by(audit.audit_log.c.seq).limit(limit))).mappings().all()
+        return [dict(r) for r in rows]
+
+    @router.get("/v1/audit/verification", summary="Recompute the hash chain (auditors only)", tags=["audit"])
+    async def audit_verify(session: SessionDep, _: Any = require_roles("auditor")) -> dict[str, Any]:
+        result = await audit.verify(session)
+        return {"ok": result.ok, "entries": result.entries, "first_bad_seq": result.first_bad_seq,
+                "problem": result.problem}
 
     @router.get("/healthz", summary="Liveness: the process answers")
     async def healthz() -> dict[str, str]:

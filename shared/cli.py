@@ -70,6 +70,25 @@ def cmd_makemigration(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Recompute a service's audit hash chain; exit 1 if an entry was edited, removed or inserted."""
+    from shared.audit import verify
+    from shared.db import make_engine, make_sessionmaker
+
+    async def run() -> int:
+        engine = make_engine(Settings().database_url_for(args.service), pool_size=1)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                result = await verify(session)
+        finally:
+            await engine.dispose()
+        print(f"{args.service}: {result.entries} entries verified" if result.ok else
+              f"{args.service}: TAMPERED at seq {result.first_bad_seq}: {result.problem}")
+        return 0 if result.ok else 1
+
+    return asyncio.run(run())
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from shared.platform import Platform
 
@@ -127,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--port", type=int, default=None)
             p.add_argument("--host", default=os.environ.get("SKILLSUB_HOST", "127.0.0.1"))
         p.set_defaults(func=func)
+    av = sub.add_parser("audit-verify", help="verify a service's hash-chained audit log")
+    av.add_argument("service", choices=SERVICES)
+    av.set_defaults(func=cmd_audit_verify)
     mk = sub.add_parser("makemigration", help="developer tool: autogenerate a migration")
     mk.add_argument("service", choices=SERVICES)
     mk.add_argument("-m", "--message", required=True)

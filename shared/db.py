@@ -68,11 +68,14 @@ def _upgrade(connection: Connection, script_location: Path) -> None:
 
 
 async def migrate(engine: AsyncEngine, script_location: Path) -> None:
-    """Apply the service's Alembic migrations up to head, under an advisory lock so that replicas
-    starting together migrate once."""
+    """Apply the service's Alembic migrations and the shared audit-log branch (its own version
+    table) up to head, under an advisory lock so that replicas starting together migrate once."""
+    from shared.audit import MIGRATIONS as AUDIT_MIGRATIONS
+
     async with engine.begin() as conn:
         await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7337001)")
         await conn.run_sync(_upgrade, script_location)
+        await conn.run_sync(_upgrade, AUDIT_MIGRATIONS)
 
 
 async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.audit import AuditEntry, append
 from shared.events import Envelope
 from shared.faults import maybe_crash
 from shared.metrics import ServiceMetrics
@@ -121,6 +122,7 @@ class InboxConsumer:
             fresh = await self._claim(session, [env for _, env in parsed])
             if fresh:
                 await self.handler(session, fresh)
+                await append(session, [_batch_audit(self.name, fresh)])
             maybe_crash("consumer.before_db_commit")
         self.applied += len(fresh)
         self.metrics.events_consumed.inc(len(fresh))
@@ -182,3 +184,13 @@ def _event_id(record: ConsumerRecord) -> object:
         return json.loads(record.value or b"{}").get("event_id")
     except (ValueError, AttributeError):
         return None
+
+
+def _batch_audit(consumer: str, applied: Sequence[Envelope]) -> AuditEntry:
+    """One audit entry per applied batch: which events changed this service's state."""
+    types: dict[str, int] = {}
+    for env in applied:
+        types[env.type] = types.get(env.type, 0) + 1
+    return AuditEntry(actor=f"system:{consumer}-consumer", role="system", action="apply events",
+                      resource=f"{len(applied)} events", outcome="applied", request_id=str(applied[0].event_id),
+                      detail={"types": types, "first": str(applied[0].event_id), "last": str(applied[-1].event_id)})

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import audit
 from shared.app import Plumbing
 from shared.db import drop_database, ensure_database, make_engine, make_sessionmaker
 from shared.events import Envelope, PersonFactRecordedV1, new_envelope
@@ -32,6 +33,7 @@ async def world(settings) -> AsyncIterator[dict[str, object]]:
     engine = make_engine(url, pool_size=2)
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
+        await conn.run_sync(audit.metadata.create_all)
     bootstrap, prefix = settings.kafka_bootstrap_servers, settings.kafka_topic_prefix
     await ensure_topics(bootstrap, 2, 1, prefix)
     producer = make_producer(bootstrap)
