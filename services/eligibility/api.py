@@ -1,18 +1,36 @@
-"""Eligibility REST API: decisions with their explanations."""
+"""Eligibility REST API: decisions with their explanations, dry run, what-if, parameters, review.
+
+Reading decisions stays open as before (the backbone's contract); everything that acts or
+simulates needs a token (shared/auth.py). The reviewer role is `bureau` (shared.auth has no
+narrower reviewer role yet); any authenticated caller may ask for a review (a person's
+representative system: feeder, district office, institution).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from services.eligibility import store
-from shared.app import SessionDep
+from services.eligibility import paramstore, review, simulate, store
+from services.eligibility.facts import CertificateFacts, PersonFacts
+from services.eligibility.limits import PriorApproval, PriorApprovals
+from shared.app import RuntimeDep, SessionDep
+from shared.auth import AuthPrincipal, PrincipalDep, require_roles
 from shared.problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["eligibility"])
+Reviewer = Annotated[AuthPrincipal, require_roles("bureau")]
+PolicyStaff = Annotated[AuthPrincipal, require_roles("bureau", "auditor", "district")]
+Auditor = Annotated[AuthPrincipal, require_roles("bureau", "auditor")]
+
+
+def _actor(p: AuthPrincipal) -> review.Actor:
+    return review.Actor(p.client_id, p.role)
 
 
 def _read(r: Any) -> dict[str, Any]:
@@ -27,14 +45,15 @@ def _read(r: Any) -> dict[str, Any]:
 @router.get("/certificates/{certificate_id}/decisions")
 async def decisions_for_certificate(certificate_id: uuid.UUID, session: SessionDep,
                                     include_history: bool = False) -> list[dict[str, Any]]:
-    """The decisions a certificate triggered: clauses, amount steps, facts used, explanation."""
+    """The decisions a trigger made: clauses, amount steps, facts snapshot, explanation zh/en."""
     d = store.decisions
     q = sa.select(d).where(d.c.trigger_id == certificate_id).order_by(d.c.decided_at, d.c.clause)
     if not include_history:
         q = q.where(d.c.current)
     rows = (await session.execute(q)).mappings().all()
     if not rows:
-        raise Problem(404, "No decision yet", f"no decision for certificate {certificate_id}")
+        raise Problem(404, "No decision yet", f"no decision for certificate {certificate_id}",
+                      field="certificate_id")
     return [_read(r) for r in rows]
 
 
@@ -46,3 +65,109 @@ async def decisions_for_person(person_key: str, session: SessionDep,
     if not include_history:
         q = q.where(d.c.current)
     return [_read(r) for r in (await session.execute(q)).mappings().all()]
+
+
+# ------------------------------------------------------------------------------ dry run, what-if
+
+class DryRun(BaseModel):
+    person: dict[str, Any] = Field(description="PersonFacts fields (facts.py), as of the issue date")
+    certificate: dict[str, Any] = Field(description="CertificateFacts fields (facts.py)")
+    prior_approvals: list[dict[str, Any]] = Field(default_factory=list,
+                                                  description="PriorApproval fields of what the person holds")
+
+
+def _parse(kind: type[Any], data: Any, field: str) -> Any:
+    try:
+        return TypeAdapter(kind).validate_python(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in (field, *err["loc"]))
+        raise Problem(422, "Invalid input", err["msg"], field=where) from None
+    except ValueError as exc:
+        raise Problem(422, "Invalid input", str(exc), field=field) from None
+
+
+@router.post("/dry-run", summary="The decision a certificate would get; stores nothing")
+async def dry_run(body: DryRun, session: SessionDep, runtime: RuntimeDep, _: PolicyStaff) -> dict[str, Any]:
+    person = _parse(PersonFacts, body.person, "person")
+    cert = _parse(CertificateFacts, body.certificate, "certificate")
+    priors = [_parse(PriorApproval, a, f"prior_approvals.{i}") for i, a in enumerate(body.prior_approvals)]
+    return await simulate.dry_run(session, runtime, person, cert, PriorApprovals.from_approvals(priors))
+
+
+class WhatIf(BaseModel):
+    key: str = Field(examples=["四.4.shortage_uplift"])
+    value: Any = Field(examples=["1.5"])
+    valid_from: dt.date
+    period_from: dt.date
+    period_to: dt.date
+
+
+@router.post("/what-if", summary="Change in count and money by clause and district; stores nothing")
+async def what_if(body: WhatIf, session: SessionDep, runtime: RuntimeDep, _: PolicyStaff) -> dict[str, Any]:
+    if body.period_to < body.period_from:
+        raise Problem(422, "Empty period", "period_to is before period_from", field="period_to")
+    return await simulate.what_if_period(session, runtime, body.key, body.value, body.valid_from,
+                                         body.period_from, body.period_to)
+
+
+# ---------------------------------------------------------------------------------- parameters
+
+class ParameterUpload(BaseModel):
+    yaml: str = Field(min_length=1, max_length=1_000_000, description="the whole parameter file")
+
+
+@router.get("/parameters", summary="Stored parameter versions, oldest first; the last is in force")
+async def parameter_history(session: SessionDep, _: Auditor) -> list[dict[str, Any]]:
+    return await paramstore.history(session)
+
+
+@router.post("/parameters", status_code=201, summary="Load a new version of the parameter file")
+async def upload_parameters(body: ParameterUpload, session: SessionDep, principal: Reviewer) -> dict[str, Any]:
+    try:
+        params, created = await paramstore.add_version(session, body.yaml, principal.client_id)
+    except ValueError as exc:
+        raise Problem(422, "Invalid parameter file", str(exc), field="yaml") from None
+    if not created:
+        raise Problem(409, "Version exists", f"set_version {params.set_version} is already stored; "
+                      "versions are never edited", field="yaml")
+    await session.commit()
+    return {"set_version": params.set_version, "keys": len(params.versions)}
+
+
+# ------------------------------------------------------------------------------------ review
+
+class ReviewRequest(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class Resolution(BaseModel):
+    action: Literal["approve", "reject"]
+    amount_fen: int | None = Field(default=None, ge=0)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/decisions/{decision_id}/review-requests", status_code=201,
+             summary="Ask for human review of an automated rejection (PIPL art. 24)")
+async def request_review(decision_id: uuid.UUID, body: ReviewRequest, session: SessionDep,
+                         principal: PrincipalDep) -> dict[str, Any]:
+    out = await review.request_review(session, decision_id, _actor(principal), body.reason)
+    await session.commit()
+    return out
+
+
+@router.get("/reviews", summary="The review queue")
+async def reviews(session: SessionDep, _: Auditor,
+                  status: Literal["open", "approved", "rejected", "superseded"] = "open",
+                  limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
+    return await review.list_reviews(session, status, limit)
+
+
+@router.post("/reviews/{review_id}/resolution", summary="A reviewer approves (with amount) or rejects")
+async def resolve_review(review_id: uuid.UUID, body: Resolution, session: SessionDep, runtime: RuntimeDep,
+                         principal: Reviewer) -> dict[str, Any]:
+    out = await review.resolve(session, runtime, review_id, _actor(principal), body.action == "approve",
+                               body.amount_fen, body.reason)
+    await session.commit()
+    runtime.wake_relay()
+    return out

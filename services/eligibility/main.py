@@ -8,9 +8,8 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.eligibility import handlers
+from services.eligibility import handlers, paramstore
 from services.eligibility.api import router
-from services.eligibility.params import default_parameters
 from services.eligibility.store import plumbing
 from shared.app import Runtime, ServiceSpec, build_app
 from shared.events import Envelope
@@ -27,7 +26,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime: Runtime = app.state.runtime
 
     async def on_start(rt: Runtime) -> None:
-        rt.state["params"] = default_parameters()
+        """Load the shipped parameter file as a version (once), then cache the newest version."""
+        assert rt.maker is not None
+        async with rt.maker() as session:
+            await paramstore.load_shipped(session)
+            await paramstore.current(session, rt)
+            await session.commit()
 
     async def handle(session: AsyncSession, events: Sequence[Envelope]) -> None:
         await handlers.handle(session, events, runtime)

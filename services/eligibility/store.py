@@ -55,6 +55,71 @@ certificates = sa.Table(
     sa.Column("person_key", sa.Text, nullable=False, index=True),
     sa.Column("payload", JSONB, nullable=False),
     sa.Column("revoked_on", sa.Date),
+    # A Catalog row or shortage list arriving late re-decides the holders of that occupation.
+    sa.Index("certificates_by_occupation", sa.text("(payload->>'occupation_code')")),
+)
+
+# Revocations in their own table so a revocation delivered before its certificate still holds.
+revocations = sa.Table(
+    "revocations", metadata,
+    sa.Column("certificate_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("person_key", sa.Text, nullable=False),
+    sa.Column("revoked_on", sa.Date, nullable=False),
+)
+
+# Registry training classes (kind, level, dates) and the completions that trigger 四.1, 四.7,
+# 五.3 and 五.2b. A class record may arrive after its completions (other partition key).
+training_classes = sa.Table(
+    "training_classes", metadata,
+    sa.Column("class_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("payload", JSONB, nullable=False),
+)
+
+completions = sa.Table(
+    "completions", metadata,
+    sa.Column("completion_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("person_key", sa.Text, nullable=False, index=True),
+    sa.Column("class_id", UUID(as_uuid=True), nullable=False, index=True),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("completed_on", sa.Date, nullable=False),
+    sa.Column("payload", JSONB, nullable=False),
+)
+
+# Dated parameters as the bureau uploaded them: one row per version of the whole file, never
+# updated or deleted (a trigger in the migration refuses both); the newest row is in force.
+parameter_versions = sa.Table(
+    "parameter_versions", metadata,
+    sa.Column("seq", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("set_version", sa.Text, nullable=False, unique=True),
+    sa.Column("sha256", sa.Text, nullable=False),
+    sa.Column("source_yaml", sa.Text, nullable=False),
+    sa.Column("loaded_by", sa.Text, nullable=False),
+    sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+)
+
+# Human review (needs_review decisions, and PIPL art. 24 requests against automated rejections).
+reviews = sa.Table(
+    "reviews", metadata,
+    sa.Column("review_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("decision_id", UUID(as_uuid=True), nullable=False, index=True),
+    sa.Column("person_key", sa.Text, nullable=False),
+    sa.Column("origin", sa.Text, nullable=False),  # needs_review | requested
+    sa.Column("status", sa.Text, nullable=False, server_default="open"),
+    sa.Column("requested_by", sa.Text),
+    sa.Column("request_reason", sa.Text),
+    sa.Column("opened_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    sa.Column("resolved_by", sa.Text),
+    sa.Column("resolved_role", sa.Text),
+    sa.Column("resolved_at", sa.DateTime(timezone=True)),
+    sa.Column("resolution_reason", sa.Text),
+    sa.Column("amount_fen", sa.BigInteger),
+    sa.Column("result_decision_id", UUID(as_uuid=True)),
+    sa.CheckConstraint("origin IN ('needs_review','requested')", name="review_origin"),
+    sa.CheckConstraint("status IN ('open','approved','rejected','superseded')", name="review_status"),
+    sa.CheckConstraint("amount_fen IS NULL OR amount_fen >= 0", name="review_amount_not_negative"),
+    sa.Index("one_open_review_per_decision", "decision_id", unique=True,
+             postgresql_where=sa.text("status = 'open'")),
+    sa.Index("reviews_by_status", "status", "opened_at"),
 )
 
 CAPPED_CLAUSES = ("四.2", "四.3", "四.4", "五.2", "五.4", "六")  # RULES.md reading of 十三.1

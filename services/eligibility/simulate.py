@@ -1,0 +1,112 @@
+"""Dry run and what-if against the service's own data; neither stores nor emits anything."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Mapping
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.eligibility import paramstore, store
+from services.eligibility.decision import Decision
+from services.eligibility.domain import decide
+from services.eligibility.facts import CertificateFacts, PersonFacts
+from services.eligibility.limits import PriorApprovals
+from services.eligibility.params import ParameterSet, ParamValue, parse_value
+from services.eligibility.projection import FactRecord, snapshot
+from services.eligibility.reevaluate import load_catalog
+from services.eligibility.trigger_items import certificate_facts
+from services.eligibility.whatif import WhatIfCase, WhatIfSummary, what_if
+from shared.problems import Problem
+
+if TYPE_CHECKING:
+    from shared.app import Runtime
+
+
+def decision_view(d: Decision) -> dict[str, Any]:
+    return {"clause": d.clause, "outcome": d.outcome, "amount_fen": d.amount_fen, "year": d.year,
+            "clauses_cited": list(d.clauses_cited),
+            "parameter_versions": [f"{k}@{v}" for k, v in d.parameter_versions],
+            "reasons": [{"code": r.code, "zh": r.zh, "en": r.en} for r in d.reasons],
+            "steps": [{"description_zh": s.description_zh, "description_en": s.description_en, "value": s.value}
+                      for s in d.steps],
+            "explanation_zh": d.explanation_zh, "explanation_en": d.explanation_en}
+
+
+async def dry_run(session: AsyncSession, runtime: Runtime, person: PersonFacts, cert: CertificateFacts,
+                  prior: PriorApprovals) -> dict[str, Any]:
+    catalog, params = await load_catalog(session, runtime), await paramstore.current(session, runtime)
+    decided = decide(cert, person, catalog, params, prior)
+    return {"parameter_set": params.set_version, "stored": False,
+            "decisions": [decision_view(d) for d in decided]}
+
+
+def changed_value(params: ParameterSet, key: str, raw: Any) -> ParamValue:
+    """Parse the new value with the type of the key's current values (422 names the field)."""
+    entries = params.versions.get(key)
+    if not entries:
+        raise Problem(422, "Unknown parameter", f"no parameter {key}", field="key")
+    kind = _kind_of(entries[0].value)
+    try:
+        return parse_value(kind, raw)
+    except (ValueError, TypeError) as exc:
+        raise Problem(422, "Bad value", f"{key} is a {kind}: {exc}", field="value") from None
+
+
+def _kind_of(value: ParamValue) -> str:
+    if isinstance(value, Mapping):
+        first = next(iter(value.values()), 0)
+        return "share_table" if isinstance(first, Fraction) else "fen_table"
+    if isinstance(value, Fraction):
+        return "share"
+    if isinstance(value, dt.date):
+        return "date"
+    return "int"
+
+
+async def what_if_period(session: AsyncSession, runtime: Runtime, key: str, raw: Any, valid_from: dt.date,
+                         period_from: dt.date, period_to: dt.date) -> dict[str, Any]:
+    base = await paramstore.current(session, runtime)
+    changed = base.with_value(key, changed_value(base, key, raw), valid_from, "what-if")
+    catalog = await load_catalog(session, runtime)
+    cases = await _cases(session, period_from, period_to)
+    summary = await asyncio.to_thread(what_if, cases, base, changed, catalog=catalog)
+    return _summary_view(summary, base.set_version)
+
+
+async def _cases(session: AsyncSession, start: dt.date, end: dt.date) -> list[WhatIfCase]:
+    """Live certificates issued in the period, each with its holder's facts on the issue date."""
+    issued = sa.text("(payload->>'issue_date')::date BETWEEN :a AND :b AND certificate_id NOT IN "
+                     "(SELECT certificate_id FROM revocations)")
+    c = store.certificates
+    certs = (await session.execute(sa.select(c.c.person_key, c.c.payload).where(issued).params(a=start, b=end)
+                                   )).all()
+    f = store.person_facts
+    holders = sa.select(c.c.person_key).where(issued)
+    records: dict[str, list[FactRecord]] = defaultdict(list)
+    for r in (await session.execute(sa.select(f).where(f.c.person_key.in_(holders)).params(a=start, b=end)
+                                    )).mappings():
+        records[r["person_key"]].append(FactRecord(r["kind"], r["valid_from"], r["valid_to"], r["attributes"]))
+    ordered = sorted(certs, key=lambda r: (r[0], r[1]["issue_date"], r[1]["certificate_id"]))
+    out = []
+    for person_key, p in ordered:
+        cert = certificate_facts(p)
+        out.append(WhatIfCase(cert, snapshot(person_key, records[person_key], cert.issue_date),
+                              p.get("district") or "unknown"))
+    return out
+
+
+def _summary_view(s: WhatIfSummary, set_version: str) -> dict[str, Any]:
+    return {"parameter_set": set_version, "changed_keys": sorted(s.changed_keys), "certificates": s.cases,
+            "persons": s.persons, "persons_rerun": s.persons_rerun, "count_delta": s.count_delta,
+            "fen_delta": s.fen_delta, "stored": False,
+            "rows": [{"clause": r.clause, "district": r.district, "base_count": r.base_count,
+                      "changed_count": r.changed_count, "count_delta": r.count_delta, "base_fen": r.base_fen,
+                      "changed_fen": r.changed_fen, "fen_delta": r.fen_delta, "base_review": r.base_review,
+                      "changed_review": r.changed_review} for r in s.rows if r.count_delta or r.fen_delta
+                     or r.base_count]}
