@@ -6,7 +6,15 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.registry import api, api_auth, api_bulk, api_catalog, api_training, catalog_load, clients
+from services.registry import (
+    api,
+    api_auth,
+    api_bulk,
+    api_catalog,
+    api_training,
+    catalog_load,
+    clients,
+)
 from services.registry.record import load_ratios
 from services.registry.store import plumbing
 from shared.app import Runtime, ServiceSpec, build_app

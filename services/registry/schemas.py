@@ -81,7 +81,7 @@ class FactCreate(_Strict):
     _rid = field_validator("resident_id")(classmethod(lambda cls, v: checked_resident_id(v)))
 
     @model_validator(mode="after")
-    def _dates_in_order(self) -> "FactCreate":
+    def _dates_in_order(self) -> FactCreate:
         if self.valid_to is not None and self.valid_to < self.valid_from:
             raise ValueError("valid_to is before valid_from")
         return self
@@ -147,7 +147,7 @@ class ClassCreate(_Strict):
     district: District | None = None
 
     @model_validator(mode="after")
-    def _dates_in_order(self) -> "ClassCreate":
+    def _dates_in_order(self) -> ClassCreate:
         if self.end_date < self.start_date:
             raise ValueError("end_date is before start_date")
         return self
@@ -180,7 +180,7 @@ class ClientCreate(_Strict):
     description: str = Field(default="", max_length=200)
 
     @model_validator(mode="after")
-    def _scope_fits_role(self) -> "ClientCreate":
+    def _scope_fits_role(self) -> ClientCreate:
         if (self.role == "institution") != (self.institution_id is not None):
             raise ValueError("institution_id is required for, and only for, institution clients")
         if (self.role == "feeder") != (self.feeder is not None):

@@ -4,8 +4,8 @@ Revision ID: 4e6e0a88350f
 Revises: 
 Create Date: 2026-11-27 14:35:39.015562
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '4e6e0a88350f'

@@ -4,8 +4,8 @@ Revision ID: 9fd8f729a2d9
 Revises: 4e6e0a88350f
 Create Date: 2026-11-27 14:39:26.639390
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '9fd8f729a2d9'

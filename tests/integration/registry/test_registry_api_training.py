@@ -7,7 +7,13 @@ import pytest
 from services.registry.main import create_app
 from shared.ids import credit_code_check_char
 from tests.conftest import serve
-from tests.integration.registry.registry_helpers import INSTITUTION, auth, certificate, outbox_types, resident_id
+from tests.integration.registry.registry_helpers import (
+    INSTITUTION,
+    auth,
+    certificate,
+    outbox_types,
+    resident_id,
+)
 
 pytestmark = pytest.mark.usefixtures("drop_test_databases")
 
