@@ -1,0 +1,212 @@
+"""Sustained load: hold a rate of certificates/s through the registry's REST API for a duration.
+
+    python -m bench.load --rate 1000 --seconds 1800      # the reference run (30 minutes)
+    python -m bench.load --rate 200 --seconds 20         # a short run
+
+Starts a fresh platform (as `skillsub up`), preloads Catalog, employment facts and a fund, then
+sends certificates open-loop at the given rate (requests are issued on schedule whatever the
+latency; concurrency is capped), and every second samples how far each downstream stage is behind
+(pushed minus counted, read from each service's database) and each process's RSS. Writes
+artifacts/load-<timestamp>.md with error count, p50/p95/p99 latency, and an SVG plot of lag and RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import psutil
+
+from bench.pipeline import STAGES, _token, certificate, employment
+from shared.platform import Platform, free_ports
+from shared.settings import SERVICES, Settings
+
+
+@dataclass
+class Run:
+    latencies: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    sent: int = 0
+
+
+async def preload(client: httpx.AsyncClient, platform: Platform, n: int) -> dict[str, str]:
+    reg = platform.url("registry")
+    bureau = await _token(client, reg, "demo-bureau")
+    feeder = await _token(client, reg, "demo-feeder-employment_service")
+    await client.post(f"{reg}/v1/catalog/versions", headers=bureau, json={
+        "catalog_version": "load-1", "standards": [
+            {"occupation_code": "6-18-01-01", "occupation_name": "车工", "level": 4, "training_fen": 120000,
+             "appraisal_fen": 20000, "valid_from": "2019-01-01"}]})
+    bulk = "\n".join(__import__("json").dumps(employment(i)) for i in range(n))
+    r = await client.post(f"{reg}/v1/facts/bulk", content=bulk, headers=feeder | {
+        "content-type": "application/x-ndjson"})
+    if r.status_code >= 300:  # no bulk endpoint: one by one
+        sem = asyncio.Semaphore(32)
+
+        async def one(i: int) -> None:
+            async with sem:
+                await client.post(f"{reg}/v1/facts", json=employment(i), headers=feeder)
+
+        await asyncio.gather(*(one(i) for i in range(n)))
+    return await _token(client, reg, "demo-institution")
+
+
+async def drive(client: httpx.AsyncClient, url: str, headers: dict[str, str], rate: float, seconds: float,
+                run: Run, concurrency: int) -> None:
+    sem = asyncio.Semaphore(concurrency)
+    start = time.perf_counter()
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def one(i: int) -> None:
+        async with sem:
+            t0 = time.perf_counter()
+            try:
+                r = await client.post(url, json=certificate(i), headers=headers)
+                if r.status_code >= 300:
+                    run.errors[str(r.status_code)] = run.errors.get(str(r.status_code), 0) + 1
+            except httpx.HTTPError as exc:
+                run.errors[type(exc).__name__] = run.errors.get(type(exc).__name__, 0) + 1
+            run.latencies.append(time.perf_counter() - t0)
+
+    i = 0
+    while (now := time.perf_counter() - start) < seconds:
+        due = int(now * rate)
+        while i < due:
+            task = asyncio.create_task(one(i))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            i += 1
+        await asyncio.sleep(0.005)
+    run.sent = i
+    await asyncio.gather(*tasks)
+
+
+async def sample(platform: Platform, run: Run, dsns: dict[str, str], stop: asyncio.Event) -> None:
+    conns = {s: await asyncpg.connect(dsns[s]) for s in SERVICES}
+    start = time.perf_counter()
+    try:
+        while not stop.is_set():
+            row: dict[str, Any] = {"t": time.perf_counter() - start, "sent": len(run.latencies)}
+            for s in SERVICES:
+                row[f"{s}_count"] = int(await conns[s].fetchval(STAGES[s]))
+                try:
+                    row[f"{s}_rss"] = psutil.Process(platform.procs[s].pid).memory_info().rss / 2**20
+                except (psutil.Error, KeyError):
+                    row[f"{s}_rss"] = 0.0
+            run.samples.append(row)
+            await asyncio.sleep(1.0)
+    finally:
+        for c in conns.values():
+            await c.close()
+
+
+async def main_async(args: argparse.Namespace, platform: Platform) -> Run:
+    run = Run()
+    settings = Settings(database_url=platform.env["DATABASE_URL"])
+    dsns = {s: settings.database_url_for(s).replace("postgresql+asyncpg://", "postgresql://") for s in SERVICES}
+    total = int(args.rate * args.seconds) + 1
+    limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        headers = await preload(client, platform, total)
+        stop = asyncio.Event()
+        sampler = asyncio.create_task(sample(platform, run, dsns, stop))
+        await drive(client, f"{platform.url('registry')}/v1/certificates", headers, args.rate, args.seconds, run,
+                    args.concurrency)
+        deadline = time.perf_counter() + args.drain_seconds
+        while time.perf_counter() < deadline:
+            if run.samples and run.samples[-1]["reporting_count"] >= run.sent - sum(run.errors.values()):
+                break
+            await asyncio.sleep(1)
+        stop.set()
+        await sampler
+    return run
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else 0.0
+
+
+def svg(run: Run) -> str:
+    width, height, pad = 900, 360, 50
+    t_max = max((s["t"] for s in run.samples), default=1) or 1
+    lag = [(s["t"], max(0, s["sent"] - s["reporting_count"])) for s in run.samples]
+    lag_max = max((v for _, v in lag), default=1) or 1
+    rss_series = {s: [(x["t"], x[f"{s}_rss"]) for x in run.samples] for s in SERVICES}
+    rss_max = max((v for pts in rss_series.values() for _, v in pts), default=1) or 1
+
+    def path(points: list[tuple[float, float]], top: float) -> str:
+        return " ".join(f"{pad + t / t_max * (width - 2 * pad):.1f},{height - pad - v / top * (height - 2 * pad):.1f}"
+                        for t, v in points)
+
+    colours = {"registry": "#1f77b4", "eligibility": "#2ca02c", "payments": "#9467bd", "reporting": "#ff7f0e"}
+    lines = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
+             f'<rect width="{width}" height="{height}" fill="white"/>',
+             f'<text x="{pad}" y="20">lag (certificates pushed, not yet counted by reporting; max {lag_max}) — red; '
+             f'RSS per service (max {rss_max:.0f} MB) — other colours; x: {t_max:.0f} s</text>',
+             f'<polyline fill="none" stroke="#d62728" stroke-width="2" points="{path(lag, lag_max)}"/>']
+    for s, pts in rss_series.items():
+        lines.append(f'<polyline fill="none" stroke="{colours[s]}" points="{path(pts, rss_max)}"/>')
+    lines.append("</svg>")
+    return "\n".join(lines)
+
+
+def write_report(args: argparse.Namespace, run: Run) -> Path:
+    out = Path("artifacts")
+    out.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (out / f"load-{stamp}.svg").write_text(svg(run))
+    lat = [x * 1000 for x in run.latencies]
+    peak = {s: max((x[f"{s}_rss"] for x in run.samples), default=0.0) for s in SERVICES}
+    max_lag = max((max(0, x["sent"] - x["reporting_count"]) for x in run.samples), default=0)
+    last = run.samples[-1] if run.samples else {}
+    achieved = len(run.latencies) / args.seconds
+    text = "\n".join([
+        f"# Load run {stamp}", "",
+        f"- target {args.rate:.0f} certificates/s for {args.seconds:.0f} s; achieved {achieved:.0f}/s "
+        f"({len(run.latencies)} requests)",
+        f"- errors: {sum(run.errors.values())} {dict(run.errors) if run.errors else ''}",
+        f"- latency ms: p50 {pct(lat, .5):.1f}, p95 {pct(lat, .95):.1f}, p99 {pct(lat, .99):.1f}, "
+        f"mean {statistics.fmean(lat) if lat else 0:.1f}",
+        f"- max lag (pushed − counted by reporting): {max_lag}; at the end: "
+        f"{max(0, last.get('sent', 0) - last.get('reporting_count', 0))}",
+        "- peak RSS MB: " + ", ".join(f"{s} {v:.0f}" for s, v in peak.items()),
+        "", f"![lag and RSS](load-{stamp}.svg)", ""])
+    report = out / f"load-{stamp}.md"
+    report.write_text(text)
+    print(text)
+    return report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=1000)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--drain-seconds", type=float, default=120)
+    parser.add_argument("--data-dir", default=".data/load")
+    args = parser.parse_args()
+    shutil.rmtree(args.data_dir, ignore_errors=True)
+    platform = Platform(data_dir=Path(args.data_dir), ports=free_ports(),
+                        env={"SKILLSUB_LOG_LEVEL": "WARNING"})
+    try:
+        platform.start_servers()
+        platform.start_services()
+        run = asyncio.run(main_async(args, platform))
+    finally:
+        platform.stop()
+    write_report(args, run)
+    return 1 if run.errors else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
