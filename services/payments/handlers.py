@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.payments import postings as pg
@@ -34,7 +33,13 @@ if TYPE_CHECKING:
 
 UNASSIGNED_DISTRICT = "unassigned"
 DECIDED = "eligibility.subsidy.decided"
-INSERT_CHUNK = 1000  # 18 columns per row: stay well under asyncpg's 32,767 parameters
+DRAFT_COLUMNS = {"disbursement_id": "uuid", "decision_id": "uuid", "part": "text", "person_key": "text",
+                 "clause": "text", "amount_fen": "bigint", "source": "text", "district": "text",
+                 "payee_kind": "text", "payee_ref": "text", "status": "text", "funding_version": "text",
+                 "planned_fen": "bigint", "queued_seq": "bigint"}
+_INSERT_DRAFTS = sa.text(
+    f"INSERT INTO disbursements ({', '.join(DRAFT_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in DRAFT_COLUMNS.items()) + ")")
 UNPAID = (State.WAITING, State.RESERVED, State.APPROVED)
 
 
@@ -77,11 +82,16 @@ async def draft_many(session: AsyncSession, requests: Sequence[DraftRequest],
     waiting = await pg.waiting_counts(session, keys)
     rows = _plan(fresh, available, waiting, funding_version)
     await _assign_queue_numbers(session, [r for r in rows if r["status"] == State.WAITING.value])
-    for i in range(0, len(rows), INSERT_CHUNK):
-        await session.execute(insert(store.disbursements).values(rows[i:i + INSERT_CHUNK]))
+    await _insert_drafts(session, rows)
     reserved = [r for r in rows if r["status"] == State.RESERVED.value]
     await pg.move_funds(session, {}, pg.sum_by_fund(reserved))
     return [_drafted_event(r) for r in rows], rows
+
+
+async def _insert_drafts(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """One statement for any number of drafts (unnest: one array parameter per column)."""
+    if rows:
+        await session.execute(_INSERT_DRAFTS, {c: [r[c] for r in rows] for c in DRAFT_COLUMNS})
 
 
 async def _not_yet_drafted(session: AsyncSession, requests: Sequence[DraftRequest]) -> list[DraftRequest]:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.payments import store
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
 PRODUCER = "payments"
 FundKey = tuple[str, str]  # (source, district)
-EMIT_CHUNK = 4000  # the outbox insert binds 5 parameters per event; stay under asyncpg's 32,767
 
 _INSERT_TXNS = sa.text(
     "INSERT INTO ledger_transactions (txn_id, kind, ref) "
@@ -133,9 +133,10 @@ async def set_status(session: AsyncSession, rows: Sequence[Mapping[str, Any]], s
                      **values: Any) -> None:
     d = store.disbursements
     ids = [r["disbursement_id"] for r in rows]
-    if ids:
-        await session.execute(sa.update(d).where(d.c.disbursement_id.in_(ids))
-                              .values(status=status.value, updated_at=sa.func.now(), **values))
+    if ids:  # = ANY(array): one bound parameter, however many rows (IN would bind one per id)
+        await session.execute(sa.update(d).where(d.c.disbursement_id == sa.func.any(
+            sa.bindparam("ids", ids, type_=ARRAY(UUID(as_uuid=True)))))
+            .values(status=status.value, updated_at=sa.func.now(), **values))
 
 
 def sum_by_fund(rows: Iterable[Mapping[str, Any]], sign: int = 1, column: str = "amount_fen") -> dict[FundKey, int]:
@@ -183,6 +184,17 @@ def status_events(rows: Iterable[Mapping[str, Any]], status: State) -> list[Enve
     return out
 
 
+_INSERT_OUTBOX = sa.text(
+    "INSERT INTO outbox (event_id, topic, key, envelope) SELECT i, t, k, CAST(e AS jsonb) FROM "
+    "unnest(CAST(:ids AS uuid[]), CAST(:topics AS text[]), CAST(:keys AS text[]), CAST(:envs AS text[])) "
+    "AS v(i, t, k, e) ON CONFLICT (event_id) DO NOTHING")
+
+
 async def emit(runtime: Runtime, session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
-    for i in range(0, len(envelopes), EMIT_CHUNK):
-        await runtime.emit(session, envelopes[i:i + EMIT_CHUNK])
+    """Stage events in the outbox in the caller's transaction (as runtime.emit does), with one
+    unnest statement instead of a compiled multi-row VALUES: same rows, a fraction of the CPU."""
+    del runtime  # kept in the signature: the outbox table is the runtime's contract
+    if envelopes:
+        await session.execute(_INSERT_OUTBOX, {
+            "ids": [e.event_id for e in envelopes], "topics": [e.topic for e in envelopes],
+            "keys": [e.key for e in envelopes], "envs": [e.model_dump_json() for e in envelopes]})
