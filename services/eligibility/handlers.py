@@ -131,8 +131,8 @@ async def _holders(session: AsyncSession, t: Touched) -> set[str]:
         found |= {r[0] for r in rows}
     if t.classes:
         k = store.completions
-        rows = await session.execute(sa.select(sa.distinct(k.c.person_key)).where(
-            k.c.class_id.in_(t.classes), k.c.event_type != ORDER_CLASS))
+        rows = await session.execute(sa.select(k.c.person_key).distinct().where(
+            k.c.class_id.in_(sorted(t.classes)), k.c.event_type != ORDER_CLASS))
         found |= {r[0] for r in rows}
     return found
 
@@ -141,6 +141,6 @@ async def _order_classes(session: AsyncSession, classes: set[uuid.UUID]) -> set[
     if not classes:
         return set()
     k = store.completions
-    rows = await session.execute(sa.select(sa.distinct(k.c.class_id)).where(
-        k.c.class_id.in_(classes), k.c.event_type == ORDER_CLASS))
+    rows = await session.execute(sa.select(k.c.class_id).distinct().where(
+        k.c.class_id.in_(sorted(classes)), k.c.event_type == ORDER_CLASS))
     return {r[0] for r in rows}

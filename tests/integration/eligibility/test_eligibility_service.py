@@ -1,0 +1,153 @@
+"""Eligibility as a running service: real PostgreSQL, real broker, registry envelopes on the topic."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from typing import Any
+
+import pytest
+
+from services.eligibility.main import create_app
+from shared.db import drop_database
+from shared.settings import Settings, with_database
+from tests.conftest import serve
+from tests.integration.eligibility.eligibility_helpers import (
+    apprentice_class,
+    apprentice_year,
+    catalog,
+    certificate,
+    current,
+    employment,
+    eventually,
+    fact,
+    publish,
+    revoke,
+)
+
+pytestmark = pytest.mark.usefixtures("drop_test_databases")
+
+
+async def decisions_of(client: Any, trigger: uuid.UUID, history: bool = False) -> list[dict[str, Any]] | None:
+    r = await client.get(f"/v1/certificates/{trigger}/decisions", params={"include_history": history})
+    return r.json() if r.status_code == 200 else None
+
+
+async def test_a_revoked_certificate_reverses_the_subsidy_it_triggered(settings) -> None:
+    cert, cid = certificate("pk-rev", 1, training_kind="pre_job", start="2019-04-01")
+    async with serve(create_app(settings)) as eli:
+        await publish(settings, [catalog(), employment("pk-rev"), cert])
+        first = await eventually(lambda: decisions_of(eli, cid))
+        assert [(d["clause"], d["outcome"], d["amount_fen"]) for d in first] == [("四.2", "approved", 70000)]
+        assert first[0]["facts_used"] and first[0]["explanation_en"].startswith("Clause 四.2")
+        await publish(settings, [revoke("pk-rev", cid)])
+
+        async def reversed_() -> Any:
+            got = await decisions_of(eli, cid)
+            return got if got and got[0]["outcome"] == "reversed" else None
+
+        now = await eventually(reversed_)
+        assert now[0]["amount_fen"] == -70000 and now[0]["supersedes"] == first[0]["decision_id"]
+
+
+async def test_late_insurance_months_supersede_a_rejection_with_an_approval(settings) -> None:
+    cert, cid = certificate("pk-ui", 2)  # employed, no training kind: 四.4 needs 12 months of UI
+    async with serve(create_app(settings)) as eli:
+        await publish(settings, [catalog(), employment("pk-ui"), cert])
+        first = await eventually(lambda: decisions_of(eli, cid))
+        assert (first[0]["clause"], first[0]["outcome"]) == ("四.4", "rejected")
+        await publish(settings, [fact("pk-ui", "unemployment_insurance_months", "2020-01-01", months=14)])
+
+        async def approved() -> Any:
+            got = await decisions_of(eli, cid)
+            return got if got and got[0]["outcome"] == "approved" else None
+
+        now = await eventually(approved)
+        assert now[0]["amount_fen"] == 70000 and now[0]["supersedes"] == first[0]["decision_id"]
+        assert any(p.startswith("四.4.share@") for p in now[0]["parameter_versions"])
+        history = await decisions_of(eli, cid, history=True)
+        assert [d["current"] for d in history] == [False, True]
+
+
+async def test_a_catalog_row_arriving_late_re_decides_the_certificates_that_lacked_it(settings) -> None:
+    cert, cid = certificate("pk-late", 3, training_kind="pre_job", start="2019-04-01")
+    async with serve(create_app(settings)) as eli:
+        await publish(settings, [employment("pk-late"), cert])
+        first = await eventually(lambda: decisions_of(eli, cid))
+        assert first[0]["outcome"] == "rejected"
+        await publish(settings, [catalog()])
+
+        async def approved() -> Any:
+            got = await decisions_of(eli, cid)
+            return got if got and got[0]["outcome"] == "approved" else None
+
+        assert (await eventually(approved))[0]["amount_fen"] == 70000
+
+
+async def test_an_apprenticeship_year_waits_for_its_class_and_then_pays_the_level_rate(settings) -> None:
+    cls, class_id = apprentice_class(level=4)
+    done, completion = apprentice_year("pk-app", class_id)
+    async with serve(create_app(settings)) as eli:
+        await publish(settings, [employment("pk-app"), done])
+        await eventually(lambda: _inbox_has(eli, 2))
+        assert await decisions_of(eli, completion) is None
+        await publish(settings, [cls])
+        got = await eventually(lambda: decisions_of(eli, completion))
+        assert (got[0]["clause"], got[0]["outcome"], got[0]["amount_fen"]) == ("四.7", "approved", 400000)
+
+
+async def _inbox_has(client: Any, n: int) -> bool:
+    from tests.integration.eligibility.eligibility_helpers import inbox_count
+
+    return await inbox_count(client._transport.app) >= n  # type: ignore[attr-defined]
+
+
+def scenario() -> list[Any]:
+    """Three persons: caps, a revocation, late facts, an apprenticeship year before its class."""
+    events: list[Any] = [catalog(code, lvl) for code in ("C1", "C2", "C3", "C4", "C5") for lvl in (4, 3)]
+    for person in ("pk-a", "pk-b", "pk-c"):
+        events.append(employment(person))
+        for seq, code in enumerate(("C1", "C2", "C3", "C4", "C5")):
+            events.append(certificate(person, seq, code=code, training_kind="on_the_job",
+                                      issued=f"2020-0{seq + 1}-15")[0])
+    events.append(revoke("pk-b", certificate("pk-b", 1, code="C2")[1]))
+    events.append(fact("pk-c", "unemployment_insurance_months", "2020-01-01", months=20))
+    cls, class_id = apprentice_class(3)
+    events += [apprentice_year("pk-a", class_id)[0], cls]
+    return events
+
+
+def entitlements(rows: list[dict[str, Any]]) -> set[tuple[Any, ...]]:
+    """What each person holds: a revoked certificate holds nothing whichever order it arrived in."""
+    return {(r["person_key"], r["trigger_id"], r["clause"], r["amount_fen"]) for r in rows
+            if r["outcome"] in ("approved", "needs_review")}
+
+
+async def test_duplicated_and_shuffled_delivery_ends_in_the_same_decisions_as_a_clean_one(settings) -> None:
+    events = scenario()
+    other = _second_namespace(settings)
+    noisy = events + random.Random(7).sample(events, len(events) // 2)
+    random.Random(11).shuffle(noisy)
+    apps = create_app(settings), create_app(other)
+    try:
+        async with serve(apps[0]) as clean, serve(apps[1]) as shuffled:
+            await publish(settings, events)
+            await publish(other, noisy)
+            await eventually(lambda: _inbox_has(clean, len(events)))
+            await eventually(lambda: _inbox_has(shuffled, len(events)))
+            a, b = await current(apps[0]), await current(apps[1])
+    finally:
+        await drop_database(other.database_url_for("eligibility"))
+    assert entitlements(a) == entitlements(b)
+    live = lambda rows: {(r["trigger_id"], r["clause"], r["outcome"], r["amount_fen"])  # noqa: E731
+                         for r in rows if r["outcome"] != "reversed"}
+    revoked = {r["trigger_id"] for r in a if r["outcome"] == "reversed"}
+    assert {x for x in live(a) if x[0] not in revoked} == {x for x in live(b) if x[0] not in revoked}
+    per_year = [r for r in a if r["outcome"] == "approved" and r["clause"] == "四.3"]
+    assert len([r for r in per_year if r["person_key"] == "pk-a"]) == 3
+
+
+def _second_namespace(settings: Settings) -> Settings:
+    tag = uuid.uuid4().hex[:10]
+    url = with_database(settings.database_url_for("eligibility"), f"t_{tag}_eligibility")
+    return settings.model_copy(update={"eligibility_database_url": url, "kafka_topic_prefix": f"t{tag}."})
