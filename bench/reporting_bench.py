@@ -33,7 +33,13 @@ from services.reporting import projections
 from services.reporting.domain import load_targets
 from services.reporting.main import MIGRATIONS, create_app
 from shared.db import ensure_database, make_engine, make_sessionmaker, migrate
-from shared.events import CertificateIssuedV1, Envelope, PersonFactRecordedV1, SubsidyDecidedV1, new_envelope
+from shared.events import (
+    CertificateIssuedV1,
+    Envelope,
+    PersonFactRecordedV1,
+    SubsidyDecidedV1,
+    new_envelope,
+)
 from shared.settings import Settings, normalise_async_url, with_database
 
 DISTRICTS = ("320612", "320613", "320614", "320623", "320681", "320682", "320685", "320671")

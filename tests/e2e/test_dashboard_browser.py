@@ -135,16 +135,18 @@ async def test_the_dashboard_shows_the_numbers_the_api_returns(settings: Any, se
         async def loaded() -> Any:
             p = (await api.get("/v1/progress")).json()
             f = (await api.get("/v1/funds")).json()
-            return (p, f) if p["person_times"] == 3 and f["totals"]["paid_fen"] == 70_000 else None
+            r = (await api.get("/v1/ratios")).json()
+            # Three topics arrive independently: wait until every one is applied.
+            done = p["person_times"] == 3 and f["totals"]["paid_fen"] == 70_000 and r["city"]["skilled"] == 2
+            return (p, f, r) if done else None
 
-        progress, funds = await eventually(loaded)
-        ratios = (await api.get("/v1/ratios")).json()
+        progress, funds, ratios = await eventually(loaded)
         districts = (await api.get("/v1/districts")).json()
     dom = await chromium("--dump-dom", f"{server}/dashboard")
     page = Texts()
     page.feed(dom)
     assert 'data-loaded="true"' in dom and page.by_id["status"] == "已加载"
-    t1 = re.search(r'data-target="T1".*?class="actual">([^<]*)<', dom, re.S)
+    t1 = re.search(r'data-target="T1".*?class="actual">([^<]*)<', dom, re.DOTALL)
     assert t1 is not None and t1.group(1) == str(progress["person_times"]) == "3"
     assert page.by_id["funds-paid"] == yuan(funds["totals"]["paid_fen"]) == "700.00"
     assert page.by_id["funds-reserved"] == yuan(funds["totals"]["reserved_fen"]) == "1,500.50"

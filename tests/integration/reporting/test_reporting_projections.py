@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import uuid
@@ -152,6 +153,8 @@ async def test_metrics_pass_promtool_with_business_gauges_set(settings) -> None:
 
         exposition = await eventually(ready)
         assert 'skillsub_subsidy_decisions{outcome="approved"} 1.0' in exposition
-        checked = subprocess.run(["promtool", "check", "metrics"], input=exposition, text=True,
-                                 capture_output=True, timeout=30)
-        assert checked.returncode == 0, checked.stdout + checked.stderr
+        proc = await asyncio.create_subprocess_exec(
+            "promtool", "check", "metrics", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(exposition.encode()), timeout=30)
+        assert proc.returncode == 0, (out + err).decode()

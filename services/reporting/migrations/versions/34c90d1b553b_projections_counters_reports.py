@@ -4,8 +4,8 @@ Revision ID: 34c90d1b553b
 Revises: 38a72f93950d
 Create Date: 2026-11-27 14:39:50.021855
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '34c90d1b553b'
