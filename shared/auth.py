@@ -28,7 +28,8 @@ from shared.settings import Settings
 ALGORITHM = "HS256"
 ISSUER = "skillsub-registry"
 CLIENT_CHECK = "auth_client_active"  # runtime.state key: async (client_id) -> bool
-ROLES = frozenset({"institution", "feeder", "bureau", "district", "auditor"})
+# hr approves payment batches and finance releases them (十二: two different roles, four eyes).
+ROLES = frozenset({"institution", "feeder", "bureau", "district", "auditor", "hr", "finance"})
 # Roles that may be granted the sight of full resident IDs (PIPL: least privilege for the others).
 ID_VIEWER_ROLES = frozenset({"bureau", "auditor"})
 

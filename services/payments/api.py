@@ -25,6 +25,7 @@ from services.payments import postings as pg
 from services.payments.disbursements import Actor, Role, State
 from services.payments.ledger import Fund, FundingSource
 from shared.app import RuntimeDep, SessionDep
+from shared.auth import PrincipalDep
 from shared.money import fen_to_yuan
 from shared.problems import Problem
 
@@ -32,18 +33,15 @@ router = APIRouter(prefix="/v1", tags=["payments"])
 
 
 # ---- who is acting -------------------------------------------------------------------------
-# Stand-in until shared/auth.py lands: the gateway puts the authenticated person and role in
-# these headers. Swap this one function for the shared PrincipalDep when it exists.
+# The bearer token (shared/auth.py) names the client and its role; each staff member holds their
+# own client, so the client id is the person the four-eyes rule compares.
 
-def current_actor(x_actor_id: Annotated[str | None, Header()] = None,
-                  x_actor_role: Annotated[str | None, Header()] = None) -> Actor:
-    if not x_actor_id:
-        raise Problem(401, "Who is acting?", "X-Actor-Id header is required", field="X-Actor-Id")
+def current_actor(principal: PrincipalDep) -> Actor:
     try:
-        return Actor(x_actor_id, Role(x_actor_role or ""))
+        return Actor(principal.client_id, Role(principal.role))
     except ValueError:
-        raise Problem(403, "Unknown role", f"role must be one of {[r.value for r in Role]}",
-                      field="X-Actor-Role") from None
+        raise Problem(403, "Role not allowed", f"payments needs role {' or '.join(r.value for r in Role)}; "
+                      f"the token's role is {principal.role}", field="role") from None
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]
@@ -53,7 +51,7 @@ IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=8, ma
 def require(actor: Actor, role: Role) -> None:
     if actor.role is not role:
         raise Problem(403, "Role not allowed", f"this needs role {role.value}; {actor.person_id} acts as "
-                      f"{actor.role.value}", field="X-Actor-Role")
+                      f"{actor.role.value}", field="role")
 
 
 # ---- Idempotency-Key -------------------------------------------------------------------------

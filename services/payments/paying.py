@@ -34,7 +34,7 @@ b = store.batches
 
 
 def _role_problem(exc: dm.RoleViolation) -> Problem:
-    return Problem(403, "Role not allowed", str(exc), field="X-Actor-Role")
+    return Problem(403, "Role not allowed", str(exc), field="role")
 
 
 # ---- batches -----------------------------------------------------------------------------

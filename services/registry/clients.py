@@ -48,6 +48,10 @@ def demo_clients() -> list[tuple[ClientSpec, str]]:
                    description="demo 通州区 staff"),
         ClientSpec("demo-institution", "institution", institution_id=DEMO_INSTITUTION_ID,
                    description="demo training institution"),
+        # Payments: hr approves a batch, finance (another person) releases it.
+        ClientSpec("demo-hr", "hr", description="demo 人社 payment approver"),
+        ClientSpec("demo-hr-2", "hr", description="demo second 人社 approver"),
+        ClientSpec("demo-finance", "finance", description="demo 财政 payment releaser"),
     ] + [ClientSpec(f"demo-feeder-{f.value}", "feeder", feeder=f.value, description=f"demo feeder {f.value}")
          for f in Feeder]
     return [(s, f"{s.client_id}-secret") for s in specs]

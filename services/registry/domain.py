@@ -236,6 +236,8 @@ class Role(StrEnum):
     BUREAU = "bureau"  # 市人社局 staff
     DISTRICT = "district"  # county/district staff
     AUDITOR = "auditor"  # reads everything, changes nothing
+    HR = "hr"  # 人社 payment approver: no registry writes (payments' role)
+    FINANCE = "finance"  # 财政 payment releaser: no registry writes (payments' role)
 
 
 class Action(StrEnum):

@@ -69,7 +69,7 @@ async def test_certificate_flows_to_a_decision_a_draft_and_the_progress_count(se
         assert (await reg.post("/v1/facts", json=EMPLOYMENT, headers=feeder)).status_code == 201
         await pay.post("/v1/allocations", json={"reference": "CZ-2020-001", "source": "unemployment_insurance_surplus",
                                                  "district": "320612", "amount_fen": 10_000_000},
-                       headers={"X-Actor-Id": "fin-1", "X-Actor-Role": "finance"})
+                       headers=await auth(reg, "demo-finance"))
         created = await reg.post("/v1/certificates", json=certificate(), headers=institution)
         assert created.status_code == 201, created.text
         cert_id = created.json()["certificate_id"]

@@ -15,13 +15,19 @@ import sqlalchemy as sa
 
 from services.payments import handlers
 from services.payments.main import create_app
+from shared.auth import AuthPrincipal, issue_token
 from shared.events import SubsidyDecidedV1, new_envelope
 from shared.settings import Settings
 from tests.conftest import serve
 
-HR_A = {"X-Actor-Id": "hr-alice", "X-Actor-Role": "hr"}
-HR_C = {"X-Actor-Id": "hr-carol", "X-Actor-Role": "hr"}
-FIN_B = {"X-Actor-Id": "fin-bob", "X-Actor-Role": "finance"}
+def bearer(client_id: str, role: str) -> dict[str, str]:
+    """A token as the registry would issue it to a staff member's client (shared/auth.py)."""
+    return {"Authorization": "Bearer " + issue_token(Settings(skillsub_env="test"), AuthPrincipal(client_id, role))}
+
+
+HR_A = bearer("hr-alice", "hr")
+HR_C = bearer("hr-carol", "hr")
+FIN_B = bearer("fin-bob", "finance")
 UI = "unemployment_insurance_surplus"
 DISTRICT = "320612"
 

@@ -6,6 +6,7 @@ import pytest
 
 from tests.integration.payments.payments_fixtures import (
     DISTRICT,
+    bearer,
     FIN_B,
     HR_A,
     HR_C,
@@ -57,8 +58,8 @@ async def test_hr_approves_and_a_different_finance_person_releases_then_the_stat
         assert (await pay.post(f"/v1/batches/{bid}/approve", headers=FIN_B)).status_code == 403
         assert (await pay.post(f"/v1/batches/{bid}/approve", headers=HR_A)).status_code == 200
         same_person = await pay.post(f"/v1/batches/{bid}/release",
-                                     headers={"X-Actor-Id": "hr-alice", "X-Actor-Role": "finance"})
-        assert same_person.status_code == 403 and same_person.json()["errors"][0]["field"] == "X-Actor-Role"
+                                     headers=bearer("hr-alice", "finance"))
+        assert same_person.status_code == 403 and same_person.json()["errors"][0]["field"] == "role"
         assert (await pay.post(f"/v1/batches/{bid}/release", headers=HR_C)).status_code == 403
         released = await pay.post(f"/v1/batches/{bid}/release", headers=FIN_B)
         assert released.status_code == 200 and released.json()["cash_fen"] == 600_000

@@ -9,6 +9,7 @@ import pytest
 
 from tests.integration.payments.payments_fixtures import (
     DISTRICT,
+    bearer,
     FIN_B,
     UI,
     allocate,
@@ -66,14 +67,14 @@ async def test_bad_input_is_refused_with_the_field_named_and_changes_nothing(set
         assert unknown.status_code == 404 and unknown.json()["errors"][0]["field"] == "batch_id"
         nobody = await pay.post("/v1/allocations", json={"reference": "CZ-X", "source": UI, "district": DISTRICT,
                                                          "amount_fen": 5})
-        assert nobody.status_code == 401 and nobody.json()["errors"][0]["field"] == "X-Actor-Id"
-        wrong_role = await pay.post("/v1/allocations", headers={"X-Actor-Id": "x", "X-Actor-Role": "hr"},
+        assert nobody.status_code == 401 and nobody.headers["www-authenticate"].startswith("Bearer")
+        wrong_role = await pay.post("/v1/allocations", headers=bearer("x", "hr"),
                                     json={"reference": "CZ-X", "source": UI, "district": DISTRICT, "amount_fen": 5})
         assert wrong_role.status_code == 403
         unknown_decision = await pay.get(f"/v1/decisions/{uuid.uuid4()}/disbursement")
         assert unknown_decision.status_code == 404 and unknown_decision.json()["errors"][0]["field"] == "decision_id"
         no_retry = await pay.post(f"/v1/disbursements/{uuid.uuid4()}/retry",
-                                  headers={"X-Actor-Id": "h", "X-Actor-Role": "hr"})
+                                  headers=bearer("h", "hr"))
         assert no_retry.status_code == 404
         assert (await fund(pay))["balance_fen"] == 50_000
         assert await scalar(pay, "SELECT count(*) FROM ledger_transactions") == 1
