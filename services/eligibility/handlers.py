@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eligibility import store
-from services.eligibility.reevaluate import reevaluate
+from services.eligibility.reevaluate import lock_reference, reevaluate
 from services.eligibility.trigger_items import COMPLETION_TYPES, ORDER_CLASS
 from shared.events import Envelope
 
@@ -47,6 +47,8 @@ async def handle(session: AsyncSession, events: Sequence[Envelope], runtime: Run
     t = Touched()
     for env in events:
         _collect(env, t)
+    if t.rows.keys() & {"catalog", "shortage", "classes"}:
+        await lock_reference(session, exclusive=True)
     await _write(session, t)
     persons = t.persons | await _holders(session, t)
     order_classes = t.order_classes | await _order_classes(session, t.classes)

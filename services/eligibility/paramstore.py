@@ -11,6 +11,7 @@ import hashlib
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+import yaml
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,7 +29,7 @@ def parse(text: str) -> ParameterSet:
     """Parse or raise ValueError with the reason (the route turns it into a 422)."""
     try:
         return load_parameters_text(text)
-    except (KeyError, TypeError, AttributeError) as exc:
+    except (KeyError, TypeError, AttributeError, yaml.YAMLError) as exc:
         raise ValueError(f"malformed parameter file: {exc!r}") from None
 
 

@@ -61,6 +61,16 @@ async def load_catalog(session: AsyncSession, runtime: Runtime) -> CatalogView:
     return view
 
 
+REFERENCE_LOCK = 7_112_019  # Catalog, lists, classes: written under it exclusively, read shared
+
+
+async def lock_reference(session: AsyncSession, exclusive: bool) -> None:
+    """Without it a Catalog row committed while another instance decides a certificate of that
+    occupation (read before the commit) would leave that certificate decided without it."""
+    fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    await session.execute(sa.text(f"SELECT {fn}(:k)"), {"k": REFERENCE_LOCK})
+
+
 async def lock_persons(session: AsyncSession, keys: list[str]) -> None:
     """Transaction-scoped locks, taken in one sorted order so two batches cannot deadlock."""
     await session.execute(sa.text(
@@ -74,6 +84,7 @@ async def reevaluate(session: AsyncSession, runtime: Runtime, persons: list[str]
     subjects = sorted(set(persons) | {_class_key(c) for c in classes or ()})
     if not subjects:
         return
+    await lock_reference(session, exclusive=False)
     await lock_persons(session, subjects)
     catalog, params = await load_catalog(session, runtime), await paramstore.current(session, runtime)
     items = await items_for(session, persons)
