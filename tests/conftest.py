@@ -70,6 +70,17 @@ def _async(url: str) -> str:
     return normalise_async_url(url)
 
 
+def bearer(client_id: str, role: str, **claims: object) -> dict[str, str]:
+    """A bearer token as the registry issues it (shared/auth.py), signed with the test secret."""
+    from shared.auth import AuthPrincipal, issue_token
+
+    token = issue_token(Settings(skillsub_env="test"), AuthPrincipal(client_id, role, **claims))  # type: ignore[arg-type]
+    return {"Authorization": f"Bearer {token}"}
+
+
+BUREAU = {"client_id": "demo-bureau", "role": "bureau"}
+
+
 @pytest.fixture
 async def drop_test_databases(settings: Settings) -> AsyncIterator[None]:
     yield

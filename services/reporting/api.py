@@ -20,6 +20,7 @@ from services.reporting import queries
 from services.reporting.handlers import targets_now
 from services.reporting.projections import today
 from services.reporting.reports import MEDIA_TYPES, figures_to_dict, period_bounds, render
+from shared.auth import require_roles
 from shared.app import RuntimeDep, SessionDep
 from shared.places import UnknownPlace, default_places
 from shared.problems import Problem
@@ -83,7 +84,9 @@ def _check_district(code: str, year: int, index: int) -> None:
 
 
 @router.put("/statistics/employed", status_code=200, summary="Load employed persons per district")
-async def put_employed(body: EmployedLoad, session: SessionDep, runtime: RuntimeDep) -> dict[str, Any]:
+async def put_employed(body: EmployedLoad, session: SessionDep, runtime: RuntimeDep,
+                       _: Any = require_roles("bureau")) -> dict[str, Any]:
+    """The statistics bureau's employed-person figures, loaded by bureau staff (the ratios' denominators)."""
     seen: set[str] = set()
     for i, f in enumerate(body.figures):
         _check_district(f.district, body.year, i)
@@ -104,7 +107,7 @@ class ReportCreate(BaseModel):
 
 @router.post("/reports", status_code=201, summary="Issue a 季报/年报, frozen at its cut-off (十六)")
 async def create_report(body: ReportCreate, response: Response, session: SessionDep,
-                        runtime: RuntimeDep) -> dict[str, Any]:
+                        runtime: RuntimeDep, _: Any = require_roles("bureau", "district")) -> dict[str, Any]:
     if (body.kind == "quarterly") != ("Q" in body.period):
         raise Problem(422, "Period does not match kind", "quarterly: 2020Q3; annual: 2020", field="period")
     _, end = period_bounds(body.kind, body.period)

@@ -27,7 +27,7 @@ import pytest
 import uvicorn
 
 from services.reporting.main import create_app
-from tests.conftest import ROOT
+from tests.conftest import ROOT, bearer
 from tests.integration.reporting.helpers import (
     certificate,
     decided,
@@ -115,7 +115,7 @@ def yuan(fen: int) -> str:
 
 async def seed(settings: Any, base: str) -> None:
     async with httpx.AsyncClient(base_url=base) as api:
-        put = await api.put("/v1/statistics/employed", json={"year": 2020, "figures": [
+        put = await api.put("/v1/statistics/employed", headers=bearer("demo-bureau", "bureau"), json={"year": 2020, "figures": [
             {"district": "320612", "employed": 20}, {"district": "320613", "employed": 10}]})
         assert put.status_code == 200
     did = uuid.uuid4()
