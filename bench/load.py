@@ -47,7 +47,7 @@ async def preload(client: httpx.AsyncClient, platform: Platform, n: int) -> dict
             {"occupation_code": "6-18-01-01", "occupation_name": "车工", "level": 4, "training_fen": 120000,
              "appraisal_fen": 20000, "valid_from": "2019-01-01"}]})
     bulk = "\n".join(__import__("json").dumps(employment(i)) for i in range(n))
-    r = await client.post(f"{reg}/v1/facts/bulk", content=bulk, headers=feeder | {
+    r = await client.post(f"{reg}/v1/bulk/facts", content=bulk, headers=feeder | {
         "content-type": "application/x-ndjson"})
     if r.status_code >= 300:  # no bulk endpoint: one by one
         sem = asyncio.Semaphore(32)

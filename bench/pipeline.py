@@ -104,6 +104,26 @@ async def _push(client: httpx.AsyncClient, url: str, bodies: list[dict[str, Any]
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
+async def _push_bulk(client: httpx.AsyncClient, url: str, bodies: list[dict[str, Any]], batch: int,
+                     concurrency: int, headers: dict[str, str]) -> None:
+    """NDJSON files of `batch` lines, as an institution's or feeder's system uploads them."""
+    chunks = [bodies[i:i + batch] for i in range(0, len(bodies), batch)]
+    queue: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
+    for c in chunks:
+        queue.put_nowait(c)
+    ndjson = headers | {"content-type": "application/x-ndjson"}
+
+    async def worker() -> None:
+        while not queue.empty():
+            chunk = queue.get_nowait()
+            r = await client.post(url, content="\n".join(json.dumps(b) for b in chunk), headers=ndjson)
+            bad = [line for line in r.text.splitlines() if '"error"' in line]
+            if r.status_code >= 300 or bad:
+                raise RuntimeError(f"{url}: {r.status_code} {(bad or [r.text])[0][:300]}")
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
 async def _count(dsn_by_service: dict[str, str], service: str) -> int:
     conn = await asyncpg.connect(dsn_by_service[service])
     try:
@@ -130,11 +150,17 @@ async def run_platform(args: argparse.Namespace, platform: Platform) -> dict[str
             "reference": f"BENCH-{uuid.uuid4().hex[:8]}", "source": "unemployment_insurance_surplus",
             "district": "320612", "amount_fen": n * 70000 + 1})
         t0 = time.perf_counter()
-        await _push(client, f"{reg}/v1/facts", [employment(i) for i in range(n)], args.concurrency, feeder)
+        if args.mode == "bulk":
+            await _push_bulk(client, f"{reg}/v1/bulk/facts", [employment(i) for i in range(n)], args.batch,
+                             args.concurrency, feeder)
+        else:
+            await _push(client, f"{reg}/v1/facts", [employment(i) for i in range(n)], args.concurrency, feeder)
         preload_s = time.perf_counter() - t0
         start = time.perf_counter()
-        pushing = asyncio.create_task(_push(client, f"{reg}/v1/certificates",
-                                            [certificate(i) for i in range(n)], args.concurrency, institution))
+        certs = [certificate(i) for i in range(n)]
+        pushing = asyncio.create_task(
+            _push_bulk(client, f"{reg}/v1/bulk/certificates", certs, args.batch, args.concurrency, institution)
+            if args.mode == "bulk" else _push(client, f"{reg}/v1/certificates", certs, args.concurrency, institution))
         done: dict[str, float] = {}
         while len(done) < len(SERVICES):
             for s in SERVICES:
@@ -225,7 +251,7 @@ def main(args: argparse.Namespace) -> int:
 
 def _report(n: int, result: dict[str, Any], floor_s: float, peak: dict[str, float]) -> None:
     total = result["stage_done_s"]["reporting"]
-    print(f"\nSkillSub pipeline bench: {n} certificates through REST (concurrency as given)")
+    print(f"\nSkillSub pipeline bench: {n} certificates through REST")
     print(f"  preload: {n} employment facts via REST in {result['preload_facts_s']:.1f} s")
     for stage, secs in sorted(result["stage_done_s"].items(), key=lambda kv: kv[1]):
         print(f"  stage {stage:<12} all done after {secs:7.2f} s")

@@ -155,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     mk.set_defaults(func=cmd_makemigration)
     bench = sub.add_parser("bench", help="end-to-end pipeline benchmark")
     bench.add_argument("--certificates", type=int, default=20000)
-    bench.add_argument("--batch", type=int, default=500)
+    bench.add_argument("--batch", type=int, default=1000, help="lines per NDJSON upload (bulk mode)")
+    bench.add_argument("--mode", choices=("bulk", "rest"), default="bulk",
+                       help="NDJSON bulk uploads, or one POST per certificate")
     bench.add_argument("--concurrency", type=int, default=4)
     bench.add_argument("--data-dir", default=".data/bench")
     bench.set_defaults(func=cmd_bench)
