@@ -111,7 +111,8 @@ async def _write(session: AsyncSession, t: Touched) -> None:
               "certs": store.certificates, "completions": store.completions, "revoked": store.revocations}
     for name, table in simple.items():
         if t.rows.get(name):
-            await session.execute(insert(table).values(t.rows[name]).on_conflict_do_nothing())
+            # executemany (insertmanyvalues): compiled once, not one giant VALUES per batch
+            await session.execute(insert(table).on_conflict_do_nothing(), t.rows[name])
     if t.rows.get("classes"):
         stmt = insert(store.training_classes).values(_last_per_key(t.rows["classes"], "class_id"))
         await session.execute(stmt.on_conflict_do_update(index_elements=["class_id"],

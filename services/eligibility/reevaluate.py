@@ -189,7 +189,7 @@ async def store_changes(session: AsyncSession, runtime: Runtime, rows: list[dict
     if rows:
         clean = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
         # Only a replayed decision id is skipped: 十三 index and CHECK violations must fail the batch.
-        await session.execute(insert(d).values(clean).on_conflict_do_nothing(index_elements=["decision_id"]))
+        await session.execute(insert(d).on_conflict_do_nothing(index_elements=["decision_id"]), clean)
         await runtime.emit(session, [_event(r) for r in rows])
         await _open_reviews(session, [r for r in rows if r["outcome"] == NEEDS_REVIEW])
     await session.execute(sa.text(SLOTS_SQL), {"keys": persons})
