@@ -24,14 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared import audit
 from shared.audit import AuditEntry
-from shared.auth import InvalidToken, decode_token, require_roles
+from shared.auth import InvalidToken, decode_token, get_principal, require_roles
 from shared.db import ensure_database, make_engine, make_sessionmaker, migrate
 from shared.events import Envelope
 from shared.inbox import Handler, InboxConsumer, inbox_tables
 from shared.kafka import broker_reachable, ensure_topics, make_consumer, make_producer
 from shared.metrics import ServiceMetrics
 from shared.outbox import OutboxRelay, add_events, outbox_tables
-from shared.problems import install_problem_handlers
+from shared.problems import document_problems, install_problem_handlers
 from shared.settings import Settings
 
 log = logging.getLogger("skillsub.app")
@@ -221,7 +221,20 @@ def build_app(spec: ServiceSpec, settings: Settings, *, title: str, description:
     app.include_router(_ops_router(runtime))
     for router in spec.routers:
         app.include_router(router)
+    _document_problem_responses(app)
     return app
+
+
+def _document_problem_responses(app: FastAPI) -> None:
+    """The OpenAPI document lists the problem+json answers (401/403/404/422) the routes really give."""
+    default = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(default(), app, get_principal)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _install_request_metrics(app: FastAPI, runtime: Runtime) -> None:
