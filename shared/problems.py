@@ -100,6 +100,8 @@ def document_problems(schema: dict[str, Any], app: FastAPI, auth_dependency: Any
 def _document(op: dict[str, Any], route: Any, auth_dependency: Any) -> None:
     responses = op.setdefault("responses", {})
     statuses = [422]
+    if route.dependant.body_params or "requestBody" in (route.openapi_extra or {}):
+        statuses.append(400)  # a body that is not JSON at all never reaches validation
     if _depends_on(route.dependant, auth_dependency):
         statuses += [401, 403]
     if route.dependant.path_params:

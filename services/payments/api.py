@@ -27,9 +27,11 @@ from services.payments.ledger import Fund, FundingSource
 from shared.app import RuntimeDep, SessionDep
 from shared.auth import PrincipalDep
 from shared.money import fen_to_yuan
-from shared.problems import Problem
+from shared.problems import Problem, problem_responses
 
 router = APIRouter(prefix="/v1", tags=["payments"])
+# Free-text ids go into PostgreSQL text columns, which refuse NUL (a 500 before this pattern).
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 
 
 # ---- who is acting -------------------------------------------------------------------------
@@ -91,11 +93,11 @@ class AllocationCreate(BaseModel):
     reference: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$",
                            description="the finance bureau's document number")
     source: FundingSource
-    district: str = Field(min_length=2, max_length=16)
+    district: str = Field(min_length=2, max_length=16, pattern=PRINTABLE)
     amount_fen: int = Field(gt=0, le=10**13)
 
 
-@router.post("/allocations", status_code=201)
+@router.post("/allocations", status_code=201, responses=problem_responses(409))
 async def allocate(body: AllocationCreate, request: Request, session: SessionDep, runtime: RuntimeDep,
                    actor: ActorDep, idempotency_key: IdemKey = None) -> JSONResponse:
     require(actor, Role.FINANCE)

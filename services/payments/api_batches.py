@@ -16,12 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.payments import paying, store
 from services.payments import postings as pg
-from services.payments.api import ActorDep, IdemKey, Outcome, once, require
+from services.payments.api import PRINTABLE, ActorDep, IdemKey, Outcome, once, require
 from services.payments.disbursements import Role
 from services.payments.ledger import Fund, FundingSource, Payee, PayeeKind
 from services.payments.treasury import StatementError, TreasuryClient, parse_statement, payment_file
 from shared.app import Runtime, RuntimeDep, SessionDep
-from shared.problems import Problem
+from shared.problems import Problem, problem_responses
 
 router = APIRouter(prefix="/v1", tags=["payments"])
 log = logging.getLogger("skillsub.payments")
@@ -30,11 +30,11 @@ log = logging.getLogger("skillsub.payments")
 class BatchCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: FundingSource | None = None
-    district: str | None = Field(default=None, min_length=2, max_length=16)
+    district: str | None = Field(default=None, min_length=2, max_length=16, pattern=PRINTABLE)
     limit: int = Field(default=10_000, ge=1, le=100_000)
 
 
-@router.post("/batches", status_code=201)
+@router.post("/batches", status_code=201, responses=problem_responses(409))
 async def create_batch(body: BatchCreate, request: Request, session: SessionDep, actor: ActorDep,
                        idempotency_key: IdemKey = None) -> Any:
     async def run() -> Outcome:
@@ -55,7 +55,7 @@ async def get_batch(batch_id: uuid.UUID, session: SessionDep) -> dict[str, Any]:
     return dict(row) | {"by_status": {s: n for s, n in counts}}
 
 
-@router.post("/batches/{batch_id}/approve")
+@router.post("/batches/{batch_id}/approve", responses=problem_responses(409))
 async def approve_batch(batch_id: uuid.UUID, request: Request, session: SessionDep, runtime: RuntimeDep,
                         actor: ActorDep, idempotency_key: IdemKey = None) -> Any:
     async def run() -> Outcome:
@@ -68,7 +68,7 @@ async def approve_batch(batch_id: uuid.UUID, request: Request, session: SessionD
     return response
 
 
-@router.post("/batches/{batch_id}/release")
+@router.post("/batches/{batch_id}/release", responses=problem_responses(409))
 async def release_batch(batch_id: uuid.UUID, request: Request, session: SessionDep, runtime: RuntimeDep,
                         actor: ActorDep, idempotency_key: IdemKey = None) -> Any:
     """Finance releases; the order then goes to the treasury (after the commit, with its own key)."""
@@ -84,7 +84,7 @@ async def release_batch(batch_id: uuid.UUID, request: Request, session: SessionD
     return response
 
 
-@router.post("/batches/{batch_id}/submit")
+@router.post("/batches/{batch_id}/submit", responses=problem_responses(409))
 async def resubmit_batch(batch_id: uuid.UUID, runtime: RuntimeDep, actor: ActorDep) -> dict[str, Any]:
     """Send a released batch's order again (same Idempotency-Key: the treasury pays it once)."""
     require(actor, Role.FINANCE)
@@ -124,7 +124,11 @@ async def resume_submissions(runtime: Runtime) -> None:
         await submit_batch(runtime, batch_id)
 
 
-@router.get("/batches/{batch_id}/payment-file", response_class=PlainTextResponse)
+CSV_FILE = {200: {"description": "The payment file", "content": {"text/csv": {"schema": {"type": "string"}}}}}
+
+
+@router.get("/batches/{batch_id}/payment-file", response_class=PlainTextResponse,
+            responses=CSV_FILE | problem_responses(409))
 async def batch_payment_file(batch_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> PlainTextResponse:
     """The released batch as a CSV payment file, for a treasury without an API."""
     require(actor, Role.FINANCE)
@@ -161,7 +165,7 @@ async def import_statement(body: StatementImport, request: Request, session: Ses
     return response
 
 
-@router.post("/disbursements/{disbursement_id}/retry")
+@router.post("/disbursements/{disbursement_id}/retry", responses=problem_responses(409))
 async def retry_disbursement(disbursement_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep,
                              actor: ActorDep) -> dict[str, Any]:
     events = await paying.retry(session, disbursement_id, actor)
@@ -176,15 +180,16 @@ class AdvanceCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     plan_id: uuid.UUID
-    clause: str = Field(min_length=1, max_length=8)
-    district: str = Field(min_length=2, max_length=16)
-    payee_ref: str = Field(min_length=3, max_length=64, description="the enterprise or institution id")
+    clause: str = Field(min_length=1, max_length=8, pattern=PRINTABLE)
+    district: str = Field(min_length=2, max_length=16, pattern=PRINTABLE)
+    payee_ref: str = Field(min_length=3, max_length=64, pattern=PRINTABLE,
+                           description="the enterprise or institution id")
     planned_fen: int = Field(gt=0, le=10**12)
     advance_fen: int = Field(gt=0, le=10**12)
     on: date
 
 
-@router.post("/advances", status_code=201)
+@router.post("/advances", status_code=201, responses=problem_responses(409))
 async def draft_advance(body: AdvanceCreate, request: Request, session: SessionDep, runtime: RuntimeDep,
                         actor: ActorDep, idempotency_key: IdemKey = None) -> Any:
     require(actor, Role.HR)
@@ -207,7 +212,7 @@ class SettlementCreate(BaseModel):
     earned_fen: int = Field(ge=0, le=10**12, description="the subsidy earned on completion")
 
 
-@router.post("/advances/{plan_id}/settlement", status_code=201)
+@router.post("/advances/{plan_id}/settlement", status_code=201, responses=problem_responses(409))
 async def settle_advance(plan_id: uuid.UUID, body: SettlementCreate, request: Request, session: SessionDep,
                          runtime: RuntimeDep, actor: ActorDep, idempotency_key: IdemKey = None) -> Any:
     require(actor, Role.HR)
@@ -226,13 +231,13 @@ class RecoveryCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reference: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
     source: FundingSource
-    district: str = Field(min_length=2, max_length=16)
+    district: str = Field(min_length=2, max_length=16, pattern=PRINTABLE)
     payee_kind: PayeeKind
-    payee_ref: str = Field(min_length=3, max_length=128)
+    payee_ref: str = Field(min_length=3, max_length=128, pattern=PRINTABLE)
     amount_fen: int = Field(gt=0, le=10**12)
 
 
-@router.post("/recoveries", status_code=201)
+@router.post("/recoveries", status_code=201, responses=problem_responses(409))
 async def recover(body: RecoveryCreate, request: Request, session: SessionDep, runtime: RuntimeDep,
                   actor: ActorDep, idempotency_key: IdemKey = None) -> Any:
     """A payee repaid a clawback or an unearned advance: the special account is restored (十四)."""

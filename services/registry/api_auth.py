@@ -23,7 +23,14 @@ def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
                         headers=headers | {"Cache-Control": "no-store"})
 
 
-@router.post("/oauth/token", summary="Exchange client credentials for a short-lived bearer token")
+OAUTH_ERROR = {"application/json": {"schema": {"type": "object", "required": ["error"], "properties": {
+    "error": {"type": "string"}, "error_description": {"type": "string"}}}}}
+
+
+# RFC 6749 §5.2: token errors are {"error": ...} JSON, not problem+json.
+@router.post("/oauth/token", summary="Exchange client credentials for a short-lived bearer token",
+             responses={400: {"description": "Unsupported grant type", "content": OAUTH_ERROR},
+                        401: {"description": "Unknown client, wrong secret or revoked", "content": OAUTH_ERROR}})
 async def token(session: SessionDep, runtime: RuntimeDep, grant_type: Annotated[str, Form()],
                 client_id: Annotated[str, Form(max_length=64)],
                 client_secret: Annotated[str, Form(max_length=256)]) -> JSONResponse:

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -98,7 +98,8 @@ async def list_standards(session: SessionDep, occupation_code: str | None = None
 
 
 @router.get("/shortage-lists", summary="Public: market-shortage and provincial lists by year")
-async def list_shortage_lists(session: SessionDep, year: int | None = None) -> list[dict[str, Any]]:
+async def list_shortage_lists(session: SessionDep, year: Annotated[int | None, Query(ge=1900, le=2100)] = None
+                              ) -> list[dict[str, Any]]:
     q = sa.select(shortage_lists).order_by(shortage_lists.c.year, shortage_lists.c.list_kind)
     if year is not None:
         q = q.where(shortage_lists.c.year == year)

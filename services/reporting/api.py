@@ -101,11 +101,13 @@ async def put_employed(body: EmployedLoad, session: SessionDep, runtime: Runtime
 
 class ReportCreate(BaseModel):
     kind: Literal["quarterly", "annual"]
-    period: str = Field(pattern=r"^\d{4}(Q[1-4])?$", examples=["2020Q3", "2020"])
+    # 19xx/20xx only: year 0000 reached date() and answered 500.
+    period: str = Field(pattern=r"^(19|20)\d{2}(Q[1-4])?$", examples=["2020Q3", "2020"])
     cut_off: dt.date
 
 
-@router.post("/reports", status_code=201, summary="Issue a 季报/年报, frozen at its cut-off (十六)")
+@router.post("/reports", status_code=201, summary="Issue a 季报/年报, frozen at its cut-off (十六)",
+             responses={200: {"description": "Already issued: the same report"}})
 async def create_report(body: ReportCreate, response: Response, session: SessionDep,
                         runtime: RuntimeDep, _: Any = require_roles("bureau", "district")) -> dict[str, Any]:
     if (body.kind == "quarterly") != ("Q" in body.period):
