@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.dialects.postgresql import insert
@@ -149,7 +149,8 @@ async def disbursement_for_decision(decision_id: uuid.UUID, session: SessionDep)
 
 @router.get("/disbursements")
 async def list_disbursements(session: SessionDep, status: State | None = None,
-                             batch_id: uuid.UUID | None = None, limit: int = 500) -> list[dict[str, Any]]:
+                             batch_id: uuid.UUID | None = None,
+                             limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict[str, Any]]:
     """Drafts in FIFO order; `status=waiting` shows the visible queue for money."""
     d = store.disbursements
     q = sa.select(d).order_by(d.c.queued_seq.nulls_last(), d.c.created_at, d.c.disbursement_id)
@@ -157,13 +158,14 @@ async def list_disbursements(session: SessionDep, status: State | None = None,
         q = q.where(d.c.status == status.value)
     if batch_id is not None:
         q = q.where(d.c.batch_id == batch_id)
-    return [_public(r) for r in (await session.execute(q.limit(min(limit, 5000)))).mappings()]
+    return [_public(r) for r in (await session.execute(q.limit(limit))).mappings()]
 
 
 # ---- 公开资金使用情况 --------------------------------------------------------------------------
 
 @router.get("/fund-use")
-async def fund_use(session: SessionDep, year: int | None = None) -> dict[str, Any]:
+async def fund_use(session: SessionDep, year: Annotated[int | None, Query(ge=1900, le=2100)] = None
+                   ) -> dict[str, Any]:
     """Public fund-use summary by source, district, clause and month: no payee, no person."""
     spent = (await session.execute(store.FUND_USE_SQL, {"year": year})).mappings().all()
     allocated = (await session.execute(store.ALLOCATED_SQL, {"year": year})).mappings().all()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Response
 
 from services.registry import people, training
@@ -13,6 +14,7 @@ from services.registry.access import ensure_write
 from services.registry.api import AUTH_ERRORS
 from services.registry.domain import Action, Resource, ResourceKind
 from services.registry.schemas import ClassCreate, CompletionCreate, InstitutionCreate
+from services.registry.store import institutions
 from shared.app import RuntimeDep, SessionDep
 from shared.auth import PrincipalDep
 from shared.problems import Problem
@@ -27,6 +29,13 @@ async def record_institution(body: InstitutionCreate, response: Response, sessio
     mismatch is recorded with a warning, not refused."""
     ensure_write(principal, Action.CREATE, Resource(ResourceKind.INSTITUTION, district=body.district),
                  field="district")
+    # The upsert replaces a listed institution: its current district must be the caller's too, or
+    # district staff could move another district's institution into their own (found by fuzzing).
+    listed_in = await session.scalar(sa.select(institutions.c.district)
+                                     .where(institutions.c.credit_code == body.credit_code))
+    if listed_in is not None:
+        ensure_write(principal, Action.UPDATE, Resource(ResourceKind.INSTITUTION, district=listed_in),
+                     field="credit_code")
     changed, warning = await training.record_institution(session, runtime, body.model_dump())
     await session.commit()
     runtime.wake_relay()

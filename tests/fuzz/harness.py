@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,6 +72,10 @@ class Tally:
     requests: int = 0
     by_status: dict[int, int] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def slowest(self, n: int = 3) -> list[tuple[str, float]]:
+        return sorted(self.seconds.items(), key=lambda kv: -kv[1])[:n]
 
     def saw(self, status: int) -> None:
         self.requests += 1
@@ -147,7 +152,10 @@ def fuzz_operation(operation: Any, caller: Caller, headers: dict[str, str], seed
     @given(case=_strategy(operation))
     def run(case: Any) -> None:
         steer(case, caller, seeds)
+        t0 = time.perf_counter()
         response = case.call(headers=headers)
+        if os.environ.get("FUZZ_DEBUG") and time.perf_counter() - t0 > 0.5:
+            print(f"slow {time.perf_counter() - t0:.1f}s {case.method} {case.formatted_path} {response.status_code}")
         tally.saw(response.status_code)
         case.validate_response(response, checks=BUILTIN_CHECKS, additional_checks=checks, headers=headers)
 
@@ -162,10 +170,12 @@ def fuzz_schema(schema: Any, caller: Caller, headers: dict[str, str], seeds: See
         operation = result.ok()
         if skip(operation):
             continue
+        label, started = f"{operation.method.upper()} {operation.path}", time.perf_counter()
         try:
             fuzz_operation(operation, caller, headers, seeds, tally)
         except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - reported together below
-            tally.failures[f"{operation.method.upper()} {operation.path}"] = _short(exc)
+            tally.failures[label] = _short(exc)
+        tally.seconds[label] = round(time.perf_counter() - started, 2)
     return tally
 
 

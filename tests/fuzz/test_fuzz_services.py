@@ -33,7 +33,7 @@ def test_generated_requests_get_no_server_error_and_documented_answers(
     started = time.perf_counter()
     tally = fuzz_schema(platform.schemas[service], caller, headers_for(caller), platform.seeds[service])
     print(f"\n{service}/{caller_name}: {tally.requests} requests in {time.perf_counter() - started:.1f} s, "
-          f"statuses {dict(sorted(tally.by_status.items()))}")
+          f"statuses {dict(sorted(tally.by_status.items()))}, slowest {tally.slowest()}")
     report = "\n\n".join(f"== {op}\n{text}" for op, text in tally.failures.items())
     if report:
         REPORTS.mkdir(parents=True, exist_ok=True)
