@@ -28,7 +28,6 @@ from services.registry.domain import (
 )
 from services.registry.fact_contract import attribute_problems
 from services.registry.handlers import PRODUCER, content_hash
-from services.registry.outbox_bulk import stage_events
 from services.registry.people import NewPerson, register_people
 from services.registry.schemas import CertificateCreate, FactCreate, PersonCreate
 from services.registry.store import certificates, facts
@@ -162,7 +161,7 @@ async def import_facts(session: AsyncSession, runtime: Runtime, p: AuthPrincipal
         rows = [fact_row(f, keys[f.resident_id]) for _, f in good]
         new = await _insert_new(session, facts, rows, facts.c.fact_id)
         fresh = [r for r in {r["fact_id"]: r for r in rows}.values() if r["fact_id"] in new]
-        await stage_events(session, [new_envelope(
+        await runtime.emit(session, [new_envelope(
             PersonFactRecordedV1(**{k: v for k, v in r.items() if k != "content_hash"}), key=r["person_key"],
             producer=PRODUCER, event_id=derived_event_id("fact", r["fact_id"])) for r in fresh])
         for (n, _), r in zip(good, rows, strict=True):
@@ -214,7 +213,7 @@ async def import_certificates(session: AsyncSession, runtime: Runtime, p: AuthPr
         rows = [certificate_row(c, keys[c.resident_id]) for _, c in good]
         new = await _insert_new(session, certificates, _first_per_number(rows), certificates.c.number)
         stored = await _hashes(session, [r["number"] for r in rows])
-        await stage_events(session, [new_envelope(
+        await runtime.emit(session, [new_envelope(
             CertificateIssuedV1(**{k: v for k, v in r.items() if k != "content_hash"}), key=r["person_key"],
             producer=PRODUCER, event_id=derived_event_id("certificate-issued", r["certificate_id"]))
             for r in _first_per_number(rows) if r["number"] in new])

@@ -12,7 +12,6 @@ from sqlalchemy.dialects.postgresql import ARRAY, BYTEA
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.handlers import PRODUCER
-from services.registry.outbox_bulk import stage_events
 from services.registry.record import ClassHours, credit_hours
 from services.registry.store import certificates, completions, people, training_classes
 from shared.events import PersonRegisteredV1, derived_event_id, new_envelope
@@ -54,7 +53,7 @@ async def register_people(session: AsyncSession, runtime: Runtime, batch: Sequen
     envelopes = [new_envelope(PersonRegisteredV1(person_key=k, district=rows[k][4], birth_date=rows[k][2],
                                                  sex=rows[k][3]),
                               key=k, producer=PRODUCER, event_id=derived_event_id("person", k)) for k in new]
-    await stage_events(session, envelopes)
+    await runtime.emit(session, envelopes)
     return keys
 
 

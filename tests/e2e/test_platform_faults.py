@@ -305,6 +305,14 @@ async def count_rows(platform: Platform, service: str, table: str) -> int:
         await conn.close()
 
 
+def wait_outbox_drained(platform: Platform, service: str, timeout: float = 30.0) -> None:
+    """Every event the service staged has been published (its outbox has no unsent row)."""
+    deadline = time.monotonic() + timeout
+    while asyncio.run(count_rows(platform, service, "outbox WHERE sent_at IS NULL")) > 0:
+        assert time.monotonic() < deadline, f"{service} outbox not drained after {timeout} s"
+        time.sleep(0.1)
+
+
 def start_stream(platform: Platform, api: Api, t: Timer) -> tuple[Pusher, int]:
     """Bring the platform mid-stream: a quarter of the certificates pushed and counted all the way
     through, then the rest pushed in the background; return once half are acknowledged (so the
@@ -385,14 +393,15 @@ def test_platform_relay_killed_after_publishing_before_marking_sent_publishes_ag
     """The registry's relay dies between publishing a batch and marking it sent; on restart it
     publishes the batch again and eligibility's inbox takes each event once."""
     t = Timer()
-    # Each push commits and wakes the relay: about one published batch per request. The catalog and
-    # the facts take ~N+1 batches, so the crash lands while certificates are being pushed.
-    platform.start_service("registry", {"SKILLSUB_FAULT_POINT": "relay.after_publish",
-                                        "SKILLSUB_FAULT_AFTER": str(N + 1 + N // 4)})
-    platform.start_services(("eligibility", "payments", "reporting"))
-    platform.wait_ready(("registry",))
+    platform.start_services()
     api = Api(platform)
     seed(api)
+    wait_outbox_drained(platform, "registry")
+    # Restart the registry armed: the first batch it publishes now is certificates, and it dies
+    # right after publishing it, before marking it sent.
+    platform.stop_service("registry")
+    platform.start_service("registry", {"SKILLSUB_FAULT_POINT": "relay.after_publish", "SKILLSUB_FAULT_AFTER": "1"})
+    platform.wait_ready(("registry",))
     pusher = Pusher(platform)
     pusher.start()
     assert platform.procs["registry"].wait(60) == 137
