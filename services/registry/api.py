@@ -111,7 +111,8 @@ async def record_fact(body: FactCreate, response: Response, session: SessionDep,
     return FactRead(**read)
 
 
-@router.post("/people", status_code=201, responses=AUTH_ERRORS)
+@router.post("/people", status_code=201,
+             responses={**AUTH_ERRORS, 200: {"description": "Already registered: nothing changed"}})
 async def register_person(body: PersonCreate, response: Response, session: SessionDep,
                           runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     """Register a person (实名制); district staff only in their own district."""

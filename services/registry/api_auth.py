@@ -11,7 +11,7 @@ from services.registry import clients
 from services.registry.schemas import ClientCreate
 from shared.app import RuntimeDep, SessionDep
 from shared.auth import CLIENT_CHECK, AuthPrincipal, issue_token, require_roles
-from shared.problems import Problem
+from shared.problems import Problem, problem_responses
 
 router = APIRouter(prefix="/v1", tags=["auth"])
 BureauDep = Annotated[AuthPrincipal, require_roles("bureau")]
@@ -44,7 +44,8 @@ async def token(session: SessionDep, runtime: RuntimeDep, grant_type: Annotated[
                          "expires_in": ttl}, headers={"Cache-Control": "no-store"})
 
 
-@router.post("/clients", status_code=201, summary="Issue a client (bureau); the secret is shown once")
+@router.post("/clients", status_code=201, summary="Issue a client (bureau); the secret is shown once",
+             responses=problem_responses(409))
 async def create_client(body: ClientCreate, session: SessionDep, _: BureauDep) -> dict[str, Any]:
     spec = clients.ClientSpec(body.client_id, body.role, body.institution_id,
                               body.feeder.value if body.feeder else None, frozenset(body.districts),
