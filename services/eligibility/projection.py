@@ -39,10 +39,16 @@ _FLAG_KINDS = {
 }
 
 
-def _latest(records: Iterable[FactRecord], kind: str, day: dt.date) -> FactRecord | None:
-    """The record of `kind` in force on `day` that started last (a later record supersedes)."""
-    holding = [r for r in records if r.kind == kind and r.holds_on(day)]
-    return max(holding, key=lambda r: r.valid_from, default=None)
+def _in_force(records: Iterable[FactRecord], day: dt.date) -> dict[str, FactRecord]:
+    """Per kind, the record in force on `day` that started last (a later record supersedes).
+    One pass over the records, whatever the number of kinds."""
+    latest: dict[str, FactRecord] = {}
+    for r in records:
+        if r.holds_on(day):
+            best = latest.get(r.kind)
+            if best is None or r.valid_from > best.valid_from:
+                latest[r.kind] = r
+    return latest
 
 
 def _date(value: object) -> dt.date | None:
@@ -51,14 +57,14 @@ def _date(value: object) -> dt.date | None:
 
 def snapshot(person_key: str, records: list[FactRecord], day: dt.date) -> PersonFacts:
     """What was true of the person on `day`."""
-    values: dict[str, Any] = {flag: _latest(records, kind, day) is not None
-                              for kind, flag in _FLAG_KINDS.items()}
-    values |= _employment(_latest(records, "employment", day))
-    ui = _latest(records, "unemployment_insurance_months", day)
-    pension = _latest(records, "pension_insurance_months", day)
-    disability = _latest(records, "disability", day)
-    family = _latest(records, "family_link", day)
-    student = _latest(records, "student", day)
+    now = _in_force(records, day)
+    values: dict[str, Any] = {flag: kind in now for kind, flag in _FLAG_KINDS.items()}
+    values |= _employment(now.get("employment"))
+    ui = now.get("unemployment_insurance_months")
+    pension = now.get("pension_insurance_months")
+    disability = now.get("disability")
+    family = now.get("family_link")
+    student = now.get("student")
     values |= {
         "ui_contribution_months": int(ui.attributes.get("months", 0)) if ui else 0,
         "pension_contribution_months": int(pension.attributes.get("months", 0)) if pension else 0,

@@ -160,8 +160,10 @@ def decision_row(person: str, got: Decided, supersedes: uuid.UUID | None, set_ve
     decision_id = uuid.uuid5(uuid.NAMESPACE_URL, f"skillsub:decision:{got.trigger_id}:{d.clause}:"
                                                  f"{d.outcome}:{d.amount_fen}:{supersedes}")
     record = {
-        "steps": [dataclasses.asdict(s) for s in d.steps],
-        "reasons": [dataclasses.asdict(r) for r in d.reasons],
+        # Plain field copies: dataclasses.asdict deep-copies and was a hot spot per decision.
+        "steps": [{"description_zh": s.description_zh, "description_en": s.description_en, "value": s.value}
+                  for s in d.steps],
+        "reasons": [{"code": r.code, "zh": r.zh, "en": r.en} for r in d.reasons],
         "clauses_cited": list(d.clauses_cited), "parameter_set": set_version,
         "parameter_versions": [f"{k}@{v}" for k, v in d.parameter_versions],
         "explanation_zh": d.explanation_zh, "explanation_en": d.explanation_en,
