@@ -92,7 +92,8 @@ async def publish_provincial_list(request: Request, session: SessionDep, runtime
 
 
 @router.get("/standards", summary="Public: the Catalog's standards (fen)")
-async def list_standards(session: SessionDep, occupation_code: str | None = None,
+async def list_standards(session: SessionDep,
+                         occupation_code: Annotated[str | None, Query(pattern=r"^\d-\d{2}-\d{2}-\d{2}$")] = None,
                          on: date | None = None) -> list[dict[str, object]]:
     return await handlers.list_standards(session, occupation_code, on)
 

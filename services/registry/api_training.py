@@ -4,10 +4,10 @@ writes by the bureau or district (institutions) and by the institution itself (c
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from services.registry import people, training
 from services.registry.access import ensure_write
@@ -20,9 +20,13 @@ from shared.auth import PrincipalDep
 from shared.problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["training"])
+UNCHANGED = {"description": "Already recorded with the same content: nothing changed"}
+# Query filters are shaped like the codes they match: a NUL byte reached PostgreSQL and answered 500.
+CreditCodeQuery = Annotated[str | None, Query(pattern=r"^[0-9A-Z]{18}$")]
+DistrictQuery = Annotated[str | None, Query(pattern=r"^[0-9A-Z-]{1,16}$")]
 
 
-@router.post("/institutions", status_code=201, responses=AUTH_ERRORS)
+@router.post("/institutions", status_code=201, responses={**AUTH_ERRORS, 200: UNCHANGED})
 async def record_institution(body: InstitutionCreate, response: Response, session: SessionDep,
                              runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     """List or change an institution (bureau; district staff in their district). A GB 32100 check
@@ -45,11 +49,11 @@ async def record_institution(body: InstitutionCreate, response: Response, sessio
 
 @router.get("/institutions", summary="Public catalog of institutions (十七), optionally listed on a date")
 async def list_institutions(session: SessionDep, on: date | None = None,
-                            district: str | None = None) -> list[dict[str, Any]]:
+                            district: DistrictQuery = None) -> list[dict[str, Any]]:
     return await training.list_institutions(session, on, district)
 
 
-@router.post("/classes", status_code=201, responses=AUTH_ERRORS)
+@router.post("/classes", status_code=201, responses={**AUTH_ERRORS, 200: UNCHANGED})
 async def record_class(body: ClassCreate, response: Response, session: SessionDep, runtime: RuntimeDep,
                        principal: PrincipalDep) -> dict[str, Any]:
     """Open or change a training class (institutions: only their own)."""
@@ -64,12 +68,12 @@ async def record_class(body: ClassCreate, response: Response, session: SessionDe
 
 
 @router.get("/classes", summary="Public catalog of training projects (十七)")
-async def list_classes(session: SessionDep, institution_id: str | None = None,
+async def list_classes(session: SessionDep, institution_id: CreditCodeQuery = None,
                        on: date | None = None) -> list[dict[str, Any]]:
     return await training.list_classes(session, institution_id, on)
 
 
-@router.post("/completions", status_code=201, responses=AUTH_ERRORS)
+@router.post("/completions", status_code=201, responses={**AUTH_ERRORS, 200: UNCHANGED})
 async def record_completion(body: CompletionCreate, response: Response, session: SessionDep,
                             runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     """Class completed, apprenticeship year completed (四.7), 以工代训 months (五.3), order class (四.1)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +55,20 @@ def headers_for(caller: Caller) -> dict[str, str]:
     return bearer(caller.client_id, caller.role, **caller.claims)
 
 
+class SessionLifespan:
+    """An app whose lifespan the fixture runs once for the session. schemathesis's pytest plugin
+    ends every ASGI lifespan after each test; restarting four services (consumer group joins) cost
+    ~5 s per test, so the wrapper tells schemathesis the app has no lifespan of its own."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]],
+                      send: Callable[[Any], Awaitable[None]]) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+
+
 @dataclass
 class Platform:
     apps: dict[str, Any]
@@ -78,15 +92,19 @@ def fuzz_settings(pg_server_url: str, broker_bootstrap: str) -> Settings:
 def platform(fuzz_settings: Settings) -> Iterator[Platform]:
     makers = {"registry": registry_app, "eligibility": eligibility_app, "payments": payments_app,
               "reporting": reporting_app}
-    apps = {name: make(fuzz_settings) for name, make in makers.items()}
-    schemas = {name: schemathesis.openapi.from_asgi("/openapi.json", app) for name, app in apps.items()}
-    p = Platform(apps, schemas, {}, {})
+    real = {name: make(fuzz_settings) for name, make in makers.items()}
+    portal, stack = asgi._get_portal(), contextlib.AsyncExitStack()
+    apps = {name: SessionLifespan(app) for name, app in real.items()}
     try:
+        for app in real.values():  # in schemathesis's event loop thread, where requests run
+            portal.call(stack.enter_async_context, app.router.lifespan_context(app))
+        schemas = {name: schemathesis.openapi.from_asgi("/openapi.json", app) for name, app in apps.items()}
+        p = Platform(apps, schemas, {}, {})
         _seed(p)
         yield p
     finally:
         with contextlib.suppress(Exception):
-            asgi.shutdown_lifespans()
+            portal.call(stack.aclose)
         for s in SERVICES:
             with contextlib.suppress(Exception):
                 asgi._get_portal().call(drop_database, fuzz_settings.database_url_for(s))
