@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     kafka_topic_partitions: int = Field(default=4, ge=1, le=256)
     kafka_replication_factor: int = Field(default=1, ge=1, le=5)
     kafka_topic_prefix: str = Field(default="", pattern=r"^[a-z0-9._-]*$")
-    kafka_consumer_batch: int = Field(default=2000, ge=1, le=100000)
+    # 500 measured best on the 2-core reference machine: more throughput and less RSS than 2000.
+    kafka_consumer_batch: int = Field(default=500, ge=1, le=100000)
 
     outbox_retention_hours: int = Field(default=168, ge=1)
     outbox_poll_seconds: float = Field(default=0.5, gt=0, le=60)
