@@ -25,7 +25,7 @@ from services.payments import postings as pg
 from services.payments.disbursements import Actor, Role, State
 from services.payments.ledger import Fund, FundingSource
 from shared.app import RuntimeDep, SessionDep
-from shared.auth import PrincipalDep
+from shared.auth import InvalidToken, PrincipalDep, decode_token, require_roles
 from shared.money import fen_to_yuan
 from shared.problems import Problem, problem_responses
 
@@ -47,6 +47,9 @@ def current_actor(principal: PrincipalDep) -> Actor:
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]
+# Disbursements name payees and person keys: staff and auditors only. Fund balances and the public
+# fund-use summary (公开资金使用情况) carry no personal data and stay open.
+STAFF_READ = require_roles("hr", "finance", "bureau", "auditor")
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=8, max_length=128)]
 
 
@@ -61,11 +64,21 @@ def require(actor: Actor, role: Role) -> None:
 Outcome = tuple[int, dict[str, Any]]
 
 
+def _client_of(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    try:
+        return decode_token(request.app.state.runtime.settings, token.strip()).client_id
+    except InvalidToken:
+        return ""
+
+
 async def once(request: Request, session: AsyncSession, key: str | None,
                run: Callable[[], Awaitable[Outcome]]) -> tuple[JSONResponse, bool]:
     """Run the effect and commit, or replay the stored answer of the same key; (response, fresh)."""
     if key:
         digest = hashlib.sha256(request.method.encode() + request.url.path.encode() + await request.body())
+        # The key belongs to the client that sent it: another client reusing it is a different request.
+        digest.update(_client_of(request).encode())
         claimed = await session.scalar(insert(store.idempotency).values(
             key=key, scope=request.url.path, request_hash=digest.hexdigest()).on_conflict_do_nothing()
             .returning(store.idempotency.c.key))
@@ -137,7 +150,8 @@ def _public(row: Any) -> dict[str, Any]:
 
 
 @router.get("/decisions/{decision_id}/disbursement")
-async def disbursement_for_decision(decision_id: uuid.UUID, session: SessionDep) -> dict[str, Any]:
+async def disbursement_for_decision(decision_id: uuid.UUID, session: SessionDep,
+                                    _: Any = STAFF_READ) -> dict[str, Any]:
     d = store.disbursements
     row = (await session.execute(sa.select(d).where(d.c.decision_id == decision_id)
                                  .order_by(d.c.part.desc()))).mappings().first()
@@ -148,7 +162,7 @@ async def disbursement_for_decision(decision_id: uuid.UUID, session: SessionDep)
 
 
 @router.get("/disbursements")
-async def list_disbursements(session: SessionDep, status: State | None = None,
+async def list_disbursements(session: SessionDep, _: Annotated[Any, STAFF_READ], status: State | None = None,
                              batch_id: uuid.UUID | None = None,
                              limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict[str, Any]]:
     """Drafts in FIFO order; `status=waiting` shows the visible queue for money."""

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.payments import paying, store
 from services.payments import postings as pg
-from services.payments.api import PRINTABLE, ActorDep, IdemKey, Outcome, once, require
+from services.payments.api import PRINTABLE, STAFF_READ, ActorDep, IdemKey, Outcome, once, require
 from services.payments.disbursements import Role
 from services.payments.ledger import Fund, FundingSource, Payee, PayeeKind
 from services.payments.treasury import StatementError, TreasuryClient, parse_statement, payment_file
@@ -45,7 +45,7 @@ async def create_batch(body: BatchCreate, request: Request, session: SessionDep,
 
 
 @router.get("/batches/{batch_id}")
-async def get_batch(batch_id: uuid.UUID, session: SessionDep) -> dict[str, Any]:
+async def get_batch(batch_id: uuid.UUID, session: SessionDep, _: Any = STAFF_READ) -> dict[str, Any]:
     row = (await session.execute(sa.select(store.batches).where(store.batches.c.batch_id == batch_id))).mappings().first()
     if row is None:
         raise Problem(404, "Unknown batch", f"no batch {batch_id}", field="batch_id")

@@ -67,7 +67,6 @@ def certificate(seq: int) -> dict[str, Any]:
 BUREAU, INSTITUTION, FEEDER = "demo-bureau", "demo-institution", "demo-feeder-employment_service"
 FINANCE = "demo-finance"  # payments: allocations are 财政's
 # Before tokens, payments named the acting official in its own headers (four-eyes needs a person).
-PAYMENTS_ACTOR = {"X-Actor-Id": "fin-e2e", "X-Actor-Role": "finance"}
 
 
 @dataclass
@@ -97,7 +96,7 @@ class Api:
 
     def _all_headers(self, service: str, client_id: str | None) -> dict[str, str]:
         if service == "payments":
-            return self.headers(client_id or FINANCE) | PAYMENTS_ACTOR
+            return self.headers(client_id or FINANCE)
         return self.headers(client_id or BUREAU)
 
     def post(self, service: str, path: str, body: dict[str, Any], as_: str | None = None) -> httpx.Response:

@@ -87,7 +87,7 @@ async def test_certificate_flows_to_a_decision_a_draft_and_the_progress_count(se
         assert pre_job["explanation_zh"] and pre_job["explanation_en"]
 
         async def drafted() -> Any:
-            r = await pay.get(f"/v1/decisions/{pre_job['decision_id']}/disbursement")
+            r = await pay.get(f"/v1/decisions/{pre_job['decision_id']}/disbursement", headers=await auth(reg, "demo-finance"))
             return r.json() if r.status_code == 200 else None
 
         draft = await eventually(drafted)

@@ -29,7 +29,7 @@ async def test_a_batch_of_decisions_reserves_in_order_and_the_rest_waits_until_m
         ds = [decision(100_000) for _ in range(4)]
         await deliver(pay, *ds)
         await deliver(pay, *ds)  # redelivery: nothing doubles
-        rows = (await pay.get("/v1/disbursements")).json()
+        rows = (await pay.get("/v1/disbursements", headers=FIN_B)).json()
         assert len(rows) == 4
         by_decision = {r["decision_id"]: r["status"] for r in rows}
         assert [by_decision[d["decision_id"]] for d in ds] == ["reserved", "reserved", "waiting", "waiting"]
@@ -117,7 +117,7 @@ async def test_superseded_and_reversed_decisions_cancel_or_claw_back_and_recover
                                                f"{ref},200000,paid\n"}, headers=FIN_B)
         await deliver(pay, decision(-200_000, outcome="reversed", supersedes=paid["decision_id"],
                                     person="pk-worker-1"))
-        rows = {r["decision_id"]: r["status"] for r in (await pay.get("/v1/disbursements")).json()}
+        rows = {r["decision_id"]: r["status"] for r in (await pay.get("/v1/disbursements", headers=FIN_B)).json()}
         assert (rows[unpaid["decision_id"]], rows[paid["decision_id"]]) == ("cancelled", "reversed")
         owed = await scalar(pay, "SELECT sum(amount_fen) FROM ledger_postings WHERE account LIKE 'receivable|%'")
         assert owed == 200_000
@@ -128,7 +128,7 @@ async def test_superseded_and_reversed_decisions_cancel_or_claw_back_and_recover
         await pay.post(f"/v1/batches/{bid2}/approve", headers=HR_C)
         out = (await pay.post(f"/v1/batches/{bid2}/release", headers=FIN_B)).json()
         assert out["cash_fen"] == 0
-        assert (await pay.get(f"/v1/decisions/{nxt['decision_id']}/disbursement")).json()["status"] == "paid"
+        assert (await pay.get(f"/v1/decisions/{nxt['decision_id']}/disbursement", headers=FIN_B)).json()["status"] == "paid"
         too_much = await pay.post("/v1/recoveries", headers=FIN_B, json={
             "reference": "RC-1", "source": UI, "district": DISTRICT, "payee_kind": "worker_card",
             "payee_ref": "pk-worker-1", "amount_fen": 50_001})

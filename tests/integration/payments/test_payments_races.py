@@ -55,6 +55,9 @@ async def test_fifty_identical_requests_with_one_idempotency_key_have_one_effect
         assert await scalar(pay, "SELECT count(*) FROM ledger_transactions WHERE kind = 'allocation'") == 1
         other = await pay.post("/v1/allocations", json=body | {"amount_fen": 1}, headers=headers)
         assert other.status_code == 422 and other.json()["errors"][0]["field"] == "Idempotency-Key"
+        another_client = bearer("fin-dora", "finance") | {"Idempotency-Key": headers["Idempotency-Key"]}
+        borrowed = await pay.post("/v1/allocations", json=body, headers=another_client)
+        assert borrowed.status_code == 422  # a key belongs to its client: no replay of another's answer
         without_key = await pay.post("/v1/allocations", json=body, headers=FIN_B)
         assert without_key.status_code == 409 and without_key.json()["errors"][0]["field"] == "reference"
         assert (await fund(pay))["balance_fen"] == 123_456
@@ -71,7 +74,10 @@ async def test_bad_input_is_refused_with_the_field_named_and_changes_nothing(set
         wrong_role = await pay.post("/v1/allocations", headers=bearer("x", "hr"),
                                     json={"reference": "CZ-X", "source": UI, "district": DISTRICT, "amount_fen": 5})
         assert wrong_role.status_code == 403
-        unknown_decision = await pay.get(f"/v1/decisions/{uuid.uuid4()}/disbursement")
+        assert (await pay.get("/v1/disbursements")).status_code == 401  # payees are personal data
+        assert (await pay.get("/v1/disbursements", headers=bearer("i", "institution"))).status_code == 403
+        assert (await pay.get("/v1/fund-use")).status_code == 200  # 公开资金使用情况 is public
+        unknown_decision = await pay.get(f"/v1/decisions/{uuid.uuid4()}/disbursement", headers=FIN_B)
         assert unknown_decision.status_code == 404 and unknown_decision.json()["errors"][0]["field"] == "decision_id"
         no_retry = await pay.post(f"/v1/disbursements/{uuid.uuid4()}/retry",
                                   headers=bearer("h", "hr"))
