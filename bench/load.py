@@ -187,14 +187,18 @@ def write_report(args: argparse.Namespace, run: Run) -> Path:
     return report
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=1000)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--drain-seconds", type=float, default=120)
     parser.add_argument("--data-dir", default=".data/load")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def run_load(args: argparse.Namespace) -> tuple[Run, Path]:
+    """A fresh platform, the load, the report: (what happened, where the report is)."""
     shutil.rmtree(args.data_dir, ignore_errors=True)
     platform = Platform(data_dir=Path(args.data_dir), ports=free_ports(),
                         env={"SKILLSUB_LOG_LEVEL": "WARNING"})
@@ -204,7 +208,11 @@ def main() -> int:
         run = asyncio.run(main_async(args, platform))
     finally:
         platform.stop()
-    write_report(args, run)
+    return run, write_report(args, run)
+
+
+def main() -> int:
+    run, _ = run_load(parse_args())
     return 1 if run.errors else 0
 
 
