@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import shutil
 import statistics
 import time
@@ -28,6 +29,10 @@ import psutil
 from bench.pipeline import STAGES, _token, certificate, employment
 from shared.platform import Platform, free_ports
 from shared.settings import SERVICES, Settings
+
+
+# Reporting has caught up with a certificate once it holds its decision, whatever the outcome.
+LOAD_STAGES = {"reporting": "SELECT count(DISTINCT trigger_id) FROM decision_facts WHERE current"}
 
 
 @dataclass
@@ -46,45 +51,57 @@ async def preload(client: httpx.AsyncClient, platform: Platform, n: int) -> dict
         "catalog_version": "load-1", "standards": [
             {"occupation_code": "6-18-01-01", "occupation_name": "车工", "level": 4, "training_fen": 120000,
              "appraisal_fen": 20000, "valid_from": "2019-01-01"}]})
-    bulk = "\n".join(__import__("json").dumps(employment(i)) for i in range(n))
-    r = await client.post(f"{reg}/v1/bulk/facts", content=bulk, headers=feeder | {
-        "content-type": "application/x-ndjson"})
-    if r.status_code >= 300:  # no bulk endpoint: one by one
-        sem = asyncio.Semaphore(32)
-
-        async def one(i: int) -> None:
-            async with sem:
-                await client.post(f"{reg}/v1/facts", json=employment(i), headers=feeder)
-
-        await asyncio.gather(*(one(i) for i in range(n)))
+    for first in range(0, n, 5000):  # employment facts for the first n workers, in 5,000-line files
+        body = "\n".join(json.dumps(employment(i)) for i in range(first, min(n, first + 5000)))
+        r = await client.post(f"{reg}/v1/bulk/facts", content=body,
+                              headers=feeder | {"content-type": "application/x-ndjson"})
+        r.raise_for_status()
     return await _token(client, reg, "demo-institution")
 
 
-async def drive(client: httpx.AsyncClient, url: str, headers: dict[str, str], rate: float, seconds: float,
-                run: Run, concurrency: int) -> None:
-    sem = asyncio.Semaphore(concurrency)
+async def drive(client: httpx.AsyncClient, base: str, headers: dict[str, str], args: argparse.Namespace,
+                run: Run, feeder: dict[str, str]) -> None:
+    """Open loop: certificate i is due at i / rate seconds. With --bulk N they go N at a time as one
+    NDJSON upload (POST /v1/bulk/certificates), as an institution's system sends them, each upload
+    preceded (past the preloaded workers) by the employment feeder's upload of those workers' hires;
+    only the certificate uploads are timed."""
+    sem = asyncio.Semaphore(args.concurrency)
     start = time.perf_counter()
     tasks: set[asyncio.Task[None]] = set()
+    size = max(1, args.bulk)
 
-    async def one(i: int) -> None:
+    def failed(kind: str, n: int) -> None:
+        run.errors[kind] = run.errors.get(kind, 0) + n
+
+    async def send(first: int) -> None:
         async with sem:
+            if args.bulk and first + size > args.preload:  # the feeder reports these hires first
+                await client.post(f"{base}/v1/bulk/facts", headers=feeder | {"content-type": "application/x-ndjson"},
+                                  content="\n".join(json.dumps(employment(i)) for i in range(first, first + size)))
             t0 = time.perf_counter()
             try:
-                r = await client.post(url, json=certificate(i), headers=headers)
-                if r.status_code >= 300:
-                    run.errors[str(r.status_code)] = run.errors.get(str(r.status_code), 0) + 1
+                if args.bulk:
+                    body = "\n".join(json.dumps(certificate(i)) for i in range(first, first + size))
+                    r = await client.post(f"{base}/v1/bulk/certificates", content=body,
+                                          headers=headers | {"content-type": "application/x-ndjson"})
+                    bad = sum('"error"' in line for line in r.text.splitlines()) if r.status_code < 300 else size
+                    if bad:
+                        failed(str(r.status_code), bad)
+                else:
+                    r = await client.post(f"{base}/v1/certificates", json=certificate(first), headers=headers)
+                    if r.status_code >= 300:
+                        failed(str(r.status_code), 1)
             except httpx.HTTPError as exc:
-                run.errors[type(exc).__name__] = run.errors.get(type(exc).__name__, 0) + 1
+                failed(type(exc).__name__, size)
             run.latencies.append(time.perf_counter() - t0)
 
     i = 0
-    while (now := time.perf_counter() - start) < seconds:
-        due = int(now * rate)
-        while i < due:
-            task = asyncio.create_task(one(i))
+    while (now := time.perf_counter() - start) < args.seconds:
+        while i + size <= int(now * args.rate) + (size if args.bulk else 0) and i / args.rate <= now:
+            task = asyncio.create_task(send(i))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
-            i += 1
+            i += size
         await asyncio.sleep(0.005)
     run.sent = i
     await asyncio.gather(*tasks)
@@ -97,11 +114,13 @@ async def sample(platform: Platform, run: Run, dsns: dict[str, str], stop: async
         while not stop.is_set():
             row: dict[str, Any] = {"t": time.perf_counter() - start, "sent": len(run.latencies)}
             for s in SERVICES:
-                row[f"{s}_count"] = int(await conns[s].fetchval(STAGES[s]))
+                row[f"{s}_count"] = int(await conns[s].fetchval(LOAD_STAGES.get(s, STAGES[s])))
                 try:
                     row[f"{s}_rss"] = psutil.Process(platform.procs[s].pid).memory_info().rss / 2**20
                 except (psutil.Error, KeyError):
                     row[f"{s}_rss"] = 0.0
+            broker = platform.broker.proc if platform.broker else None
+            row["broker_rss"] = psutil.Process(broker.pid).memory_info().rss / 2**20 if broker else 0.0
             run.samples.append(row)
             await asyncio.sleep(1.0)
     finally:
@@ -113,14 +132,14 @@ async def main_async(args: argparse.Namespace, platform: Platform) -> Run:
     run = Run()
     settings = Settings(database_url=platform.env["DATABASE_URL"])
     dsns = {s: settings.database_url_for(s).replace("postgresql+asyncpg://", "postgresql://") for s in SERVICES}
-    total = int(args.rate * args.seconds) + 1
+    total = int(args.rate * args.seconds) + max(1, args.bulk)
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-        headers = await preload(client, platform, total)
+        headers = await preload(client, platform, min(total, args.preload))
         stop = asyncio.Event()
         sampler = asyncio.create_task(sample(platform, run, dsns, stop))
-        await drive(client, f"{platform.url('registry')}/v1/certificates", headers, args.rate, args.seconds, run,
-                    args.concurrency)
+        feeder = await _token(client, platform.url("registry"), "demo-feeder-employment_service")
+        await drive(client, platform.url("registry"), headers, args, run, feeder)
         deadline = time.perf_counter() + args.drain_seconds
         while time.perf_counter() < deadline:
             if run.samples and run.samples[-1]["reporting_count"] >= run.sent - sum(run.errors.values()):
@@ -169,17 +188,18 @@ def write_report(args: argparse.Namespace, run: Run) -> Path:
     peak = {s: max((x[f"{s}_rss"] for x in run.samples), default=0.0) for s in SERVICES}
     max_lag = max((max(0, x["sent"] - x["reporting_count"]) for x in run.samples), default=0)
     last = run.samples[-1] if run.samples else {}
-    achieved = len(run.latencies) / args.seconds
+    achieved = run.sent / args.seconds
     text = "\n".join([
         f"# Load run {stamp}", "",
         f"- target {args.rate:.0f} certificates/s for {args.seconds:.0f} s; achieved {achieved:.0f}/s "
-        f"({len(run.latencies)} requests)",
+        f"({run.sent} certificates in {len(run.latencies)} requests{f' of {args.bulk}' if args.bulk else ''})",
         f"- errors: {sum(run.errors.values())} {dict(run.errors) if run.errors else ''}",
         f"- latency ms: p50 {pct(lat, .5):.1f}, p95 {pct(lat, .95):.1f}, p99 {pct(lat, .99):.1f}, "
         f"mean {statistics.fmean(lat) if lat else 0:.1f}",
         f"- max lag (pushed − counted by reporting): {max_lag}; at the end: "
         f"{max(0, last.get('sent', 0) - last.get('reporting_count', 0))}",
-        "- peak RSS MB: " + ", ".join(f"{s} {v:.0f}" for s, v in peak.items()),
+        "- peak RSS MB: " + ", ".join(f"{s} {v:.0f}" for s, v in peak.items())
+        + f"; embedded broker {max((x['broker_rss'] for x in run.samples), default=0.0):.0f} (holds every message)",
         "", f"![lag and RSS](load-{stamp}.svg)", ""])
     report = out / f"load-{stamp}.md"
     report.write_text(text)
@@ -194,6 +214,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--drain-seconds", type=float, default=120)
     parser.add_argument("--data-dir", default=".data/load")
+    parser.add_argument("--preload", type=int, default=50000,
+                        help="workers given an employment fact first (the rest are decided as rejections)")
+    parser.add_argument("--bulk", type=int, default=0,
+                        help="send certificates N at a time as NDJSON uploads (0: one POST each)")
     return parser.parse_args(argv)
 
 
