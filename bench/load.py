@@ -30,7 +30,6 @@ from bench.pipeline import STAGES, _token, certificate, employment
 from shared.platform import Platform, free_ports
 from shared.settings import SERVICES, Settings
 
-
 # Reporting has caught up with a certificate once it holds its decision, whatever the outcome.
 LOAD_STAGES = {"reporting": "SELECT count(DISTINCT trigger_id) FROM decision_facts WHERE current"}
 

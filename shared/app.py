@@ -47,7 +47,7 @@ class Plumbing:
     dead_letter: sa.Table
 
     @classmethod
-    def on(cls, metadata: sa.MetaData) -> "Plumbing":
+    def on(cls, metadata: sa.MetaData) -> Plumbing:
         outbox, marker = outbox_tables(metadata)
         inbox, dead = inbox_tables(metadata)
         return cls(outbox, marker, inbox, dead)
@@ -61,8 +61,8 @@ class ServiceSpec:
     routers: Sequence[APIRouter]
     consumes: tuple[str, ...] = ()
     handler: Handler | None = None
-    on_start: Callable[["Runtime"], Awaitable[None]] | None = None
-    extra_metrics: Callable[["Runtime"], Awaitable[None]] | None = None
+    on_start: Callable[[Runtime], Awaitable[None]] | None = None
+    extra_metrics: Callable[[Runtime], Awaitable[None]] | None = None
     state: dict[str, Any] = field(default_factory=dict)
 
 

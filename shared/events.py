@@ -34,7 +34,7 @@ class Envelope(BaseModel):
     def topic(self) -> str:
         return topic_for(self.type)
 
-    def parsed(self) -> "Payload":
+    def parsed(self) -> Payload:
         """The payload as its registered model; unknown (type, version) raises KeyError."""
         return PAYLOADS[(self.type, self.version)].model_validate(self.payload)
 

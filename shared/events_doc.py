@@ -7,6 +7,7 @@ from the code.
 from __future__ import annotations
 
 import sys
+from typing import get_origin
 
 import shared.events as events
 
@@ -21,7 +22,7 @@ Amounts are integer fen. A payload change that breaks readers is a new version.
 
 
 def _type_name(annotation: object) -> str:
-    text = getattr(annotation, "__name__", None) or str(annotation)
+    text = str(annotation) if get_origin(annotation) else getattr(annotation, "__name__", str(annotation))
     return text.replace("typing.", "").replace("datetime.", "").replace("uuid.", "")
 
 

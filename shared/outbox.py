@@ -113,7 +113,7 @@ class OutboxRelay:
                 if loop.time() >= next_prune:
                     await self.prune()
                     next_prune = loop.time() + 60
-            except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, KafkaError, OSError) as exc:
                 log.warning("outbox relay: broker unavailable (%s); retrying", type(exc).__name__)
                 sent = 0
                 next_marker_check = 0.0
@@ -124,7 +124,7 @@ class OutboxRelay:
     async def _wait(self) -> None:
         try:
             await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         self._wake.clear()
 

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     treasury_url: str | None = None
 
     @model_validator(mode="after")
-    def _refuse_dev_secrets_in_production(self) -> "Settings":
+    def _refuse_dev_secrets_in_production(self) -> Settings:
         if self.skillsub_env == "production":
             if self.skillsub_secret_key == DEV_SECRET or self.skillsub_pii_key == DEV_PII_KEY:
                 raise ValueError(

@@ -20,8 +20,8 @@ from services.reporting import queries
 from services.reporting.handlers import targets_now
 from services.reporting.projections import today
 from services.reporting.reports import MEDIA_TYPES, figures_to_dict, period_bounds, render
-from shared.auth import require_roles
 from shared.app import RuntimeDep, SessionDep
+from shared.auth import require_roles
 from shared.places import UnknownPlace, default_places
 from shared.problems import Problem
 

@@ -7,9 +7,9 @@ import logging
 from decimal import Decimal
 from fractions import Fraction
 
+import httpx
 import pytest
 from fastapi import FastAPI
-import httpx
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError

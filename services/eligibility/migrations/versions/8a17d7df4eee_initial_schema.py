@@ -4,8 +4,8 @@ Revision ID: 8a17d7df4eee
 Revises: 
 Create Date: 2026-11-27 14:35:46.908269
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '8a17d7df4eee'

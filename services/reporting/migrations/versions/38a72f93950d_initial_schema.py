@@ -4,8 +4,8 @@ Revision ID: 38a72f93950d
 Revises: 
 Create Date: 2026-11-27 14:35:43.000781
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '38a72f93950d'
