@@ -120,6 +120,8 @@ def _print_urls(platform) -> None:  # type: ignore[no-untyped-def]
     for name in SERVICES:
         print(f"  {name:<12} {platform.url(name)}   (docs: {platform.url(name)}/docs)")
     print(f"  dashboard    {platform.url('reporting')}/dashboard")
+    if platform.treasury is not None:
+        print(f"  treasury     {platform.env['TREASURY_URL']} (simulator; payments pays through it)")
     print(f"  database     {'embedded' if platform.pg else 'external'}; broker "
           f"{'embedded' if platform.broker else 'external'} ({platform.env.get('KAFKA_BOOTSTRAP_SERVERS', os.environ.get('KAFKA_BOOTSTRAP_SERVERS'))})")
     print(f"  logs         {platform.data_dir}/<service>.log\nCtrl-C stops everything.", flush=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from shared.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from shared.embedded import EmbeddedBroker, EmbeddedPostgres, free_port, wait_for_port
 from shared.settings import DEFAULT_PORTS, SERVICES
 
 
@@ -31,6 +31,8 @@ class Platform:
     pg: EmbeddedPostgres | None = None
     broker: EmbeddedBroker | None = None
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    with_treasury: bool = True
+    treasury: subprocess.Popen[bytes] | None = None
 
     def start_servers(self) -> None:
         """Start embedded PostgreSQL and broker unless DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS are set."""
@@ -42,6 +44,18 @@ class Platform:
         if not base.get("KAFKA_BOOTSTRAP_SERVERS"):
             self.broker = EmbeddedBroker(log_path=self.data_dir / "broker.log")
             self.env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.start()
+        if not base.get("TREASURY_URL") and self.with_treasury:
+            self.env["TREASURY_URL"] = self._start_treasury_simulator()
+
+    def _start_treasury_simulator(self) -> str:
+        """The treasury payments pays through, simulated (services/payments/treasury_sim.py)."""
+        port = free_port(8013)
+        log = open(self.data_dir / "treasury.log", "ab")  # noqa: SIM115 - the child keeps it
+        self.treasury = subprocess.Popen(
+            [sys.executable, "-m", "services.payments.treasury_sim", "--port", str(port)],
+            stdout=log, stderr=log, start_new_session=True)
+        wait_for_port(port)
+        return f"http://127.0.0.1:{port}"
 
     def service_env(self, name: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         return {**os.environ, **self.env, **(extra or {}), "SKILLSUB_SERVICE": name}
@@ -137,6 +151,9 @@ class Platform:
     def stop(self) -> None:
         for name in list(self.procs):
             self.stop_service(name)
+        if self.treasury is not None and self.treasury.poll() is None:
+            self.treasury.terminate()
+            self.treasury.wait(10)
         if self.broker is not None:
             self.broker.stop()
         if self.pg is not None:
