@@ -55,13 +55,22 @@ function lineChartSvg(labels, series, formatY) {
     parts.push(`<line x1="${left}" x2="${w - right}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#ddd"/>`);
     parts.push(`<text x="${left - 6}" y="${(y(v) + 4).toFixed(1)}" font-size="11" text-anchor="end">${escapeXml(formatY(v))}</text>`);
   }
+  // Many labels (quarters over years) would overprint: keep about eight, evenly spaced.
+  const every = Math.max(1, Math.ceil(labels.length / 8));
   labels.forEach((label, i) => {
+    if (i % every !== 0 && i !== labels.length - 1) return;
     parts.push(`<text x="${x(i).toFixed(1)}" y="${h - bottom + 16}" font-size="10" text-anchor="middle">${escapeXml(label)}</text>`);
   });
   series.forEach((s, n) => {
     const points = s.values.map((v, i) => (v === null || v === undefined ? null : `${x(i).toFixed(1)},${y(v).toFixed(1)}`)).filter(Boolean);
     const dash = s.dashed ? ' stroke-dasharray="6 4"' : "";
     parts.push(`<polyline class="series" data-name="${escapeXml(s.name)}" fill="none" stroke="${s.color}" stroke-width="2"${dash} points="${points.join(" ")}"/>`);
+    if (points.length <= 12) {  // few points (one year so far): mark each, a lone point draws no line
+      points.forEach((p) => {
+        const [px, py] = p.split(",");
+        parts.push(`<circle cx="${px}" cy="${py}" r="3.5" fill="${s.color}"/>`);
+      });
+    }
     parts.push(`<text x="${left + 10 + n * 160}" y="${top - 6}" font-size="12" fill="${s.color}">${escapeXml(s.name)}</text>`);
   });
   parts.push("</svg>");
