@@ -1,13 +1,16 @@
 """Registry bulk import vs raw COPY of the same rows, in the same run, on the same server.
 
-    .venv/bin/python -m bench.registry_bulk_bench [--rows 200000] [--database-url postgresql://...]
+    .venv/bin/python -m bench.registry_bulk_bench [--rows 200000] [--load 4600000]
+        [--request-lines 100000] [--database-url postgresql://...]
 
-The bulk path is the one POST /v1/bulk/people runs once the body is read: NDJSON parse, pydantic
-validation, GB 11643 check, permission check, AES-GCM encryption and keyed hash of the ID, one
-INSERT ... SELECT unnest(...) ON CONFLICT per 5,000-line chunk, and one `registry.person.registered`
-outbox row per new person, in one transaction. The floor is asyncpg COPY of the already-prepared
-people rows (no validation, no encryption, no events) into an identical table. Prints rows/s for
-both, their ratio, and the time to load Nantong's 4.6 million employed people at the bulk rate.
+The bulk path is the one POST /v1/bulk/people runs once the body is read, up to the response body:
+NDJSON parse, validation (PersonCreate's checks), GB 11643 check, permission check, AES-GCM
+encryption and keyed hash of the ID, one statement per chunk inserting the people and staging one
+`registry.person.registered` outbox row per new person, the NDJSON result per line, one transaction.
+The floor is asyncpg COPY of the already-prepared people rows (no validation, no encryption, no
+events) into an identical table. Prints rows/s for both and their ratio. `--load N` then loads N
+people into empty tables as a feeder would send them: files of `--request-lines` lines, one
+transaction each, and prints the wall time (Nantong's employed: 4.6 million).
 """
 
 from __future__ import annotations
@@ -74,29 +77,55 @@ async def run(url: str, n: int) -> dict[str, float]:
         await s.execute(text("CREATE TABLE people_copy (LIKE people INCLUDING ALL)"))
         await s.commit()
     started = time.perf_counter()
-    async with maker() as s:
-        results = await bulk.import_people(s, runtime, DISTRICT, body)  # type: ignore[arg-type]
-        await s.commit()
+    results = await post_people(maker, runtime, body)
     bulk_s = time.perf_counter() - started
     assert all(r.status == "created" for r in results), "bench rows must all be new"
     started = time.perf_counter()
     rows = copy_rows(ids, runtime.state["pii_key"])
     prep_s = time.perf_counter() - started
     async with engine.connect() as conn:
-        raw = (await conn.get_raw_connection()).driver_connection
+        raw: Any = (await conn.get_raw_connection()).driver_connection
         started = time.perf_counter()
         await raw.copy_records_to_table("people_copy", records=rows,
                                         columns=["person_key", "resident_id_cipher", "birth_date", "sex", "district"])
         copy_s = time.perf_counter() - started
+    replay_started = time.perf_counter()
+    replay = await post_people(maker, runtime, body)
+    replay_s = time.perf_counter() - replay_started
     async with maker() as s:
-        replay_started = time.perf_counter()
-        replay = await bulk.import_people(s, runtime, DISTRICT, body)  # type: ignore[arg-type]
-        await s.commit()
-        replay_s = time.perf_counter() - replay_started
         outbox = await s.scalar(text("SELECT count(*) FROM outbox"))
     assert all(r.status == "unchanged" for r in replay) and outbox == n
     await engine.dispose()
     return {"rows": n, "bulk_s": bulk_s, "copy_s": copy_s, "prep_s": prep_s, "replay_s": replay_s}
+
+
+async def post_people(maker: Any, runtime: BenchRuntime, body: bytes) -> list[bulk.LineResult]:
+    """What the route does after reading the body: import, commit, render the response."""
+    async with maker() as s:
+        results = await bulk.import_people(s, runtime, DISTRICT, body)  # type: ignore[arg-type]
+        await s.commit()
+    assert len(bulk.render(results)) > 0
+    return results
+
+
+async def load(url: str, n: int, per_request: int) -> float:
+    """Wall time to load n new people into empty tables in files of per_request lines."""
+    engine = make_engine(url)
+    maker, runtime = make_sessionmaker(engine), BenchRuntime()
+    async with maker() as s:
+        await s.execute(text("TRUNCATE people, outbox CASCADE"))
+        await s.commit()
+    started = time.perf_counter()
+    for first in range(0, n, per_request):
+        body = "\n".join(json.dumps({"resident_id": person_id(i), "district": "320612"})
+                         for i in range(first, min(n, first + per_request))).encode()
+        results = await post_people(maker, runtime, body)
+        assert all(r.status == "created" for r in results)
+    elapsed = time.perf_counter() - started
+    async with maker() as s:
+        assert await s.scalar(text("SELECT count(*) FROM people")) == n
+    await engine.dispose()
+    return elapsed
 
 
 def report(m: dict[str, float]) -> None:
@@ -107,26 +136,39 @@ def report(m: dict[str, float]) -> None:
     print(f"raw COPY of the same rows            {copy_rate:>12,.0f} rows/s  ({m['copy_s']:.2f} s)")
     print(f"  (+ preparing COPY rows: hash+encrypt {m['prep_s']:.2f} s, not counted in COPY)")
     print(f"ratio bulk / COPY                    {bulk_rate / copy_rate:>12.1%}")
-    print(f"ratio bulk / (prepare + COPY)        {m['copy_s'] and n / m['bulk_s'] / (n / (m['copy_s'] + m['prep_s'])):>12.1%}")
+    print(f"ratio bulk / (prepare + COPY)        {(m['copy_s'] + m['prep_s']) / m['bulk_s']:>12.1%}")
     print(f"replay of the same file (unchanged)  {n / m['replay_s']:>12,.0f} rows/s")
     est = NANTONG_EMPLOYED / bulk_rate
-    print(f"estimated load of {NANTONG_EMPLOYED:,} people at the bulk rate: {est / 60:.1f} min")
+    print(f"estimated load of {NANTONG_EMPLOYED:,} people at this bulk rate: {est / 60:.1f} min")
+
+
+def report_load(n: int, per_request: int, seconds: float) -> None:
+    print(f"measured load of {n:,} people in files of {per_request:,} lines: {seconds / 60:.1f} min "
+          f"({n / seconds:,.0f} rows/s, building each file's NDJSON not counted)")
+
+
+async def bench(url: str, args: argparse.Namespace) -> None:
+    report(await run(url, args.rows))
+    if args.load:
+        report_load(args.load, args.request_lines, await load(url, args.load, args.request_lines))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--load", type=int, default=0, help="then load this many people (e.g. 4600000)")
+    parser.add_argument("--request-lines", type=int, default=100_000)
     parser.add_argument("--database-url", help="a postgresql:// server URL; default: embedded PostgreSQL")
     args = parser.parse_args()
     if args.database_url:
         url = with_database(normalise_async_url(args.database_url), "skillsub_bench_registry")
-        report(asyncio.run(run(url, args.rows)))
+        asyncio.run(bench(url, args))
         return
     from shared.embedded import EmbeddedPostgres
     pg = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="skillsub-bench-pg-")) / "data")
     try:
         url = with_database(normalise_async_url(pg.start()), "skillsub_bench_registry")
-        report(asyncio.run(run(url, args.rows)))
+        asyncio.run(bench(url, args))
     finally:
         pg.stop()
 

@@ -24,7 +24,7 @@ async def _run(importer: Importer, request: Request, session: AsyncSession, runt
     await session.commit()
     runtime.wake_relay()
     errors = sum(r.status == "error" for r in results)
-    body = "".join(r.json() + "\n" for r in results)
+    body = bulk.render(results)
     return Response(body, media_type=NDJSON, headers={"X-Lines-Ok": str(len(results) - errors),
                                                       "X-Lines-Error": str(errors)})
 

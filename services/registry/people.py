@@ -2,31 +2,55 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import operator
+import re
+import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, BYTEA
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.handlers import PRODUCER
 from services.registry.record import ClassHours, credit_hours
 from services.registry.store import certificates, completions, people, training_classes
-from shared.events import PersonRegisteredV1, derived_event_id, new_envelope
-from shared.ids import parse_resident_id
+from shared.events import PersonRegisteredV1, topic_for
+from shared.ids import RESIDENT_ID_CHECK_CHARS, RESIDENT_ID_WEIGHTS, InvalidResidentId, parse_resident_id
 from shared.pii import decrypt_pii, encrypt_pii, lookup_hash
 
 if TYPE_CHECKING:
     from shared.app import Runtime
 
-_INSERT_PEOPLE = sa.text(
-    "INSERT INTO people (person_key, resident_id_cipher, birth_date, sex, district) "
-    "SELECT * FROM unnest(:k, :c, :b, :s, :d) ON CONFLICT (person_key) DO NOTHING RETURNING person_key"
-).bindparams(sa.bindparam("k", type_=ARRAY(sa.Text)), sa.bindparam("c", type_=ARRAY(BYTEA)),
-             sa.bindparam("b", type_=ARRAY(sa.Date)), sa.bindparam("s", type_=ARRAY(sa.Text)),
-             sa.bindparam("d", type_=ARRAY(sa.Text)))
+# People go in with INSERT ... ON CONFLICT (few rows, or another writer raced us) or COPY (bulk
+# loads); either way the events of the people actually inserted are staged in the same transaction,
+# their envelopes written here with shared.events.Envelope's fields (the integration test reads them
+# back through the model) and the event id the handlers' single-person path derives.
+_INSERT = """
+WITH new AS (
+  INSERT INTO people (person_key, resident_id_cipher, birth_date, sex, district)
+  SELECT * FROM unnest($1::text[], $2::bytea[], $3::date[], $4::text[], $5::text[])
+  ON CONFLICT (person_key) DO NOTHING RETURNING person_key)
+SELECT coalesce(array_agg(person_key), '{}') FROM new
+"""
+_STAGE = """
+INSERT INTO outbox (event_id, topic, key, envelope)
+SELECT e, t, k, v::jsonb FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS u(e, t, k, v)
+ON CONFLICT (event_id) DO NOTHING
+"""
+_EVENT = (topic_for(PersonRegisteredV1.TYPE), PersonRegisteredV1.TYPE, PersonRegisteredV1.VERSION, PRODUCER)
+_KNOWN = "SELECT coalesce(array_agg(person_key), '{}') FROM people WHERE person_key = ANY($1::text[])"
+_PEOPLE_COLUMNS = ["person_key", "resident_id_cipher", "birth_date", "sex", "district"]
+_OUTBOX_COLUMNS = ["event_id", "topic", "key", "envelope"]
+_PERSON_EVENT_NS = hashlib.sha1(uuid.NAMESPACE_URL.bytes + b"skillsub:person:")
+_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
+_WEIGHT_SUM_OF_ZEROS = 48 * sum(RESIDENT_ID_WEIGHTS)  # ASCII '0' is 48: subtract it once per digit
+_BIRTHS: dict[str, date] = {}
+ParsedId = tuple[str, date, str]  # normalised number, birth date, sex
 
 
 @dataclass(frozen=True)
@@ -35,25 +59,142 @@ class NewPerson:
     district: str | None
 
 
+@dataclass
+class PeopleBatch:
+    """Column arrays of people to insert (unique keys), in arrival order."""
+
+    keys: list[str] = field(default_factory=list)
+    ciphers: list[bytes] = field(default_factory=list)
+    births: list[date] = field(default_factory=list)
+    sexes: list[str] = field(default_factory=list)
+    districts: list[str | None] = field(default_factory=list)
+
+    def add(self, pii_key: bytes, key: str, rid: ParsedId, district: str | None) -> None:
+        number, birth, sex = rid
+        self.keys.append(key)
+        self.ciphers.append(encrypt_pii(pii_key, number))  # PIPL: only the AES-GCM blob is stored
+        self.births.append(birth)
+        self.sexes.append(sex)
+        self.districts.append(district)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+
+def fast_resident_id(text: str) -> ParsedId | None:
+    """The GB 11643 check of `shared.ids.parse_resident_id` for the common case, ~5x faster: None
+    means "not sure", and the caller asks parse_resident_id (or the pydantic model) for the reason."""
+    number = text.upper()
+    if not _SHAPE.fullmatch(number):
+        return None
+    digits = number.encode()
+    total = sum(map(operator.mul, digits[:17], RESIDENT_ID_WEIGHTS)) - _WEIGHT_SUM_OF_ZEROS
+    if number[17] != RESIDENT_ID_CHECK_CHARS[total % 11]:
+        return None
+    birth = _birth_date(number[6:14], number)
+    if birth is None:
+        return None
+    return number, birth, "male" if digits[16] & 1 else "female"
+
+
+def _birth_date(yyyymmdd: str, number: str) -> date | None:
+    birth = _BIRTHS.get(yyyymmdd)
+    if birth is None:
+        try:
+            birth = parse_resident_id(number).birth_date  # the authority on dates, once per date
+        except InvalidResidentId:
+            return None
+        if len(_BIRTHS) < 100_000:  # ~75,000 real dates since 1800; bounded against odd input
+            _BIRTHS[yyyymmdd] = birth
+    return birth
+
+
+async def raw_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under the session, inside the session's transaction."""
+    conn = await session.connection()
+    raw: asyncpg.Connection = (await conn.get_raw_connection()).driver_connection
+    if not raw.is_in_transaction():
+        await session.execute(sa.text("SELECT 1"))  # SQLAlchemy begins lazily, on a first statement
+    assert raw.is_in_transaction()
+    return raw
+
+
+async def copy_people(raw: asyncpg.Connection, batch: PeopleBatch) -> list[str]:
+    """Bulk loads: COPY the batch's new people and their events; the keys of the new ones.
+
+    Three round trips, but COPY writes rows in multi-row pages (about half the database CPU of
+    INSERT ... SELECT unnest ON CONFLICT, measured: 3.6 vs 6.8 us a row for people). A person
+    inserted meanwhile by another transaction fails the COPY (savepoint) and the batch takes the
+    ON CONFLICT statement instead."""
+    known = set(await raw.fetchval(_KNOWN, batch.keys))
+    rows = [r for r in _rows(batch) if r[0] not in known]
+    if not rows:
+        return []
+    try:
+        async with raw.transaction():
+            await raw.copy_records_to_table("people", records=rows, columns=_PEOPLE_COLUMNS)
+    except asyncpg.UniqueViolationError:
+        return await insert_people(raw, batch)
+    await raw.copy_records_to_table("outbox", records=_events(rows), columns=_OUTBOX_COLUMNS)
+    return [r[0] for r in rows]
+
+
+def _events(rows: list[tuple[str, bytes, date, str, str | None]]) -> list[tuple[str, str, str, str]]:
+    """Outbox rows for new people; the envelope text has shared.events.Envelope's fields."""
+    at, out = datetime.now(UTC).isoformat(), []
+    districts: dict[str | None, str] = {}
+    topic, kind, version, producer = _EVENT
+    for key, _, birth, sex, district in rows:
+        d = districts.get(district) or districts.setdefault(district, json.dumps(district))
+        eid = person_event_id(key)
+        out.append((eid, topic, key,
+                    f'{{"event_id": "{eid}", "type": "{kind}", "version": {version}, "occurred_at": "{at}", '
+                    f'"producer": "{producer}", "key": "{key}", "payload": {{"person_key": "{key}", '
+                    f'"district": {d}, "birth_date": "{birth.isoformat()}", "sex": "{sex}"}}}}'))
+    return out
+
+
+def person_event_id(person_key: str) -> str:
+    """`derived_event_id("person", key)`, as the handlers' single-person path names it, without
+    building UUID objects (uuid5 by hand: a third of the cost)."""
+    h = _PERSON_EVENT_NS.copy()
+    h.update(person_key.encode())
+    b = bytearray(h.digest()[:16])
+    b[6] = (b[6] & 0x0F) | 0x50
+    b[8] = (b[8] & 0x3F) | 0x80
+    x = b.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+
+
+async def insert_people(raw: asyncpg.Connection, batch: PeopleBatch) -> list[str]:
+    """Insert the batch's new people (ON CONFLICT) and stage their events; the new ones' keys."""
+    new = set(await raw.fetchval(_INSERT, batch.keys, batch.ciphers, batch.births, batch.sexes, batch.districts))
+    rows = [r for r in _rows(batch) if r[0] in new]
+    if rows:
+        await raw.execute(_STAGE, *map(list, zip(*_events(rows), strict=True)))
+    return [r[0] for r in rows]
+
+
+def _rows(batch: PeopleBatch) -> list[tuple[str, bytes, date, str, str | None]]:
+    return list(zip(batch.keys, batch.ciphers, batch.births, batch.sexes, batch.districts, strict=True))
+
+
 async def register_people(session: AsyncSession, runtime: Runtime, batch: Sequence[NewPerson]) -> dict[str, str]:
     """Insert the people not yet known (one statement), emit `registry.person.registered` for
     them; return resident_id -> person_key for the whole batch."""
     pii_key = runtime.state["pii_key"]
     keys: dict[str, str] = {}
-    rows: dict[str, tuple[str, bytes, date, str, str | None]] = {}
+    rows = PeopleBatch()
+    seen: set[str] = set()
     for p in batch:
         key = keys.setdefault(p.resident_id, lookup_hash(pii_key, p.resident_id))
-        if key not in rows:
+        if key not in seen:
+            seen.add(key)
             rid = parse_resident_id(p.resident_id)
-            rows[key] = (key, encrypt_pii(pii_key, p.resident_id), rid.birth_date, rid.sex, p.district)
-    if not rows:
-        return keys
-    cols = list(zip(*rows.values(), strict=True))
-    new = (await session.execute(_INSERT_PEOPLE, dict(zip("kcbsd", map(list, cols), strict=True)))).scalars().all()
-    envelopes = [new_envelope(PersonRegisteredV1(person_key=k, district=rows[k][4], birth_date=rows[k][2],
-                                                 sex=rows[k][3]),
-                              key=k, producer=PRODUCER, event_id=derived_event_id("person", k)) for k in new]
-    await runtime.emit(session, envelopes)
+            rows.add(pii_key, key, (rid.number, rid.birth_date, rid.sex), p.district)
+    if rows:
+        await insert_people(await raw_connection(session), rows)
     return keys
 
 
