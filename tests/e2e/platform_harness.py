@@ -21,7 +21,7 @@ import pytest
 
 from shared.ids import resident_id_check_char
 from shared.platform import Platform, free_ports
-from shared.settings import SERVICES, Settings
+from shared.settings import SERVICES, Settings, normalise_async_url
 
 N = 60  # certificates per test: enough for several consumer batches, small enough to stay fast
 APPROVED_FEN = 70_000  # 四.2: 50% x (1,200 + 200) yuan, from the example Catalog row below
@@ -298,7 +298,10 @@ def start_stream(platform: Platform, api: Api, t: Timer) -> tuple[Pusher, int]:
 
 
 def dsn_for(platform: Platform, service: str) -> str:
-    dsn = Settings(database_url=platform.env["DATABASE_URL"]).database_url_for(service)
+    """The service's database: its own <SERVICE>_DATABASE_URL if the platform sets one."""
+    own = platform.env.get(f"{service.upper()}_DATABASE_URL")
+    dsn = normalise_async_url(own) if own else \
+        Settings(database_url=platform.env["DATABASE_URL"]).database_url_for(service)
     return dsn.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
