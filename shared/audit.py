@@ -16,15 +16,12 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-MIGRATIONS = Path(__file__).parent / "audit_migrations"
-VERSION_TABLE = "alembic_version_audit"
 GENESIS = "0" * 64
 MIN_RETENTION_DAYS = 180
 _LOCK = 7337002

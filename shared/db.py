@@ -67,15 +67,20 @@ def _upgrade(connection: Connection, script_location: Path) -> None:
     command.upgrade(cfg, "head")
 
 
-async def migrate(engine: AsyncEngine, script_location: Path) -> None:
-    """Apply the service's Alembic migrations and the shared audit-log branch (its own version
-    table) up to head, under an advisory lock so that replicas starting together migrate once."""
-    from shared.audit import MIGRATIONS as AUDIT_MIGRATIONS
+# Tables every service database has (outbox, broker marker, inbox, dead letters, audit log): one
+# shared Alembic branch with its own version table, so no service's history repeats them.
+SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
+SHARED_VERSION_TABLE = "alembic_version_shared"
+SHARED_TABLES = frozenset({"outbox", "outbox_marker", "inbox", "dead_letter", "audit_log"})
 
+
+async def migrate(engine: AsyncEngine, script_location: Path) -> None:
+    """Apply the shared branch and the service's own migrations up to head, under an advisory lock
+    so that replicas starting together migrate once."""
     async with engine.begin() as conn:
         await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7337001)")
+        await conn.run_sync(_upgrade, SHARED_MIGRATIONS)
         await conn.run_sync(_upgrade, script_location)
-        await conn.run_sync(_upgrade, AUDIT_MIGRATIONS)
 
 
 async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
@@ -84,12 +89,19 @@ async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterato
         yield session
 
 
+def _own_objects(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Autogenerate compares only the service's own tables; the shared branch owns the rest."""
+    table = getattr(obj, "table", obj) if type_ != "table" else obj
+    return getattr(table, "name", name) not in SHARED_TABLES and name not in SHARED_TABLES
+
+
 def run_alembic_env(context: object, target_metadata: object) -> None:
     """Body of every service's migrations/env.py: run online on the connection handed in."""
     connection = context.config.attributes.get("connection")  # type: ignore[attr-defined]
     if connection is None:
         raise RuntimeError("migrations run through shared.db.migrate (skillsub migrate <service>)")
-    context.configure(connection=connection, target_metadata=target_metadata)  # type: ignore[attr-defined]
+    context.configure(connection=connection, target_metadata=target_metadata,  # type: ignore[attr-defined]
+                      include_object=_own_objects)
     with context.begin_transaction():  # type: ignore[attr-defined]
         context.run_migrations()  # type: ignore[attr-defined]
 

@@ -36,19 +36,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('certificate_id')
     )
     op.create_index(op.f('ix_certificates_person_key'), 'certificates', ['person_key'], unique=False)
-    op.create_table('dead_letter',
-    sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
-    sa.Column('consumer', sa.Text(), nullable=False),
-    sa.Column('event_id', sa.UUID(), nullable=True),
-    sa.Column('topic', sa.Text(), nullable=False),
-    sa.Column('partition', sa.Integer(), nullable=False),
-    sa.Column('offset', sa.BigInteger(), nullable=False),
-    sa.Column('raw', sa.Text(), nullable=False),
-    sa.Column('error', sa.Text(), nullable=False),
-    sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('id')
-    )
     op.create_table('decisions',
     sa.Column('decision_id', sa.UUID(), nullable=False),
     sa.Column('person_key', sa.Text(), nullable=False),
@@ -71,32 +58,6 @@ def upgrade() -> None:
     op.create_index(op.f('ix_decisions_trigger_id'), 'decisions', ['trigger_id'], unique=False)
     op.create_index('never_twice_same_occupation_level', 'decisions', ['person_key', 'occupation_key'], unique=True, postgresql_where=sa.text("current AND counts_toward_cap AND outcome IN ('approved','needs_review')"))
     op.create_index('one_current_decision_per_trigger_clause', 'decisions', ['trigger_id', 'clause'], unique=True, postgresql_where=sa.text('current'))
-    op.create_table('inbox',
-    sa.Column('consumer', sa.Text(), nullable=False),
-    sa.Column('event_id', sa.UUID(), nullable=False),
-    sa.Column('received_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('consumer', 'event_id')
-    )
-    op.create_table('outbox',
-    sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
-    sa.Column('event_id', sa.UUID(), nullable=False),
-    sa.Column('topic', sa.Text(), nullable=False),
-    sa.Column('key', sa.Text(), nullable=False),
-    sa.Column('envelope', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('event_id')
-    )
-    op.create_index('outbox_unsent', 'outbox', ['id'], unique=False, postgresql_where=sa.text('sent_at IS NULL'))
-    op.create_table('outbox_marker',
-    sa.Column('producer', sa.Text(), nullable=False),
-    sa.Column('marker', sa.UUID(), nullable=False),
-    sa.Column('partition', sa.Integer(), nullable=False),
-    sa.Column('offset', sa.BigInteger(), nullable=False),
-    sa.Column('recorded_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('producer')
-    )
     op.create_table('person_facts',
     sa.Column('fact_id', sa.UUID(), nullable=False),
     sa.Column('person_key', sa.Text(), nullable=False),
@@ -130,16 +91,11 @@ def downgrade() -> None:
     op.drop_table('person_year_slots')
     op.drop_index(op.f('ix_person_facts_person_key'), table_name='person_facts')
     op.drop_table('person_facts')
-    op.drop_table('outbox_marker')
-    op.drop_index('outbox_unsent', table_name='outbox', postgresql_where=sa.text('sent_at IS NULL'))
-    op.drop_table('outbox')
-    op.drop_table('inbox')
     op.drop_index('one_current_decision_per_trigger_clause', table_name='decisions', postgresql_where=sa.text('current'))
     op.drop_index('never_twice_same_occupation_level', table_name='decisions', postgresql_where=sa.text("current AND counts_toward_cap AND outcome IN ('approved','needs_review')"))
     op.drop_index(op.f('ix_decisions_trigger_id'), table_name='decisions')
     op.drop_index(op.f('ix_decisions_person_key'), table_name='decisions')
     op.drop_table('decisions')
-    op.drop_table('dead_letter')
     op.drop_index(op.f('ix_certificates_person_key'), table_name='certificates')
     op.drop_table('certificates')
     op.drop_table('catalog_standards')
