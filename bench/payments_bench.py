@@ -5,8 +5,10 @@ Run: .venv/bin/python bench/payments_bench.py [--n 20000] [--batch 2000]
 Real path, per batch of decisions, each step one transaction through the service's own code:
   draft (handlers.draft_many) -> batch -> approve -> release (5 postings each) -> statement paid
   (2 postings each), with the fund row locked, CHECKs, the balance trigger and the outbox events.
-Ceiling, same run, same server: the same number of posting rows written by one batched
-`INSERT ... SELECT unnest(...)` and by COPY into a plain table shaped like ledger_postings.
+Ceiling, same run, same server, into a plain table shaped like ledger_postings (same two indexes,
+no rules): the same number of posting rows written (a) at the real path's granularity, one
+`INSERT ... SELECT unnest(...)` transaction per posting statement the real path commits (per batch:
+5 x batch release rows, then 2 x batch paid rows), (b) by one INSERT of every row, (c) by one COPY.
 Synthetic data: one district, one source, example amounts.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import tempfile
 import time
@@ -47,45 +50,93 @@ class BenchRuntime:
         await pg.emit(self, session, envelopes)  # what every payments route and handler calls
 
 
-async def real_path(maker: Any, n: int, batch: int) -> tuple[int, float]:
+STEPS = ("draft", "batch", "approve", "release", "paid")
+SERVER_PIDS: list[int] = []  # the embedded server's postmaster, when this run started one
+
+
+def server_cpu() -> float:
+    """CPU seconds the embedded PostgreSQL (postmaster and backends) has used; 0 for a DATABASE_URL."""
+    import psutil
+
+    total = 0.0
+    for pid in SERVER_PIDS:
+        root = psutil.Process(pid)
+        for proc in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                t = proc.cpu_times()
+                total += t.user + t.system
+    return total
+
+
+async def real_path(maker: Any, n: int, batch: int, steps: dict[str, float]) -> tuple[int, float]:
     funding, rt = load_funding(), BenchRuntime()
     async with maker() as s:
         await handlers.allocate(s, "bench-alloc", HOT, AMOUNT * n)
         await s.commit()
-    start = time.perf_counter()
+    start, cpu, db_cpu = time.perf_counter(), time.process_time(), server_cpu()
     for i in range(0, n, batch):
-        await _one_batch(maker, rt, funding, min(batch, n - i), i)
+        await _one_batch(maker, rt, funding, min(batch, n - i), i, _Clock(steps))
     seconds = time.perf_counter() - start
+    steps["python cpu"] = time.process_time() - cpu  # this process only
+    steps["server cpu"] = server_cpu() - db_cpu
     async with maker() as s:
         postings = await s.scalar(sa.text("SELECT count(*) FROM ledger_postings")) - 2  # minus the allocation
     return int(postings), seconds
 
 
-async def _one_batch(maker: Any, rt: Any, funding: Any, size: int, offset: int) -> None:
+class _Clock:
+    """Adds the seconds since the previous lap to steps[name]."""
+
+    def __init__(self, steps: dict[str, float]) -> None:
+        self.steps, self.last = steps, time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.steps[name] = self.steps.get(name, 0.0) + now - self.last
+        self.last = now
+
+
+async def _one_batch(maker: Any, rt: Any, funding: Any, size: int, offset: int, clock: _Clock) -> None:
     payloads = [{"decision_id": str(uuid.uuid4()), "person_key": f"pk{offset + j}", "clause": "四.4",
                  "amount_fen": AMOUNT, "district": HOT.district, "decided_on": "2020-06-01"} for j in range(size)]
     async with maker() as s:
-        events, _ = await handlers.draft_many(s, [handlers.request_from_decision(p, funding) for p in payloads],
+        events, _ = await handlers.draft_many(s, handlers.requests_from_decisions(payloads, funding),
                                               funding.version)
         await rt.emit(s, events)
+        clock.lap("draft")
         batch_id = uuid.UUID((await paying.create_batch(s, HR, limit=size))["batch_id"])
         await s.commit()
+    clock.lap("batch")
     async with maker() as s:
         await rt.emit(s, await paying.approve_batch(s, batch_id, HR))
         await s.commit()
+    clock.lap("approve")
     async with maker() as s:
         released = await paying.release_batch(s, batch_id, FIN)
         await rt.emit(s, released.events)
         await s.commit()
+    clock.lap("release")
     lines = [StatementLine(k + 2, ln.payment_ref, ln.amount_fen, "paid") for k, ln in enumerate(released.order)]
     async with maker() as s:
         _, events = await paying.reconcile(s, f"st-{batch_id}", lines)
         await rt.emit(s, events)
         await s.commit()
+    clock.lap("paid")
 
 
-async def ceiling(engine: Any, rows: int) -> tuple[float, float]:
-    """Seconds to write `rows` posting rows by one batched INSERT and by COPY, no rules at all."""
+_RAW_INSERT = sa.text("INSERT INTO raw_postings (txn_id, account, amount_fen) SELECT * FROM unnest("
+                      "CAST(:t AS uuid[]), CAST(:a AS text[]), CAST(:m AS bigint[]))")
+
+
+async def _raw_insert(engine: Any, data: list[tuple[uuid.UUID, str, int]]) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(_RAW_INSERT, {"t": [r[0] for r in data], "a": [r[1] for r in data],
+                                         "m": [r[2] for r in data]})
+
+
+async def ceiling(engine: Any, rows: int, batch: int) -> tuple[float, float, float]:
+    """Seconds to write `rows` posting rows, no rules at all: at the real path's statement sizes
+    (release 5 x batch, paid 2 x batch rows, one transaction each), by one INSERT, by one COPY."""
     ids = [uuid.uuid4() for _ in range(rows // 5 + 1)]
     data = [(ids[k // 5], f"special|x|320612|p{k}|", 1) for k in range(rows)]
     async with engine.begin() as conn:
@@ -94,19 +145,21 @@ async def ceiling(engine: Any, rows: int) -> tuple[float, float]:
                                    "NOT NULL)")
         await conn.exec_driver_sql("CREATE INDEX ON raw_postings (txn_id)")
         await conn.exec_driver_sql("CREATE INDEX ON raw_postings (account)")
+    start, k = time.perf_counter(), 0
+    while k < rows:  # the real path's posting statements: release (5 per item), then paid (2 per item)
+        for size in (5 * batch, 2 * batch):
+            await _raw_insert(engine, data[k:k + size])
+            k += size
+    batched_s = time.perf_counter() - start
     start = time.perf_counter()
-    async with engine.begin() as conn:
-        await conn.execute(sa.text(
-            "INSERT INTO raw_postings (txn_id, account, amount_fen) SELECT * FROM unnest(CAST(:t AS uuid[]), "
-            "CAST(:a AS text[]), CAST(:m AS bigint[]))"),
-            {"t": [r[0] for r in data], "a": [r[1] for r in data], "m": [r[2] for r in data]})
+    await _raw_insert(engine, data)
     insert_s = time.perf_counter() - start
     start = time.perf_counter()
     async with engine.begin() as conn:
         raw = await conn.get_raw_connection()
         await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
             "raw_postings", records=data, columns=["txn_id", "account", "amount_fen"])
-    return insert_s, time.perf_counter() - start
+    return batched_s, insert_s, time.perf_counter() - start
 
 
 async def main(n: int, batch: int) -> None:
@@ -117,26 +170,31 @@ async def main(n: int, batch: int) -> None:
 
         pg = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="skillsub-bench-pg-")) / "data")
         server = pg.start()
+        SERVER_PIDS.append(int((pg.data_dir / "postmaster.pid").read_text().split("\n", 1)[0]))
     url = with_database(normalise_async_url(server), f"bench_payments_{uuid.uuid4().hex[:6]}")
     await ensure_database(url)
     engine = make_engine(url, pool_size=2)
     try:
         await migrate(engine, MIGRATIONS)
-        postings, seconds = await real_path(make_sessionmaker(engine), n, batch)
-        insert_s, copy_s = await ceiling(engine, postings)
+        steps: dict[str, float] = {}
+        postings, seconds = await real_path(make_sessionmaker(engine), n, batch, steps)
+        batched_s, insert_s, copy_s = await ceiling(engine, postings, batch)
     finally:
         await engine.dispose()
         await drop_database(url)
         if pg is not None:
             pg.stop()
     rate = postings / seconds
-    best = max(postings / insert_s, postings / copy_s)
+    ceilings = {"INSERT per step": batched_s, "one INSERT": insert_s, "one COPY": copy_s}
     print(f"decisions {n:,} in batches of {batch:,}; one hot fund {HOT.source.value}/{HOT.district}")
     print(f"real path  {postings:>9,} postings in {seconds:6.2f} s = {rate:>10,.0f} postings/s "
           "(draft+batch+approve+release+paid, events included)")
-    print(f"ceiling    batched INSERT {postings / insert_s:>10,.0f} postings/s;  COPY {postings / copy_s:>10,.0f} "
-          "postings/s (plain table, no rules)")
-    print(f"real path = {rate / best:.0%} of the best ceiling; goal >= 25,000 postings/s and >= 50%")
+    print("  steps (s): " + ", ".join(f"{k} {steps.get(k, 0):.2f}" for k in STEPS)
+          + f"; cpu: python {steps['python cpu']:.2f}, server {steps['server cpu']:.2f}")
+    for name, secs in ceilings.items():
+        print(f"ceiling    {name:<16} {postings / secs:>10,.0f} postings/s -> real path = "
+              f"{rate * secs / postings:.0%} of it")
+    print("goal: >= 25,000 postings/s and >= 50% of the ceiling")
 
 
 if __name__ == "__main__":

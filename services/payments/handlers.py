@@ -20,13 +20,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.payments import postings as pg
-from services.payments import store
 from services.payments.disbursements import Action, Part, State, next_state, plan_reservation
 from services.payments.entries import allocation_tx, reversal_tx
 from services.payments.funding import FundingParams, FundingRoute, choose_source, route_for
 from services.payments.ledger import Fund, FundingSource
 from services.payments.postings import FundKey
-from shared.events import DisbursementDraftedV1, Envelope, derived_event_id, new_envelope
+from shared.events import DisbursementDraftedV1, Envelope, new_envelope
 
 if TYPE_CHECKING:
     from shared.app import Runtime
@@ -41,6 +40,15 @@ _INSERT_DRAFTS = sa.text(
     f"INSERT INTO disbursements ({', '.join(DRAFT_COLUMNS)}) SELECT * FROM unnest("
     + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in DRAFT_COLUMNS.items()) + ")")
 UNPAID = (State.WAITING, State.RESERVED, State.APPROVED)
+# Arrays through unnest / ANY: one statement text (prepared once) for any batch size.
+_DRAFTED = sa.text(
+    "SELECT d.decision_id, d.part FROM disbursements d JOIN unnest(CAST(:decisions AS uuid[]), "
+    "CAST(:parts AS text[])) AS k(decision_id, part) USING (decision_id, part)")
+_OF_DECISIONS = sa.text(
+    "SELECT * FROM disbursements WHERE decision_id = ANY(CAST(:ids AS uuid[])) AND NOT clawback_on_paid "
+    "ORDER BY disbursement_id FOR UPDATE")
+_FLAG = sa.text("UPDATE disbursements SET clawback_on_paid = true, updated_at = now() "
+                "WHERE disbursement_id = ANY(CAST(:ids AS uuid[]))")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +67,25 @@ class DraftRequest:
     fixed_source: FundingSource | None = None  # a settlement is paid by the fund of its advance
 
 
-def request_from_decision(p: Mapping[str, Any], funding: FundingParams) -> DraftRequest:
-    route = route_for(funding, p["clause"], dt.date.fromisoformat(str(p["decided_on"])))
+def request_from_decision(p: Mapping[str, Any], funding: FundingParams,
+                          route: FundingRoute | None = None) -> DraftRequest:
+    route = route or route_for(funding, p["clause"], dt.date.fromisoformat(str(p["decided_on"])))
     return DraftRequest(
         decision_id=uuid.UUID(str(p["decision_id"])), person_key=p["person_key"], clause=p["clause"],
         amount_fen=p["amount_fen"], district=p.get("district") or UNASSIGNED_DISTRICT, route=route,
         payee_ref=p.get("payee_ref") or p["person_key"])
+
+
+def requests_from_decisions(payloads: Sequence[Mapping[str, Any]], funding: FundingParams) -> list[DraftRequest]:
+    """request_from_decision for a batch: the route is looked up once per (clause, decision date)."""
+    routes: dict[tuple[str, str], FundingRoute] = {}
+    out = []
+    for p in payloads:
+        key = (p["clause"], str(p["decided_on"]))
+        if key not in routes:
+            routes[key] = route_for(funding, key[0], dt.date.fromisoformat(key[1]))
+        out.append(request_from_decision(p, funding, routes[key]))
+    return out
 
 
 def _sources(r: DraftRequest) -> tuple[FundingSource, ...]:
@@ -95,10 +116,8 @@ async def _insert_drafts(session: AsyncSession, rows: Sequence[Mapping[str, Any]
 
 
 async def _not_yet_drafted(session: AsyncSession, requests: Sequence[DraftRequest]) -> list[DraftRequest]:
-    d = store.disbursements
-    wanted = {(r.decision_id, r.part.value) for r in requests}
-    have = await session.execute(sa.select(d.c.decision_id, d.c.part)
-                                 .where(sa.tuple_(d.c.decision_id, d.c.part).in_(sorted(wanted))))
+    wanted = sorted({(r.decision_id, r.part.value) for r in requests})
+    have = await session.execute(_DRAFTED, {"decisions": [w[0] for w in wanted], "parts": [w[1] for w in wanted]})
     seen = {(r[0], r[1]) for r in have}
     out = []
     for r in requests:  # also drops duplicates inside the batch (redelivery)
@@ -134,8 +153,9 @@ def _only(route: FundingRoute, source: FundingSource) -> FundingRoute:
 
 
 def _row(r: DraftRequest, source: FundingSource, status: State, version: str) -> dict[str, Any]:
-    return {"disbursement_id": derived_event_id("disbursement", r.decision_id, r.part.value)
-            if r.part is not Part.WHOLE else derived_event_id("disbursement", r.decision_id),
+    # derived_event_id("disbursement", decision[, part]), by the cheaper uuid5_url
+    return {"disbursement_id": pg.uuid5_url(f"skillsub:disbursement:{r.decision_id}:{r.part}")
+            if r.part is not Part.WHOLE else pg.uuid5_url(f"skillsub:disbursement:{r.decision_id}"),
             "decision_id": r.decision_id, "part": r.part.value, "person_key": r.person_key,
             "clause": r.clause, "amount_fen": r.amount_fen, "source": source.value, "district": r.district,
             "payee_kind": r.route.payee_kind.value, "payee_ref": r.payee_ref, "status": status.value,
@@ -156,7 +176,7 @@ def _drafted_event(r: Mapping[str, Any]) -> Envelope:
         clause=r["clause"], amount_fen=r["amount_fen"], funding_source=r["source"], district=r["district"],
         status=r["status"])
     return new_envelope(payload, key=r["person_key"], producer=pg.PRODUCER,
-                        event_id=derived_event_id("drafted", r["disbursement_id"]))
+                        event_id=pg.uuid5_url(f"skillsub:drafted:{r['disbursement_id']}"))
 
 
 # ---- superseded and reversed decisions (十四) ------------------------------------------------
@@ -166,10 +186,9 @@ async def retire(session: AsyncSession, decision_ids: Sequence[uuid.UUID]) -> li
 
     Released but unconfirmed money is flagged: it is clawed back when the treasury confirms it.
     """
-    d = store.disbursements
-    rows = [dict(r) for r in (await session.execute(
-        sa.select(d).where(d.c.decision_id.in_(sorted(set(decision_ids))), d.c.clawback_on_paid.is_(False))
-        .order_by(d.c.disbursement_id).with_for_update())).mappings()]
+    if not decision_ids:
+        return []
+    rows = pg.dict_rows(await session.execute(_OF_DECISIONS, {"ids": sorted(set(decision_ids))}))
     if not rows:
         return []
     await pg.lock_funds(session, {(r["source"], r["district"]) for r in rows})
@@ -187,10 +206,8 @@ async def retire(session: AsyncSession, decision_ids: Sequence[uuid.UUID]) -> li
 
 
 async def _flag(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
-    d = store.disbursements
     if rows:
-        await session.execute(sa.update(d).where(d.c.disbursement_id.in_([r["disbursement_id"] for r in rows]))
-                              .values(clawback_on_paid=True, updated_at=sa.func.now()))
+        await session.execute(_FLAG, {"ids": [r["disbursement_id"] for r in rows]})
 
 
 async def claw_back(session: AsyncSession, paid: Sequence[Mapping[str, Any]]) -> list[Envelope]:
@@ -222,8 +239,8 @@ async def handle(session: AsyncSession, events: Sequence[Envelope], runtime: Run
     """Draft approved decisions and retire superseded ones, for the whole batch at once."""
     funding: FundingParams = runtime.state["funding"]
     decided = [e.payload for e in events if e.type == DECIDED]
-    requests = [request_from_decision(p, funding) for p in decided
-                if p["outcome"] == "approved" and p["amount_fen"] > 0]
+    requests = requests_from_decisions([p for p in decided if p["outcome"] == "approved" and p["amount_fen"] > 0],
+                                       funding)
     out, _ = await draft_many(session, requests, funding.version)
     superseded = [uuid.UUID(str(p["supersedes"])) for p in decided if p.get("supersedes")]
     out += await retire(session, superseded)

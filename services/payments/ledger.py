@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 
 
 class DomainError(ValueError):
@@ -71,12 +72,13 @@ class Account:
     fund: Fund
     party: str = ""  # payee ref, for payable and receivable
     clause: str = ""  # clause id such as "四.4", for disbursed
+    # A stable text key a store can index on; computed once, because the ledger hot path merges
+    # legs and writes rows by it (hashing a str is C, hashing the dataclass is Python).
+    code: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def code(self) -> str:
-        """A stable text key a store can index on."""
-        parts = [self.kind.value, self.fund.source.value, self.fund.district, self.party, self.clause]
-        return "|".join(parts)
+    def __post_init__(self) -> None:
+        parts = (self.kind.value, self.fund.source.value, self.fund.district, self.party, self.clause)
+        object.__setattr__(self, "code", "|".join(parts))
 
     @classmethod
     def from_code(cls, code: str) -> Account:
@@ -110,22 +112,24 @@ class Transaction:
 def _check_postings(postings: tuple[Posting, ...]) -> None:
     if len(postings) < 2:
         raise UnbalancedTransaction("a transaction needs at least two postings")
+    total, fund = 0, postings[0].account.fund
     for p in postings:
         if type(p.amount_fen) is not int or p.amount_fen == 0:
             raise UnbalancedTransaction(f"posting amount must be a non-zero int fen: {p!r}")
-    total = sum(p.amount_fen for p in postings)
+        total += p.amount_fen
+        if p.account.fund is not fund and p.account.fund != fund:  # `is` first: the common case is cheap
+            raise UnbalancedTransaction("a transaction may not cross funds (十二.2 专款专用)")
     if total != 0:
         raise UnbalancedTransaction(f"postings sum to {total} fen, not zero")
-    if len({p.account.fund for p in postings}) != 1:
-        raise UnbalancedTransaction("a transaction may not cross funds (十二.2 专款专用)")
 
 
 def transaction(kind: str, ref: str, legs: Iterable[tuple[Account, int]]) -> Transaction:
     """Build a transaction, merging legs on the same account and dropping zero legs."""
-    merged: dict[Account, int] = {}
+    merged: dict[str, tuple[Account, int]] = {}  # by code: one account, one code
     for account, amount in legs:
-        merged[account] = merged.get(account, 0) + amount
-    postings = tuple(Posting(a, v) for a, v in merged.items() if v != 0)
+        seen = merged.get(account.code)
+        merged[account.code] = (account, amount + seen[1]) if seen else (account, amount)
+    postings = tuple(Posting(a, v) for a, v in merged.values() if v != 0)
     return Transaction(postings=postings, kind=kind, ref=ref)
 
 
@@ -148,14 +152,18 @@ def fund_totals(balance_by_account: Mapping[Account, int]) -> dict[Fund, int]:
 
 # ---- accounts -----------------------------------------------------------------------------
 
+# The per-fund accounts recur in every transaction of a batch: built once (values, so sharing is safe).
+@lru_cache(maxsize=4096)
 def special(fund: Fund) -> Account:
     return Account(AccountKind.SPECIAL, fund)
 
 
+@lru_cache(maxsize=4096)
 def finance_allocation(fund: Fund) -> Account:
     return Account(AccountKind.FINANCE_ALLOCATION, fund)
 
 
+@lru_cache(maxsize=4096)
 def clearing(fund: Fund) -> Account:
     return Account(AccountKind.TREASURY_CLEARING, fund)
 
@@ -168,5 +176,6 @@ def receivable(fund: Fund, payee: Payee) -> Account:
     return Account(AccountKind.RECEIVABLE, fund, party=payee.ref)
 
 
+@lru_cache(maxsize=4096)
 def disbursed(fund: Fund, clause: str) -> Account:
     return Account(AccountKind.DISBURSED, fund, clause=clause)
