@@ -53,8 +53,8 @@ async def create_batch(session: AsyncSession, actor: Actor, *, source: str | Non
         dm.check_approver(actor)
     except dm.RoleViolation as exc:
         raise _role_problem(exc) from exc
-    q = sa.select(d.c.disbursement_id, d.c.amount_fen).where(
-        d.c.status == State.RESERVED.value, d.c.batch_id.is_(None))
+    q = sa.select(d.c.disbursement_id, d.c.amount_fen).where(  # queued_seq: the disbursements_unbatched index
+        d.c.status == State.RESERVED.value, d.c.batch_id.is_(None), d.c.queued_seq.is_(None))
     if source:
         q = q.where(d.c.source == source)
     if district:

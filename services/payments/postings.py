@@ -61,7 +61,7 @@ _LOCK_FUNDS = sa.text(
 _WAITING = sa.text(
     "SELECT w.source, w.district, count(*) FROM disbursements w "
     "JOIN unnest(CAST(:s AS text[]), CAST(:d AS text[])) AS k(source, district) USING (source, district) "
-    "WHERE w.status = 'waiting' GROUP BY w.source, w.district")
+    "WHERE w.queued_seq IS NOT NULL AND w.status = 'waiting' GROUP BY w.source, w.district")  # the queue index
 
 
 def txn_id(tx: Transaction) -> uuid.UUID:
@@ -140,7 +140,8 @@ async def admit_queues(session: AsyncSession, keys: Iterable[FundKey]) -> list[d
     admitted: list[dict[str, Any]] = []
     for key, free in available.items():
         rows = (await session.execute(sa.select(d).where(
-            d.c.source == key[0], d.c.district == key[1], d.c.status == State.WAITING.value)
+            d.c.source == key[0], d.c.district == key[1], d.c.queued_seq.is_not(None),
+            d.c.status == State.WAITING.value)
             .order_by(d.c.queued_seq))).mappings().all()
         chosen = set(admit_waiting(available_fen=free,
                                    waiting=[(str(r["disbursement_id"]), r["amount_fen"]) for r in rows]))
