@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+import asyncpg
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
@@ -112,15 +113,29 @@ class InboxConsumer:
             await self._dead_letters([(r, err, 1) for r, err in bad])
         if not parsed:
             return
-        for attempt in range(self.max_retries + 1):
+        if await self._attempt(parsed) is not None:
+            await self._isolate(parsed)
+
+    async def _attempt(self, parsed: Sequence[tuple[ConsumerRecord, Envelope]]) -> str | None:
+        """Apply with bounded retries; return the last error, or None once applied. An unreachable
+        database is waited out and never counted against the events: a PostgreSQL restart must
+        not turn good events into dead letters (the chaos test did exactly that before)."""
+        attempt = 0
+        while True:
             try:
                 await self._apply(parsed)
-                return
+                return None
             except Exception as exc:  # noqa: BLE001 - retried, then isolated and dead-lettered
+                if _database_unavailable(exc):
+                    log.warning("consumer %s: database unavailable (%s); waiting", self.name, type(exc).__name__)
+                    await asyncio.sleep(1.0)
+                    continue
                 log.warning("consumer %s: batch of %d failed (attempt %d): %s",
                             self.name, len(parsed), attempt + 1, type(exc).__name__)
+                if attempt >= self.max_retries:
+                    return f"{type(exc).__name__}: {exc}"
                 await asyncio.sleep(min(0.05 * 2 ** attempt, 2.0))
-        await self._isolate(parsed)
+                attempt += 1
 
     async def _apply(self, parsed: Sequence[tuple[ConsumerRecord, Envelope]]) -> None:
         async with self.maker() as session, session.begin():
@@ -145,15 +160,7 @@ class InboxConsumer:
     async def _isolate(self, parsed: Sequence[tuple[ConsumerRecord, Envelope]]) -> None:
         failures = []
         for record, env in parsed:
-            error = None
-            for attempt in range(self.max_retries + 1):
-                try:
-                    await self._apply([(record, env)])
-                    error = None
-                    break
-                except Exception as exc:  # noqa: BLE001 - recorded below as a dead letter
-                    error = f"{type(exc).__name__}: {exc}"
-                    await asyncio.sleep(min(0.05 * 2 ** attempt, 1.0))
+            error = await self._attempt([(record, env)])
             if error is not None:
                 failures.append((record, error, self.max_retries + 1))
         await self._dead_letters(failures, claim=True)
@@ -172,6 +179,21 @@ class InboxConsumer:
                 await session.execute(insert(self.inbox).values(ids).on_conflict_do_nothing())
         self.metrics.dead_letters.inc(len(failures))
         log.error("consumer %s: %d event(s) dead-lettered", self.name, len(failures))
+
+
+def _database_unavailable(exc: BaseException) -> bool:
+    """The connection or the server failed (down, restarting, recovering), not the statement."""
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    seen: BaseException | None = exc
+    for _ in range(5):  # SQLAlchemy wraps the driver's error: look down the chain
+        if seen is None:
+            return False
+        if isinstance(seen, OSError | asyncpg.PostgresConnectionError | asyncpg.CannotConnectNowError
+                      | asyncpg.AdminShutdownError | asyncpg.CrashShutdownError | sa.exc.InterfaceError):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
 
 
 def _parse(records: Sequence[ConsumerRecord]) -> tuple[list[tuple[ConsumerRecord, Envelope]], list[tuple[ConsumerRecord, str]]]:
