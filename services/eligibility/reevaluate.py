@@ -143,15 +143,27 @@ def _reversals(trigger_id: uuid.UUID, current: Current) -> list[Decision]:
 
 def _diff(person: str, decided: list[Decided], current: Current, params: ParameterSet,
           new_rows: list[dict[str, Any]], retire: list[dict[str, Any]]) -> None:
+    stale = _stale_clauses(decided, current)
     for got in decided:
         d = got.decision
         old = current.get((got.trigger_id, d.clause))
         if old is not None and (_kept_review(old, d) or
                                 (old["outcome"] == d.outcome and old["amount_fen"] == d.amount_fen)):
             continue
+        # A trigger now decided under another clause (facts changed its route, e.g. 五.2 -> 四.2):
+        # the new decision supersedes the old clause's one, so nothing stale stays current.
+        old = old or stale.pop(got.trigger_id, None)
         if old is not None:
             retire.append(old)
         new_rows.append(decision_row(person, got, old["decision_id"] if old else None, params.set_version))
+
+
+def _stale_clauses(decided: list[Decided], current: Current) -> dict[uuid.UUID, dict[str, Any]]:
+    """Current decisions of re-decided triggers whose clause the new decisions no longer cover."""
+    fresh = {(got.trigger_id, got.decision.clause) for got in decided}
+    triggers = {trigger for trigger, _ in fresh}
+    return {trigger: row for (trigger, clause), row in current.items()
+            if trigger in triggers and (trigger, clause) not in fresh}
 
 
 def decision_row(person: str, got: Decided, supersedes: uuid.UUID | None, set_version: str,

@@ -69,6 +69,23 @@ async def test_late_insurance_months_supersede_a_rejection_with_an_approval(sett
         assert [d["current"] for d in history] == [False, True]
 
 
+async def test_an_employment_fact_arriving_after_the_certificate_moves_it_to_another_clause_once(settings) -> None:
+    cert, cid = certificate("pk-route", 3, training_kind="pre_job", start="2019-04-01")
+    async with serve(create_app(settings)) as eli:
+        await publish(settings, [catalog(), cert])
+        first = await eventually(lambda: decisions_of(eli, cid))
+        assert [(d["clause"], d["outcome"]) for d in first] == [("五.2", "rejected")]  # not employed yet
+        await publish(settings, [employment("pk-route")])
+
+        async def moved() -> Any:
+            got = await decisions_of(eli, cid)
+            return got if got and got[0]["clause"] == "四.2" else None
+
+        now = await eventually(moved)
+        assert [(d["clause"], d["outcome"]) for d in now] == [("四.2", "approved")]  # the rejection is gone
+        assert now[0]["supersedes"] == first[0]["decision_id"]
+
+
 async def test_a_catalog_row_arriving_late_re_decides_the_certificates_that_lacked_it(settings) -> None:
     cert, cid = certificate("pk-late", 3, training_kind="pre_job", start="2019-04-01")
     async with serve(create_app(settings)) as eli:
