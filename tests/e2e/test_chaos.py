@@ -214,10 +214,9 @@ def assert_nothing_lost(platform: Platform, ids: dict[int, str], total: int) -> 
 
 
 def assert_one_current_decision_each(platform: Platform, ids: dict[int, str], total: int) -> None:
-    """One current decision per certificate and clause; each certificate approved under 四.2 once.
-    Known eligibility defect (see test_storm): a certificate decided before its holder's
-    employment fact keeps a current 五.2 `rejected` decision after the late fact approves it under
-    四.2. Those are tolerated here (reported), anything else current fails."""
+    """One current decision per certificate, approved under 四.2 once. A certificate decided before
+    its holder's employment fact arrived was first rejected under 五.2; that decision is superseded,
+    never left current."""
     rows = sql(platform, "eligibility", "SELECT trigger_id::text, clause, outcome, amount_fen, current "
                                         "FROM decisions")
     current = [r for r in rows if r[4]]
@@ -226,8 +225,8 @@ def assert_one_current_decision_each(platform: Platform, ids: dict[int, str], to
     approved = [r for r in rows if r[2] == "approved"]
     assert sorted(r[:4] for r in approved) == sorted((cid, "四.2", "approved", APPROVED_FEN) for cid in ids.values())
     stale = [r for r in current if r[2] != "approved"]
-    assert all(r[1] == "五.2" and r[2] == "rejected" and r[3] == 0 for r in stale), stale[:3]
-    print(f"decisions: {len(rows)} rows, {len(current)} current, {len(stale)} stale 五.2 rejections (defect)")
+    assert stale == [], f"{len(stale)} current decisions that are not the approval: {stale[:3]}"
+    print(f"decisions: {len(rows)} rows, {len(current)} current")
 
 
 def assert_one_disbursement_each(platform: Platform, total: int) -> None:

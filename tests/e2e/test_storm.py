@@ -15,7 +15,6 @@ import random
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiokafka import AIOKafkaProducer
 
 from shared.platform import Platform, free_ports
@@ -129,20 +128,7 @@ def test_every_registry_event_delivered_three_times_shuffled_gives_the_clean_run
     finally:
         fresh.stop()
     t.report(f"storm (duplicates absorbed by eligibility {duplicates:.0f})")
-    xfail_if_only_stale_rejections(clean["decisions"], stormed["decisions"])
     assert stormed["decisions"] == clean["decisions"], diff(clean["decisions"], stormed["decisions"])
-
-
-def xfail_if_only_stale_rejections(clean: list[Any], stormed: list[Any]) -> None:
-    """Known eligibility defect (found by this test): a certificate decided before its holder's
-    employment fact arrives gets a current 五.2 `rejected` decision; when the fact arrives the
-    re-decision adds 四.2 `approved` but never retires the 五.2 one (reevaluate._diff only retires
-    clauses it decides again). Money and counts are unaffected (checked above); the decision
-    list is not. Any other difference fails."""
-    extra, missing = set(stormed) - set(clean), set(clean) - set(stormed)
-    if extra and not missing and all(outcome == "rejected" for _, _, outcome, _ in extra):
-        pytest.xfail(f"eligibility keeps {len(extra)} stale current rejections after a late fact: "
-                     f"{sorted(extra)[:2]}")
 
 
 def caught_up(fresh: Platform, events: list[tuple[str, str, str]]) -> bool:
