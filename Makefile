@@ -6,12 +6,16 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: up test install install-test test-deps bench clean lint
+.PHONY: up test test-all install install-test test-deps bench clean lint
 
 up: $(STAMP)
 	$(BIN)/skillsub up
 
+# Everything but the tests marked slow (the 25-kill chaos run); `make test-all` adds them.
 test: $(STAMP)-test test-deps
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+test-all: $(STAMP)-test test-deps
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
