@@ -20,6 +20,7 @@ from shared.events import SubsidyDecidedV1, new_envelope
 from shared.settings import Settings
 from tests.conftest import serve
 
+
 def bearer(client_id: str, role: str) -> dict[str, str]:
     """A token as the registry would issue it to a staff member's client (shared/auth.py)."""
     return {"Authorization": "Bearer " + issue_token(Settings(skillsub_env="test"), AuthPrincipal(client_id, role))}

@@ -6,13 +6,13 @@ import pytest
 
 from tests.integration.payments.payments_fixtures import (
     DISTRICT,
-    bearer,
     FIN_B,
     HR_A,
     HR_C,
     UI,
     FakeTreasury,
     allocate,
+    bearer,
     decision,
     deliver,
     fund,

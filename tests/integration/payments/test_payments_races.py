@@ -9,10 +9,10 @@ import pytest
 
 from tests.integration.payments.payments_fixtures import (
     DISTRICT,
-    bearer,
     FIN_B,
     UI,
     allocate,
+    bearer,
     decision,
     deliver,
     fund,

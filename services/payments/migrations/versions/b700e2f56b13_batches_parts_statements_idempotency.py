@@ -4,8 +4,8 @@ Revision ID: b700e2f56b13
 Revises: c1d04d7f2d8e
 Create Date: 2026-11-27 14:39:30.097715
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = 'b700e2f56b13'

@@ -4,10 +4,8 @@ Revision ID: c1d04d7f2d8e
 Revises: 
 Create Date: 2026-11-27 14:35:41.489924
 """
-from alembic import op
 import sqlalchemy as sa
-
-from sqlalchemy.dialects import postgresql
+from alembic import op
 
 revision = 'c1d04d7f2d8e'
 down_revision = None

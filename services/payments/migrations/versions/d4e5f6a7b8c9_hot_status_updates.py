@@ -8,8 +8,8 @@ No index mentions `status` any more, so approve / release / paid rewrite a row o
 without touching an index (a HOT update). `queued_seq` is set exactly while a draft waits
 (CHECK), which is what lets the queue index use it as its predicate.
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = 'd4e5f6a7b8c9'
 down_revision = 'b700e2f56b13'

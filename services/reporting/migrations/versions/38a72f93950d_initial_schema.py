@@ -6,7 +6,6 @@ Create Date: 2026-11-27 14:35:43.000781
 """
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
 revision = '38a72f93950d'
 down_revision = None
