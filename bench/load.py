@@ -40,6 +40,22 @@ class Run:
     errors: dict[str, int] = field(default_factory=dict)
     samples: list[dict[str, Any]] = field(default_factory=list)
     sent: int = 0
+    acked: int = 0  # certificates the registry accepted (what reporting must end up counting)
+
+
+class Tokens:
+    """Bearer headers per demo client, fetched again before they expire (a run outlives a token)."""
+
+    def __init__(self, client: httpx.AsyncClient, registry: str, max_age: float = 300.0) -> None:
+        self.client, self.registry, self.max_age = client, registry, max_age
+        self.cache: dict[str, tuple[float, dict[str, str]]] = {}
+
+    async def __call__(self, client_id: str) -> dict[str, str]:
+        got = self.cache.get(client_id)
+        if got is None or time.monotonic() - got[0] > self.max_age:
+            got = (time.monotonic(), await _token(self.client, self.registry, client_id))
+            self.cache[client_id] = got
+        return got[1]
 
 
 async def preload(client: httpx.AsyncClient, platform: Platform, n: int) -> dict[str, str]:
@@ -58,8 +74,8 @@ async def preload(client: httpx.AsyncClient, platform: Platform, n: int) -> dict
     return await _token(client, reg, "demo-institution")
 
 
-async def drive(client: httpx.AsyncClient, base: str, headers: dict[str, str], args: argparse.Namespace,
-                run: Run, feeder: dict[str, str]) -> None:
+async def drive(client: httpx.AsyncClient, base: str, tokens: Tokens, args: argparse.Namespace,
+                run: Run) -> None:
     """Open loop: certificate i is due at i / rate seconds. With --bulk N they go N at a time as one
     NDJSON upload (POST /v1/bulk/certificates), as an institution's system sends them, each upload
     preceded (past the preloaded workers) by the employment feeder's upload of those workers' hires;
@@ -75,8 +91,10 @@ async def drive(client: httpx.AsyncClient, base: str, headers: dict[str, str], a
     async def send(first: int) -> None:
         async with sem:
             if args.bulk and first + size > args.preload:  # the feeder reports these hires first
+                feeder = await tokens("demo-feeder-employment_service")
                 await client.post(f"{base}/v1/bulk/facts", headers=feeder | {"content-type": "application/x-ndjson"},
                                   content="\n".join(json.dumps(employment(i)) for i in range(first, first + size)))
+            headers = await tokens("demo-institution")
             t0 = time.perf_counter()
             try:
                 if args.bulk:
@@ -86,10 +104,13 @@ async def drive(client: httpx.AsyncClient, base: str, headers: dict[str, str], a
                     bad = sum('"error"' in line for line in r.text.splitlines()) if r.status_code < 300 else size
                     if bad:
                         failed(str(r.status_code), bad)
+                    run.acked += size - bad
                 else:
                     r = await client.post(f"{base}/v1/certificates", json=certificate(first), headers=headers)
                     if r.status_code >= 300:
                         failed(str(r.status_code), 1)
+                    else:
+                        run.acked += 1
             except httpx.HTTPError as exc:
                 failed(type(exc).__name__, size)
             run.latencies.append(time.perf_counter() - t0)
@@ -111,7 +132,7 @@ async def sample(platform: Platform, run: Run, dsns: dict[str, str], stop: async
     start = time.perf_counter()
     try:
         while not stop.is_set():
-            row: dict[str, Any] = {"t": time.perf_counter() - start, "sent": len(run.latencies)}
+            row: dict[str, Any] = {"t": time.perf_counter() - start, "sent": run.acked}
             for s in SERVICES:
                 row[f"{s}_count"] = int(await conns[s].fetchval(LOAD_STAGES.get(s, STAGES[s])))
                 try:
@@ -134,14 +155,13 @@ async def main_async(args: argparse.Namespace, platform: Platform) -> Run:
     total = int(args.rate * args.seconds) + max(1, args.bulk)
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-        headers = await preload(client, platform, min(total, args.preload))
+        await preload(client, platform, min(total, args.preload))
         stop = asyncio.Event()
         sampler = asyncio.create_task(sample(platform, run, dsns, stop))
-        feeder = await _token(client, platform.url("registry"), "demo-feeder-employment_service")
-        await drive(client, platform.url("registry"), headers, args, run, feeder)
+        await drive(client, platform.url("registry"), Tokens(client, platform.url("registry")), args, run)
         deadline = time.perf_counter() + args.drain_seconds
         while time.perf_counter() < deadline:
-            if run.samples and run.samples[-1]["reporting_count"] >= run.sent - sum(run.errors.values()):
+            if run.samples and run.samples[-1]["reporting_count"] >= run.acked:
                 break
             await asyncio.sleep(1)
         stop.set()
