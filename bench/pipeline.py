@@ -134,7 +134,7 @@ async def _count(dsn_by_service: dict[str, str], service: str) -> int:
 
 async def run_platform(args: argparse.Namespace, platform: Platform) -> dict[str, Any]:
     n = args.certificates
-    settings = Settings(**{"database_url": platform.env["DATABASE_URL"]})
+    settings = Settings(database_url=platform.env["DATABASE_URL"])
     dsns = {s: settings.database_url_for(s).replace("postgresql+asyncpg://", "postgresql://") for s in SERVICES}
     reg, pay = platform.url("registry"), platform.url("payments")
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64)) as client:

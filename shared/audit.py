@@ -121,7 +121,7 @@ async def purge(session: AsyncSession, retention_days: int) -> int:
     await session.execute(sa.text("SET LOCAL skillsub.audit_purge = 'on'"))
     result = await session.execute(sa.text(
         f"DELETE FROM audit_log WHERE at < now() - interval '{int(days)} days'"))
-    return int(result.rowcount or 0)
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def request_id() -> str:

