@@ -15,16 +15,9 @@ import sqlalchemy as sa
 
 from services.payments import handlers
 from services.payments.main import create_app
-from shared.auth import AuthPrincipal, issue_token
 from shared.events import SubsidyDecidedV1, new_envelope
 from shared.settings import Settings
-from tests.conftest import serve
-
-
-def bearer(client_id: str, role: str) -> dict[str, str]:
-    """A token as the registry would issue it to a staff member's client (shared/auth.py)."""
-    return {"Authorization": "Bearer " + issue_token(Settings(skillsub_env="test"), AuthPrincipal(client_id, role))}
-
+from tests.conftest import bearer, serve
 
 HR_A = bearer("hr-alice", "hr")
 HR_C = bearer("hr-carol", "hr")
