@@ -11,18 +11,24 @@ import contextlib
 import os
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from shared.db import drop_database
 from shared.embedded import EmbeddedBroker, EmbeddedPostgres
 from shared.settings import SERVICES, Settings, with_database
 
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+# The machine is shared and CI runs everything at once: judge properties, never wall-clock speed.
+hypothesis_settings.register_profile("skillsub", deadline=None,
+                                     suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("skillsub")
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -78,7 +84,30 @@ def bearer(client_id: str, role: str, **claims: object) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-BUREAU = {"client_id": "demo-bureau", "role": "bureau"}
+class FreshBearer(Mapping[str, str]):
+    """Headers that mint a fresh token each time they are read: safe to keep at module level in a
+    suite that runs longer than a token lives (SKILLSUB_TOKEN_TTL_SECONDS)."""
+
+    def __init__(self, client_id: str, role: str, **claims: object) -> None:
+        self.client_id, self.role, self.claims = client_id, role, claims
+
+    def _now(self) -> dict[str, str]:
+        return bearer(self.client_id, self.role, **self.claims)
+
+    def __getitem__(self, key: str) -> str:
+        return self._now()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("Authorization",))
+
+    def __len__(self) -> int:
+        return 1
+
+    def __or__(self, other: Mapping[str, str]) -> dict[str, str]:
+        return self._now() | dict(other)
+
+    def __ror__(self, other: Mapping[str, str]) -> dict[str, str]:
+        return dict(other) | self._now()
 
 
 @pytest.fixture

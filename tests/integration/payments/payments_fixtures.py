@@ -17,11 +17,11 @@ from services.payments import handlers
 from services.payments.main import create_app
 from shared.events import SubsidyDecidedV1, new_envelope
 from shared.settings import Settings
-from tests.conftest import bearer, serve
+from tests.conftest import FreshBearer, serve
 
-HR_A = bearer("hr-alice", "hr")
-HR_C = bearer("hr-carol", "hr")
-FIN_B = bearer("fin-bob", "finance")
+HR_A = FreshBearer("hr-alice", "hr")
+HR_C = FreshBearer("hr-carol", "hr")
+FIN_B = FreshBearer("fin-bob", "finance")
 UI = "unemployment_insurance_surplus"
 DISTRICT = "320612"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import bearer
 from tests.integration.payments.payments_fixtures import (
     DISTRICT,
     FIN_B,
@@ -12,7 +13,6 @@ from tests.integration.payments.payments_fixtures import (
     UI,
     FakeTreasury,
     allocate,
-    bearer,
     decision,
     deliver,
     fund,

@@ -7,12 +7,12 @@ import uuid
 
 import pytest
 
+from tests.conftest import bearer
 from tests.integration.payments.payments_fixtures import (
     DISTRICT,
     FIN_B,
     UI,
     allocate,
-    bearer,
     decision,
     deliver,
     fund,
