@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import shutil
+import signal
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -122,6 +123,7 @@ async def drive(client: httpx.AsyncClient, base: str, tokens: Tokens, args: argp
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             i += size
+        run.sent = i
         await asyncio.sleep(0.005)
     run.sent = i
     await asyncio.gather(*tasks)
@@ -148,8 +150,7 @@ async def sample(platform: Platform, run: Run, dsns: dict[str, str], stop: async
             await c.close()
 
 
-async def main_async(args: argparse.Namespace, platform: Platform) -> Run:
-    run = Run()
+async def main_async(args: argparse.Namespace, platform: Platform, run: Run) -> Run:
     settings = Settings(database_url=platform.env["DATABASE_URL"])
     dsns = {s: settings.database_url_for(s).replace("postgresql+asyncpg://", "postgresql://") for s in SERVICES}
     total = int(args.rate * args.seconds) + max(1, args.bulk)
@@ -245,11 +246,17 @@ def run_load(args: argparse.Namespace) -> tuple[Run, Path]:
     shutil.rmtree(args.data_dir, ignore_errors=True)
     platform = Platform(data_dir=Path(args.data_dir), ports=free_ports(),
                         env={"SKILLSUB_LOG_LEVEL": "WARNING"})
+    run = Run()
+    # A run stopped early (Ctrl-C, SIGTERM from a time limit) still writes what it measured.
+    previous = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         platform.start_servers()
         platform.start_services()
-        run = asyncio.run(main_async(args, platform))
+        asyncio.run(main_async(args, platform, run))
+    except KeyboardInterrupt:
+        print("load run stopped early; reporting what was measured", flush=True)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         platform.stop()
     return run, write_report(args, run)
 

@@ -14,7 +14,7 @@ def test_a_short_load_run_makes_no_errors_and_the_pipeline_drains(tmp_path: Path
                        "--data-dir", str(tmp_path / "load")])
     run, report = run_load(args)
     assert run.errors == {}
-    assert run.sent >= 60 * 8 - 1
+    assert run.acked == run.sent > 0  # every certificate sent was accepted
     last = run.samples[-1]
-    assert last["reporting_count"] == run.sent  # every certificate sent was counted: nothing lost
+    assert last["reporting_count"] == run.acked  # ... and counted by reporting: nothing lost
     assert "p95" in report.read_text()
