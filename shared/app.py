@@ -139,11 +139,7 @@ class Runtime:
         self.tasks.append(_supervised(f"{self.name}-consumer", self.consumer.run))
 
     async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self.tasks)
         for key in ("kafka_consumer", "producer"):
             client = self.state.pop(key, None)
             if client is not None:
@@ -151,6 +147,24 @@ class Runtime:
                     await client.stop()
         if self.engine is not None:
             await self.engine.dispose()
+
+
+async def cancel_and_wait(tasks: Sequence[asyncio.Task[None]], *, grace: float = 5.0, attempts: int = 3) -> None:
+    """Cancel background loops and wait for them to end, never forever: a loop that swallowed its
+    cancellation (a library catching CancelledError) is cancelled again; after `attempts` it is
+    logged and left behind, so a stopping service cannot hang its caller."""
+    pending = {t for t in tasks if not t.done()}
+    for _ in range(attempts):
+        if not pending:
+            break
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=grace)
+    for task in pending:
+        log.error("background task %s ignored cancellation; left running", task.get_name())
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.error("background task %s ended with %r", task.get_name(), task.exception())
 
 
 def _require(value: str | None, name: str) -> str:

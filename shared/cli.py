@@ -122,8 +122,9 @@ def _print_urls(platform) -> None:  # type: ignore[no-untyped-def]
     print(f"  dashboard    {platform.url('reporting')}/dashboard")
     if platform.treasury is not None:
         print(f"  treasury     {platform.env['TREASURY_URL']} (simulator; payments pays through it)")
+    bootstrap = platform.env.get("KAFKA_BOOTSTRAP_SERVERS", os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
     print(f"  database     {'embedded' if platform.pg else 'external'}; broker "
-          f"{'embedded' if platform.broker else 'external'} ({platform.env.get('KAFKA_BOOTSTRAP_SERVERS', os.environ.get('KAFKA_BOOTSTRAP_SERVERS'))})")
+          f"{'embedded' if platform.broker else 'external'} ({bootstrap})")
     print(f"  logs         {platform.data_dir}/<service>.log\nCtrl-C stops everything.", flush=True)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -42,10 +43,8 @@ async def ensure_database(url: str) -> None:
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", target)
         if not exists:
-            try:
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):  # a sibling created it just now
                 await conn.execute(f'CREATE DATABASE "{target}"')
-            except asyncpg.DuplicateDatabaseError:
-                pass  # a sibling process created it at the same moment
     finally:
         await conn.close()
 

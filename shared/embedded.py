@@ -4,6 +4,7 @@ DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS are given."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -81,10 +82,8 @@ class EmbeddedPostgres:
             os.kill(pid, sig)
         except ProcessLookupError:
             return
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.TimeoutExpired):
             psutil.Process(pid).wait(15)
-        except (psutil.NoSuchProcess, psutil.TimeoutExpired):
-            pass
 
 
 class EmbeddedBroker:

@@ -196,7 +196,8 @@ def _database_unavailable(exc: BaseException) -> bool:
     return False
 
 
-def _parse(records: Sequence[ConsumerRecord]) -> tuple[list[tuple[ConsumerRecord, Envelope]], list[tuple[ConsumerRecord, str]]]:
+def _parse(records: Sequence[ConsumerRecord]
+           ) -> tuple[list[tuple[ConsumerRecord, Envelope]], list[tuple[ConsumerRecord, str]]]:
     good, bad = [], []
     for r in records:
         try:

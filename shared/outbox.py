@@ -122,8 +122,11 @@ class OutboxRelay:
                 await self._wait()
 
     async def _wait(self) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+        # arrives in the same loop tick as a wake(), and the relay then outlives its service.
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            async with asyncio.timeout(self.poll_seconds):
+                await self._wake.wait()
         except TimeoutError:
             pass
         self._wake.clear()
