@@ -188,7 +188,8 @@ def svg(run: Run) -> str:
                         for t, v in points)
 
     colours = {"registry": "#1f77b4", "eligibility": "#2ca02c", "payments": "#9467bd", "reporting": "#ff7f0e"}
-    lines = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
+    lines = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             'font-family="sans-serif" font-size="12">',
              f'<rect width="{width}" height="{height}" fill="white"/>',
              f'<text x="{pad}" y="20">lag (certificates pushed, not yet counted by reporting; max {lag_max}) — red; '
              f'RSS per service (max {rss_max:.0f} MB) — other colours; x: {t_max:.0f} s</text>',

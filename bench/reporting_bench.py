@@ -49,7 +49,8 @@ BATCH = 2000
 def holder_rows(n: int, rng: random.Random) -> tuple[list[tuple[Any, ...]], Counter[tuple[str, int, int]]]:
     rows, buckets = [], Counter()
     for i in range(n):
-        district, level, year = rng.choice(DISTRICTS), rng.choice((5, 5, 4, 4, 4, 3, 3, 2, 1, 6)), rng.choice((2018, 2019, 2020, 2021))
+        district = rng.choice(DISTRICTS)
+        level, year = rng.choice((5, 5, 4, 4, 4, 3, 3, 2, 1, 6)), rng.choice((2018, 2019, 2020, 2021))
         employed = rng.random() < 0.9
         rows.append((f"bench-{i}", employed, district, district, json.dumps([[f"c{i}", level]])))
         if employed:

@@ -123,9 +123,8 @@ def cap_reasons(
 ) -> tuple[Reason, ...]:
     """十三.1: at most N per calendar year; never twice for the same occupation and level."""
     found: list[Reason] = []
-    if occupation_key is not None and clause in OCCUPATION_CLAUSES:
-        if occupation_key in prior.occupation_keys:
-            found.append(rs.SAME_OCCUPATION_LEVEL)
+    if occupation_key is not None and clause in OCCUPATION_CLAUSES and occupation_key in prior.occupation_keys:
+        found.append(rs.SAME_OCCUPATION_LEVEL)
     if clause in CAP_CLAUSES and prior.count_in_year(year) >= view.get("十三.1.per_year_cap"):
         found.append(rs.YEAR_CAP_REACHED)
     return tuple(found)

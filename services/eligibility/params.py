@@ -170,7 +170,7 @@ def _parse_entry(key: str, kind: str, raw: Mapping[str, Any]) -> ParameterVersio
 
 def _check_no_overlap(key: str, entries: tuple[ParameterVersion, ...]) -> None:
     ordered = sorted(entries, key=lambda e: e.valid_from)
-    for before, after in zip(ordered, ordered[1:]):
+    for before, after in zip(ordered, ordered[1:], strict=False):
         if before.valid_to is None or before.valid_to >= after.valid_from:
             raise ValueError(f"{key}: versions {before.version} and {after.version} overlap")
 

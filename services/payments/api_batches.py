@@ -46,7 +46,8 @@ async def create_batch(body: BatchCreate, request: Request, session: SessionDep,
 
 @router.get("/batches/{batch_id}")
 async def get_batch(batch_id: uuid.UUID, session: SessionDep, _: Any = STAFF_READ) -> dict[str, Any]:
-    row = (await session.execute(sa.select(store.batches).where(store.batches.c.batch_id == batch_id))).mappings().first()
+    query = sa.select(store.batches).where(store.batches.c.batch_id == batch_id)
+    row = (await session.execute(query)).mappings().first()
     if row is None:
         raise Problem(404, "Unknown batch", f"no batch {batch_id}", field="batch_id")
     d = store.disbursements
@@ -96,7 +97,8 @@ async def submit_batch(runtime: Runtime, batch_id: uuid.UUID) -> bool:
     client: TreasuryClient | None = runtime.state.get("treasury")
     assert runtime.maker is not None
     async with runtime.maker() as session:
-        row = (await session.execute(sa.select(store.batches).where(store.batches.c.batch_id == batch_id))).mappings().first()
+        query = sa.select(store.batches).where(store.batches.c.batch_id == batch_id)
+        row = (await session.execute(query)).mappings().first()
         if row is None or row["status"] != "released":
             raise Problem(409, "Batch not released", f"batch {batch_id} is not released", field="batch_id")
         if client is None:

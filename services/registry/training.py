@@ -62,7 +62,8 @@ async def _upsert(session: AsyncSession, table: sa.Table, key: str, values: dict
     return (await session.execute(stmt.returning(table.c[key]))).first() is not None
 
 
-async def record_institution(session: AsyncSession, runtime: Runtime, values: dict[str, Any]) -> tuple[bool, str | None]:
+async def record_institution(session: AsyncSession, runtime: Runtime,
+                             values: dict[str, Any]) -> tuple[bool, str | None]:
     warning = credit_code_warning(values["credit_code"])
     check_district(values["district"], values["listed_from"])
     values = values | {"credit_code_warning": warning}

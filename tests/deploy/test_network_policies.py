@@ -86,7 +86,7 @@ def test_each_service_reaches_postgres_kafka_and_dns_only(
     others = [service_pod(rendered, s) for s in SERVICES if s != service]
     assert not any(
         connection_allowed(pols, pod, o, DEFAULT_PORTS[s])
-        for o, s in zip(others, [s for s in SERVICES if s != service])
+        for o, s in zip(others, [s for s in SERVICES if s != service], strict=False)
     )
 
 

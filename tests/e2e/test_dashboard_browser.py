@@ -115,7 +115,8 @@ def yuan(fen: int) -> str:
 
 async def seed(settings: Any, base: str) -> None:
     async with httpx.AsyncClient(base_url=base) as api:
-        put = await api.put("/v1/statistics/employed", headers=bearer("demo-bureau", "bureau"), json={"year": 2020, "figures": [
+        bureau = bearer("demo-bureau", "bureau")
+        put = await api.put("/v1/statistics/employed", headers=bureau, json={"year": 2020, "figures": [
             {"district": "320612", "employed": 20}, {"district": "320613", "employed": 10}]})
         assert put.status_code == 200
     did = uuid.uuid4()

@@ -87,7 +87,8 @@ async def test_certificate_flows_to_a_decision_a_draft_and_the_progress_count(se
         assert pre_job["explanation_zh"] and pre_job["explanation_en"]
 
         async def drafted() -> Any:
-            r = await pay.get(f"/v1/decisions/{pre_job['decision_id']}/disbursement", headers=await auth(reg, "demo-finance"))
+            finance = await auth(reg, "demo-finance")
+            r = await pay.get(f"/v1/decisions/{pre_job['decision_id']}/disbursement", headers=finance)
             return r.json() if r.status_code == 200 else None
 
         draft = await eventually(drafted)
@@ -118,7 +119,8 @@ async def test_same_certificate_twice_gives_same_answer_and_one_effect(settings)
         runtime = reg._transport.app.state.runtime  # type: ignore[attr-defined]
         async with runtime.maker() as s:
             from sqlalchemy import text
-            n = await s.scalar(text("SELECT count(*) FROM outbox WHERE envelope->>'type' = 'registry.certificate.issued'"))
+            n = await s.scalar(text("SELECT count(*) FROM outbox "
+                                    "WHERE envelope->>'type' = 'registry.certificate.issued'"))
         assert n == 1
 
 

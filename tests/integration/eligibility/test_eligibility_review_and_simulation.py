@@ -58,7 +58,8 @@ async def test_a_reviewer_resolves_pending_and_requested_reviews_within_the_cap(
         review_id = asked.json()["review_id"]
         too_much = await eli.post(f"/v1/reviews/{review_id}/resolution", headers=reviewer,
                                   json={"action": "approve", "amount_fen": 91001, "reason": "x"})
-        assert too_much.status_code == 422 and too_much.json()["errors"][0]["field"] == "amount_fen"  # 140000 × 1/2 × 1.3
+        # the most is 140000 × 1/2 × 1.3
+        assert too_much.status_code == 422 and too_much.json()["errors"][0]["field"] == "amount_fen"
         ok = await eli.post(f"/v1/reviews/{review_id}/resolution", headers=reviewer,
                             json={"action": "approve", "amount_fen": 70000, "reason": "transfer record seen"})
         assert ok.status_code == 200, ok.text

@@ -156,8 +156,10 @@ async def test_duplicated_and_shuffled_delivery_ends_in_the_same_decisions_as_a_
     finally:
         await drop_database(other.database_url_for("eligibility"))
     assert entitlements(a) == entitlements(b)
-    live = lambda rows: {(r["trigger_id"], r["clause"], r["outcome"], r["amount_fen"])
-                         for r in rows if r["outcome"] != "reversed"}
+    def live(rows):
+        return {(r["trigger_id"], r["clause"], r["outcome"], r["amount_fen"])
+                for r in rows if r["outcome"] != "reversed"}
+
     revoked = {r["trigger_id"] for r in a if r["outcome"] == "reversed"}
     assert {x for x in live(a) if x[0] not in revoked} == {x for x in live(b) if x[0] not in revoked}
     per_year = [r for r in a if r["outcome"] == "approved" and r["clause"] == "四.3"]

@@ -128,7 +128,8 @@ async def test_superseded_and_reversed_decisions_cancel_or_claw_back_and_recover
         await pay.post(f"/v1/batches/{bid2}/approve", headers=HR_C)
         out = (await pay.post(f"/v1/batches/{bid2}/release", headers=FIN_B)).json()
         assert out["cash_fen"] == 0
-        assert (await pay.get(f"/v1/decisions/{nxt['decision_id']}/disbursement", headers=FIN_B)).json()["status"] == "paid"
+        paid = await pay.get(f"/v1/decisions/{nxt['decision_id']}/disbursement", headers=FIN_B)
+        assert paid.json()["status"] == "paid"
         too_much = await pay.post("/v1/recoveries", headers=FIN_B, json={
             "reference": "RC-1", "source": UI, "district": DISTRICT, "payee_kind": "worker_card",
             "payee_ref": "pk-worker-1", "amount_fen": 50_001})

@@ -101,17 +101,18 @@ async def test_fund_use_follows_disbursements_from_reserved_to_paid_and_back(set
 
 async def test_skill_ratios_count_employed_holders_at_their_best_level(settings) -> None:
     revoke_me = uuid.uuid4()
+    bureau = bearer("demo-bureau", "bureau")
     async with serve(app_for(settings)) as rep:
-        bad = await rep.put("/v1/statistics/employed", headers=bearer("demo-bureau", "bureau"), json={"year": 2020, "figures": [
+        bad = await rep.put("/v1/statistics/employed", headers=bureau, json={"year": 2020, "figures": [
             {"district": "320612", "employed": 10}, {"district": "999999", "employed": 5}]})
         assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "figures.1.district"
-        gone = await rep.put("/v1/statistics/employed", headers=bearer("demo-bureau", "bureau"), json={"year": 2021, "figures": [
+        gone = await rep.put("/v1/statistics/employed", headers=bureau, json={"year": 2021, "figures": [
             {"district": "320602", "employed": 10}]})
         assert gone.json()["errors"][0]["field"] == "figures.0.district"  # merged away in 2020-07
-        zero = await rep.put("/v1/statistics/employed", headers=bearer("demo-bureau", "bureau"), json={"year": 2020, "figures": [
+        zero = await rep.put("/v1/statistics/employed", headers=bureau, json={"year": 2020, "figures": [
             {"district": "320612", "employed": 0}]})
         assert zero.status_code == 422 and zero.json()["errors"][0]["field"] == "figures.0.employed"
-        ok = await rep.put("/v1/statistics/employed", headers=bearer("demo-bureau", "bureau"), json={"year": 2020, "figures": [
+        ok = await rep.put("/v1/statistics/employed", headers=bureau, json={"year": 2020, "figures": [
             {"district": "320612", "employed": 10}, {"district": "320613", "employed": 4}]})
         assert ok.status_code == 200
         await publish(settings, [

@@ -49,9 +49,11 @@ async def test_an_issued_report_keeps_its_bytes_when_later_events_arrive(setting
 
 async def test_report_requests_name_the_wrong_field(settings) -> None:
     async with serve(create_app(settings)) as rep:
-        mixed = await rep.post("/v1/reports", headers=bearer("demo-bureau", "bureau"), json={"kind": "annual", "period": "2020Q1", "cut_off": "2021-01-10"})
+        mixed = await rep.post("/v1/reports", headers=bearer("demo-bureau", "bureau"),
+                               json={"kind": "annual", "period": "2020Q1", "cut_off": "2021-01-10"})
         assert mixed.status_code == 422 and mixed.json()["errors"][0]["field"] == "period"
-        early = await rep.post("/v1/reports", headers=bearer("demo-bureau", "bureau"), json={"kind": "quarterly", "period": "2020Q3", "cut_off": "2020-09-01"})
+        early = await rep.post("/v1/reports", headers=bearer("demo-bureau", "bureau"),
+                               json={"kind": "quarterly", "period": "2020Q3", "cut_off": "2020-09-01"})
         assert early.status_code == 422 and early.json()["errors"][0]["field"] == "cut_off"
         missing = await rep.get("/v1/reports/00000000-0000-0000-0000-000000000000.csv")
         assert missing.status_code == 404

@@ -159,7 +159,8 @@ def test_fund_view_sums_by_source_district_clause_and_month_without_personal_dat
              FundFlow("local_talent", "320612", "四.5a", date(2020, 8, 9), "paid", 300)]
     view = fund_view(fund_tally(flows, date(2020, 12, 31)), date(2020, 12, 31))
     assert view["totals"] == {"paid_fen": 800, "reserved_fen": 0}
-    assert {r["source"]: r["paid_fen"] for r in view["by_source"]} == {"local_talent": 300, "unemployment_insurance_surplus": 500}
+    assert {r["source"]: r["paid_fen"] for r in view["by_source"]} == {"local_talent": 300,
+                                                                     "unemployment_insurance_surplus": 500}
     assert {r["code"]: r["paid_fen"] for r in view["by_district"]}[NEW_CHONGCHUAN] == 500
     assert [r["month"] for r in view["by_month"]] == ["2020-05", "2020-08"]
     assert "person" not in repr(view)
