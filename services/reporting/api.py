@@ -99,6 +99,46 @@ async def put_employed(body: EmployedLoad, session: SessionDep, runtime: Runtime
             "employed": sum(f.employed for f in body.figures)}
 
 
+class StaffEducationFigure(BaseModel):
+    district: str = Field(min_length=1, max_length=20, description="County-level code (shared/places)")
+    total_fen: int = Field(gt=0, le=10**15, description="Staff-education funds spent (职工教育经费), fen")
+    frontline_fen: int = Field(ge=0, le=10**15, description="Of which on front-line workers' training, fen")
+
+
+class StaffEducationLoad(BaseModel):
+    """T6 (十二.3): enterprises' staff-education funds and the part spent on front-line workers,
+    per district and year, as the bureau collects them."""
+
+    year: int = Field(ge=2000, le=2100)
+    source: str = Field(default="enterprise_reports", min_length=1, max_length=100)
+    figures: list[StaffEducationFigure] = Field(min_length=1, max_length=100)
+
+
+@router.put("/statistics/staff-education", status_code=200,
+            summary="Load staff-education fund use per district (T6)")
+async def put_staff_education(body: StaffEducationLoad, session: SessionDep,
+                              _: Any = require_roles("bureau")) -> dict[str, Any]:
+    """A later load for the same year and district replaces it in every figure (earlier loads
+    stay as history); reports already issued keep the figures they were issued with."""
+    seen: set[str] = set()
+    for i, f in enumerate(body.figures):
+        _check_district(f.district, body.year, i)
+        if f.district in seen:
+            raise Problem(422, "Duplicate district", f"{f.district} appears twice", field=f"figures.{i}.district")
+        if f.frontline_fen > f.total_fen:
+            raise Problem(422, "Front-line part exceeds the total",
+                          f"frontline_fen {f.frontline_fen} > total_fen {f.total_fen}",
+                          field=f"figures.{i}.frontline_fen")
+        seen.add(f.district)
+    await queries.add_staff_education(
+        session, body.year, {f.district: (f.total_fen, f.frontline_fen) for f in body.figures}, body.source)
+    await session.commit()
+    total = sum(f.total_fen for f in body.figures)
+    frontline = sum(f.frontline_fen for f in body.figures)
+    return {"year": body.year, "districts": len(body.figures), "total_fen": total,
+            "frontline_fen": frontline, "frontline_share": round(frontline / total, 6)}
+
+
 class ReportCreate(BaseModel):
     kind: Literal["quarterly", "annual"]
     # 19xx/20xx only: year 0000 reached date() and answered 500.

@@ -290,6 +290,13 @@ def t5_actual(schools: Mapping[str, int], on: date) -> Fraction:
     return Fraction(sum(1 for u in units if per_unit.get(u, 0) > 0), len(units))
 
 
+def t6_actual(figures: Mapping[str, tuple[int, int]]) -> Fraction | None:
+    """T6 (十二.3): front-line share of staff-education funds, over the districts reported
+    (district -> (total_fen, frontline_fen)); no figure without a reported total."""
+    total = sum(t for t, _ in figures.values())
+    return Fraction(sum(f for _, f in figures.values()), total) if total else None
+
+
 def district_view(
     tally: ProgressTally,
     funds: FundTally,

@@ -40,6 +40,7 @@ DECIDED = "eligibility.subsidy.decided"
 PAYMENT_TYPES = frozenset({"payments.disbursement.drafted", "payments.disbursement.status_changed"})
 REGISTRY_TYPES = frozenset({"registry.certificate.issued", "registry.certificate.revoked",
                             "registry.person.fact_recorded", "registry.person.registered"})
+INSTITUTION = "registry.institution.recorded"
 # Decision events name no department yet; the HR & social-security bureau aggregates all training
 # (十二: 人社部门牵头汇总), so its figures are filed under it until events carry the department.
 DEPARTMENT = "人社局"
@@ -94,6 +95,9 @@ async def apply(session: AsyncSession, events: Sequence[Envelope], targets: Targ
     registry = [e for e in events if e.type in REGISTRY_TYPES]
     if registry:
         await apply_registry(session, registry)
+    institutions = [e for e in events if e.type == INSTITUTION]
+    if institutions:
+        await apply_institutions(session, institutions)
 
 
 # --- decisions -> person-times (T1), apprentices (T4) -----------------------------------------
@@ -313,3 +317,27 @@ def _employment(p: Mapping[str, Any], held: HolderState, home: str | None) -> li
     district = (p.get("attributes") or {}).get("district") or held.district or home
     on = dt.date.fromisoformat(ends or p["valid_from"])
     return [EmploymentChanged(p["person_key"], employed, district, on)]
+
+
+# --- registry -> institutions, for technical schools per district (T5) ------------------------
+
+
+async def apply_institutions(session: AsyncSession, events: Sequence[Envelope]) -> None:
+    """The latest record per credit code wins, by event time: a stale or repeated event changes
+    nothing, whatever order a redelivery brings them in."""
+    latest: dict[str, Envelope] = {}
+    for e in events:
+        code = e.payload["credit_code"]
+        if code not in latest or latest[code].occurred_at < e.occurred_at:
+            latest[code] = e
+    i = store.institutions
+    stmt = insert(i)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[i.c.credit_code],
+        set_={c: stmt.excluded[c] for c in ("kind", "district", "listed_from", "listed_to", "recorded_at")},
+        where=i.c.recorded_at < stmt.excluded.recorded_at)
+    await session.execute(stmt, [
+        {"credit_code": code, "kind": e.payload["kind"], "district": e.payload["district"],
+         "listed_from": dt.date.fromisoformat(e.payload["listed_from"]),
+         "listed_to": dt.date.fromisoformat(e.payload["listed_to"]) if e.payload.get("listed_to") else None,
+         "recorded_at": e.occurred_at} for code, e in latest.items()])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import Counter
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -30,6 +31,8 @@ from services.reporting.progress import (
     ProgressTally,
     district_view,
     progress_view,
+    t5_actual,
+    t6_actual,
 )
 from services.reporting.ratios import RatioCounters, city_counts, ratio_view, skill_counts
 from services.reporting.reports import (
@@ -97,20 +100,69 @@ def ratio_year(employed: EmployedByYear, as_of: dt.date) -> int:
     return max(known) if known else as_of.year
 
 
-def other_actuals(counters: RatioCounters, employed: EmployedByYear, targets: TargetSet,
-                  as_of: dt.date) -> dict[str, Fraction | int | None]:
-    """T2 and T3 from the ratio counters; T5 and T6 have no feed yet (no figure, no alarm)."""
+async def load_schools(session: AsyncSession, on: dt.date) -> dict[str, int] | None:
+    """Technical schools (技工院校) listed on `on`, by recorded district; None while the registry
+    has recorded no technical school at all (T5 then has no figure rather than a false 0%)."""
+    i = store.institutions
+    schools = i.c.kind == "technical_school"
+    if await session.scalar(sa.select(sa.exists().where(schools))) is not True:
+        return None
+    rows = await session.execute(
+        sa.select(i.c.district, sa.func.count()).where(
+            schools, i.c.listed_from <= on, sa.or_(i.c.listed_to.is_(None), i.c.listed_to >= on))
+        .group_by(i.c.district))
+    return {r[0]: r[1] for r in rows}
+
+
+StaffEducationByYear = dict[int, dict[str, tuple[int, int]]]
+
+
+async def load_staff_education(session: AsyncSession) -> StaffEducationByYear:
+    """The latest load per (year, district): (total_fen, frontline_fen)."""
+    e = store.staff_education_stats
+    rows = await session.execute(
+        sa.select(e.c.year, e.c.district, e.c.total_fen, e.c.frontline_fen)
+        .distinct(e.c.year, e.c.district).order_by(e.c.year, e.c.district, e.c.id.desc()))
+    out: StaffEducationByYear = {}
+    for r in rows:
+        out.setdefault(r.year, {})[r.district] = (r.total_fen, r.frontline_fen)
+    return out
+
+
+@dataclass(frozen=True)
+class OtherInputs:
+    """What the targets beside T1 and T4 are measured from."""
+
+    counters: RatioCounters
+    employed: EmployedByYear
+    schools: dict[str, int] | None = None
+    staff_education: StaffEducationByYear = field(default_factory=dict)
+
+
+async def load_other_inputs(session: AsyncSession, on: dt.date) -> OtherInputs:
+    return OtherInputs(await load_ratio_counters(session), await load_employed(session),
+                       await load_schools(session, on), await load_staff_education(session))
+
+
+def other_actuals(inputs: OtherInputs, targets: TargetSet, as_of: dt.date) -> dict[str, Fraction | int | None]:
+    """T2 and T3 from the ratio counters and the employed denominators; T5 from the registry's
+    technical schools; T6 from the latest year of staff-education figures up to as_of's year.
+    A target without data has no figure (and raises no alarm)."""
+    employed = inputs.employed
     year = ratio_year(employed, as_of)
-    city = city_counts(counters, employed.get(year, {}), year, targets.special_ability_counts_as_skilled)
+    city = city_counts(inputs.counters, employed.get(year, {}), year, targets.special_ability_counts_as_skilled)
     skilled = None if not city.employed else Fraction(city.skilled, city.employed)
     high = None if not city.skilled else Fraction(city.high_skilled, city.skilled)
-    return {"T2": skilled, "T3": high}
+    staff_years = [y for y in inputs.staff_education if y <= as_of.year]
+    return {"T2": skilled, "T3": high,
+            "T5": None if inputs.schools is None else t5_actual(inputs.schools, as_of),
+            "T6": t6_actual(inputs.staff_education[max(staff_years)]) if staff_years else None}
 
 
 async def progress(session: AsyncSession, targets: TargetSet, as_of: dt.date) -> dict[str, Any]:
     """/v1/progress: the domain's view plus the flat T1 keys (person_times, target, share)."""
     tally = await load_tally(session, targets, as_of)
-    others = other_actuals(await load_ratio_counters(session), await load_employed(session), targets, as_of)
+    others = other_actuals(await load_other_inputs(session, as_of), targets, as_of)
     view = progress_view(tally, targets, as_of, others)
     detail = view.pop("person_times")
     goal = int(targets.target("T1").goal)
@@ -133,12 +185,20 @@ async def districts(session: AsyncSession, targets: TargetSet, as_of: dt.date) -
     employed = await load_employed(session)
     return district_view(await load_tally(session, targets, as_of), await load_funds(session, as_of),
                          await load_ratio_counters(session), employed.get(ratio_year(employed, as_of), {}),
-                         as_of=as_of, special_counts=targets.special_ability_counts_as_skilled)
+                         as_of=as_of, special_counts=targets.special_ability_counts_as_skilled,
+                         schools=await load_schools(session, as_of))
 
 
 async def add_employed(session: AsyncSession, year: int, figures: dict[str, int], source: str) -> None:
     await session.execute(sa.insert(store.employed_stats), [
         {"year": year, "district": d, "employed": n, "source": source} for d, n in figures.items()])
+
+
+async def add_staff_education(session: AsyncSession, year: int, figures: dict[str, tuple[int, int]],
+                              source: str) -> None:
+    await session.execute(sa.insert(store.staff_education_stats), [
+        {"year": year, "district": d, "total_fen": t, "frontline_fen": f, "source": source}
+        for d, (t, f) in figures.items()])
 
 
 # --- reports (十六) ----------------------------------------------------------------------------
@@ -164,12 +224,12 @@ async def build(session: AsyncSession, targets: TargetSet, kind: ReportKind, per
     """Figures as of the cut-off. The skill ratios are the counters at issue time (the registry
     feed carries no cut-off of its own); once issued, the report keeps them frozen."""
     _, end = period_bounds(kind, period)
-    counters, employed = await load_ratio_counters(session), await load_employed(session)
-    skills = skill_counts(counters.stock(end.year), employed.get(end.year, {}),
+    inputs = await load_other_inputs(session, end)
+    skills = skill_counts(inputs.counters.stock(end.year), inputs.employed.get(end.year, {}),
                           lambda d: unit_for(d, end), targets.special_ability_counts_as_skilled)
     return build_report(kind, period, cut_off=cut_off, decisions=await _records(session, cut_off),
                         flows=await _flows(session, cut_off), targets=targets,
-                        other_actuals=other_actuals(counters, employed, targets, end), skills=skills)
+                        other_actuals=other_actuals(inputs, targets, end), skills=skills)
 
 
 async def issue_report(session: AsyncSession, targets: TargetSet, kind: ReportKind, period: str,
@@ -212,7 +272,7 @@ async def raise_special_reports(session: AsyncSession, targets: TargetSet,
                                 as_of: dt.date) -> list[Envelope]:
     """Targets behind their straight-line path by more than the margin: one event per key, ever."""
     tally = await load_tally(session, targets, as_of)
-    actuals = other_actuals(await load_ratio_counters(session), await load_employed(session), targets, as_of)
+    actuals = other_actuals(await load_other_inputs(session, as_of), targets, as_of)
     actuals["T1"] = sum(tally.person_times.values())
     actuals["T4"] = sum(tally.apprentices.values())
     due = special_reports(assess_all(targets, actuals, as_of))

@@ -165,6 +165,37 @@ employed_stats = sa.Table(
     sa.Index("employed_stats_latest", "year", "district", "id"),
 )
 
+staff_education_stats = sa.Table(
+    # T6 (十二.3): enterprise staff-education funds and the part spent on front-line workers, per
+    # district and year, loaded over REST by bureau staff. Every load is kept; the latest wins.
+    "staff_education_stats", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("year", sa.SmallInteger, nullable=False),
+    sa.Column("district", sa.Text, nullable=False),
+    sa.Column("total_fen", sa.BigInteger, nullable=False),
+    sa.Column("frontline_fen", sa.BigInteger, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    sa.CheckConstraint("total_fen > 0 AND frontline_fen >= 0 AND frontline_fen <= total_fen",
+                       name="staff_education_frontline_within_total"),
+    sa.Index("staff_education_latest", "year", "district", "id"),
+)
+
+# --- institutions -> technical schools per district (T5) --------------------------------------
+
+institutions = sa.Table(
+    # The registry's institutions as last recorded (registry.institution.recorded, keyed by credit
+    # code); `recorded_at` is the event's time, so an older event delivered late changes nothing.
+    "institutions", metadata,
+    sa.Column("credit_code", sa.Text, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("district", sa.Text, nullable=False),
+    sa.Column("listed_from", sa.Date, nullable=False),
+    sa.Column("listed_to", sa.Date),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("institutions_by_kind", "kind"),
+)
+
 # --- reports (十六) ----------------------------------------------------------------------------
 
 reports = sa.Table(

@@ -135,3 +135,18 @@ def test_the_total_equals_the_number_of_decisions_still_approved(ops: list[tuple
     tally = progress_tally(records, TARGETS, date(2021, 1, 1))
     assert sum(tally.person_times.values()) == sum(alive.values())
     assert sum(tally.person_times.values()) >= 0
+
+
+def test_t5_and_t6_have_no_figure_without_data_and_t6_uses_the_latest_year_up_to_the_day() -> None:
+    from services.reporting.queries import OtherInputs, other_actuals
+    from services.reporting.ratios import RatioCounters
+
+    empty = other_actuals(OtherInputs(RatioCounters(), {}), TARGETS, date(2020, 6, 30))
+    assert empty["T5"] is None and empty["T6"] is None
+    staff = {2019: {"320612": (1000, 650)}, 2021: {"320612": (1000, 100)}}
+    got = other_actuals(OtherInputs(RatioCounters(), {}, {"320612": 1}, staff), TARGETS, date(2020, 6, 30))
+    assert got["T6"] == Fraction(65, 100)  # 2021's figures are not known on a 2020 day
+    assert got["T5"] == Fraction(1, 11)  # 11 county-level units before the July 2020 merges
+    later = other_actuals(OtherInputs(RatioCounters(), {}, {}, staff), TARGETS, date(2021, 1, 1))
+    assert later["T6"] == Fraction(1, 10) and later["T5"] == 0  # schools recorded, none listed that day
+
