@@ -200,6 +200,30 @@ def svg(run: Run) -> str:
     return "\n".join(lines)
 
 
+def stage_table(run: Run, every: float = 60.0) -> list[str]:
+    """Once a minute: how many certificates each stage had taken in, and each service's RSS."""
+    names = {"registry": "registry: certificates", "eligibility": "eligibility: decided",
+             "payments": "payments: drafts", "reporting": "reporting: decisions counted"}
+    head = ["| t (s) | accepted | " + " | ".join(names[s] for s in SERVICES) + " | "
+            + " | ".join(f"{s} MB" for s in SERVICES) + " |",
+            "|" + "---|" * (2 + 2 * len(SERVICES))]
+    rows, next_t = [], 0.0
+    for i, x in enumerate(run.samples):
+        if x["t"] >= next_t or i == len(run.samples) - 1:
+            rows.append(f"| {x['t']:.0f} | {x['sent']} | " + " | ".join(str(x[f"{s}_count"]) for s in SERVICES)
+                        + " | " + " | ".join(f"{x[f'{s}_rss']:.0f}" for s in SERVICES) + " |")
+            next_t = x["t"] + every
+    return head + rows if rows else []
+
+
+def samples_csv(run: Run) -> str:
+    if not run.samples:
+        return ""
+    keys = list(run.samples[0])
+    return "\n".join([",".join(keys)] + [",".join(f"{x[k]:.2f}" if isinstance(x[k], float) else str(x[k])
+                                                    for k in keys) for x in run.samples]) + "\n"
+
+
 def write_report(args: argparse.Namespace, run: Run) -> Path:
     out = Path("artifacts")
     out.mkdir(exist_ok=True)
@@ -221,7 +245,10 @@ def write_report(args: argparse.Namespace, run: Run) -> Path:
         f"{max(0, last.get('sent', 0) - last.get('reporting_count', 0))}",
         "- peak RSS MB: " + ", ".join(f"{s} {v:.0f}" for s, v in peak.items())
         + f"; embedded broker {max((x['broker_rss'] for x in run.samples), default=0.0):.0f} (holds every message)",
-        "", f"![lag and RSS](load-{stamp}.svg)", ""])
+        f"- accepted by the registry: {run.acked}; counted by reporting at the end: "
+        f"{last.get('reporting_count', 0)}",
+        "", f"![lag and RSS](load-{stamp}.svg)", "", *stage_table(run), ""])
+    (out / f"load-{stamp}.csv").write_text(samples_csv(run))
     report = out / f"load-{stamp}.md"
     report.write_text(text)
     print(text)
