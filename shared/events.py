@@ -207,6 +207,7 @@ class SubsidyDecidedV1(Payload):
     target_groups: list[str] = Field(default_factory=list)
     supersedes: uuid.UUID | None = None
     parameter_versions: list[str] = Field(default_factory=list)
+    department: str | None = None  # the trigger's class's 行业主管部门, when the class names one
 
 
 # ------------------------------------------------------------------ payments.* (producer: payments)
@@ -278,6 +279,7 @@ class TrainingClassRecordedV1(Payload):
     hours: int = Field(ge=0)
     online_hours: int = Field(ge=0)
     district: str | None = None
+    department: str | None = None  # 行业主管部门 (shared/departments.py); none: 人社局
 
 
 class _CompletionBase(Payload):

@@ -187,7 +187,7 @@ def decision_row(person: str, got: Decided, supersedes: uuid.UUID | None, set_ve
             "amount_fen": d.amount_fen, "year": d.year,
             "occupation_key": f"{d.occupation_key[0]}#{d.occupation_key[1]}" if d.occupation_key else None,
             "counts_toward_cap": d.counts_toward_cap, "supersedes": supersedes, "record": record,
-            "_district": got.district, "_decision": d}
+            "_district": got.district, "_department": got.department, "_decision": d}
 
 
 async def store_changes(session: AsyncSession, runtime: Runtime, rows: list[dict[str, Any]],
@@ -238,7 +238,7 @@ def _event(r: dict[str, Any]) -> Envelope:
         occupation_code=d.occupation_key[0] if d.occupation_key else None,
         level=d.occupation_key[1] if d.occupation_key else None, supersedes=r["supersedes"],
         payee_kind=rec["payee_kind"], payee_ref=rec["payee_ref"],
-        parameter_versions=rec["parameter_versions"])
+        parameter_versions=rec["parameter_versions"], department=r.get("_department"))
     return new_envelope(payload, key=r["person_key"], producer=PRODUCER, event_id=r["decision_id"])
 
 

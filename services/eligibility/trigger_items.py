@@ -61,15 +61,20 @@ class Item:
     payload: dict[str, Any]
     cls: dict[str, Any] | None = None
     revoked_on: dt.date | None = None
+    class_department: str | None = None  # a certificate's class's department (certificates carry no cls)
 
     @property
     def district(self) -> str | None:
         return self.payload.get("district") or (self.cls or {}).get("district")
 
+    @property
+    def department(self) -> str | None:
+        return (self.cls or {}).get("department") or self.class_department
+
     def as_decided(self, d: Decision, person: PersonFacts | None = None, records: list[FactRecord] | None = None,
                    day: dt.date | None = None) -> Decided:
         return Decided(self.trigger_id, TRIGGER_KIND.get(self.kind, "certificate"), d, self.district,
-                       day or self.day, facts_used(records or []), summary(self))
+                       day or self.day, facts_used(records or []), summary(self), department=self.department)
 
 
 @dataclass(frozen=True)
@@ -85,12 +90,14 @@ class Decided:
     trigger_summary: dict[str, Any] = field(default_factory=dict)
     payee_kind: str = "worker"
     payee_ref: str | None = None
+    department: str | None = None
 
 
 def summary(item: Item) -> dict[str, Any]:
     keep = ("number", "kind", "occupation_code", "level", "issue_date", "district", "issuer_code",
             "class_id", "institution_id", "completed_on", "apprenticeship_year", "months")
-    return {"type": item.kind} | {k: item.payload[k] for k in keep if k in item.payload}
+    department = {"department": item.department} if item.department else {}
+    return {"type": item.kind} | {k: item.payload[k] for k in keep if k in item.payload} | department
 
 
 def facts_used(records: list[FactRecord]) -> list[dict[str, Any]]:
@@ -102,14 +109,18 @@ def facts_used(records: list[FactRecord]) -> list[dict[str, Any]]:
 async def items_for(session: AsyncSession, persons: list[str]) -> dict[str, list[Item]]:
     """Every certificate and completion of these persons, sorted by date then id (two queries)."""
     out: dict[str, list[Item]] = defaultdict(list)
-    c, v = store.certificates, store.revocations
-    q = sa.select(c.c.certificate_id, c.c.person_key, c.c.payload, v.c.revoked_on).join(
-        v, v.c.certificate_id == c.c.certificate_id, isouter=True).where(c.c.person_key.in_(persons))
+    c, v, t = store.certificates, store.revocations, store.training_classes
+    q = sa.select(c.c.certificate_id, c.c.person_key, c.c.payload, v.c.revoked_on,
+                  t.c.payload["department"].astext.label("department")).join(
+        v, v.c.certificate_id == c.c.certificate_id, isouter=True).join(
+        t, sa.cast(t.c.class_id, sa.Text) == c.c.payload["class_id"].astext, isouter=True).where(
+        c.c.person_key.in_(persons))
     for r in (await session.execute(q)).mappings():
         p = r["payload"]
         out[r["person_key"]].append(Item(r["certificate_id"], "certificate",
-                                         dt.date.fromisoformat(p["issue_date"]), p, None, r["revoked_on"]))
-    k, t = store.completions, store.training_classes
+                                         dt.date.fromisoformat(p["issue_date"]), p, None, r["revoked_on"],
+                                         r["department"]))
+    k = store.completions
     q = sa.select(k, t.c.payload.label("cls")).join(t, t.c.class_id == k.c.class_id, isouter=True).where(
         k.c.person_key.in_(persons), k.c.event_type != ORDER_CLASS)
     for r in (await session.execute(q)).mappings():
@@ -208,4 +219,4 @@ async def decide_order_class_row(session: AsyncSession, class_id: uuid.UUID,
                 "institution_id": cls["institution_id"], "trainees": int(trainees)}, cls)
     got = item.as_decided(decide_order_class(facts, params))
     return Decided(got.trigger_id, got.trigger_kind, got.decision, got.district, got.facts_as_of, [],
-                   got.trigger_summary, "enterprise", cls["institution_id"])
+                   got.trigger_summary, "enterprise", cls["institution_id"], got.department)

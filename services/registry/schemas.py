@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.registry.domain import CertificateKind, FactKind, Feeder, TrainingClassKind
+from shared.departments import Department
 from shared.ids import InvalidResidentId, parse_resident_id
 
 OccupationCode = Annotated[str, Field(pattern=r"^\d-\d{2}-\d{2}-\d{2}$", examples=["6-18-01-01"])]
@@ -145,6 +146,8 @@ class ClassCreate(_Strict):
     hours: int = Field(ge=0, le=10000, description="classroom hours")
     online_hours: int = Field(default=0, ge=0, le=10000)
     district: District | None = None
+    department: Department | None = Field(
+        default=None, description="行业主管部门 organising the class; none: 人社局, which aggregates all training")
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> ClassCreate:

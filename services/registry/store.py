@@ -131,6 +131,7 @@ training_classes = sa.Table(
     sa.Column("hours", sa.Integer, sa.CheckConstraint("hours >= 0"), nullable=False),
     sa.Column("online_hours", sa.Integer, sa.CheckConstraint("online_hours >= 0"), nullable=False),
     sa.Column("district", sa.Text),
+    sa.Column("department", sa.Text),  # 行业主管部门 (shared/departments.py); none: 人社局
     sa.Column("content_hash", sa.Text, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.UniqueConstraint("institution_id", "class_code", name="class_code_once_per_institution"),

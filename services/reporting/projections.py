@@ -33,6 +33,7 @@ from services.reporting.ratios import (
     RatioCounters,
     RatioEvent,
 )
+from shared.departments import AGGREGATOR
 from shared.events import Envelope
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # policy dates are calendar dates in Asia/Shanghai
@@ -41,9 +42,9 @@ PAYMENT_TYPES = frozenset({"payments.disbursement.drafted", "payments.disburseme
 REGISTRY_TYPES = frozenset({"registry.certificate.issued", "registry.certificate.revoked",
                             "registry.person.fact_recorded", "registry.person.registered"})
 INSTITUTION = "registry.institution.recorded"
-# Decision events name no department yet; the HR & social-security bureau aggregates all training
-# (十二: 人社部门牵头汇总), so its figures are filed under it until events carry the department.
-DEPARTMENT = "人社局"
+# A decision names the department (行业主管部门) of its trigger's class; training without one is filed
+# under the HR & social-security bureau, which aggregates all training (十二: 人社部门牵头汇总).
+DEPARTMENT = AGGREGATOR
 UNKNOWN_DISTRICT = "unknown"
 LEVELLED_KINDS = frozenset({"skill_level", "vocational_qualification"})  # REFERENCE.md levels
 SPECIAL_ABILITY_KIND = "special_ability"  # 专项职业能力证书: bucket SPECIAL (ratios.py)
@@ -144,7 +145,7 @@ async def _decision_info(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dic
 def _info_of(p: Mapping[str, Any]) -> dict[str, Any]:
     return {"decision_id": uuid.UUID(p["decision_id"]), "approved": False,
             "person_key": p["person_key"], "clause": p["clause"], "amount_fen": p["amount_fen"],
-            "district": p.get("district") or UNKNOWN_DISTRICT, "department": DEPARTMENT,
+            "district": p.get("district") or UNKNOWN_DISTRICT, "department": p.get("department") or DEPARTMENT,
             "target_groups": list(p.get("target_groups") or [])}
 
 

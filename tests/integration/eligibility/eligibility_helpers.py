@@ -85,13 +85,15 @@ def employment(person: str, hire: str = "2019-03-01", months: int = 36) -> Envel
 
 
 def certificate(person: str, seq: int, *, code: str = LATHE, level: int = 4, issued: str = "2020-05-20",
-                training_kind: str | None = None, start: str | None = None) -> tuple[Envelope, uuid.UUID]:
+                training_kind: str | None = None, start: str | None = None,
+                class_id: uuid.UUID | None = None) -> tuple[Envelope, uuid.UUID]:
     cid = derived_event_id("cert", person, seq)
     p = CertificateIssuedV1(certificate_id=cid, person_key=person, number=f"Y{seq:014d}{level}{seq:06d}",
                             kind="skill_level", occupation_code=code, level=level,
                             issue_date=dt.date.fromisoformat(issued), issuer_code="91350100M000100Y43",
                             issued_in_nantong=True, district=DISTRICT, training_kind=training_kind,
-                            training_start_date=dt.date.fromisoformat(start) if start else None)
+                            training_start_date=dt.date.fromisoformat(start) if start else None,
+                            class_id=class_id)
     return env(p, person, cid), cid
 
 
@@ -101,12 +103,12 @@ def revoke(person: str, cid: uuid.UUID, on: str = "2020-09-01") -> Envelope:
     return env(p, person, cid, "revoked")
 
 
-def apprentice_class(level: int = 4) -> tuple[Envelope, uuid.UUID]:
+def apprentice_class(level: int = 4, department: str | None = None) -> tuple[Envelope, uuid.UUID]:
     class_id = derived_event_id("class", "apprentice", level)
     p = TrainingClassRecordedV1(class_id=class_id, institution_id="91320600MA1000000X", class_code=f"A{level}",
                                 kind="new_apprenticeship", level=level, start_date=dt.date(2019, 9, 1),
                                 end_date=dt.date(2020, 8, 31), planned_trainees=30, enrolled_trainees=30,
-                                hours=400, online_hours=0, district=DISTRICT)
+                                hours=400, online_hours=0, district=DISTRICT, department=department)
     return env(p, str(class_id), "recorded"), class_id
 
 

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from services.eligibility.main import create_app
 from shared.db import drop_database
@@ -111,6 +112,27 @@ async def test_an_apprenticeship_year_waits_for_its_class_and_then_pays_the_leve
         await publish(settings, [cls])
         got = await eventually(lambda: decisions_of(eli, completion))
         assert (got[0]["clause"], got[0]["outcome"], got[0]["amount_fen"]) == ("四.7", "approved", 400000)
+
+
+async def test_decisions_name_the_department_of_their_triggers_class(settings) -> None:
+    cls, class_id = apprentice_class(level=4, department="农业农村局")
+    done, completion = apprentice_year("pk-dept", class_id)
+    in_class, in_class_id = certificate("pk-dept", 1, class_id=class_id, training_kind="on_the_job")
+    alone, alone_id = certificate("pk-dept", 2, code="6-18-01-02", training_kind="on_the_job")
+    async with serve(create_app(settings)) as eli:
+        await publish(settings, [catalog(), catalog("6-18-01-02"), employment("pk-dept"), cls, done,
+                                 in_class, alone])
+        year = await eventually(lambda: decisions_of(eli, completion))
+        cert = await eventually(lambda: decisions_of(eli, in_class_id))
+        other = await eventually(lambda: decisions_of(eli, alone_id))
+        assert year[0]["trigger"]["department"] == cert[0]["trigger"]["department"] == "农业农村局"
+        assert "department" not in other[0]["trigger"]  # no class: reporting files it under 人社局
+        async with eli._transport.app.state.runtime.maker() as s:  # type: ignore[attr-defined]
+            emitted = dict((await s.execute(sa.text(
+                "SELECT envelope->'payload'->>'trigger_id', envelope->'payload'->>'department' FROM outbox "
+                "WHERE envelope->>'type' = 'eligibility.subsidy.decided'"))).all())
+        assert emitted[str(completion)] == emitted[str(in_class_id)] == "农业农村局"
+        assert emitted[str(alone_id)] is None
 
 
 async def _inbox_has(client: Any, n: int) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from services.registry.main import create_app
 from shared.ids import credit_code_check_char
@@ -91,3 +92,22 @@ async def test_apprenticeship_years_and_work_based_months_emit_their_own_events(
         types = [t for t, _ in await outbox_types(reg)]
         assert "registry.training.apprenticeship_year_completed" in types
         assert "registry.training.work_based_months_recorded" in types
+
+
+async def test_a_class_names_its_department_from_the_list_and_a_change_of_department_is_evented(settings) -> None:
+    async with serve(create_app(settings)) as reg:
+        inst = await auth(reg, "demo-institution")
+        unknown = await reg.post("/v1/classes", json=CLASS | {"department": "宣传部"}, headers=inst)
+        assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "department"
+        first = await reg.post("/v1/classes", json=CLASS | {"department": "农业农村局"}, headers=inst)
+        assert first.status_code == 201
+        moved = await reg.post("/v1/classes", json=CLASS | {"department": "退役军人事务局"}, headers=inst)
+        assert moved.status_code == 201  # a change: recorded and evented again
+        again = await reg.post("/v1/classes", json=CLASS | {"department": "退役军人事务局"}, headers=inst)
+        assert again.status_code == 200
+        runtime = reg._transport.app.state.runtime  # type: ignore[attr-defined]
+        async with runtime.maker() as s:
+            rows = (await s.execute(text(
+                "SELECT envelope->'payload'->>'department' FROM outbox "
+                "WHERE envelope->>'type' = 'registry.training_class.recorded' ORDER BY id"))).scalars().all()
+        assert rows == ["农业农村局", "退役军人事务局"]

@@ -46,12 +46,12 @@ async def publish(settings: Settings, envelopes: Sequence[Envelope]) -> None:
 
 def decided(person: str, clause: str, outcome: str, amount: int, on: str, *,
             district: str = "320612", supersedes: uuid.UUID | None = None,
-            groups: Sequence[str] = ("employee",)) -> Envelope:
+            groups: Sequence[str] = ("employee",), department: str | None = None) -> Envelope:
     payload = SubsidyDecidedV1(
         decision_id=uuid.uuid4(), person_key=person, trigger_id=uuid.uuid4(), trigger_kind="certificate",
         clause=clause, outcome=outcome, amount_fen=amount, clauses_cited=[clause],
         decided_on=dt.date.fromisoformat(on), year=int(on[:4]), district=district,
-        target_groups=list(groups), supersedes=supersedes)
+        target_groups=list(groups), supersedes=supersedes, department=department)
     return new_envelope(payload, key=person, producer="eligibility")
 
 

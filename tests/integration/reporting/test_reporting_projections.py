@@ -72,6 +72,24 @@ async def test_person_times_count_approvals_once_and_net_out_reversals_and_super
         assert raised == 1  # two batches behind: one special report per target and quarter
 
 
+async def test_person_times_are_filed_under_the_department_the_decision_names_else_the_bureau(settings) -> None:
+    farm = decided("p-1", "四.2", "approved", 70_000, "2020-05-10", department="农业农村局")
+    plain = decided("p-2", "四.2", "approved", 70_000, "2020-05-11")
+    undo = decided("p-1", "四.2", "reversed", -70_000, "2020-06-01",
+                   supersedes=uuid.UUID(farm.payload["decision_id"]))  # a reversal names no department
+
+    async def by_department(rep: Any, expected: dict[str, int]) -> Any:
+        detail = (await rep.get("/v1/progress", params=AS_OF)).json()["person_times_detail"]
+        got = {r["department"]: r["count"] for r in detail["by_department"]}
+        return got if got == expected else None
+
+    async with serve(app_for(settings)) as rep:
+        await publish(settings, [farm, plain])
+        await eventually(lambda: by_department(rep, {"农业农村局": 1, "人社局": 1}))
+        await publish(settings, [undo])  # undone under the department it was counted in
+        await eventually(lambda: by_department(rep, {"农业农村局": 0, "人社局": 1}))
+
+
 async def test_fund_use_follows_disbursements_from_reserved_to_paid_and_back(settings) -> None:
     a, b = uuid.uuid4(), uuid.uuid4()
     async with serve(app_for(settings)) as rep:
