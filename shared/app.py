@@ -265,13 +265,21 @@ def _install_request_metrics(app: FastAPI, runtime: Runtime) -> None:
         request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         response = await call_next(request)
         response.headers["X-Request-ID"] = request.state.request_id
-        if request.method == "GET" and "/people" in request.url.path and response.status_code == 200:
+        if request.method == "GET" and response.status_code == 200 and _personal(request.url.path):
             await _audit_personal_read(request, runtime)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
         runtime.metrics.http_requests.labels(request.method, path, str(response.status_code)).inc()
         runtime.metrics.http_latency.labels(request.method, path).observe(time.perf_counter() - start)
         return response
+
+
+# Paths whose answers carry personal data: people and their records, and decisions (their facts).
+PERSONAL_PATHS = ("/people", "/decisions")
+
+
+def _personal(path: str) -> bool:
+    return any(part in path for part in PERSONAL_PATHS)
 
 
 async def _audit_personal_read(request: Request, runtime: Runtime) -> None:

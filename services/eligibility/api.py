@@ -1,9 +1,11 @@
 """Eligibility REST API: decisions with their explanations, dry run, what-if, parameters, review.
 
-Reading decisions stays open as before (the backbone's contract); everything that acts or
-simulates needs a token (shared/auth.py). The reviewer role is `bureau` (shared.auth has no
-narrower reviewer role yet); any authenticated caller may ask for a review (a person's
-representative system: feeder, district office, institution).
+Everything needs a token (shared/auth.py). A decision holds the facts it used (employment,
+disability, low-income status: sensitive personal data under PIPL), so only bureau, auditor, hr
+and finance staff read decisions, and district staff those of their own districts; every read is
+audited (shared/app.py). The reviewer role is `bureau` (shared.auth has no narrower reviewer role
+yet); any authenticated caller may ask for a review (a person's representative system: feeder,
+district office, institution).
 """
 
 from __future__ import annotations
@@ -27,6 +29,14 @@ router = APIRouter(prefix="/v1", tags=["eligibility"])
 Reviewer = Annotated[AuthPrincipal, require_roles("bureau")]
 PolicyStaff = Annotated[AuthPrincipal, require_roles("bureau", "auditor", "district")]
 Auditor = Annotated[AuthPrincipal, require_roles("bureau", "auditor")]
+DecisionReader = Annotated[AuthPrincipal, require_roles("bureau", "auditor", "hr", "finance", "district")]
+
+
+def _visible(rows: Any, principal: AuthPrincipal) -> list[Any]:
+    """District staff see the decisions of their own districts; the other readers see all."""
+    if principal.role != "district":
+        return list(rows)
+    return [r for r in rows if r["record"].get("district") in principal.districts]
 
 
 def _actor(p: AuthPrincipal) -> review.Actor:
@@ -43,7 +53,7 @@ def _read(r: Any) -> dict[str, Any]:
 
 
 @router.get("/certificates/{certificate_id}/decisions")
-async def decisions_for_certificate(certificate_id: uuid.UUID, session: SessionDep,
+async def decisions_for_certificate(certificate_id: uuid.UUID, session: SessionDep, principal: DecisionReader,
                                     include_history: bool = False) -> list[dict[str, Any]]:
     """The decisions a trigger made: clauses, amount steps, facts snapshot, explanation zh/en."""
     d = store.decisions
@@ -54,17 +64,22 @@ async def decisions_for_certificate(certificate_id: uuid.UUID, session: SessionD
     if not rows:
         raise Problem(404, "No decision yet", f"no decision for certificate {certificate_id}",
                       field="certificate_id")
-    return [_read(r) for r in rows]
+    visible = _visible(rows, principal)
+    if not visible:
+        raise Problem(403, "Forbidden", "the certificate's decisions are outside your districts",
+                      field="certificate_id")
+    return [_read(r) for r in visible]
 
 
 @router.get("/people/{person_key}/decisions")
-async def decisions_for_person(person_key: str, session: SessionDep,
+async def decisions_for_person(person_key: str, session: SessionDep, principal: DecisionReader,
                                include_history: bool = False) -> list[dict[str, Any]]:
+    """A person's decisions (district staff: those of their districts)."""
     d = store.decisions
     q = sa.select(d).where(d.c.person_key == person_key).order_by(d.c.decided_at, d.c.clause)
     if not include_history:
         q = q.where(d.c.current)
-    return [_read(r) for r in (await session.execute(q)).mappings().all()]
+    return [_read(r) for r in _visible((await session.execute(q)).mappings().all(), principal)]
 
 
 # ------------------------------------------------------------------------------ dry run, what-if

@@ -181,6 +181,7 @@ def decision_row(person: str, got: Decided, supersedes: uuid.UUID | None, set_ve
         "explanation_zh": d.explanation_zh, "explanation_en": d.explanation_en,
         "facts_as_of": got.facts_as_of.isoformat(), "facts_used": got.facts_used,
         "trigger": got.trigger_summary, "payee_kind": got.payee_kind, "payee_ref": got.payee_ref,
+        "district": got.district,
     } | (extra or {})
     return {"decision_id": decision_id, "person_key": person, "trigger_id": got.trigger_id,
             "trigger_kind": got.trigger_kind, "clause": d.clause, "outcome": d.outcome,

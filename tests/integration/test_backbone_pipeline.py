@@ -76,7 +76,7 @@ async def test_certificate_flows_to_a_decision_a_draft_and_the_progress_count(se
         assert created.json()["resident_id_masked"] == "1101**********002X"
 
         async def decided() -> Any:
-            r = await eli.get(f"/v1/certificates/{cert_id}/decisions")
+            r = await eli.get(f"/v1/certificates/{cert_id}/decisions", headers=await auth(reg, "demo-bureau"))
             return r.json() if r.status_code == 200 else None
 
         decisions = await eventually(decided)

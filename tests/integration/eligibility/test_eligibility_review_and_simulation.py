@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from services.eligibility.main import create_app
 from services.eligibility.params import PARAMETERS_FILE
-from tests.conftest import serve
+from tests.conftest import FreshBearer, serve
 from tests.integration.eligibility.eligibility_helpers import (
     LATHE,
     catalog,
@@ -25,10 +25,11 @@ from tests.integration.eligibility.eligibility_helpers import (
 )
 
 pytestmark = pytest.mark.usefixtures("drop_test_databases")
+READER = FreshBearer("demo-auditor", "auditor")
 
 
 async def first_decision(client: Any, trigger: uuid.UUID) -> dict[str, Any] | None:
-    r = await client.get(f"/v1/certificates/{trigger}/decisions")
+    r = await client.get(f"/v1/certificates/{trigger}/decisions", headers=READER)
     return r.json()[0] if r.status_code == 200 else None
 
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from services.eligibility.main import create_app
 from shared.db import drop_database
 from shared.settings import Settings, with_database
-from tests.conftest import serve
+from tests.conftest import FreshBearer, bearer, serve
 from tests.integration.eligibility.eligibility_helpers import (
     apprentice_class,
     apprentice_year,
@@ -27,10 +27,12 @@ from tests.integration.eligibility.eligibility_helpers import (
 )
 
 pytestmark = pytest.mark.usefixtures("drop_test_databases")
+READER = FreshBearer("demo-bureau", "bureau")
 
 
 async def decisions_of(client: Any, trigger: uuid.UUID, history: bool = False) -> list[dict[str, Any]] | None:
-    r = await client.get(f"/v1/certificates/{trigger}/decisions", params={"include_history": history})
+    r = await client.get(f"/v1/certificates/{trigger}/decisions", params={"include_history": history},
+                         headers=READER)
     return r.json() if r.status_code == 200 else None
 
 
@@ -133,6 +135,31 @@ async def test_decisions_name_the_department_of_their_triggers_class(settings) -
                 "WHERE envelope->>'type' = 'eligibility.subsidy.decided'"))).all())
         assert emitted[str(completion)] == emitted[str(in_class_id)] == "农业农村局"
         assert emitted[str(alone_id)] is None
+
+
+async def test_decisions_are_read_by_staff_only_district_staff_in_their_districts_and_reads_are_audited(
+        settings) -> None:
+    cert, cid = certificate("pk-read", 1, training_kind="pre_job", start="2019-04-01")
+    own = bearer("district-tongzhou", "district", districts=frozenset({"320612"}))
+    other = bearer("district-haian", "district", districts=frozenset({"320685"}))
+    async with serve(create_app(settings)) as eli:
+        await publish(settings, [catalog(), employment("pk-read"), cert])
+        await eventually(lambda: decisions_of(eli, cid))
+        url, person_url = f"/v1/certificates/{cid}/decisions", "/v1/people/pk-read/decisions"
+        assert (await eli.get(url)).status_code == 401
+        for role in ("institution", "feeder"):
+            assert (await eli.get(url, headers=bearer(f"demo-{role}", role))).status_code == 403, role
+        for role in ("bureau", "auditor", "hr", "finance"):
+            assert (await eli.get(url, headers=bearer(f"demo-{role}", role))).status_code == 200, role
+        assert (await eli.get(url, headers=own)).status_code == 200
+        assert len((await eli.get(person_url, headers=own)).json()) == 1
+        refused = await eli.get(url, headers=other)
+        assert refused.status_code == 403 and refused.json()["errors"][0]["field"] == "certificate_id"
+        assert (await eli.get(person_url, headers=other)).json() == []
+        async with eli._transport.app.state.runtime.maker() as s:  # type: ignore[attr-defined]
+            reads = (await s.execute(sa.text(
+                "SELECT actor FROM audit_log WHERE action = 'read personal data'"))).scalars().all()
+        assert {"district-tongzhou", "demo-auditor", "demo-hr"} <= set(reads)
 
 
 async def _inbox_has(client: Any, n: int) -> bool:
