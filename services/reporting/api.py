@@ -83,16 +83,21 @@ def _check_district(code: str, year: int, index: int) -> None:
                       field=f"figures.{index}.district")
 
 
+def _check_districts(districts: list[str], year: int) -> None:
+    """Each figure names a unit valid in `year`, once."""
+    seen: set[str] = set()
+    for i, district in enumerate(districts):
+        _check_district(district, year, i)
+        if district in seen:
+            raise Problem(422, "Duplicate district", f"{district} appears twice", field=f"figures.{i}.district")
+        seen.add(district)
+
+
 @router.put("/statistics/employed", status_code=200, summary="Load employed persons per district")
 async def put_employed(body: EmployedLoad, session: SessionDep, runtime: RuntimeDep,
                        _: Any = require_roles("bureau")) -> dict[str, Any]:
     """The statistics bureau's employed-person figures, loaded by bureau staff (the ratios' denominators)."""
-    seen: set[str] = set()
-    for i, f in enumerate(body.figures):
-        _check_district(f.district, body.year, i)
-        if f.district in seen:
-            raise Problem(422, "Duplicate district", f"{f.district} appears twice", field=f"figures.{i}.district")
-        seen.add(f.district)
+    _check_districts([f.district for f in body.figures], body.year)
     await queries.add_employed(session, body.year, {f.district: f.employed for f in body.figures}, body.source)
     await session.commit()
     return {"year": body.year, "districts": len(body.figures),
@@ -120,16 +125,12 @@ async def put_staff_education(body: StaffEducationLoad, session: SessionDep,
                               _: Any = require_roles("bureau")) -> dict[str, Any]:
     """A later load for the same year and district replaces it in every figure (earlier loads
     stay as history); reports already issued keep the figures they were issued with."""
-    seen: set[str] = set()
+    _check_districts([f.district for f in body.figures], body.year)
     for i, f in enumerate(body.figures):
-        _check_district(f.district, body.year, i)
-        if f.district in seen:
-            raise Problem(422, "Duplicate district", f"{f.district} appears twice", field=f"figures.{i}.district")
         if f.frontline_fen > f.total_fen:
             raise Problem(422, "Front-line part exceeds the total",
                           f"frontline_fen {f.frontline_fen} > total_fen {f.total_fen}",
                           field=f"figures.{i}.frontline_fen")
-        seen.add(f.district)
     await queries.add_staff_education(
         session, body.year, {f.district: (f.total_fen, f.frontline_fen) for f in body.figures}, body.source)
     await session.commit()

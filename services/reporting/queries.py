@@ -82,16 +82,20 @@ async def load_ratio_counters(session: AsyncSession) -> RatioCounters:
     return counters
 
 
-async def load_employed(session: AsyncSession) -> EmployedByYear:
-    """The latest load per (year, district): earlier loads stay as history."""
-    e = store.employed_stats
+async def _latest_loads(session: AsyncSession, table: sa.Table, *columns: str) -> dict[int, dict[str, Any]]:
+    """Figures loaded per year and district: the latest load of each wins, earlier ones stay as
+    history. One value per district, or a tuple when several columns are asked for."""
     rows = await session.execute(
-        sa.select(e.c.year, e.c.district, e.c.employed)
-        .distinct(e.c.year, e.c.district).order_by(e.c.year, e.c.district, e.c.id.desc()))
-    out: EmployedByYear = {}
-    for r in rows:
-        out.setdefault(r.year, {})[r.district] = r.employed
+        sa.select(table.c.year, table.c.district, *(table.c[c] for c in columns))
+        .distinct(table.c.year, table.c.district).order_by(table.c.year, table.c.district, table.c.id.desc()))
+    out: dict[int, dict[str, Any]] = {}
+    for year, district, *values in rows:
+        out.setdefault(year, {})[district] = values[0] if len(values) == 1 else tuple(values)
     return out
+
+
+async def load_employed(session: AsyncSession) -> EmployedByYear:
+    return await _latest_loads(session, store.employed_stats, "employed")
 
 
 def ratio_year(employed: EmployedByYear, as_of: dt.date) -> int:
@@ -118,15 +122,8 @@ StaffEducationByYear = dict[int, dict[str, tuple[int, int]]]
 
 
 async def load_staff_education(session: AsyncSession) -> StaffEducationByYear:
-    """The latest load per (year, district): (total_fen, frontline_fen)."""
-    e = store.staff_education_stats
-    rows = await session.execute(
-        sa.select(e.c.year, e.c.district, e.c.total_fen, e.c.frontline_fen)
-        .distinct(e.c.year, e.c.district).order_by(e.c.year, e.c.district, e.c.id.desc()))
-    out: StaffEducationByYear = {}
-    for r in rows:
-        out.setdefault(r.year, {})[r.district] = (r.total_fen, r.frontline_fen)
-    return out
+    """(total_fen, frontline_fen) per year and district."""
+    return await _latest_loads(session, store.staff_education_stats, "total_fen", "frontline_fen")
 
 
 @dataclass(frozen=True)
