@@ -113,7 +113,7 @@ async def items_for(session: AsyncSession, persons: list[str]) -> dict[str, list
     q = sa.select(c.c.certificate_id, c.c.person_key, c.c.payload, v.c.revoked_on,
                   t.c.payload["department"].astext.label("department")).join(
         v, v.c.certificate_id == c.c.certificate_id, isouter=True).join(
-        t, sa.cast(t.c.class_id, sa.Text) == c.c.payload["class_id"].astext, isouter=True).where(
+        t, t.c.class_id == sa.cast(c.c.payload["class_id"].astext, t.c.class_id.type), isouter=True).where(
         c.c.person_key.in_(persons))
     for r in (await session.execute(q)).mappings():
         p = r["payload"]
