@@ -188,7 +188,7 @@ def decision_row(person: str, got: Decided, supersedes: uuid.UUID | None, set_ve
             "amount_fen": d.amount_fen, "year": d.year,
             "occupation_key": f"{d.occupation_key[0]}#{d.occupation_key[1]}" if d.occupation_key else None,
             "counts_toward_cap": d.counts_toward_cap, "supersedes": supersedes, "record": record,
-            "_district": got.district, "_department": got.department, "_decision": d}
+            "_decision": d}
 
 
 async def store_changes(session: AsyncSession, runtime: Runtime, rows: list[dict[str, Any]],
@@ -235,11 +235,11 @@ def _event(r: dict[str, Any]) -> Envelope:
         decision_id=r["decision_id"], person_key=r["person_key"], trigger_id=r["trigger_id"],
         trigger_kind=r["trigger_kind"], clause=d.clause, outcome=r["outcome"], amount_fen=r["amount_fen"],
         clauses_cited=list(d.clauses_cited), reasons=[x["code"] for x in rec["reasons"]],
-        decided_on=dt.date.today(), year=d.year, district=r["_district"],
+        decided_on=dt.date.today(), year=d.year, district=rec["district"],
         occupation_code=d.occupation_key[0] if d.occupation_key else None,
         level=d.occupation_key[1] if d.occupation_key else None, supersedes=r["supersedes"],
         payee_kind=rec["payee_kind"], payee_ref=rec["payee_ref"],
-        parameter_versions=rec["parameter_versions"], department=r.get("_department"))
+        parameter_versions=rec["parameter_versions"], department=rec["trigger"].get("department"))
     return new_envelope(payload, key=r["person_key"], producer=PRODUCER, event_id=r["decision_id"])
 
 

@@ -168,7 +168,7 @@ def _reviewed_row(old: dict[str, Any], actor: Actor, approve: bool, amount: int,
     trigger = rec.get("trigger", {})
     got = Decided(old["trigger_id"], old["trigger_kind"], d, rec.get("district") or trigger.get("district"),
                   dt.date.fromisoformat(rec["facts_as_of"]), rec.get("facts_used", []), trigger,
-                  rec.get("payee_kind", "worker"), rec.get("payee_ref"), trigger.get("department"))
+                  rec.get("payee_kind", "worker"), rec.get("payee_ref"))
     basis = rec.get("auto_basis") or {"outcome": old["outcome"], "amount_fen": old["amount_fen"]}
     extra = {"auto_basis": basis, "steps": rec.get("steps", []),
              "review": {"review_id": str(review["review_id"]), "origin": review["origin"],

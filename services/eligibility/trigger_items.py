@@ -74,7 +74,7 @@ class Item:
     def as_decided(self, d: Decision, person: PersonFacts | None = None, records: list[FactRecord] | None = None,
                    day: dt.date | None = None) -> Decided:
         return Decided(self.trigger_id, TRIGGER_KIND.get(self.kind, "certificate"), d, self.district,
-                       day or self.day, facts_used(records or []), summary(self), department=self.department)
+                       day or self.day, facts_used(records or []), summary(self))
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,6 @@ class Decided:
     trigger_summary: dict[str, Any] = field(default_factory=dict)
     payee_kind: str = "worker"
     payee_ref: str | None = None
-    department: str | None = None
 
 
 def summary(item: Item) -> dict[str, Any]:
@@ -219,4 +218,4 @@ async def decide_order_class_row(session: AsyncSession, class_id: uuid.UUID,
                 "institution_id": cls["institution_id"], "trainees": int(trainees)}, cls)
     got = item.as_decided(decide_order_class(facts, params))
     return Decided(got.trigger_id, got.trigger_kind, got.decision, got.district, got.facts_as_of, [],
-                   got.trigger_summary, "enterprise", cls["institution_id"], got.department)
+                   got.trigger_summary, "enterprise", cls["institution_id"])

@@ -108,14 +108,11 @@ async def load_schools(session: AsyncSession, on: dt.date) -> dict[str, int] | N
     """Technical schools (技工院校) listed on `on`, by recorded district; None while the registry
     has recorded no technical school at all (T5 then has no figure rather than a false 0%)."""
     i = store.institutions
-    schools = i.c.kind == "technical_school"
-    if await session.scalar(sa.select(sa.exists().where(schools))) is not True:
-        return None
-    rows = await session.execute(
-        sa.select(i.c.district, sa.func.count()).where(
-            schools, i.c.listed_from <= on, sa.or_(i.c.listed_to.is_(None), i.c.listed_to >= on))
-        .group_by(i.c.district))
-    return {r[0]: r[1] for r in rows}
+    listed = sa.and_(i.c.listed_from <= on, sa.or_(i.c.listed_to.is_(None), i.c.listed_to >= on))
+    rows = (await session.execute(
+        sa.select(i.c.district, sa.func.count().filter(listed))
+        .where(i.c.kind == "technical_school").group_by(i.c.district))).all()
+    return {district: n for district, n in rows if n} if rows else None
 
 
 StaffEducationByYear = dict[int, dict[str, tuple[int, int]]]
