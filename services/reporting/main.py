@@ -44,7 +44,8 @@ class BusinessGauges:
                               "Money reserved and not yet paid by funding source, fen (十二)",
                               ["source"], registry=r)
         self.decisions = Gauge("skillsub_subsidy_decisions",
-                               "Subsidy decisions received by outcome", ["outcome"], registry=r)
+                               "Current subsidy decisions by outcome (superseded ones not counted)",
+                               ["outcome"], registry=r)
 
     def update(self, figures: dict[str, object]) -> None:
         self.person_times.set(figures["person_times"])  # type: ignore[arg-type]

@@ -126,14 +126,23 @@ async def _decision_facts(session: AsyncSession, payloads: Sequence[Mapping[str,
              "decided_on": dt.date.fromisoformat(p["decided_on"]), "district": p.get("district"),
              "supersedes": uuid.UUID(p["supersedes"]) if p.get("supersedes") else None}
             for p in payloads]
-    await session.execute(insert(store.decisions).on_conflict_do_nothing(), rows)
+    d = store.decisions
+    inserted = (await session.execute(insert(d).on_conflict_do_nothing().returning(d.c.decision_id, d.c.outcome),
+                                      rows)).all()
+    outcomes = Counter(r.outcome for r in inserted)  # the outcome gauge counts current decisions
     superseded = [r["supersedes"] for r in rows if r["supersedes"]]
     if superseded:
-        await session.execute(sa.update(store.decisions)
-                              .where(store.decisions.c.decision_id.in_(superseded)).values(current=False))
-    outcomes = Counter(p["outcome"] for p in payloads)
+        outcomes.subtract(r.outcome for r in await session.execute(
+            sa.update(d).where(d.c.decision_id.in_(superseded), d.c.current).values(current=False)
+            .returning(d.c.outcome)))
+    if inserted:  # a decision that arrives after the one superseding it is not current either
+        later = d.alias("later")
+        outcomes.subtract(r.outcome for r in await session.execute(
+            sa.update(d).where(d.c.decision_id.in_([r.decision_id for r in inserted]), d.c.current,
+                               sa.exists().where(later.c.supersedes == d.c.decision_id))
+            .values(current=False).returning(d.c.outcome)))
     await upsert_add(session, store.outcome_counts,
-                     [{"outcome": k, "decisions": v} for k, v in outcomes.items()], ["outcome"], ["decisions"])
+                     [{"outcome": k, "decisions": v} for k, v in outcomes.items() if v], ["outcome"], ["decisions"])
 
 
 async def _decision_info(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[str, dict[str, Any]]:

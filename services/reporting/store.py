@@ -91,7 +91,8 @@ apprentice_counts = sa.Table(
 )
 
 outcome_counts = sa.Table(
-    # Decisions received by outcome (a business gauge), one row per outcome.
+    # Current decisions by outcome (a business gauge), one row per outcome: a superseded decision
+    # leaves its outcome's count when the decision that replaces it arrives.
     "decision_outcome_counts", metadata,
     sa.Column("outcome", sa.Text, primary_key=True),
     sa.Column("decisions", sa.BigInteger, nullable=False),

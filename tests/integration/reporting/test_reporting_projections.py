@@ -72,6 +72,46 @@ async def test_person_times_count_approvals_once_and_net_out_reversals_and_super
         assert raised == 1  # two batches behind: one special report per target and quarter
 
 
+async def test_the_outcome_gauge_counts_current_decisions_whatever_the_order_they_arrive_in(settings) -> None:
+    """A certificate first rejected (its holder's employment fact came late) and then approved is
+    one approved decision on the gauge, also when the approval arrives before the rejection."""
+    rejected = decided("p-1", "四.2", "rejected", 0, "2020-05-10")
+    approved = decided("p-1", "四.2", "approved", 70_000, "2020-05-11",
+                       supersedes=uuid.UUID(rejected.payload["decision_id"]))
+    early = decided("p-2", "四.2", "rejected", 0, "2020-05-10")
+    late = decided("p-2", "四.2", "approved", 70_000, "2020-05-11", supersedes=uuid.UUID(early.payload["decision_id"]))
+    async with serve(app_for(settings)) as rep:
+        await publish(settings, [rejected, approved, rejected, late])  # p-1 in order, once again; p-2's approval first
+
+        async def gauge(want: dict[str, float]) -> Any:
+            text_ = (await rep.get("/metrics")).text
+            got = {o: _sample(text_, f'skillsub_subsidy_decisions{{outcome="{o}"}}') or 0.0  # no row yet: none
+                   for o in ("approved", "rejected")}
+            return got if got == want else None
+
+        await eventually(lambda: gauge({"approved": 2.0, "rejected": 0.0}))
+        await publish(settings, [early])  # the superseded rejection arrives last: it is not current
+        maker = rep._transport.app.state.runtime.maker  # type: ignore[attr-defined]
+
+        async def applied() -> Any:
+            async with maker() as s:
+                return await s.scalar(text("SELECT count(*) FROM decision_facts"), {}) == 4
+
+        await eventually(applied)
+        assert await gauge({"approved": 2.0, "rejected": 0.0})
+        async with maker() as s:
+            current = (await s.execute(text("SELECT outcome, count(*) FROM decision_facts WHERE current "
+                                            "GROUP BY outcome"))).all()
+        assert dict(current) == {"approved": 2}
+
+
+def _sample(exposition: str, name: str) -> float | None:
+    for line in exposition.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
 async def test_person_times_are_filed_under_the_department_the_decision_names_else_the_bureau(settings) -> None:
     farm = decided("p-1", "四.2", "approved", 70_000, "2020-05-10", department="农业农村局")
     plain = decided("p-2", "四.2", "approved", 70_000, "2020-05-11")
