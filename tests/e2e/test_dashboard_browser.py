@@ -138,7 +138,8 @@ async def test_the_dashboard_shows_the_numbers_the_api_returns(settings: Any, se
             f = (await api.get("/v1/funds")).json()
             r = (await api.get("/v1/ratios")).json()
             # Three topics arrive independently: wait until every one is applied.
-            done = p["person_times"] == 3 and f["totals"]["paid_fen"] == 70_000 and r["city"]["skilled"] == 2
+            money = f["totals"]["paid_fen"], f["totals"]["reserved_fen"]
+            done = p["person_times"] == 3 and money == (70_000, 150_050) and r["city"]["skilled"] == 2
             return (p, f, r) if done else None
 
         progress, funds, ratios = await eventually(loaded)
