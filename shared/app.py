@@ -190,14 +190,16 @@ def _supervised(name: str, body: Callable[[], Awaitable[None]]) -> asyncio.Task[
     return asyncio.create_task(loop(), name=name)
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    """Async on purpose: FastAPI runs a plain `def` dependency in its threadpool, a hop that cost
+    about 0.2 ms per request (measured A/B in one run)."""
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A session for one request. If the request writes, its audit entry (who, role, what, request
     id) commits in the same transaction (shared/audit.py)."""
-    runtime = get_runtime(request)
+    runtime: Runtime = request.app.state.runtime
     assert runtime.maker is not None
     async with runtime.maker() as session:
         session.sync_session.info["audit"] = _audit_context(request, runtime)

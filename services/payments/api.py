@@ -38,7 +38,7 @@ PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 # The bearer token (shared/auth.py) names the client and its role; each staff member holds their
 # own client, so the client id is the person the four-eyes rule compares.
 
-def current_actor(principal: PrincipalDep) -> Actor:
+async def current_actor(principal: PrincipalDep) -> Actor:  # async: no threadpool hop
     try:
         return Actor(principal.client_id, Role(principal.role))
     except ValueError:
