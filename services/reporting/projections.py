@@ -131,16 +131,13 @@ async def _decision_facts(session: AsyncSession, payloads: Sequence[Mapping[str,
                                       rows)).all()
     outcomes = Counter(r.outcome for r in inserted)  # the outcome gauge counts current decisions
     superseded = [r["supersedes"] for r in rows if r["supersedes"]]
-    if superseded:
-        outcomes.subtract(r.outcome for r in await session.execute(
-            sa.update(d).where(d.c.decision_id.in_(superseded), d.c.current).values(current=False)
-            .returning(d.c.outcome)))
-    if inserted:  # a decision that arrives after the one superseding it is not current either
+    if superseded or inserted:  # one statement ends both: replaced now, or arrived after its successor
         later = d.alias("later")
+        ended = sa.or_(d.c.decision_id.in_(superseded),
+                       sa.and_(d.c.decision_id.in_([r.decision_id for r in inserted]),
+                               sa.exists().where(later.c.supersedes == d.c.decision_id)))
         outcomes.subtract(r.outcome for r in await session.execute(
-            sa.update(d).where(d.c.decision_id.in_([r.decision_id for r in inserted]), d.c.current,
-                               sa.exists().where(later.c.supersedes == d.c.decision_id))
-            .values(current=False).returning(d.c.outcome)))
+            sa.update(d).where(d.c.current, ended).values(current=False).returning(d.c.outcome)))
     await upsert_add(session, store.outcome_counts,
                      [{"outcome": k, "decisions": v} for k, v in outcomes.items() if v], ["outcome"], ["decisions"])
 

@@ -25,6 +25,8 @@ decisions = sa.Table(
     sa.Column("current", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Index("decision_facts_current_approved", "trigger_id",
              postgresql_where=sa.text("current AND outcome = 'approved'")),
+    # "Is this decision already superseded?", asked of every decision as it arrives.
+    sa.Index("decision_facts_supersedes", "supersedes", postgresql_where=sa.text("supersedes IS NOT NULL")),
 )
 
 # --- progress (T1, T4): what the tally needs to resume, and its counters ----------------------
