@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import os
 import tempfile
 import time
@@ -34,6 +35,7 @@ from services.payments.ledger import Fund, FundingSource
 from services.payments.main import MIGRATIONS
 from services.payments.treasury import StatementLine
 from shared.db import drop_database, ensure_database, make_engine, make_sessionmaker, migrate
+from shared.events import SubsidyDecidedV1
 from shared.settings import normalise_async_url, with_database
 
 HOT = Fund(FundingSource.UNEMPLOYMENT_INSURANCE_SURPLUS, "320612")
@@ -97,8 +99,10 @@ class _Clock:
 
 
 async def _one_batch(maker: Any, rt: Any, funding: Any, size: int, offset: int, clock: _Clock) -> None:
-    payloads = [{"decision_id": str(uuid.uuid4()), "person_key": f"pk{offset + j}", "clause": "四.4",
-                 "amount_fen": AMOUNT, "district": HOT.district, "decided_on": "2020-06-01"} for j in range(size)]
+    payloads = [SubsidyDecidedV1(decision_id=uuid.uuid4(), person_key=f"pk{offset + j}", trigger_id=uuid.uuid4(),
+                                 trigger_kind="certificate", clause="四.4", outcome="approved", amount_fen=AMOUNT,
+                                 clauses_cited=["四.4"], district=HOT.district, decided_on=dt.date(2020, 6, 1),
+                                 year=2020) for j in range(size)]
     async with maker() as s:
         events, _ = await handlers.draft_many(s, handlers.requests_from_decisions(payloads, funding),
                                               funding.version)

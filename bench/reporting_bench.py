@@ -122,7 +122,7 @@ async def time_projection(engine: AsyncEngine, batch: list[Envelope]) -> float:
     started = time.perf_counter()
     for i in range(0, len(batch), BATCH):
         async with maker() as session, session.begin():
-            await projections.apply(session, batch[i:i + BATCH], targets)
+            await projections.apply(session, [e.typed() for e in batch[i:i + BATCH]], targets)
     return len(batch) / (time.perf_counter() - started)
 
 

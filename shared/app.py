@@ -135,7 +135,7 @@ class Runtime:
         self.consumer = InboxConsumer(
             name=self.name, consumer=kc, maker=self.maker, inbox=p.inbox, dead_letter=p.dead_letter,
             handler=self.spec.handler, metrics=self.metrics, batch=s.kafka_consumer_batch,
-            max_retries=s.consumer_max_retries)
+            max_retries=s.consumer_max_retries, topic_prefix=prefix)
         self.tasks.append(_supervised(f"{self.name}-consumer", self.consumer.run))
 
     async def stop(self) -> None:

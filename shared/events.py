@@ -9,8 +9,9 @@ The catalogue is documented in docs/events.md and README.md.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,8 +36,20 @@ class Envelope(BaseModel):
         return topic_for(self.type)
 
     def parsed(self) -> Payload:
-        """The payload as its registered model; unknown (type, version) raises KeyError."""
-        return PAYLOADS[(self.type, self.version)].model_validate(self.payload)
+        """The payload as its registered model. An unknown (type, version) raises UnknownEvent;
+        a payload that does not fit its model raises pydantic's ValidationError."""
+        model = PAYLOADS.get((self.type, self.version))
+        if model is None:
+            raise UnknownEvent(f"unknown event type {self.type!r} version {self.version}")
+        return model.model_validate(self.payload)
+
+    def typed(self) -> Event[Payload]:
+        """This envelope with its payload parsed once into its model (what handlers receive)."""
+        return Event(self, self.parsed())
+
+
+class UnknownEvent(LookupError):
+    """No payload model is registered for an envelope's (type, version)."""
 
 
 class Payload(BaseModel):
@@ -56,9 +69,38 @@ def event(cls: type[Payload]) -> type[Payload]:
     return cls
 
 
+def producer_of(event_type: str) -> str:
+    """The only service that may publish `event_type`: its first segment (`registry.…`)."""
+    return event_type.split(".", 1)[0]
+
+
 def topic_for(event_type: str) -> str:
-    """`registry.certificate.issued` travels on `registry.events`."""
-    return f"{event_type.split('.', 1)[0]}.events"
+    """`registry.certificate.issued` travels on `registry.events`, its producer's topic."""
+    return f"{producer_of(event_type)}.events"
+
+
+P = TypeVar("P", bound=Payload)
+
+
+@dataclass(frozen=True, slots=True)
+class Event(Generic[P]):
+    """A received envelope with its payload validated into its versioned model, once, by the
+    inbox. Handlers read `payload` attributes (dates and UUIDs already typed), never dicts."""
+
+    envelope: Envelope
+    payload: P
+
+    @property
+    def event_id(self) -> uuid.UUID:
+        return self.envelope.event_id
+
+    @property
+    def key(self) -> str:
+        return self.envelope.key
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.envelope.occurred_at
 
 
 def new_envelope(

@@ -1,10 +1,14 @@
 """Deduplicating inbox consumer: exactly-once effects over at-least-once delivery.
 
-One DB transaction per fetched batch: record `(consumer, event_id)` in the inbox (unique), skip what
-was already there, apply the rest through the service's batch handler, commit; only then commit
-the Kafka offsets. A crash anywhere replays the batch and the inbox absorbs it. A failing batch is
-retried a bounded number of times, then split event by event; an event that still fails is stored
-as a dead letter (with its error) and counted, never swallowed silently.
+Each record is parsed once: the envelope, then its payload into the model registered for its
+(type, version); and it must come from its topic's owning producer (`registry.*` only from the
+registry, on the registry's topic). A record that fails any of these becomes a dead letter that
+names why, so handlers receive only typed `Event`s. One DB transaction per fetched batch: record
+`(consumer, event_id)` in the inbox (unique), skip what was already there, apply the rest through
+the service's batch handler, commit; only then commit the Kafka offsets. A crash anywhere replays
+the batch and the inbox absorbs it. A failing batch is retried a bounded number of times, then
+split event by event; an event that still fails is stored as a dead letter (with its error) and
+counted, never swallowed silently.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import asyncpg
 import sqlalchemy as sa
@@ -24,12 +29,13 @@ from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.audit import AuditEntry, append
-from shared.events import Envelope
+from shared.events import Envelope, Event, Payload, UnknownEvent, producer_of, topic_for
 from shared.faults import maybe_crash
 from shared.metrics import ServiceMetrics
 
 log = logging.getLogger("skillsub.inbox")
-Handler = Callable[[AsyncSession, Sequence[Envelope]], Awaitable[None]]
+Handler = Callable[[AsyncSession, Sequence[Event[Any]]], Awaitable[None]]
+H = TypeVar("H", bound=Callable[..., Any])
 
 
 def inbox_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
@@ -65,10 +71,10 @@ class InboxConsumer:
 
     def __init__(self, *, name: str, consumer: AIOKafkaConsumer, maker: async_sessionmaker[AsyncSession],
                  inbox: sa.Table, dead_letter: sa.Table, handler: Handler, metrics: ServiceMetrics,
-                 batch: int, max_retries: int) -> None:
+                 batch: int, max_retries: int, topic_prefix: str) -> None:
         self.name, self.consumer, self.maker, self.handler = name, consumer, maker, handler
         self.inbox, self.dead_letter, self.metrics = inbox, dead_letter, metrics
-        self.batch, self.max_retries = batch, max_retries
+        self.batch, self.max_retries, self.topic_prefix = batch, max_retries, topic_prefix
         self.applied = 0
 
     async def run(self) -> None:
@@ -108,7 +114,7 @@ class InboxConsumer:
 
     async def process(self, records: Sequence[ConsumerRecord]) -> None:
         """Apply a fetched batch exactly once in effect (bounded retries, then event by event)."""
-        parsed, bad = _parse(records)
+        parsed, bad = _parse(records, self.topic_prefix)
         if bad:
             await self._dead_letters([(r, err, 1) for r, err in bad])
         if not parsed:
@@ -116,7 +122,7 @@ class InboxConsumer:
         if await self._attempt(parsed) is not None:
             await self._isolate(parsed)
 
-    async def _attempt(self, parsed: Sequence[tuple[ConsumerRecord, Envelope]]) -> str | None:
+    async def _attempt(self, parsed: Sequence[tuple[ConsumerRecord, Event[Any]]]) -> str | None:
         """Apply with bounded retries; return the last error, or None once applied. An unreachable
         database is waited out and never counted against the events: a PostgreSQL restart must
         not turn good events into dead letters (the chaos test did exactly that before)."""
@@ -137,9 +143,9 @@ class InboxConsumer:
                 await asyncio.sleep(min(0.05 * 2 ** attempt, 2.0))
                 attempt += 1
 
-    async def _apply(self, parsed: Sequence[tuple[ConsumerRecord, Envelope]]) -> None:
+    async def _apply(self, parsed: Sequence[tuple[ConsumerRecord, Event[Any]]]) -> None:
         async with self.maker() as session, session.begin():
-            fresh = await self._claim(session, [env for _, env in parsed])
+            fresh = await self._claim(session, [ev for _, ev in parsed])
             if fresh:
                 await self.handler(session, fresh)
                 await append(session, [_batch_audit(self.name, fresh)])
@@ -148,16 +154,16 @@ class InboxConsumer:
         self.metrics.events_consumed.inc(len(fresh))
         self.metrics.events_duplicate.inc(len(parsed) - len(fresh))
 
-    async def _claim(self, session: AsyncSession, envelopes: Sequence[Envelope]) -> list[Envelope]:
+    async def _claim(self, session: AsyncSession, events: Sequence[Event[Any]]) -> list[Event[Any]]:
         """Record the batch's event ids; return the events not seen before, in delivery order."""
-        unique: dict[object, Envelope] = {}
-        for env in envelopes:
-            unique.setdefault(env.event_id, env)
+        unique: dict[object, Event[Any]] = {}
+        for ev in events:
+            unique.setdefault(ev.event_id, ev)
         assert self.inbox.name == "inbox"
         claimed = set((await session.execute(_CLAIM, {"consumer": self.name, "ids": list(unique)})).scalars())
-        return [env for eid, env in unique.items() if eid in claimed]
+        return [ev for eid, ev in unique.items() if eid in claimed]
 
-    async def _isolate(self, parsed: Sequence[tuple[ConsumerRecord, Envelope]]) -> None:
+    async def _isolate(self, parsed: Sequence[tuple[ConsumerRecord, Event[Any]]]) -> None:
         failures = []
         for record, env in parsed:
             error = await self._attempt([(record, env)])
@@ -196,15 +202,54 @@ def _database_unavailable(exc: BaseException) -> bool:
     return False
 
 
-def _parse(records: Sequence[ConsumerRecord]
-           ) -> tuple[list[tuple[ConsumerRecord, Envelope]], list[tuple[ConsumerRecord, str]]]:
-    good, bad = [], []
+def _parse(records: Sequence[ConsumerRecord], prefix: str = ""
+           ) -> tuple[list[tuple[ConsumerRecord, Event[Any]]], list[tuple[ConsumerRecord, str]]]:
+    good: list[tuple[ConsumerRecord, Event[Any]]] = []
+    bad: list[tuple[ConsumerRecord, str]] = []
     for r in records:
         try:
-            good.append((r, Envelope.model_validate_json(r.value or b"")))
+            env = Envelope.model_validate_json(r.value or b"")
         except (ValidationError, ValueError) as exc:
             bad.append((r, f"unreadable envelope: {exc.__class__.__name__}"))
+            continue
+        refused = _refused_producer(env, r.topic, prefix)
+        if refused:
+            bad.append((r, refused))
+            continue
+        try:
+            good.append((r, env.typed()))
+        except UnknownEvent as exc:
+            bad.append((r, str(exc)))
+        except ValidationError as exc:
+            bad.append((r, f"invalid payload for {env.type} v{env.version}: {_summary(exc)}"))
     return good, bad
+
+
+def _refused_producer(env: Envelope, topic: str, prefix: str) -> str | None:
+    """Only a topic's owning service may publish on it, and only its own event types."""
+    owner, expected = producer_of(env.type), prefix + topic_for(env.type)
+    if env.producer != owner:
+        return f"producer {env.producer!r} may not publish {env.type} (owned by {owner!r})"
+    if topic != expected:
+        return f"{env.type} arrived on topic {topic!r}; it travels only on {expected!r}"
+    return None
+
+
+def _summary(exc: ValidationError) -> str:
+    """Field paths and messages only: a payload's values may be personal data (never logged)."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or '<payload>'}: {e['msg']}" for e in exc.errors()[:5])
+
+
+def route(table: Mapping[type[Payload], H], events: Sequence[Event[Any]]) -> list[tuple[H, list[Event[Any]]]]:
+    """Group a batch by handler: handlers in the table's order, each with its events in delivery
+    order. A class the table does not name is not this service's concern and is skipped (the
+    inbox has already dead-lettered unknown types)."""
+    groups: dict[H, list[Event[Any]]] = {h: [] for h in table.values()}
+    for ev in events:
+        handler = table.get(type(ev.payload))
+        if handler is not None:
+            groups[handler].append(ev)
+    return [(h, evs) for h, evs in groups.items() if evs]
 
 
 def _event_id(record: ConsumerRecord) -> object:
@@ -214,11 +259,11 @@ def _event_id(record: ConsumerRecord) -> object:
         return None
 
 
-def _batch_audit(consumer: str, applied: Sequence[Envelope]) -> AuditEntry:
+def _batch_audit(consumer: str, applied: Sequence[Event[Any]]) -> AuditEntry:
     """One audit entry per applied batch: which events changed this service's state."""
     types: dict[str, int] = {}
-    for env in applied:
-        types[env.type] = types.get(env.type, 0) + 1
+    for ev in applied:
+        types[ev.envelope.type] = types.get(ev.envelope.type, 0) + 1
     return AuditEntry(actor=f"system:{consumer}-consumer", role="system", action="apply events",
                       resource=f"{len(applied)} events", outcome="applied", request_id=str(applied[0].event_id),
                       detail={"types": types, "first": str(applied[0].event_id), "last": str(applied[-1].event_id)})

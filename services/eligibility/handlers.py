@@ -7,9 +7,8 @@ every person whose decisions could read it, found with one query per kind per ba
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +18,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eligibility import store
 from services.eligibility.reevaluate import lock_reference, reevaluate
-from services.eligibility.trigger_items import COMPLETION_TYPES, ORDER_CLASS
-from shared.events import Envelope
+from services.eligibility.trigger_items import ORDER_CLASS
+from shared.events import (
+    ApprenticeshipYearCompletedV1,
+    CatalogStandardPublishedV1,
+    CertificateIssuedV1,
+    CertificateRevokedV1,
+    ClassCompletedV1,
+    Event,
+    OrderClassCompletedV1,
+    Payload,
+    PersonFactRecordedV1,
+    ShortageListPublishedV1,
+    TrainingClassRecordedV1,
+    WorkBasedTrainingMonthsRecordedV1,
+)
 
 if TYPE_CHECKING:
     from shared.app import Runtime
@@ -43,10 +55,12 @@ class Touched:
         self.rows.setdefault(table, []).append(row)
 
 
-async def handle(session: AsyncSession, events: Sequence[Envelope], runtime: Runtime) -> None:
+async def handle(session: AsyncSession, events: Sequence[Event[Any]], runtime: Runtime) -> None:
     t = Touched()
-    for env in events:
-        _collect(env, t)
+    for ev in events:
+        collect = COLLECT.get(type(ev.payload))
+        if collect is not None:
+            collect(ev.payload, t)
     if t.rows.keys() & {"catalog", "shortage", "classes"}:
         await lock_reference(session, exclusive=True)
     await _write(session, t)
@@ -56,53 +70,55 @@ async def handle(session: AsyncSession, events: Sequence[Envelope], runtime: Run
         await reevaluate(session, runtime, sorted(persons), sorted(order_classes))
 
 
-def _collect(env: Envelope, t: Touched) -> None:
-    """Gather the rows of a batch so each table gets one multi-row statement."""
-    p = env.payload
-    if env.type == "registry.catalog.standard_published":
-        t.add("catalog", _dates({k: p.get(k) for k in CATALOG_FIELDS}))
-        t.occupations.add(p["occupation_code"])
-    elif env.type == "registry.catalog.shortage_list_published":
-        t.add("shortage", {k: p[k] for k in ("list_version", "list_kind", "year", "occupation_codes")})
-        t.occupations.update(p["occupation_codes"])
-    elif env.type == "registry.person.fact_recorded":
-        t.add("facts", {"fact_id": uuid.UUID(p["fact_id"]), "person_key": p["person_key"], "kind": p["kind"],
-                        "valid_from": dt.date.fromisoformat(p["valid_from"]),
-                        "valid_to": dt.date.fromisoformat(p["valid_to"]) if p.get("valid_to") else None,
-                        "attributes": p.get("attributes", {})})
-        t.persons.add(p["person_key"])
-    elif env.type == "registry.certificate.issued":
-        t.add("certs", {"certificate_id": uuid.UUID(p["certificate_id"]), "person_key": p["person_key"],
-                        "payload": p})
-        t.persons.add(p["person_key"])
-    elif env.type == "registry.certificate.revoked":
-        t.add("revoked", {"certificate_id": uuid.UUID(p["certificate_id"]), "person_key": p["person_key"],
-                          "revoked_on": dt.date.fromisoformat(p["revoked_on"])})
-        t.persons.add(p["person_key"])
-    elif env.type == "registry.training_class.recorded":
-        t.add("classes", {"class_id": uuid.UUID(p["class_id"]), "payload": p})
-        t.classes.add(uuid.UUID(p["class_id"]))
-    elif env.type in COMPLETION_TYPES:
-        _collect_completion(env, t)
+# Gather the rows of a batch so each table gets one multi-row statement.
+
+def _catalog(p: CatalogStandardPublishedV1, t: Touched) -> None:
+    t.add("catalog", p.model_dump(include=set(CATALOG_FIELDS)))
+    t.occupations.add(p.occupation_code)
 
 
-def _collect_completion(env: Envelope, t: Touched) -> None:
-    p = env.payload
-    class_id = uuid.UUID(p["class_id"])
-    t.add("completions", {"completion_id": uuid.UUID(p["completion_id"]), "person_key": p["person_key"],
-                          "class_id": class_id, "event_type": env.type,
-                          "completed_on": dt.date.fromisoformat(p["completed_on"]), "payload": p})
-    if env.type == ORDER_CLASS:
-        t.order_classes.add(class_id)  # 四.1 is decided per class, not per trainee
+def _shortage(p: ShortageListPublishedV1, t: Touched) -> None:
+    t.add("shortage", p.model_dump(include={"list_version", "list_kind", "year", "occupation_codes"}))
+    t.occupations.update(p.occupation_codes)
+
+
+def _fact(p: PersonFactRecordedV1, t: Touched) -> None:
+    t.add("facts", p.model_dump(include={"fact_id", "person_key", "kind", "valid_from", "valid_to", "attributes"}))
+    t.persons.add(p.person_key)
+
+
+def _certificate(p: CertificateIssuedV1, t: Touched) -> None:
+    t.add("certs", {"certificate_id": p.certificate_id, "person_key": p.person_key,
+                    "payload": p.model_dump(mode="json")})
+    t.persons.add(p.person_key)
+
+
+def _revoked(p: CertificateRevokedV1, t: Touched) -> None:
+    t.add("revoked", p.model_dump(include={"certificate_id", "person_key", "revoked_on"}))
+    t.persons.add(p.person_key)
+
+
+def _class(p: TrainingClassRecordedV1, t: Touched) -> None:
+    t.add("classes", {"class_id": p.class_id, "payload": p.model_dump(mode="json")})
+    t.classes.add(p.class_id)
+
+
+def _completion(p: Any, t: Touched) -> None:
+    t.add("completions", {"completion_id": p.completion_id, "person_key": p.person_key,
+                          "class_id": p.class_id, "event_type": p.TYPE,
+                          "completed_on": p.completed_on, "payload": p.model_dump(mode="json")})
+    if isinstance(p, OrderClassCompletedV1):
+        t.order_classes.add(p.class_id)  # 四.1 is decided per class, not per trainee
     else:
-        t.persons.add(p["person_key"])
+        t.persons.add(p.person_key)
 
 
-def _dates(row: dict[str, Any]) -> dict[str, Any]:
-    for k in ("valid_from", "valid_to"):
-        if isinstance(row.get(k), str):
-            row[k] = dt.date.fromisoformat(row[k])
-    return row
+COLLECT: dict[type[Payload], Callable[[Any, Touched], None]] = {
+    CatalogStandardPublishedV1: _catalog, ShortageListPublishedV1: _shortage, PersonFactRecordedV1: _fact,
+    CertificateIssuedV1: _certificate, CertificateRevokedV1: _revoked, TrainingClassRecordedV1: _class,
+    ClassCompletedV1: _completion, OrderClassCompletedV1: _completion,
+    ApprenticeshipYearCompletedV1: _completion, WorkBasedTrainingMonthsRecordedV1: _completion,
+}
 
 
 async def _write(session: AsyncSession, t: Touched) -> None:

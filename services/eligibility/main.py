@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +13,7 @@ from services.eligibility import handlers, paramstore
 from services.eligibility.api import router
 from services.eligibility.store import plumbing
 from shared.app import Runtime, ServiceSpec, build_app
-from shared.events import Envelope
+from shared.events import Event
 from shared.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -33,7 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await paramstore.current(session, rt)
             await session.commit()
 
-    async def handle(session: AsyncSession, events: Sequence[Envelope]) -> None:
+    async def handle(session: AsyncSession, events: Sequence[Event[Any]]) -> None:
         await handlers.handle(session, events, runtime)
 
     spec.on_start, spec.handler = on_start, handle

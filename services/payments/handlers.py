@@ -25,13 +25,13 @@ from services.payments.entries import allocation_tx, reversal_tx
 from services.payments.funding import FundingParams, FundingRoute, choose_source, route_for
 from services.payments.ledger import Fund, FundingSource
 from services.payments.postings import FundKey
-from shared.events import DisbursementDraftedV1, Envelope, new_envelope
+from shared.events import DisbursementDraftedV1, Envelope, Event, Payload, SubsidyDecidedV1, new_envelope
+from shared.inbox import route
 
 if TYPE_CHECKING:
     from shared.app import Runtime
 
 UNASSIGNED_DISTRICT = "unassigned"
-DECIDED = "eligibility.subsidy.decided"
 DRAFT_COLUMNS = {"disbursement_id": "uuid", "decision_id": "uuid", "part": "text", "person_key": "text",
                  "clause": "text", "amount_fen": "bigint", "source": "text", "district": "text",
                  "payee_kind": "text", "payee_ref": "text", "status": "text", "funding_version": "text",
@@ -67,23 +67,23 @@ class DraftRequest:
     fixed_source: FundingSource | None = None  # a settlement is paid by the fund of its advance
 
 
-def request_from_decision(p: Mapping[str, Any], funding: FundingParams,
+def request_from_decision(p: SubsidyDecidedV1, funding: FundingParams,
                           route: FundingRoute | None = None) -> DraftRequest:
-    route = route or route_for(funding, p["clause"], dt.date.fromisoformat(str(p["decided_on"])))
+    route = route or route_for(funding, p.clause, p.decided_on)
     return DraftRequest(
-        decision_id=uuid.UUID(str(p["decision_id"])), person_key=p["person_key"], clause=p["clause"],
-        amount_fen=p["amount_fen"], district=p.get("district") or UNASSIGNED_DISTRICT, route=route,
-        payee_ref=p.get("payee_ref") or p["person_key"])
+        decision_id=p.decision_id, person_key=p.person_key, clause=p.clause,
+        amount_fen=p.amount_fen, district=p.district or UNASSIGNED_DISTRICT, route=route,
+        payee_ref=p.payee_ref or p.person_key)
 
 
-def requests_from_decisions(payloads: Sequence[Mapping[str, Any]], funding: FundingParams) -> list[DraftRequest]:
+def requests_from_decisions(payloads: Sequence[SubsidyDecidedV1], funding: FundingParams) -> list[DraftRequest]:
     """request_from_decision for a batch: the route is looked up once per (clause, decision date)."""
-    routes: dict[tuple[str, str], FundingRoute] = {}
+    routes: dict[tuple[str, dt.date], FundingRoute] = {}
     out = []
     for p in payloads:
-        key = (p["clause"], str(p["decided_on"]))
+        key = (p.clause, p.decided_on)
         if key not in routes:
-            routes[key] = route_for(funding, key[0], dt.date.fromisoformat(key[1]))
+            routes[key] = route_for(funding, *key)
         out.append(request_from_decision(p, funding, routes[key]))
     return out
 
@@ -235,13 +235,21 @@ async def allocate(session: AsyncSession, ref: str, fund: Fund, amount_fen: int)
 
 # ---- the consumer ------------------------------------------------------------------------
 
-async def handle(session: AsyncSession, events: Sequence[Envelope], runtime: Runtime) -> None:
+async def on_decided(session: AsyncSession, events: Sequence[Event[SubsidyDecidedV1]], runtime: Runtime) -> None:
     """Draft approved decisions and retire superseded ones, for the whole batch at once."""
     funding: FundingParams = runtime.state["funding"]
-    decided = [e.payload for e in events if e.type == DECIDED]
-    requests = requests_from_decisions([p for p in decided if p["outcome"] == "approved" and p["amount_fen"] > 0],
+    decided = [e.payload for e in events]
+    requests = requests_from_decisions([p for p in decided if p.outcome == "approved" and p.amount_fen > 0],
                                        funding)
     out, _ = await draft_many(session, requests, funding.version)
-    superseded = [uuid.UUID(str(p["supersedes"])) for p in decided if p.get("supersedes")]
-    out += await retire(session, superseded)
+    out += await retire(session, [p.supersedes for p in decided if p.supersedes])
     await pg.emit(runtime, session, out)
+
+
+HANDLERS: dict[type[Payload], Any] = {SubsidyDecidedV1: on_decided}
+
+
+async def handle(session: AsyncSession, events: Sequence[Event[Any]], runtime: Runtime) -> None:
+    """The consumer's batch handler: each payload class to its handler (shared.inbox.route)."""
+    for handler, group in route(HANDLERS, events):
+        await handler(session, group, runtime)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +18,7 @@ from services.payments.funding import load_funding
 from services.payments.store import plumbing
 from services.payments.treasury import TreasuryClient
 from shared.app import Runtime, ServiceSpec, build_app
-from shared.events import Envelope
+from shared.events import Event
 from shared.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -37,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                                   transport=rt.state.get("treasury_transport"))
             rt.tasks.append(asyncio.create_task(resume_submissions(rt), name="payments-resume-treasury"))
 
-    async def handle(session: AsyncSession, events: Sequence[Envelope]) -> None:
+    async def handle(session: AsyncSession, events: Sequence[Event[Any]]) -> None:
         await handlers.handle(session, events, runtime)
 
     spec.on_start, spec.handler = on_start, handle

@@ -6,13 +6,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting import projections, queries
 from services.reporting.domain import TargetSet
-from shared.events import Envelope
+from shared.events import Envelope, Event
 
 if TYPE_CHECKING:
     from shared.app import Runtime
@@ -25,7 +25,7 @@ def targets_now(runtime: Runtime) -> TargetSet:
     return runtime.state["targets"].on(projections.today())  # type: ignore[no-any-return]
 
 
-async def handle(session: AsyncSession, events: Sequence[Envelope], runtime: Runtime) -> None:
+async def handle(session: AsyncSession, events: Sequence[Event[Any]], runtime: Runtime) -> None:
     """One batch: the projections, then (at most once a minute) the special-report check, so a
     report is raised in the same transaction as the figures that caused it."""
     await projections.apply(session, events, targets_now(runtime))

@@ -6,6 +6,7 @@ import asyncio
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -18,7 +19,7 @@ from services.reporting.domain import load_targets
 from services.reporting.projections import today
 from services.reporting.store import plumbing
 from shared.app import Runtime, ServiceSpec, build_app
-from shared.events import Envelope
+from shared.events import Event
 from shared.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -75,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rt.state["targets"] = load_targets()
         rt.tasks.append(asyncio.create_task(handlers.special_report_timer(rt), name="reporting-special"))
 
-    async def handle(session: AsyncSession, events: Sequence[Envelope]) -> None:
+    async def handle(session: AsyncSession, events: Sequence[Event[Any]]) -> None:
         await handlers.handle(session, events, runtime)
 
     async def business_metrics(rt: Runtime) -> None:

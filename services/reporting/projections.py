@@ -34,14 +34,21 @@ from services.reporting.ratios import (
     RatioEvent,
 )
 from shared.departments import AGGREGATOR
-from shared.events import Envelope
+from shared.events import (
+    CertificateIssuedV1,
+    CertificateRevokedV1,
+    DisbursementDraftedV1,
+    DisbursementStatusChangedV1,
+    Event,
+    InstitutionRecordedV1,
+    Payload,
+    PersonFactRecordedV1,
+    PersonRegisteredV1,
+    SubsidyDecidedV1,
+)
+from shared.inbox import route
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # policy dates are calendar dates in Asia/Shanghai
-DECIDED = "eligibility.subsidy.decided"
-PAYMENT_TYPES = frozenset({"payments.disbursement.drafted", "payments.disbursement.status_changed"})
-REGISTRY_TYPES = frozenset({"registry.certificate.issued", "registry.certificate.revoked",
-                            "registry.person.fact_recorded", "registry.person.registered"})
-INSTITUTION = "registry.institution.recorded"
 # A decision names the department (行业主管部门) of its trigger's class; training without one is filed
 # under the HR & social-security bureau, which aggregates all training (十二: 人社部门牵头汇总).
 DEPARTMENT = AGGREGATOR
@@ -84,32 +91,21 @@ async def upsert_replace(session: AsyncSession, table: sa.Table, rows: list[dict
     await session.execute(stmt, rows)
 
 
-async def apply(session: AsyncSession, events: Sequence[Envelope], targets: TargetSet) -> None:
-    """The batch handler's body: each projection sees only the events it reads."""
+async def apply(session: AsyncSession, events: Sequence[Event[Any]], targets: TargetSet) -> None:
+    """The batch handler's body: each projection sees only the events it reads (HANDLERS)."""
     day = today()
-    decided = [e for e in events if e.type == DECIDED]
-    if decided:
-        await apply_decisions(session, decided, targets, day)
-    payments = [e for e in events if e.type in PAYMENT_TYPES]
-    if payments:
-        await apply_payments(session, payments, day)
-    registry = [e for e in events if e.type in REGISTRY_TYPES]
-    if registry:
-        await apply_registry(session, registry)
-    institutions = [e for e in events if e.type == INSTITUTION]
-    if institutions:
-        await apply_institutions(session, institutions)
+    for handler, group in route(HANDLERS, events):
+        await handler(session, group, targets, day)
 
 
 # --- decisions -> person-times (T1), apprentices (T4) -----------------------------------------
 
 
-async def apply_decisions(session: AsyncSession, events: Sequence[Envelope], targets: TargetSet,
+async def apply_decisions(session: AsyncSession, events: Sequence[Event[SubsidyDecidedV1]], targets: TargetSet,
                           day: dt.date) -> None:
     payloads = [e.payload for e in events]
     await _decision_facts(session, payloads)
-    ids = {uuid.UUID(p["decision_id"]) for p in payloads}
-    ids |= {uuid.UUID(p["supersedes"]) for p in payloads if p.get("supersedes")}
+    ids = {p.decision_id for p in payloads} | {p.supersedes for p in payloads if p.supersedes}
     info = await _decision_info(session, ids)
     states = {k: v["approved"] for k, v in info.items()}  # before the batch adds its own
     records = list(_records(payloads, info, day))
@@ -119,13 +115,12 @@ async def apply_decisions(session: AsyncSession, events: Sequence[Envelope], tar
     await _write_progress(session, tally, info, records)
 
 
-async def _decision_facts(session: AsyncSession, payloads: Sequence[Mapping[str, Any]]) -> None:
-    rows = [{"decision_id": uuid.UUID(p["decision_id"]), "person_key": p["person_key"],
-             "trigger_id": uuid.UUID(p["trigger_id"]), "clause": p["clause"], "outcome": p["outcome"],
-             "amount_fen": p["amount_fen"], "year": p["year"],
-             "decided_on": dt.date.fromisoformat(p["decided_on"]), "district": p.get("district"),
-             "supersedes": uuid.UUID(p["supersedes"]) if p.get("supersedes") else None}
-            for p in payloads]
+DECISION_FACT_FIELDS = {"decision_id", "person_key", "trigger_id", "clause", "outcome", "amount_fen", "year",
+                        "decided_on", "district", "supersedes"}
+
+
+async def _decision_facts(session: AsyncSession, payloads: Sequence[SubsidyDecidedV1]) -> None:
+    rows = [p.model_dump(include=DECISION_FACT_FIELDS) for p in payloads]
     d = store.decisions
     inserted = (await session.execute(insert(d).on_conflict_do_nothing().returning(d.c.decision_id, d.c.outcome),
                                       rows)).all()
@@ -148,11 +143,11 @@ async def _decision_info(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dic
     return {str(r["decision_id"]): dict(r) for r in rows.mappings()}
 
 
-def _info_of(p: Mapping[str, Any]) -> dict[str, Any]:
-    return {"decision_id": uuid.UUID(p["decision_id"]), "approved": False,
-            "person_key": p["person_key"], "clause": p["clause"], "amount_fen": p["amount_fen"],
-            "district": p.get("district") or UNKNOWN_DISTRICT, "department": p.get("department") or DEPARTMENT,
-            "target_groups": list(p.get("target_groups") or [])}
+def _info_of(p: SubsidyDecidedV1) -> dict[str, Any]:
+    return {"decision_id": p.decision_id, "approved": False,
+            "person_key": p.person_key, "clause": p.clause, "amount_fen": p.amount_fen,
+            "district": p.district or UNKNOWN_DISTRICT, "department": p.department or DEPARTMENT,
+            "target_groups": list(p.target_groups)}
 
 
 def _record(decision_id: str, info: Mapping[str, Any], outcome: str, on: dt.date,
@@ -162,19 +157,18 @@ def _record(decision_id: str, info: Mapping[str, Any], outcome: str, on: dt.date
                           frozenset(info["target_groups"]), recorded_on=day)
 
 
-def _records(payloads: Sequence[Mapping[str, Any]], info: dict[str, dict[str, Any]],
+def _records(payloads: Sequence[SubsidyDecidedV1], info: dict[str, dict[str, Any]],
              day: dt.date) -> Iterable[DecisionRecord]:
     """A decision that supersedes another first undoes it (reversal, re-decision or rejection);
     the undo carries the original's amount and place, dated the day of the new decision."""
     for p in payloads:
-        on = dt.date.fromisoformat(p["decided_on"])
-        old = p.get("supersedes")
-        if old:
-            known = info.setdefault(old, {**_info_of(p), "decision_id": uuid.UUID(old)})
-            yield _record(old, known, "reversed", on, day)
-        if p["outcome"] == "approved":
-            fresh = info.setdefault(p["decision_id"], _info_of(p))
-            yield _record(p["decision_id"], fresh, "approved", on, day)
+        if p.supersedes:
+            old = str(p.supersedes)
+            known = info.setdefault(old, {**_info_of(p), "decision_id": p.supersedes})
+            yield _record(old, known, "reversed", p.decided_on, day)
+        if p.outcome == "approved":
+            fresh = info.setdefault(str(p.decision_id), _info_of(p))
+            yield _record(str(p.decision_id), fresh, "approved", p.decided_on, day)
 
 
 async def _active(session: AsyncSession, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
@@ -220,9 +214,13 @@ def _record_row(r: DecisionRecord) -> dict[str, Any]:
 # --- payments -> fund use (十二) ----------------------------------------------------------------
 
 
-async def apply_payments(session: AsyncSession, events: Sequence[Envelope], day: dt.date) -> None:
+DisbursementEvent = Event[DisbursementDraftedV1] | Event[DisbursementStatusChangedV1]
+
+
+async def apply_payments(session: AsyncSession, events: Sequence[DisbursementEvent], targets: TargetSet,
+                         day: dt.date) -> None:
     s = store.disbursement_state
-    ids = list({uuid.UUID(e.payload["disbursement_id"]) for e in events})
+    ids = list({e.payload.disbursement_id for e in events})
     rows = await session.execute(sa.select(s).where(s.c.disbursement_id.in_(ids)))
     states = {str(r["disbursement_id"]): dict(r) for r in rows.mappings()}
     flows = [f for e in events for f in _flows(e, states, day)]
@@ -240,14 +238,15 @@ async def apply_payments(session: AsyncSession, events: Sequence[Envelope], day:
         ["month", "source", "district", "clause"], ["paid_fen", "reserved_fen"])
 
 
-def _flows(event: Envelope, states: dict[str, dict[str, Any]], day: dt.date) -> list[FundFlow]:
+def _flows(event: DisbursementEvent, states: dict[str, dict[str, Any]], day: dt.date) -> list[FundFlow]:
     """Move the amount out of the measure it sat in and into the new status's measure."""
     p, on = event.payload, local_day(event.occurred_at)
-    old = states.get(p["disbursement_id"])
-    new = {"disbursement_id": uuid.UUID(p["disbursement_id"]), "measure": MEASURE_OF.get(p["status"]),
-           "amount_fen": p["amount_fen"], "source": p["funding_source"],
-           "district": p.get("district") or UNKNOWN_DISTRICT, "clause": p["clause"]}
-    states[p["disbursement_id"]] = new
+    key = str(p.disbursement_id)
+    old = states.get(key)
+    new: dict[str, Any] = {"disbursement_id": p.disbursement_id, "measure": MEASURE_OF.get(p.status),
+                           "amount_fen": p.amount_fen, "source": p.funding_source,
+                           "district": p.district or UNKNOWN_DISTRICT, "clause": p.clause}
+    states[key] = new
     flows = []
     if old is not None and old["measure"] is not None:
         flows.append(FundFlow(old["source"], old["district"], old["clause"], on, old["measure"],
@@ -261,9 +260,14 @@ def _flows(event: Envelope, states: dict[str, dict[str, Any]], day: dt.date) -> 
 # --- registry -> skilled-worker ratio counters (T2, T3) ----------------------------------------
 
 
-async def apply_registry(session: AsyncSession, events: Sequence[Envelope]) -> None:
+RegistryEvent = (Event[CertificateIssuedV1] | Event[CertificateRevokedV1] | Event[PersonFactRecordedV1]
+                 | Event[PersonRegisteredV1])
+
+
+async def apply_registry(session: AsyncSession, events: Sequence[RegistryEvent], targets: TargetSet,
+                         day: dt.date) -> None:
     h = store.ratio_holders
-    persons = list({e.payload["person_key"] for e in events})
+    persons = list({e.payload.person_key for e in events})
     rows = await session.execute(sa.select(h).where(h.c.person_key.in_(persons)))
     counters, homes = RatioCounters(), {}
     for r in rows:
@@ -284,57 +288,57 @@ async def apply_registry(session: AsyncSession, events: Sequence[Envelope]) -> N
         for (d, y, lv), n in counters.buckets.items() if n], ["district", "year", "level"], ["persons"])
 
 
-def _ratio_events(event: Envelope, holders: Mapping[str, HolderState],
+def _ratio_events(event: RegistryEvent, holders: Mapping[str, HolderState],
                   homes: dict[str, str | None]) -> list[RatioEvent]:
-    p, person = event.payload, event.payload["person_key"]
+    p = event.payload
+    person = p.person_key
     held = holders.get(person, HolderState())
-    if event.type == "registry.certificate.revoked":
-        return [CertificateRevoked(person, p["certificate_id"], dt.date.fromisoformat(p["revoked_on"]))]
-    if event.type == "registry.person.fact_recorded":
+    if isinstance(p, CertificateRevokedV1):
+        return [CertificateRevoked(person, str(p.certificate_id), p.revoked_on)]
+    if isinstance(p, PersonFactRecordedV1):
         return _employment(p, held, homes.get(person))
     out: list[RatioEvent] = []
-    if p.get("district") and not homes.get(person):
-        homes[person] = p["district"]
+    if p.district and not homes.get(person):
+        homes[person] = p.district
         if held.employed and held.district is None:  # employed somewhere not named till now
-            out.append(EmploymentChanged(person, True, p["district"], local_day(event.occurred_at)))
-    if event.type == "registry.certificate.issued":
+            out.append(EmploymentChanged(person, True, p.district, local_day(event.occurred_at)))
+    if isinstance(p, CertificateIssuedV1):
         level = _level(p)
         if level is not None:
-            out.append(CertificateHeld(person, p["certificate_id"], level,
-                                       dt.date.fromisoformat(p["issue_date"])))
+            out.append(CertificateHeld(person, str(p.certificate_id), level, p.issue_date))
     return out
 
 
-def _level(p: Mapping[str, Any]) -> int | None:
+def _level(p: CertificateIssuedV1) -> int | None:
     """Best-level bucket of a certificate (REFERENCE.md): levels 1–5, SPECIAL, or not a skill."""
-    if p["kind"] in LEVELLED_KINDS and p.get("level"):
-        return int(p["level"])
-    return SPECIAL if p["kind"] == SPECIAL_ABILITY_KIND else None
+    if p.kind in LEVELLED_KINDS and p.level:
+        return p.level
+    return SPECIAL if p.kind == SPECIAL_ABILITY_KIND else None
 
 
-def _employment(p: Mapping[str, Any], held: HolderState, home: str | None) -> list[RatioEvent]:
+def _employment(p: PersonFactRecordedV1, held: HolderState, home: str | None) -> list[RatioEvent]:
     """`employment` facts set employed (ended when valid_to is given); a registered-unemployment
     fact ends it. The district is the fact's own, else where the person already counts, else home."""
-    if p["kind"] not in ("employment", "registered_unemployment"):
+    if p.kind not in ("employment", "registered_unemployment"):
         return []
-    ends = p.get("valid_to")
-    if p["kind"] == "registered_unemployment" and ends is not None:
+    ends = p.valid_to
+    if p.kind == "registered_unemployment" and ends is not None:
         return []  # the end of unemployment says nothing about where the person now works
-    employed = p["kind"] == "employment" and ends is None
-    district = (p.get("attributes") or {}).get("district") or held.district or home
-    on = dt.date.fromisoformat(ends or p["valid_from"])
-    return [EmploymentChanged(p["person_key"], employed, district, on)]
+    employed = p.kind == "employment" and ends is None
+    district = p.attributes.get("district") or held.district or home
+    return [EmploymentChanged(p.person_key, employed, district, ends or p.valid_from)]
 
 
 # --- registry -> institutions, for technical schools per district (T5) ------------------------
 
 
-async def apply_institutions(session: AsyncSession, events: Sequence[Envelope]) -> None:
+async def apply_institutions(session: AsyncSession, events: Sequence[Event[InstitutionRecordedV1]],
+                             targets: TargetSet, day: dt.date) -> None:
     """The latest record per credit code wins, by event time: a stale or repeated event changes
     nothing, whatever order a redelivery brings them in."""
-    latest: dict[str, Envelope] = {}
+    latest: dict[str, Event[InstitutionRecordedV1]] = {}
     for e in events:
-        code = e.payload["credit_code"]
+        code = e.payload.credit_code
         if code not in latest or latest[code].occurred_at < e.occurred_at:
             latest[code] = e
     i = store.institutions
@@ -344,7 +348,15 @@ async def apply_institutions(session: AsyncSession, events: Sequence[Envelope]) 
         set_={c: stmt.excluded[c] for c in ("kind", "district", "listed_from", "listed_to", "recorded_at")},
         where=i.c.recorded_at < stmt.excluded.recorded_at)
     await session.execute(stmt, [
-        {"credit_code": code, "kind": e.payload["kind"], "district": e.payload["district"],
-         "listed_from": dt.date.fromisoformat(e.payload["listed_from"]),
-         "listed_to": dt.date.fromisoformat(e.payload["listed_to"]) if e.payload.get("listed_to") else None,
+        {"credit_code": code, "kind": e.payload.kind, "district": e.payload.district,
+         "listed_from": e.payload.listed_from, "listed_to": e.payload.listed_to,
          "recorded_at": e.occurred_at} for code, e in latest.items()])
+
+
+HANDLERS: dict[type[Payload], Any] = {
+    SubsidyDecidedV1: apply_decisions,
+    DisbursementDraftedV1: apply_payments, DisbursementStatusChangedV1: apply_payments,
+    CertificateIssuedV1: apply_registry, CertificateRevokedV1: apply_registry,
+    PersonFactRecordedV1: apply_registry, PersonRegisteredV1: apply_registry,
+    InstitutionRecordedV1: apply_institutions,
+}

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import date
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared import audit
 from shared.app import Plumbing
 from shared.db import drop_database, ensure_database, make_engine, make_sessionmaker
-from shared.events import Envelope, PersonFactRecordedV1, new_envelope
+from shared.events import Envelope, Event, PersonFactRecordedV1, new_envelope
 from shared.inbox import InboxConsumer
 from shared.kafka import ensure_topics, make_consumer, make_producer
 from shared.metrics import ServiceMetrics
@@ -113,16 +114,16 @@ async def test_inbox_applies_each_event_once_and_dead_letters_a_poison_event(wor
     await relay.publish_batch()
     records = await fetch_all(world["bootstrap"], world["prefix"] + "registry.events", 5)
 
-    async def handler(session: AsyncSession, events: Sequence[Envelope]) -> None:
-        if any(e.payload["kind"] == "poison" for e in events):
+    async def handler(session: AsyncSession, events: Sequence[Event[PersonFactRecordedV1]]) -> None:
+        if any(e.payload.kind == "poison" for e in events):
             raise ValueError("cannot apply a poison fact")
-        await session.execute(sa.insert(applied).values([{"event_id": e.event_id, "kind": e.payload["kind"]}
+        await session.execute(sa.insert(applied).values([{"event_id": e.event_id, "kind": e.payload.kind}
                                                          for e in events]))
 
     metrics = ServiceMetrics("test")
     consumer = InboxConsumer(name="test", consumer=None, maker=maker, inbox=plumbing.inbox,  # type: ignore[arg-type]
                              dead_letter=plumbing.dead_letter, handler=handler, metrics=metrics, batch=100,
-                             max_retries=1)
+                             max_retries=1, topic_prefix=world["prefix"])
     await consumer.process(records)
     await consumer.process(records)  # a redelivery after a crash before the offset commit
     async with maker() as session:
@@ -143,14 +144,64 @@ async def test_unreadable_messages_are_dead_lettered_not_dropped(world) -> None:
     await producer.stop()
     records = await fetch_all(world["bootstrap"], topic, 1)
 
-    async def never(session: AsyncSession, events: Sequence[Envelope]) -> None:
+    async def never(session: AsyncSession, events: Sequence[Event[Any]]) -> None:
         raise AssertionError("no valid event to apply")
 
     consumer = InboxConsumer(name="test", consumer=None, maker=world["maker"], inbox=plumbing.inbox,  # type: ignore[arg-type]
                              dead_letter=plumbing.dead_letter, handler=never, metrics=ServiceMetrics("t"),
-                             batch=10, max_retries=0)
+                             batch=10, max_retries=0, topic_prefix=world["prefix"])
     await consumer.process(records)
     async with world["maker"]() as session:
         errors = (await session.execute(sa.select(plumbing.dead_letter.c.error))).scalars().all()
     assert errors == ["unreadable envelope: ValidationError"]
     await asyncio.sleep(0)
+
+
+def _raw(event_type: str, version: int, producer: str, payload: dict[str, Any]) -> bytes:
+    env = {"event_id": str(uuid.uuid4()), "type": event_type, "version": version,
+           "occurred_at": "2020-05-20T02:00:00Z", "producer": producer, "key": "k" * 64, "payload": payload}
+    return Envelope.model_validate(env).model_dump_json().encode()
+
+
+async def test_forged_unknown_and_malformed_events_are_dead_lettered_with_the_reason(world) -> None:
+    """Only the registry may publish registry.* and only on its topic; an unknown (type, version)
+    or a payload that does not fit its model never reaches a handler."""
+    good = fact("employment")
+    payload = good.payload
+    decided = {"decision_id": str(uuid.uuid4()), "person_key": "k" * 64, "trigger_id": str(uuid.uuid4()),
+               "trigger_kind": "certificate", "clause": "四.4", "outcome": "approved", "amount_fen": 99_900_000,
+               "clauses_cited": ["四.4"], "decided_on": "2020-05-20", "year": 2020}
+    forged = {
+        "forged producer": _raw("registry.person.fact_recorded", 1, "reporting", payload),
+        "wrong topic": _raw("eligibility.subsidy.decided", 1, "eligibility", decided),
+        "unknown version": _raw("registry.person.fact_recorded", 7, "registry", payload),
+        "unknown type": _raw("registry.person.teleported", 1, "registry", payload),
+        "malformed payload": _raw("registry.person.fact_recorded", 1, "registry", {**payload, "valid_from": "May"}),
+    }
+    producer = make_producer(world["bootstrap"])
+    await producer.start()
+    topic = world["prefix"] + "registry.events"
+    for value in [*forged.values(), good.model_dump_json().encode()]:
+        await producer.send_and_wait(topic, key=b"k", value=value)
+    await producer.stop()
+    records = await fetch_all(world["bootstrap"], topic, len(forged) + 1)
+    seen: list[Event[Any]] = []
+
+    async def handler(session: AsyncSession, events: Sequence[Event[Any]]) -> None:
+        seen.extend(events)
+
+    consumer = InboxConsumer(name="test", consumer=None, maker=world["maker"], inbox=plumbing.inbox,  # type: ignore[arg-type]
+                             dead_letter=plumbing.dead_letter, handler=handler, metrics=ServiceMetrics("t"),
+                             batch=10, max_retries=0, topic_prefix=world["prefix"])
+    await consumer.process(records)
+    async with world["maker"]() as session:
+        errors = (await session.execute(sa.select(plumbing.dead_letter.c.error)
+                                        .order_by(plumbing.dead_letter.c.offset))).scalars().all()
+    assert [type(e.payload) for e in seen] == [PersonFactRecordedV1]
+    assert seen[0].payload.valid_from == good.parsed().valid_from  # typed: a date, not a string
+    assert len(errors) == len(forged)
+    assert "producer 'reporting' may not publish registry.person.fact_recorded" in errors[0]
+    assert "travels only on" in errors[1] and "eligibility.events" in errors[1]
+    assert errors[2] == "unknown event type 'registry.person.fact_recorded' version 7"
+    assert errors[3] == "unknown event type 'registry.person.teleported' version 1"
+    assert errors[4].startswith("invalid payload for registry.person.fact_recorded v1: valid_from:")

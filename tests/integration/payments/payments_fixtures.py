@@ -69,7 +69,7 @@ async def deliver(client: Any, *payloads: dict[str, Any]) -> None:
     envs = [new_envelope(SubsidyDecidedV1.model_validate(p), key=p["person_key"], producer="eligibility",
                          event_id=uuid.UUID(p["decision_id"])) for p in payloads]
     async with client.runtime.maker() as session:
-        await handlers.handle(session, envs, client.runtime)
+        await handlers.handle(session, [e.typed() for e in envs], client.runtime)
         await session.commit()
 
 

@@ -32,7 +32,7 @@ async def _statements_for(pay: Any, payloads: list[dict[str, Any]]) -> list[str]
         conn = (await session.connection()).sync_connection  # this batch's connection, not the relay's
         event.listen(conn, "before_cursor_execute", record)
         try:
-            await handlers.handle(session, envs, pay.runtime)
+            await handlers.handle(session, [e.typed() for e in envs], pay.runtime)
             await session.commit()
         finally:
             event.remove(conn, "before_cursor_execute", record)
