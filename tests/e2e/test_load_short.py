@@ -10,8 +10,10 @@ from bench.load import parse_args, run_load
 
 
 def test_a_short_load_run_makes_no_errors_and_the_pipeline_drains(tmp_path: Path) -> None:
+    # The whole run may queue (a busy CI machine serves fewer than 60/s): that is latency, which the
+    # script reports; what this test holds is that every certificate is accepted and counted.
     args = parse_args(["--rate", "60", "--seconds", "8", "--concurrency", "16", "--drain-seconds", "60",
-                       "--data-dir", str(tmp_path / "load")])
+                       "--backlog-seconds", "30", "--data-dir", str(tmp_path / "load")])
     run, report = run_load(args)
     assert run.errors == {}
     assert run.acked == run.sent > 0  # every certificate sent was accepted
