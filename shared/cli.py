@@ -92,7 +92,14 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     from shared.platform import Platform
 
-    platform = Platform(data_dir=Path(args.data_dir), broker_max_mb=args.broker_max_mb)
+    if args.broker == "apache":
+        from shared.apache_kafka import java_available
+
+        if not java_available():
+            print("skillsub up --broker apache needs Java 17 (and Maven for the first fetch); "
+                  "without them run the embedded broker: skillsub up", file=sys.stderr)
+            return 2
+    platform = Platform(data_dir=Path(args.data_dir), broker_max_mb=args.broker_max_mb, broker_kind=args.broker)
     stop = False
 
     def _stop(*_: object) -> None:
@@ -123,8 +130,10 @@ def _print_urls(platform) -> None:  # type: ignore[no-untyped-def]
     if platform.treasury is not None:
         print(f"  treasury     {platform.env['TREASURY_URL']} (simulator; payments pays through it)")
     bootstrap = platform.env.get("KAFKA_BOOTSTRAP_SERVERS", os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
-    print(f"  database     {'embedded' if platform.pg else 'external'}; broker "
-          f"{'embedded' if platform.broker else 'external'} ({bootstrap})")
+    kind = "external"
+    if platform.broker is not None:
+        kind = {"tansu": "embedded Tansu", "apache": "Apache Kafka"}[platform.broker_kind]
+    print(f"  database     {'embedded' if platform.pg else 'external'}; broker {kind} ({bootstrap})")
     print(f"  logs         {platform.data_dir}/<service>.log\nCtrl-C stops everything.", flush=True)
 
 
@@ -139,8 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="run the whole platform (embedded servers unless configured)")
     up.add_argument("--data-dir", default=os.environ.get("SKILLSUB_DATA_DIR", ".data"))
+    up.add_argument("--broker", choices=("tansu", "apache"), default="tansu",
+                    help="tansu: the embedded memory-only broker (needs nothing but Python); apache: Apache "
+                         "Kafka from Maven Central (needs Java 17 and Maven), as production runs it")
     up.add_argument("--broker-max-mb", type=float, default=1024.0,
-                    help="restart the embedded broker above this RSS (outboxes republish)")
+                    help="restart the embedded Tansu broker above this RSS (outboxes republish)")
     up.set_defaults(func=cmd_up)
     for name, func in (("serve", cmd_serve), ("migrate", cmd_migrate)):
         p = sub.add_parser(name, help=f"{name} one service")
