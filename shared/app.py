@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared import audit
+from shared import audit, deadletters
 from shared.audit import AuditEntry
 from shared.auth import InvalidToken, decode_token, get_principal, require_roles
 from shared.db import ensure_database, make_engine, make_sessionmaker, migrate
@@ -245,6 +245,7 @@ def build_app(spec: ServiceSpec, settings: Settings, *, title: str, description:
     install_problem_handlers(app)
     _install_request_metrics(app, runtime)
     app.include_router(_ops_router(runtime))
+    app.include_router(deadletters.router(runtime))
     for router in spec.routers:
         app.include_router(router)
     _document_problem_responses(app)
@@ -329,6 +330,10 @@ def _ops_router(runtime: Runtime) -> APIRouter:
         if runtime.relay is not None:
             runtime.metrics.outbox_backlog.set(await runtime.relay.backlog())
             runtime.metrics.outbox_published.set(runtime.relay.stats.published)
+        if runtime.maker is not None:
+            async with runtime.maker() as session:
+                runtime.metrics.dead_letters_open.set(
+                    await deadletters.open_count(session, runtime.spec.plumbing.dead_letter))
         if runtime.spec.extra_metrics is not None:
             await runtime.spec.extra_metrics(runtime)
         return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,4 +1,5 @@
-"""`skillsub` command: up (the whole platform), serve / migrate (one service), bench."""
+"""`skillsub` command: up (the whole platform), serve / migrate (one service), audit-verify,
+dead-letters (operators' list, show, replay, discard), bench."""
 
 from __future__ import annotations
 
@@ -89,6 +90,62 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    """Through the service's own API (shared/deadletters.py), as a client of the registry's: the
+    audit log names that client. Exit 1 when the service refuses."""
+    import httpx
+
+    base = args.url or os.environ.get(f"SKILLSUB_{args.service.upper()}_URL") or \
+        f"http://127.0.0.1:{DEFAULT_PORTS[args.service]}"
+    with httpx.Client(timeout=60) as http:
+        headers = _operator_token(http, args)
+        if headers is None:
+            return 1
+        path = f"{base}/v1/dead-letters"
+        if args.action == "list":
+            r = http.get(path, headers=headers, params={"status": args.status} if args.status != "all" else {})
+        elif args.action == "show":
+            r = http.get(f"{path}/{args.id}", headers=headers)
+        elif args.action == "replay":
+            r = http.post(f"{path}/{args.id}/replay", headers=headers)
+        else:
+            r = http.post(f"{path}/{args.id}/discard", headers=headers, json={"reason": args.reason})
+    if r.status_code >= 300:
+        print(f"skillsub dead-letters: {r.status_code} {r.text}", file=sys.stderr)
+        return 1
+    _print_dead_letters(args.action, r.json())
+    return 0
+
+
+def _operator_token(http, args: argparse.Namespace) -> dict[str, str] | None:  # type: ignore[no-untyped-def]
+    """A bearer header for SKILLSUB_CLIENT_ID / SKILLSUB_CLIENT_SECRET (development: the demo
+    auditor reads, the demo bureau resolves)."""
+    registry = args.registry_url or os.environ.get("SKILLSUB_REGISTRY_URL") or \
+        f"http://127.0.0.1:{DEFAULT_PORTS['registry']}"
+    client_id = args.client_id or os.environ.get("SKILLSUB_CLIENT_ID") or \
+        ("demo-auditor" if args.action in ("list", "show") else "demo-bureau")
+    secret = os.environ.get("SKILLSUB_CLIENT_SECRET") or \
+        (f"{client_id}-secret" if client_id.startswith("demo-") else "")
+    token = http.post(f"{registry}/v1/oauth/token", data={
+        "grant_type": "client_credentials", "client_id": client_id, "client_secret": secret})
+    if token.status_code != 200:
+        print(f"skillsub dead-letters: no token for {client_id} ({token.status_code})", file=sys.stderr)
+        return None
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+def _print_dead_letters(action: str, body: object) -> None:
+    import json
+
+    if action != "list" or not isinstance(body, list):
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+        return
+    for d in body:
+        print(f"{d['id']:>6} {d['status']:<9} {d['created_at'][:19]} {d['event_type'] or '?':<36} "
+              f"{d['topic']}[{d['partition']}]@{d['offset']} attempts={d['attempts']}: {d['error'][:80]}")
+    print(f"{len(body)} dead letter(s)")
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from shared.platform import Platform
 
@@ -164,6 +221,18 @@ def main(argv: list[str] | None = None) -> int:
     av = sub.add_parser("audit-verify", help="verify a service's hash-chained audit log")
     av.add_argument("service", choices=SERVICES)
     av.set_defaults(func=cmd_audit_verify)
+    dl = sub.add_parser("dead-letters", help="list, show, replay or discard a service's dead letters")
+    dl.add_argument("action", choices=("list", "show", "replay", "discard"))
+    dl.add_argument("service", choices=SERVICES)
+    dl.add_argument("id", nargs="?", type=int, help="the dead letter (show, replay, discard)")
+    dl.add_argument("--reason", help="why the event is given up (discard; at least 10 characters)")
+    dl.add_argument("--status", choices=("open", "replayed", "discarded", "all"), default="open",
+                    help="which ones to list")
+    dl.add_argument("--url", help="the service (default SKILLSUB_<SERVICE>_URL or its local port)")
+    dl.add_argument("--registry-url", help="where tokens come from (default SKILLSUB_REGISTRY_URL or :8001)")
+    dl.add_argument("--client-id", help="your client (default SKILLSUB_CLIENT_ID; secret from "
+                                        "SKILLSUB_CLIENT_SECRET); auditors list and show, the bureau resolves")
+    dl.set_defaults(func=cmd_dead_letters)
     mk = sub.add_parser("makemigration", help="developer tool: autogenerate a migration")
     mk.add_argument("service", choices=SERVICES)
     mk.add_argument("-m", "--message", required=True)
@@ -177,6 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--data-dir", default=".data/bench")
     bench.set_defaults(func=cmd_bench)
     args = parser.parse_args(argv)
+    if args.command == "dead-letters" and args.action != "list" and args.id is None:
+        parser.error(f"dead-letters {args.action} needs the dead letter's id")
+    if args.command == "dead-letters" and args.action == "discard" and not args.reason:
+        parser.error("dead-letters discard needs --reason")
     return int(args.func(args))
 
 
