@@ -32,7 +32,7 @@ from typing import TypeVar
 import psutil
 
 from shared.embedded import free_port, wait_for_port
-from shared.kafka import SASL_MECHANISM, KafkaAccess, principal_for, service_acls
+from shared.kafka import RETENTION_MS, SASL_MECHANISM, KafkaAccess, principal_for, service_acls
 from shared.settings import SERVICES
 
 T = TypeVar("T")
@@ -197,7 +197,8 @@ class ApacheKafkaBroker:
         from shared.events import TOPICS
         from shared.kafka import ensure_topics
 
-        run_async(lambda: ensure_topics(self.bootstrap, partitions, 1, prefix, topics=TOPICS))
+        admin = KafkaAccess(self.bootstrap, kind="apache")
+        run_async(lambda: ensure_topics(admin, partitions, 1, prefix, topics=TOPICS))
         lines = [" ".join(acl) for s in SERVICES for acl in service_acls(s, prefix)]
         assert self._lib is not None
         done = subprocess.run(
@@ -246,7 +247,7 @@ class ApacheKafkaBroker:
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0", "num.network.threads": "2", "num.io.threads": "2",
-            "num.recovery.threads.per.data.dir": "1", "log.retention.hours": "720",
+            "num.recovery.threads.per.data.dir": "1", "log.retention.ms": str(RETENTION_MS),
         }
         self.config_file.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         (self.data_dir / "log4j2.properties").write_text(LOG4J2)

@@ -32,7 +32,15 @@ if TYPE_CHECKING:
 BrokerKind = Literal["apache", "tansu"]
 MARKER_TOPIC = "skillsub.markers"
 SASL_MECHANISM = "SCRAM-SHA-512"
+# Event topics keep a month: a consumer can rebuild after an outage (the outbox and the inbox make
+# replays harmless). deploy/ declares the same (tests/deploy checks it).
+RETENTION_MS = 30 * 24 * 3600 * 1000
 log = logging.getLogger("skillsub.kafka")
+
+
+def topic_config(replication: int) -> dict[str, str]:
+    """An event topic's settings: with acks=all, a write survives the loss of one replica."""
+    return {"retention.ms": str(RETENTION_MS), "min.insync.replicas": str(max(1, replication - 1))}
 
 
 @dataclass(frozen=True)
@@ -62,9 +70,14 @@ class KafkaAccess:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KafkaAccess:
+        """A service refuses to start without what its broker needs (a migration Job, which
+        touches no broker, runs without Kafka credentials)."""
         if not settings.kafka_bootstrap_servers:
             raise RuntimeError("KAFKA_BOOTSTRAP_SERVERS is not set (run `skillsub up` for the embedded platform)")
         password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None
+        if settings.kafka_security_protocol.startswith("SASL") and not (settings.kafka_sasl_username and password):
+            raise RuntimeError("KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD must be set for "
+                               f"KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol}")
         return cls(settings.kafka_bootstrap_servers, kind=settings.kafka_broker_kind,
                    security_protocol=settings.kafka_security_protocol, sasl_mechanism=settings.kafka_sasl_mechanism,
                    username=settings.kafka_sasl_username, password=password)
@@ -166,7 +179,9 @@ async def ensure_topics(target: str | KafkaAccess, partitions: int, replication:
     `prefix` (KAFKA_TOPIC_PREFIX, e.g. one per test run); return the ones created. A principal
     sees only topics it may describe: pass the service's own (`service_topics`)."""
     wanted_names = list(topics) if topics is not None else [*TOPICS, MARKER_TOPIC]
-    wanted = [NewTopic(prefix + t, 1 if t == MARKER_TOPIC else partitions, replication) for t in wanted_names]
+    configs = topic_config(replication) if access(target).durable else None
+    wanted = [NewTopic(prefix + t, 1, replication) if t == MARKER_TOPIC else
+              NewTopic(prefix + t, partitions, replication, topic_configs=configs) for t in wanted_names]
     admin = AIOKafkaAdminClient(**access(target).options(), request_timeout_ms=15000)
     await admin.start()
     created: list[str] = []

@@ -75,10 +75,6 @@ class Settings(BaseSettings):
                                  "messages in memory only)")
             if not (self.database_url or all(self.service_database_urls.values())):
                 raise ValueError("DATABASE_URL (or one per service) must be set in production")
-        if self.kafka_security_protocol.startswith("SASL") and not (
-                self.kafka_sasl_username and self.kafka_sasl_password):
-            raise ValueError("KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD must be set for "
-                             f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol}")
         return self
 
     @cached_property
