@@ -244,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
                        help="NDJSON bulk uploads, or one POST per certificate")
     bench.add_argument("--concurrency", type=int, default=4)
     bench.add_argument("--data-dir", default=".data/bench")
+    bench.add_argument("--broker", choices=("tansu", "apache", "both"), default="tansu",
+                       help="the broker to run on; both: Tansu, then Apache Kafka, in the same run")
+    bench.add_argument("--rejoin-repeat", type=int, default=3,
+                       help="consumer kills per membership kind for the rejoin time")
     bench.set_defaults(func=cmd_bench)
     args = parser.parse_args(argv)
     if args.command == "dead-letters" and args.action != "list" and args.id is None:
