@@ -53,6 +53,7 @@ class KafkaAccess:
     sasl_mechanism: str = SASL_MECHANISM
     username: str | None = None
     password: str | None = None
+    ssl_cafile: str | None = None  # SASL_SSL: the brokers' CA (default: the system's trust store)
 
     @property
     def durable(self) -> bool:
@@ -66,6 +67,10 @@ class KafkaAccess:
         if self.security_protocol.startswith("SASL"):
             opts |= {"sasl_mechanism": self.sasl_mechanism, "sasl_plain_username": self.username,
                      "sasl_plain_password": self.password}
+        if self.security_protocol.endswith("SSL"):
+            from aiokafka.helpers import create_ssl_context
+
+            opts["ssl_context"] = create_ssl_context(cafile=self.ssl_cafile)
         return opts
 
     @classmethod
@@ -80,7 +85,8 @@ class KafkaAccess:
                                f"KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol}")
         return cls(settings.kafka_bootstrap_servers, kind=settings.kafka_broker_kind,
                    security_protocol=settings.kafka_security_protocol, sasl_mechanism=settings.kafka_sasl_mechanism,
-                   username=settings.kafka_sasl_username, password=password)
+                   username=settings.kafka_sasl_username, password=password,
+                   ssl_cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None)
 
 
 def access(target: str | KafkaAccess) -> KafkaAccess:

@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
     kafka_sasl_username: str | None = None  # the service's principal, e.g. skillsub-registry
     kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None  # SASL_SSL: the brokers' CA bundle (default: system trust)
     # Static membership id of this consumer (default on Apache Kafka: <service>-<host name>).
     kafka_group_instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]+$")
     kafka_topic_partitions: int = Field(default=4, ge=1, le=256)

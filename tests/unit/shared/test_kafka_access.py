@@ -3,6 +3,7 @@ principal, the settings that production refuses, and when the relay's marker che
 
 from __future__ import annotations
 
+import ssl
 import uuid
 
 import pytest
@@ -50,6 +51,8 @@ def test_sasl_settings_reach_every_client_and_need_both_credentials() -> None:
     s = Settings(kafka_bootstrap_servers="k:9093", kafka_security_protocol="SASL_SSL",
                  kafka_sasl_username="skillsub-payments", kafka_sasl_password="pw")
     options = KafkaAccess.from_settings(s).options()
+    tls = options.pop("ssl_context")
+    assert tls.verify_mode == ssl.CERT_REQUIRED and tls.check_hostname  # TLS that checks the broker
     assert options == {"bootstrap_servers": "k:9093", "security_protocol": "SASL_SSL",
                        "sasl_mechanism": "SCRAM-SHA-512", "sasl_plain_username": "skillsub-payments",
                        "sasl_plain_password": "pw"}
