@@ -97,24 +97,34 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
 
     base = args.url or os.environ.get(f"SKILLSUB_{args.service.upper()}_URL") or \
         f"http://127.0.0.1:{DEFAULT_PORTS[args.service]}"
-    with httpx.Client(timeout=60) as http:
-        headers = _operator_token(http, args)
-        if headers is None:
-            return 1
-        path = f"{base}/v1/dead-letters"
-        if args.action == "list":
-            r = http.get(path, headers=headers, params={"status": args.status} if args.status != "all" else {})
-        elif args.action == "show":
-            r = http.get(f"{path}/{args.id}", headers=headers)
-        elif args.action == "replay":
-            r = http.post(f"{path}/{args.id}/replay", headers=headers)
-        else:
-            r = http.post(f"{path}/{args.id}/discard", headers=headers, json={"reason": args.reason})
+    try:
+        with httpx.Client(timeout=60) as http:
+            r = _dead_letter_call(http, args, base)
+    except httpx.HTTPError as exc:
+        print(f"skillsub dead-letters: {type(exc).__name__}: {exc} (is {args.service} running at {base}?)",
+              file=sys.stderr)
+        return 1
+    if r is None:
+        return 1
     if r.status_code >= 300:
         print(f"skillsub dead-letters: {r.status_code} {r.text}", file=sys.stderr)
         return 1
     _print_dead_letters(args.action, r.json())
     return 0
+
+
+def _dead_letter_call(http, args: argparse.Namespace, base: str):  # type: ignore[no-untyped-def]
+    headers = _operator_token(http, args)
+    if headers is None:
+        return None
+    path = f"{base}/v1/dead-letters"
+    if args.action == "list":
+        return http.get(path, headers=headers, params={"status": args.status} if args.status != "all" else {})
+    if args.action == "show":
+        return http.get(f"{path}/{args.id}", headers=headers)
+    if args.action == "replay":
+        return http.post(f"{path}/{args.id}/replay", headers=headers)
+    return http.post(f"{path}/{args.id}/discard", headers=headers, json={"reason": args.reason})
 
 
 def _operator_token(http, args: argparse.Namespace) -> dict[str, str] | None:  # type: ignore[no-untyped-def]
