@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.auth import AuthPrincipal, require_roles
 from shared.events import Envelope
 from shared.inbox import Handler, apply_claimed, claim, parse_records
-from shared.problems import Problem
+from shared.problems import Problem, problem_responses
 
 if TYPE_CHECKING:
     from shared.app import Runtime
@@ -185,7 +185,8 @@ def router(runtime: "Runtime") -> APIRouter:
         assert isinstance(view, DeadLetterDetail)
         return view
 
-    @api.post("/{dead_id}/replay", summary="Apply the event again, exactly once (bureau)")
+    @api.post("/{dead_id}/replay", summary="Apply the event again, exactly once (bureau)",
+              responses=problem_responses(409))
     async def replay_(session: SessionDep, dead_id: int = IdPath,
                       who: AuthPrincipal = require_roles("bureau")) -> DeadLetterRead:
         handler = runtime.spec.handler
@@ -206,7 +207,8 @@ def router(runtime: "Runtime") -> APIRouter:
         runtime.wake_relay()
         return view
 
-    @api.post("/{dead_id}/discard", summary="Give the event up, with a reason (bureau; audited)")
+    @api.post("/{dead_id}/discard", summary="Give the event up, with a reason (bureau; audited)",
+              responses=problem_responses(409))
     async def discard_(body: DiscardRequest, session: SessionDep, dead_id: int = IdPath,
                        who: AuthPrincipal = require_roles("bureau")) -> DeadLetterRead:
         _audit_detail(session, dead_id=dead_id, reason=body.reason)
