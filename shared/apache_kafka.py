@@ -29,9 +29,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
-import psutil
-
-from shared.embedded import free_port, wait_for_port
+from shared.embedded import BrokerProcess, free_port, wait_for_port
 from shared.kafka import RETENTION_MS, SASL_MECHANISM, KafkaAccess, principal_for, service_acls
 from shared.settings import SERVICES
 
@@ -93,11 +91,13 @@ def fetch(*, quiet: bool = True) -> Path:
     return lib
 
 
-class ApacheKafkaBroker:
-    """One KRaft node (broker and controller) whose data lives in `data_dir` and survives restarts.
-    Same interface as EmbeddedBroker: start, stop, kill, restart, alive, rss_mb, bootstrap."""
+class ApacheKafkaBroker(BrokerProcess):
+    """One KRaft node (broker and controller) whose data lives in `data_dir` and survives restarts
+    and SIGKILL (the next start recovers the log). Same interface as EmbeddedBroker."""
 
     kind = "apache"
+    stop_seconds = 30.0  # a controlled shutdown flushes and closes the log
+    restart_seconds = 30.0
 
     def __init__(self, data_dir: Path, log_path: Path | None = None) -> None:
         self.data_dir = data_dir.resolve()
@@ -150,42 +150,6 @@ class ApacheKafkaBroker:
             self.kill()
             raise
         return self.bootstrap
-
-    def rss_mb(self) -> float:
-        if self.proc is None or self.proc.poll() is not None:
-            return 0.0
-        return float(psutil.Process(self.proc.pid).memory_info().rss) / 2**20
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self) -> None:
-        """SIGTERM: a controlled shutdown (the log is flushed and closed cleanly)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown; the next start recovers the log."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def restart(self) -> None:
-        self.stop()
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.start()
-                return
-            except TimeoutError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
 
     # --- topics and ACLs -----------------------------------------------------------------------
 
