@@ -23,13 +23,22 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared import audit
+from shared import audit, deadletters
 from shared.audit import AuditEntry
 from shared.auth import InvalidToken, decode_token, get_principal, require_roles
 from shared.db import ensure_database, make_engine, make_sessionmaker, migrate
 from shared.events import Envelope
 from shared.inbox import Handler, InboxConsumer, inbox_tables
-from shared.kafka import broker_reachable, ensure_topics, make_consumer, make_producer
+from shared.kafka import (
+    KafkaAccess,
+    broker_reachable,
+    consumer_group,
+    ensure_topics,
+    group_instance_id,
+    make_consumer,
+    make_producer,
+    service_topics,
+)
 from shared.metrics import ServiceMetrics
 from shared.outbox import OutboxRelay, add_events, outbox_tables
 from shared.problems import document_problems, install_problem_handlers
@@ -95,14 +104,14 @@ class Runtime:
         self.engine = make_engine(url, pool_size=s.db_pool_size)
         self.maker = make_sessionmaker(self.engine)
         await migrate(self.engine, self.spec.migrations)
-        bootstrap = _require(s.kafka_bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS")
-        await ensure_topics(bootstrap, s.kafka_topic_partitions, s.kafka_replication_factor,
-                            s.kafka_topic_prefix)
+        kafka = KafkaAccess.from_settings(s)
+        await ensure_topics(kafka, s.kafka_topic_partitions, s.kafka_replication_factor, s.kafka_topic_prefix,
+                            topics=service_topics(self.name, self.spec.consumes, kafka.kind))
         if self.spec.on_start:
             await self.spec.on_start(self)
-        await self._start_relay(bootstrap)
+        await self._start_relay(kafka)
         if self.spec.consumes and self.spec.handler:
-            await self._start_consumer(bootstrap)
+            await self._start_consumer(kafka)
         # Long-lived start-up objects (modules, metadata, parameters) never become garbage: move
         # them out of the collector's sight. Batches allocate many short-lived objects; profiling
         # payments showed a third of its CPU in the collector at the default thresholds.
@@ -110,26 +119,26 @@ class Runtime:
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
 
-    async def _start_relay(self, bootstrap: str) -> None:
+    async def _start_relay(self, kafka: KafkaAccess) -> None:
         s, p = self.settings, self.spec.plumbing
         assert self.maker is not None
-        producer = make_producer(bootstrap)
+        producer = make_producer(kafka)
         await producer.start()
         self.state["producer"] = producer
         self.relay = OutboxRelay(
             producer_name=self.name, maker=self.maker, outbox=p.outbox, marker=p.marker,
-            bootstrap=bootstrap, partitions=s.kafka_topic_partitions,
+            bootstrap=kafka, partitions=s.kafka_topic_partitions,
             replication=s.kafka_replication_factor, poll_seconds=s.outbox_poll_seconds,
             retention_hours=s.outbox_retention_hours, prefix=s.kafka_topic_prefix)
         self.tasks.append(_supervised(f"{self.name}-relay", lambda: self.relay.run(producer)))  # type: ignore[union-attr]
 
-    async def _start_consumer(self, bootstrap: str) -> None:
+    async def _start_consumer(self, kafka: KafkaAccess) -> None:
         s, p = self.settings, self.spec.plumbing
         assert self.maker is not None and self.spec.handler is not None
         prefix = s.kafka_topic_prefix
-        kc = make_consumer(bootstrap, *(prefix + t for t in self.spec.consumes),
-                           group_id=f"{prefix}skillsub-{self.name}",
-                           max_records=s.kafka_consumer_batch)
+        kc = make_consumer(kafka, *(prefix + t for t in self.spec.consumes),
+                           group_id=consumer_group(self.name, prefix), max_records=s.kafka_consumer_batch,
+                           group_instance_id=group_instance_id(s, self.name))
         await kc.start()
         self.state["kafka_consumer"] = kc
         self.consumer = InboxConsumer(
@@ -165,12 +174,6 @@ async def cancel_and_wait(tasks: Sequence[asyncio.Task[None]], *, grace: float =
     for task in tasks:
         if task.done() and not task.cancelled() and task.exception() is not None:
             log.error("background task %s ended with %r", task.get_name(), task.exception())
-
-
-def _require(value: str | None, name: str) -> str:
-    if not value:
-        raise RuntimeError(f"{name} is not set (run `skillsub up` for the embedded platform)")
-    return value
 
 
 def _supervised(name: str, body: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
@@ -242,6 +245,7 @@ def build_app(spec: ServiceSpec, settings: Settings, *, title: str, description:
     install_problem_handlers(app)
     _install_request_metrics(app, runtime)
     app.include_router(_ops_router(runtime))
+    app.include_router(deadletters.router(runtime))
     for router in spec.routers:
         app.include_router(router)
     _document_problem_responses(app)
@@ -315,8 +319,8 @@ def _ops_router(runtime: Runtime) -> APIRouter:
 
     @router.get("/readyz", summary="Readiness: database and broker reachable")
     async def readyz() -> JSONResponse:
-        checks = {"database": await _db_ok(runtime), "broker": await broker_reachable(
-            runtime.settings.kafka_bootstrap_servers or "")}
+        checks = {"database": await _db_ok(runtime),
+                  "broker": await broker_reachable(KafkaAccess.from_settings(runtime.settings))}
         ok = all(checks.values())
         return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks},
                             status_code=200 if ok else 503)
@@ -326,6 +330,10 @@ def _ops_router(runtime: Runtime) -> APIRouter:
         if runtime.relay is not None:
             runtime.metrics.outbox_backlog.set(await runtime.relay.backlog())
             runtime.metrics.outbox_published.set(runtime.relay.stats.published)
+        if runtime.maker is not None:
+            async with runtime.maker() as session:
+                runtime.metrics.dead_letters_open.set(
+                    await deadletters.open_count(session, runtime.spec.plumbing.dead_letter))
         if runtime.spec.extra_metrics is not None:
             await runtime.spec.extra_metrics(runtime)
         return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)

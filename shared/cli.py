@@ -1,4 +1,5 @@
-"""`skillsub` command: up (the whole platform), serve / migrate (one service), bench."""
+"""`skillsub` command: up (the whole platform), serve / migrate (one service), audit-verify,
+dead-letters (operators' list, show, replay, discard), bench."""
 
 from __future__ import annotations
 
@@ -89,10 +90,83 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    """Through the service's own API (shared/deadletters.py), as a client of the registry's: the
+    audit log names that client. Exit 1 when the service refuses."""
+    import httpx
+
+    base = args.url or os.environ.get(f"SKILLSUB_{args.service.upper()}_URL") or \
+        f"http://127.0.0.1:{DEFAULT_PORTS[args.service]}"
+    try:
+        with httpx.Client(timeout=60) as http:
+            r = _dead_letter_call(http, args, base)
+    except httpx.HTTPError as exc:
+        print(f"skillsub dead-letters: {type(exc).__name__}: {exc} (is {args.service} running at {base}?)",
+              file=sys.stderr)
+        return 1
+    if r is None:
+        return 1
+    if r.status_code >= 300:
+        print(f"skillsub dead-letters: {r.status_code} {r.text}", file=sys.stderr)
+        return 1
+    _print_dead_letters(args.action, r.json())
+    return 0
+
+
+def _dead_letter_call(http, args: argparse.Namespace, base: str):  # type: ignore[no-untyped-def]
+    headers = _operator_token(http, args)
+    if headers is None:
+        return None
+    path = f"{base}/v1/dead-letters"
+    if args.action == "list":
+        return http.get(path, headers=headers, params={"status": args.status} if args.status != "all" else {})
+    if args.action == "show":
+        return http.get(f"{path}/{args.id}", headers=headers)
+    if args.action == "replay":
+        return http.post(f"{path}/{args.id}/replay", headers=headers)
+    return http.post(f"{path}/{args.id}/discard", headers=headers, json={"reason": args.reason})
+
+
+def _operator_token(http, args: argparse.Namespace) -> dict[str, str] | None:  # type: ignore[no-untyped-def]
+    """A bearer header for SKILLSUB_CLIENT_ID / SKILLSUB_CLIENT_SECRET (development: the demo
+    auditor reads, the demo bureau resolves)."""
+    registry = args.registry_url or os.environ.get("SKILLSUB_REGISTRY_URL") or \
+        f"http://127.0.0.1:{DEFAULT_PORTS['registry']}"
+    client_id = args.client_id or os.environ.get("SKILLSUB_CLIENT_ID") or \
+        ("demo-auditor" if args.action in ("list", "show") else "demo-bureau")
+    secret = os.environ.get("SKILLSUB_CLIENT_SECRET") or \
+        (f"{client_id}-secret" if client_id.startswith("demo-") else "")
+    token = http.post(f"{registry}/v1/oauth/token", data={
+        "grant_type": "client_credentials", "client_id": client_id, "client_secret": secret})
+    if token.status_code != 200:
+        print(f"skillsub dead-letters: no token for {client_id} ({token.status_code})", file=sys.stderr)
+        return None
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+def _print_dead_letters(action: str, body: object) -> None:
+    import json
+
+    if action != "list" or not isinstance(body, list):
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+        return
+    for d in body:
+        print(f"{d['id']:>6} {d['status']:<9} {d['created_at'][:19]} {d['event_type'] or '?':<36} "
+              f"{d['topic']}[{d['partition']}]@{d['offset']} attempts={d['attempts']}: {d['error'][:80]}")
+    print(f"{len(body)} dead letter(s)")
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from shared.platform import Platform
 
-    platform = Platform(data_dir=Path(args.data_dir), broker_max_mb=args.broker_max_mb)
+    if args.broker == "apache":
+        from shared.apache_kafka import java_available
+
+        if not java_available():
+            print("skillsub up --broker apache needs Java 17 (and Maven for the first fetch); "
+                  "without them run the embedded broker: skillsub up", file=sys.stderr)
+            return 2
+    platform = Platform(data_dir=Path(args.data_dir), broker_max_mb=args.broker_max_mb, broker_kind=args.broker)
     stop = False
 
     def _stop(*_: object) -> None:
@@ -123,8 +197,10 @@ def _print_urls(platform) -> None:  # type: ignore[no-untyped-def]
     if platform.treasury is not None:
         print(f"  treasury     {platform.env['TREASURY_URL']} (simulator; payments pays through it)")
     bootstrap = platform.env.get("KAFKA_BOOTSTRAP_SERVERS", os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
-    print(f"  database     {'embedded' if platform.pg else 'external'}; broker "
-          f"{'embedded' if platform.broker else 'external'} ({bootstrap})")
+    kind = "external"
+    if platform.broker is not None:
+        kind = {"tansu": "embedded Tansu", "apache": "Apache Kafka"}[platform.broker_kind]
+    print(f"  database     {'embedded' if platform.pg else 'external'}; broker {kind} ({bootstrap})")
     print(f"  logs         {platform.data_dir}/<service>.log\nCtrl-C stops everything.", flush=True)
 
 
@@ -139,8 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="run the whole platform (embedded servers unless configured)")
     up.add_argument("--data-dir", default=os.environ.get("SKILLSUB_DATA_DIR", ".data"))
+    up.add_argument("--broker", choices=("tansu", "apache"), default="tansu",
+                    help="tansu: the embedded memory-only broker (needs nothing but Python); apache: Apache "
+                         "Kafka from Maven Central (needs Java 17 and Maven), as production runs it")
     up.add_argument("--broker-max-mb", type=float, default=1024.0,
-                    help="restart the embedded broker above this RSS (outboxes republish)")
+                    help="restart the embedded Tansu broker above this RSS (outboxes republish)")
     up.set_defaults(func=cmd_up)
     for name, func in (("serve", cmd_serve), ("migrate", cmd_migrate)):
         p = sub.add_parser(name, help=f"{name} one service")
@@ -152,6 +231,18 @@ def main(argv: list[str] | None = None) -> int:
     av = sub.add_parser("audit-verify", help="verify a service's hash-chained audit log")
     av.add_argument("service", choices=SERVICES)
     av.set_defaults(func=cmd_audit_verify)
+    dl = sub.add_parser("dead-letters", help="list, show, replay or discard a service's dead letters")
+    dl.add_argument("action", choices=("list", "show", "replay", "discard"))
+    dl.add_argument("service", choices=SERVICES)
+    dl.add_argument("id", nargs="?", type=int, help="the dead letter (show, replay, discard)")
+    dl.add_argument("--reason", help="why the event is given up (discard; at least 10 characters)")
+    dl.add_argument("--status", choices=("open", "replayed", "discarded", "all"), default="open",
+                    help="which ones to list")
+    dl.add_argument("--url", help="the service (default SKILLSUB_<SERVICE>_URL or its local port)")
+    dl.add_argument("--registry-url", help="where tokens come from (default SKILLSUB_REGISTRY_URL or :8001)")
+    dl.add_argument("--client-id", help="your client (default SKILLSUB_CLIENT_ID; secret from "
+                                        "SKILLSUB_CLIENT_SECRET); auditors list and show, the bureau resolves")
+    dl.set_defaults(func=cmd_dead_letters)
     mk = sub.add_parser("makemigration", help="developer tool: autogenerate a migration")
     mk.add_argument("service", choices=SERVICES)
     mk.add_argument("-m", "--message", required=True)
@@ -163,8 +254,16 @@ def main(argv: list[str] | None = None) -> int:
                        help="NDJSON bulk uploads, or one POST per certificate")
     bench.add_argument("--concurrency", type=int, default=4)
     bench.add_argument("--data-dir", default=".data/bench")
+    bench.add_argument("--broker", choices=("tansu", "apache", "both"), default="tansu",
+                       help="the broker to run on; both: Tansu, then Apache Kafka, in the same run")
+    bench.add_argument("--rejoin-repeat", type=int, default=3,
+                       help="consumer kills per membership kind for the rejoin time")
     bench.set_defaults(func=cmd_bench)
     args = parser.parse_args(argv)
+    if args.command == "dead-letters" and args.action != "list" and args.id is None:
+        parser.error(f"dead-letters {args.action} needs the dead letter's id")
+    if args.command == "dead-letters" and args.action == "discard" and not args.reason:
+        parser.error("dead-letters discard needs --reason")
     return int(args.func(args))
 
 

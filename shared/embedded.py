@@ -86,7 +86,55 @@ class EmbeddedPostgres:
             psutil.Process(pid).wait(15)
 
 
-class EmbeddedBroker:
+class BrokerProcess:
+    """A broker running as a child process (its own session): what the platform, the tests and the
+    benches do with either broker. Subclasses start it and say how long a stop may take."""
+
+    proc: subprocess.Popen[bytes] | None = None
+    stop_seconds = 10.0
+    restart_seconds = 10.0  # how long the port may stay taken after a stop
+
+    def start(self) -> str:
+        raise NotImplementedError
+
+    def rss_mb(self) -> float:
+        if self.proc is None or self.proc.poll() is not None:
+            return 0.0
+        return float(psutil.Process(self.proc.pid).memory_info().rss) / 2**20
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it is not gone in `stop_seconds`."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(self.stop_seconds)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown at all."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        deadline = time.monotonic() + self.restart_seconds
+        while True:
+            try:
+                self.start()
+                return
+            except TimeoutError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+
+class EmbeddedBroker(BrokerProcess):
     """Tansu, memory-only: restarting it loses every message (the outbox republishes)."""
 
     def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
@@ -109,36 +157,3 @@ class EmbeddedBroker:
             stdout=out, stderr=out, start_new_session=True)
         wait_for_port(self.port)
         return self.bootstrap
-
-    def rss_mb(self) -> float:
-        if self.proc is None or self.proc.poll() is not None:
-            return 0.0
-        return float(psutil.Process(self.proc.pid).memory_info().rss) / 2**20
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def restart(self) -> None:
-        self.stop()
-        wait_free = time.monotonic() + 10
-        while time.monotonic() < wait_free:
-            try:
-                self.start()
-                return
-            except TimeoutError:
-                time.sleep(0.2)
-        self.start()

@@ -22,6 +22,9 @@ class ServiceMetrics:
         self.events_duplicate = Counter("skillsub_events_duplicate",
                                         "Deliveries skipped because the inbox had them", registry=r)
         self.dead_letters = Counter("skillsub_dead_letters", "Events stored as dead letters", registry=r)
+        self.dead_letters_open = Gauge("skillsub_dead_letters_open",
+                                       "Dead letters neither replayed nor discarded (from the database)",
+                                       registry=r)
         self.consumer_lag = Gauge("skillsub_consumer_lag", "Broker-reported consumer lag (messages)",
                                   ["topic", "partition"], registry=r)
         self.outbox_backlog = Gauge("skillsub_outbox_backlog", "Outbox rows not yet published",

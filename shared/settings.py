@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = ("registry", "eligibility", "payments", "reporting")
@@ -39,6 +39,17 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
 
     kafka_bootstrap_servers: str | None = None
+    # Which broker: `apache` (Apache Kafka, production: durable; idempotent producers, static
+    # membership) or `tansu` (the embedded memory-only broker; the outbox republishes after it
+    # restarts). The embedded platform and the tests set it; production refuses `tansu`.
+    kafka_broker_kind: Literal["apache", "tansu"] = "apache"
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None  # the service's principal, e.g. skillsub-registry
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None  # SASL_SSL: the brokers' CA bundle (default: system trust)
+    # Static membership id of this consumer (default on Apache Kafka: <service>-<host name>).
+    kafka_group_instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]+$")
     kafka_topic_partitions: int = Field(default=4, ge=1, le=256)
     kafka_replication_factor: int = Field(default=1, ge=1, le=5)
     kafka_topic_prefix: str = Field(default="", pattern=r"^[a-z0-9._-]*$")
@@ -60,6 +71,9 @@ class Settings(BaseSettings):
                 )
             if not self.kafka_bootstrap_servers:
                 raise ValueError("KAFKA_BOOTSTRAP_SERVERS must be set in production")
+            if self.kafka_broker_kind != "apache":
+                raise ValueError("KAFKA_BROKER_KIND must be apache in production (the embedded broker keeps "
+                                 "messages in memory only)")
             if not (self.database_url or all(self.service_database_urls.values())):
                 raise ValueError("DATABASE_URL (or one per service) must be set in production")
         return self

@@ -1,8 +1,11 @@
 """Test infrastructure: a real PostgreSQL and a real Kafka-protocol broker.
 
 With TEST_DATABASE_URL / TEST_KAFKA_BOOTSTRAP_SERVERS set, tests use those servers; otherwise
-they start the embedded ones (the same as `skillsub up`). Every test gets its own databases and
-its own topic prefix, so tests never see each other's rows or events.
+they start the embedded ones (the same as `skillsub up`). TEST_BROKER picks the broker: `tansu`
+(the embedded memory-only one, the default) or `apache` (Apache Kafka from Maven Central, as
+production runs it; needs Java 17 and Maven): `TEST_BROKER=apache pytest tests/e2e` runs the same
+tests on it. Every test gets its own databases and its own topic prefix, so tests never see each
+other's rows or events.
 """
 
 from __future__ import annotations
@@ -20,11 +23,14 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
+from shared.apache_kafka import ApacheKafkaBroker
 from shared.db import drop_database
 from shared.embedded import EmbeddedBroker, EmbeddedPostgres
 from shared.settings import SERVICES, Settings, with_database
 
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+TEST_BROKER = os.environ.get("TEST_BROKER", "tansu")
+assert TEST_BROKER in ("tansu", "apache"), f"TEST_BROKER={TEST_BROKER}: tansu or apache"
 # The machine is shared and CI runs everything at once: judge properties, never wall-clock speed.
 hypothesis_settings.register_profile("skillsub", deadline=None,
                                      suppress_health_check=[HealthCheck.too_slow])
@@ -47,17 +53,35 @@ def pg_server_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def broker_bootstrap() -> Iterator[str]:
-    url = os.environ.get("TEST_KAFKA_BOOTSTRAP_SERVERS")
-    if url:
-        yield url
+def test_broker() -> Iterator[EmbeddedBroker | ApacheKafkaBroker | None]:
+    """The broker this session started (None when TEST_KAFKA_BOOTSTRAP_SERVERS names one)."""
+    if os.environ.get("TEST_KAFKA_BOOTSTRAP_SERVERS"):
+        yield None
         return
-    broker = EmbeddedBroker(log_path=Path(tempfile.gettempdir()) / "skillsub-test-broker.log")
+    broker: EmbeddedBroker | ApacheKafkaBroker
+    if TEST_BROKER == "apache":
+        broker = ApacheKafkaBroker(Path(tempfile.mkdtemp(prefix="skillsub-kafka-")))
+    else:
+        broker = EmbeddedBroker(log_path=Path(tempfile.gettempdir()) / "skillsub-test-broker.log")
     broker.start()
     try:
-        yield broker.bootstrap
+        yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def broker_bootstrap(test_broker: EmbeddedBroker | ApacheKafkaBroker | None) -> str:
+    """Where tests connect: on Apache Kafka its administrator's PLAINTEXT listener."""
+    return test_broker.bootstrap if test_broker is not None else os.environ["TEST_KAFKA_BOOTSTRAP_SERVERS"]
+
+
+@pytest.fixture(scope="session")
+def apache_broker(test_broker: EmbeddedBroker | ApacheKafkaBroker | None) -> ApacheKafkaBroker:
+    """The session's Apache Kafka broker, for tests of what only it does (ACLs, SCRAM)."""
+    if not isinstance(test_broker, ApacheKafkaBroker):
+        pytest.skip("needs TEST_BROKER=apache (CI's Apache Kafka pass runs it)")
+    return test_broker
 
 
 @pytest.fixture
@@ -65,7 +89,7 @@ def settings(pg_server_url: str, broker_bootstrap: str) -> Iterator[Settings]:
     """Settings with fresh databases and a fresh topic namespace for this test."""
     tag = uuid.uuid4().hex[:10]
     urls = {f"{s}_database_url": with_database(_async(pg_server_url), f"t_{tag}_{s}") for s in SERVICES}
-    yield Settings(skillsub_env="test", kafka_bootstrap_servers=broker_bootstrap,
+    yield Settings(skillsub_env="test", kafka_bootstrap_servers=broker_bootstrap, kafka_broker_kind=TEST_BROKER,
                    kafka_topic_prefix=f"t{tag}.", outbox_poll_seconds=0.05, kafka_topic_partitions=2,
                    **urls)
 

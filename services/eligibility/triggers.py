@@ -6,8 +6,10 @@ day the trigger happened (class completion, apprenticeship year end, the period 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from fractions import Fraction
+from typing import cast
 
 from shared.money import fen_to_yuan, round_half_up
 
@@ -37,7 +39,7 @@ def _decision(
     steps: tuple[Step, ...], **extra: object,
 ) -> Decision:
     outcome = str(extra.pop("outcome", APPROVED))
-    cited = tuple(extra.pop("cited", (clause,)))  # type: ignore[call-overload]
+    cited = tuple(cast("Iterable[str]", extra.pop("cited", (clause,))))
     if fails:
         outcome, fen, steps = REJECTED, 0, ()
     return Decision(

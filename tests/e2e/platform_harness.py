@@ -1,7 +1,9 @@
 """What the end-to-end platform tests share: synthetic people and certificates, a REST client
 that gets demo tokens per role, the `platform` fixture (real service processes, embedded
-PostgreSQL and Tansu), stream helpers and the checks that every certificate was decided, drafted
-and counted exactly once. Used by test_platform_faults, test_chaos and test_storm.
+PostgreSQL, and the broker TEST_BROKER names: the embedded Tansu, or Apache Kafka with each
+service connecting over SASL/SCRAM as its own principal under the production ACLs), stream helpers
+and the checks that every certificate was decided, drafted and counted exactly once. Used by
+test_platform_faults, test_chaos and test_storm.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pytest
 from shared.ids import resident_id_check_char
 from shared.platform import Platform, free_ports
 from shared.settings import SERVICES, Settings, normalise_async_url
+from tests.conftest import TEST_BROKER
 
 N = 60  # certificates per test: enough for several consumer batches, small enough to stay fast
 APPROVED_FEN = 70_000  # 四.2: 50% x (1,200 + 200) yuan, from the example Catalog row below
@@ -154,7 +157,7 @@ class Timer:
 
 @pytest.fixture(name="platform")
 def platform_fixture(tmp_path: Path) -> Iterator[Platform]:
-    p = Platform(data_dir=tmp_path / "data", ports=free_ports(), env=dict(ENV))
+    p = Platform(data_dir=tmp_path / "data", ports=free_ports(), env=dict(ENV), broker_kind=TEST_BROKER)
     p.start_servers()
     try:
         yield p

@@ -83,9 +83,11 @@ def fresh_platform(base: Platform, tmp: Path) -> Platform:
     clean run's registry still issues the tokens."""
     env = {**base.env, "KAFKA_TOPIC_PREFIX": PREFIX}
     env.update({f"{s.upper()}_DATABASE_URL": with_database(base.env["DATABASE_URL"], f"storm_{s}") for s in DOWNSTREAM})
-    fresh = Platform(data_dir=tmp, ports=free_ports(), env=env)
+    fresh = Platform(data_dir=tmp, ports=free_ports(), env=env, broker_kind=base.broker_kind,
+                     broker=base.broker, owns_broker=False)
     fresh.ports["registry"] = base.ports["registry"]
     fresh.data_dir.mkdir(parents=True, exist_ok=True)
+    fresh.provision_broker()  # on Apache Kafka: the storm's topics and the services' ACLs on them
     return fresh
 
 
@@ -116,7 +118,7 @@ def test_every_registry_event_delivered_three_times_shuffled_gives_the_clean_run
         assert r.status_code == 201, r.text
         storm = [e for e in events for _ in range(COPIES)]
         random.Random(SEED).shuffle(storm)
-        asyncio.run(deliver(platform.env["KAFKA_BOOTSTRAP_SERVERS"], storm))
+        asyncio.run(deliver(platform.admin_bootstrap, storm))
         t.mark(f"storm delivered: {len(storm)} messages (seed {SEED})")
         eventually(lambda: caught_up(fresh, events), fresh, 60, "the fresh services applied every event")
         stormed = snapshot(fresh)
