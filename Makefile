@@ -71,6 +71,10 @@ lock: $(VENV)/bin/python
 	$(BIN)/uv pip compile pyproject.toml --extra test --universal --python-version 3.11 --generate-hashes \
 	  -c $(LOCK) -o $(TEST_LOCK)
 
+install: $(STAMP)
+
+install-test: $(STAMP)-test
+
 test-deps:
 	bash scripts/test-deps.sh
 
