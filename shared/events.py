@@ -346,3 +346,49 @@ class SpecialReportRaisedV1(Payload):
     expected: float
     goal: float
     gap: float
+
+
+# ---------------------------------------------------------------- <service>.audit.* (every producer)
+
+
+class _AuditCheckpointed(Payload):
+    """The head of the producer's audit chain (shared/audit.py), published at a fixed interval and
+    recorded by the services that consume the topic, outside the producer's database: a chain cut
+    short or rewritten no longer matches it (`skillsub audit-verify`). Keyed `audit`."""
+
+    seq: int = Field(ge=1)
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    at: datetime
+
+
+@event
+class RegistryAuditCheckpointedV1(_AuditCheckpointed):
+    __doc__ = _AuditCheckpointed.__doc__
+    TYPE: ClassVar[str] = "registry.audit.checkpointed"
+    VERSION: ClassVar[int] = 1
+
+
+@event
+class EligibilityAuditCheckpointedV1(_AuditCheckpointed):
+    __doc__ = _AuditCheckpointed.__doc__
+    TYPE: ClassVar[str] = "eligibility.audit.checkpointed"
+    VERSION: ClassVar[int] = 1
+
+
+@event
+class PaymentsAuditCheckpointedV1(_AuditCheckpointed):
+    __doc__ = _AuditCheckpointed.__doc__
+    TYPE: ClassVar[str] = "payments.audit.checkpointed"
+    VERSION: ClassVar[int] = 1
+
+
+@event
+class ReportingAuditCheckpointedV1(_AuditCheckpointed):
+    __doc__ = _AuditCheckpointed.__doc__
+    TYPE: ClassVar[str] = "reporting.audit.checkpointed"
+    VERSION: ClassVar[int] = 1
+
+
+AUDIT_CHECKPOINTS: dict[str, type[_AuditCheckpointed]] = {
+    cls.TYPE.split(".", 1)[0]: cls for cls in (RegistryAuditCheckpointedV1, EligibilityAuditCheckpointedV1,
+                                               PaymentsAuditCheckpointedV1, ReportingAuditCheckpointedV1)}

@@ -25,7 +25,7 @@ from services.payments import postings as pg
 from services.payments.disbursements import Actor, Role, State
 from services.payments.ledger import Fund, FundingSource
 from shared.app import RuntimeDep, SessionDep
-from shared.auth import InvalidToken, PrincipalDep, decode_token, require_roles
+from shared.auth import PrincipalDep, principal_of, require_roles
 from shared.money import fen_to_yuan
 from shared.problems import Problem, problem_responses
 
@@ -65,11 +65,8 @@ Outcome = tuple[int, dict[str, Any]]
 
 
 def _client_of(request: Request) -> str:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    try:
-        return decode_token(request.app.state.runtime.settings, token.strip()).client_id
-    except InvalidToken:
-        return ""
+    principal = principal_of(request)  # verified by the route's bearer dependency
+    return principal.client_id if principal else ""
 
 
 async def once(request: Request, session: AsyncSession, key: str | None,

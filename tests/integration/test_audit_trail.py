@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from services.registry.main import create_app as registry_app
 from shared import audit
+from shared.db import make_engine
 from tests.conftest import serve
 from tests.integration.test_backbone_pipeline import auth, certificate
 
@@ -46,26 +47,36 @@ async def test_only_auditors_read_the_log_and_the_chain_verifies(settings) -> No
         assert check.json()["ok"] is True and check.json()["entries"] >= 1
 
 
-async def test_the_log_refuses_edits_and_verification_finds_an_edit_made_behind_its_back(settings) -> None:
+async def test_the_log_refuses_edits_and_verification_finds_an_edit_made_behind_its_back(
+        settings, pg_server_url) -> None:
     app = registry_app(settings)
     async with serve(app) as reg:
         headers = await auth(reg, "demo-institution")
         for n in range(3):
             await reg.post("/v1/certificates", json=certificate(number=f"Y{n:014d}4{n:06d}"), headers=headers)
-        maker = app.state.runtime.maker
-        async with maker() as session:
-            with pytest.raises(Exception, match="append-only"):
-                async with session.begin():
-                    await session.execute(sa.text("UPDATE audit_log SET actor = 'nobody'"))
-        async with maker() as session, session.begin():  # a superuser disables the guard
-            await session.execute(sa.text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
-            seq = (await session.execute(sa.text("SELECT max(seq) - 1 FROM audit_log"))).scalar_one()
-            await session.execute(sa.text("UPDATE audit_log SET actor = 'nobody' WHERE seq = :s"), {"s": seq})
-        async with maker() as session:
-            result = await audit.verify(session)
-        assert (result.ok, result.first_bad_seq) == (False, seq)
-        async with maker() as session, session.begin():
-            await session.execute(sa.text("DELETE FROM audit_log WHERE seq = :s"), {"s": seq})
-        async with maker() as session:
-            result = await audit.verify(session)
-        assert (result.ok, result.problem) == (False, "an entry is missing")
+        maker = app.state.runtime.maker  # the runtime role: no UPDATE, DELETE or TRUNCATE at all
+        for sql in ("UPDATE audit_log SET actor = 'nobody'", "DELETE FROM audit_log", "TRUNCATE audit_log"):
+            async with maker() as session:
+                with pytest.raises(Exception, match="permission denied"):
+                    async with session.begin():
+                        await session.execute(sa.text(sql))
+        owner = make_engine(settings.migration_url_for("registry"), pool_size=1)  # the owner: the triggers
+        try:
+            for sql in ("UPDATE audit_log SET actor = 'nobody'", "DELETE FROM audit_log", "TRUNCATE audit_log"):
+                with pytest.raises(Exception, match="append-only"):
+                    async with owner.begin() as conn:
+                        await conn.execute(sa.text(sql))
+            async with owner.begin() as conn:  # the owner disables the guard (a superuser could too)
+                await conn.execute(sa.text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+                seq = (await conn.execute(sa.text("SELECT max(seq) - 1 FROM audit_log"))).scalar_one()
+                await conn.execute(sa.text("UPDATE audit_log SET actor = 'nobody' WHERE seq = :s"), {"s": seq})
+            async with maker() as session:
+                result = await audit.verify(session)
+            assert (result.ok, result.first_bad_seq) == (False, seq)
+            async with owner.begin() as conn:
+                await conn.execute(sa.text("DELETE FROM audit_log WHERE seq = :s"), {"s": seq})
+            async with maker() as session:
+                result = await audit.verify(session)
+            assert (result.ok, result.problem) == (False, "an entry is missing")
+        finally:
+            await owner.dispose()
