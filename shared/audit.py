@@ -261,6 +261,51 @@ async def purge(session: AsyncSession, retention_days: int, purged_by: str) -> i
     return gone
 
 
+@dataclass(frozen=True)
+class ServiceReport:
+    ok: bool
+    text: str
+
+
+async def verify_service(settings: Any, service: str) -> ServiceReport:
+    """`skillsub audit-verify`: the service's chain, against every checkpoint of it that the other
+    services' databases recorded. No checkpoint at all is a failure once the chain is older than
+    three checkpoint intervals: without one, a chain cut short cannot be told from a young one."""
+    from shared.db import make_engine, make_sessionmaker
+    from shared.settings import SERVICES
+
+    marks, sources = [], []
+    for other in (s for s in SERVICES if s != service):
+        engine = make_engine(settings.database_url_for(other), pool_size=1)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                found = await checkpoints_for(session, service)
+        except Exception as exc:  # noqa: BLE001 - an unreachable peer is reported, not fatal
+            sources.append(f"{other}: unreadable ({type(exc).__name__})")
+            continue
+        finally:
+            await engine.dispose()
+        marks += found
+        sources.append(f"{other}: {len(found)}")
+    engine = make_engine(settings.database_url_for(service), pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            result = await verify(session, marks, key=audit_key(settings.skillsub_audit_key, service))
+            oldest = (await session.execute(sa.select(sa.func.min(audit_log.c.at)))).scalar()
+    finally:
+        await engine.dispose()
+    where = "checkpoints recorded by " + ", ".join(sources)
+    if not result.ok:
+        return ServiceReport(False, f"{service}: TAMPERED at seq {result.first_bad_seq}: {result.problem} ({where})")
+    age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+    young = age < 3 * settings.skillsub_audit_checkpoint_seconds
+    if not marks and not young:
+        return ServiceReport(False, f"{service}: {result.entries} entries chain correctly, but no other service "
+                             f"recorded a checkpoint: a cut-off tail cannot be ruled out ({where})")
+    return ServiceReport(True, f"{service}: {result.entries} entries verified up to seq {result.head_seq}; "
+                         f"{len(marks)} {where}")
+
+
 def request_id() -> str:
     return uuid.uuid4().hex
 

@@ -43,13 +43,23 @@ def _actor(p: AuthPrincipal) -> review.Actor:
     return review.Actor(p.client_id, p.role)
 
 
-def _read(r: Any) -> dict[str, Any]:
-    return {
+# hr approves and finance releases payments: they read what paying needs, never the facts a
+# decision used (disability, low-income status) nor its reasons and explanation (PIPL art. 6, 28).
+PAYING_FIELDS = frozenset({"decision_id", "person_key", "trigger_id", "trigger_kind", "clause", "outcome",
+                           "amount_fen", "year", "current", "supersedes", "decided_at", "district",
+                           "parameter_versions", "clauses_cited"})
+
+
+def _read(r: Any, principal: AuthPrincipal | None = None) -> dict[str, Any]:
+    full = {
         "decision_id": r["decision_id"], "person_key": r["person_key"], "trigger_id": r["trigger_id"],
         "trigger_kind": r["trigger_kind"], "clause": r["clause"], "outcome": r["outcome"],
         "amount_fen": r["amount_fen"], "year": r["year"], "current": r["current"],
         "supersedes": r["supersedes"], "decided_at": r["decided_at"], **r["record"],
     }
+    if principal is not None and principal.role in ("hr", "finance"):
+        return {k: v for k, v in full.items() if k in PAYING_FIELDS}
+    return full
 
 
 @router.get("/certificates/{certificate_id}/decisions")
@@ -68,7 +78,7 @@ async def decisions_for_certificate(certificate_id: uuid.UUID, session: SessionD
     if not visible:
         raise Problem(403, "Forbidden", "the certificate's decisions are outside your districts",
                       field="certificate_id")
-    return [_read(r) for r in visible]
+    return [_read(r, principal) for r in visible]
 
 
 @router.get("/people/{person_key}/decisions")
@@ -79,7 +89,7 @@ async def decisions_for_person(person_key: str, session: SessionDep, principal: 
     q = sa.select(d).where(d.c.person_key == person_key).order_by(d.c.decided_at, d.c.clause)
     if not include_history:
         q = q.where(d.c.current)
-    return [_read(r) for r in _visible((await session.execute(q)).mappings().all(), principal)]
+    return [_read(r, principal) for r in _visible((await session.execute(q)).mappings().all(), principal)]
 
 
 # ------------------------------------------------------------------------------ dry run, what-if
@@ -118,12 +128,29 @@ class WhatIf(BaseModel):
     period_to: dt.date
 
 
+# The plan runs 2019-2021: a what-if over more than its three years only costs CPU.
+WHAT_IF_MAX_DAYS = 3 * 366
+
+
 @router.post("/what-if", summary="Change in count and money by clause and district; stores nothing")
-async def what_if(body: WhatIf, session: SessionDep, runtime: RuntimeDep, _: PolicyStaff) -> dict[str, Any]:
+async def what_if(body: WhatIf, session: SessionDep, runtime: RuntimeDep, principal: PolicyStaff) -> dict[str, Any]:
     if body.period_to < body.period_from:
         raise Problem(422, "Empty period", "period_to is before period_from", field="period_to")
-    return await simulate.what_if_period(session, runtime, body.key, body.value, body.valid_from,
-                                         body.period_from, body.period_to)
+    if (body.period_to - body.period_from).days > WHAT_IF_MAX_DAYS:
+        raise Problem(422, "Period too long", f"a what-if covers at most {WHAT_IF_MAX_DAYS} days", field="period_to")
+    out = await simulate.what_if_period(session, runtime, body.key, body.value, body.valid_from,
+                                        body.period_from, body.period_to)
+    return _own_districts(out, principal)
+
+
+def _own_districts(out: dict[str, Any], principal: AuthPrincipal) -> dict[str, Any]:
+    """District staff see the rows of their districts only, and totals of those rows."""
+    if principal.role != "district":
+        return out
+    rows = [r for r in out["rows"] if r["district"] in principal.districts]
+    return out | {"rows": rows, "count_delta": sum(r["count_delta"] for r in rows),
+                  "fen_delta": sum(r["fen_delta"] for r in rows),
+                  "certificates": None, "persons": None, "persons_rerun": None}
 
 
 # ---------------------------------------------------------------------------------- parameters

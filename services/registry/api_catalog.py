@@ -33,10 +33,33 @@ def _refused(exc: CatalogError) -> Problem:
     return Problem(422, "File refused", str(exc)[:2000], extra={"errors": errors})
 
 
+# Chinese spreadsheet tools save CSV in GBK (GB18030, its superset) unless told otherwise.
+CSV_CHARSETS = {"utf-8": "utf-8-sig", "utf8": "utf-8-sig", "gbk": "gb18030", "gb2312": "gb18030",
+                "gb18030": "gb18030"}
+
+
+def decode_csv(raw: bytes, content_type: str) -> str:
+    """The declared charset if any (UTF-8, GBK or GB18030), else UTF-8 (with or without BOM), else
+    GB18030; anything else is a 4xx naming the encoding."""
+    declared = next((p.split("=", 1)[1].strip().strip('"').lower() for p in content_type.split(";")[1:]
+                     if p.strip().lower().startswith("charset=")), None)
+    if declared is not None and declared not in CSV_CHARSETS:
+        raise Problem(415, "Unsupported charset", f"charset {declared} is not one of UTF-8, GBK, GB18030",
+                      field="content-type")
+    for codec in [CSV_CHARSETS[declared]] if declared else ["utf-8-sig", "gb18030"]:
+        try:
+            return raw.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    raise Problem(422, "Undecodable file", f"the file is not valid {declared or 'UTF-8 or GB18030/GBK'} text",
+                  field="encoding")
+
+
 async def _csv(request: Request) -> str:
-    if not request.headers.get("content-type", "").startswith("text/csv"):
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("text/csv"):
         raise Problem(415, "Send text/csv", "upload the file as text/csv", field="content-type")
-    return (await request.body()).decode("utf-8-sig")
+    return decode_csv(await request.body(), content_type)
 
 
 @router.post("/versions", status_code=201, openapi_extra=CSV_BODY,

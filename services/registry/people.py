@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import operator
 import re
 import uuid
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ from services.registry.handlers import PRODUCER
 from services.registry.record import ClassHours, credit_hours
 from services.registry.store import certificates, completions, people, training_classes
 from shared.events import PersonRegisteredV1, topic_for
-from shared.ids import RESIDENT_ID_CHECK_CHARS, RESIDENT_ID_WEIGHTS, InvalidResidentId, parse_resident_id
+from shared.ids import InvalidResidentId, parse_resident_id, resident_id_check_char
 from shared.pii import decrypt_pii, encrypt_pii, lookup_hash
 
 if TYPE_CHECKING:
@@ -48,7 +47,6 @@ _PEOPLE_COLUMNS = ["person_key", "resident_id_cipher", "birth_date", "sex", "dis
 _OUTBOX_COLUMNS = ["event_id", "topic", "key", "envelope"]
 _PERSON_EVENT_NS = hashlib.sha1(uuid.NAMESPACE_URL.bytes + b"skillsub:person:")
 _SHAPE = re.compile(r"[0-9]{17}[0-9X]")
-_WEIGHT_SUM_OF_ZEROS = 48 * sum(RESIDENT_ID_WEIGHTS)  # ASCII '0' is 48: subtract it once per digit
 _BIRTHS: dict[str, date] = {}
 ParsedId = tuple[str, date, str]  # normalised number, birth date, sex
 
@@ -89,8 +87,7 @@ def fast_resident_id(text: str) -> ParsedId | None:
     if not _SHAPE.fullmatch(number):
         return None
     digits = number.encode()
-    total = sum(map(operator.mul, digits[:17], RESIDENT_ID_WEIGHTS)) - _WEIGHT_SUM_OF_ZEROS
-    if number[17] != RESIDENT_ID_CHECK_CHARS[total % 11]:
+    if number[17] != resident_id_check_char(number[:17]):  # the one check (stdnum, via shared.ids)
         return None
     birth = _birth_date(number[6:14], number)
     if birth is None:
