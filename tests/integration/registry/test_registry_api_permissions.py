@@ -108,8 +108,8 @@ async def test_person_records_show_full_ids_only_to_granted_roles_and_only_in_sc
         assert (await reg.get(f"/v1/people/{key}")).status_code == 401
         feeder = await reg.get(f"/v1/people/{key}", headers=await auth(reg, "demo-feeder-education"))
         assert feeder.status_code == 403
-        bureau = await auth(reg, "demo-bureau")
+        admin = await auth(reg, "demo-security-admin")
         created = await reg.post("/v1/clients", json={"client_id": "qidong", "role": "district",
-                                                      "districts": ["320681"]}, headers=bureau)
+                                                      "districts": ["320681"]}, headers=admin)
         other_district = await auth(reg, "qidong", created.json()["client_secret"])
         assert (await reg.get(f"/v1/people/{key}", headers=other_district)).status_code == 403
