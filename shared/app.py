@@ -254,6 +254,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with runtime.maker() as session:
         # Built when the session commits: by then the route's bearer dependency has run.
         session.sync_session.info["audit"] = lambda: _audit_context(request)
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            # A write request's commit is audited even when it wrote through text SQL or the raw
+            # asyncpg connection (the ledger's postings, COPY), which the ORM hook cannot see.
+            session.sync_session.info["audit_wrote"] = True
         yield session
 
 

@@ -310,20 +310,29 @@ class Verifier:
             return await self.client_check(client_id)
         if not self.polls_registry:
             return True  # development/test without a registry: production requires SKILLSUB_REGISTRY_URL
-        age = time.monotonic() - self._revoked_at if self._revoked_at is not None else float("inf")
+        if self._age() > self.settings.skillsub_revocation_max_age_seconds:
+            await self._refresh_revocations()  # stale (the registry started late, or is away): ask now
+        age = self._age()
         if age > self.settings.skillsub_revocation_max_age_seconds:
-            raise RevocationsUnavailable(f"revocation list is {age:.0f} s old")
+            raise RevocationsUnavailable("revocation list is " + ("missing" if age == float("inf") else
+                                                                 f"{age:.0f} s old"))
         return revocation_digest(client_id) not in self._revoked
+
+    def _age(self) -> float:
+        return time.monotonic() - self._revoked_at if self._revoked_at is not None else float("inf")
+
+    async def _refresh_revocations(self) -> None:
+        try:
+            r = await self._client().get(REVOCATIONS_PATH)
+            r.raise_for_status()
+            self._revoked, self._revoked_at = frozenset(r.json()["revoked"]), time.monotonic()
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            log.warning("revocation list fetch failed: %s", type(exc).__name__)
 
     async def poll_revocations(self) -> None:
         """Background loop: refresh the revocation list (and the keys, every minute)."""
         while True:
-            try:
-                r = await self._client().get(REVOCATIONS_PATH)
-                r.raise_for_status()
-                self._revoked, self._revoked_at = frozenset(r.json()["revoked"]), time.monotonic()
-            except (httpx.HTTPError, ValueError, KeyError) as exc:
-                log.warning("revocation list fetch failed: %s", type(exc).__name__)
+            await self._refresh_revocations()
             if time.monotonic() - self._last_fetch > 60:
                 await self._refresh_keys()
             await asyncio.sleep(self.settings.skillsub_revocation_poll_seconds)

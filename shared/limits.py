@@ -23,12 +23,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 BULK_PREFIX = "/v1/bulk/"
 
 
-class BodyTooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"request body over {limit} bytes")
-        self.limit = limit
-
-
 class BodyLimit:
     """413 for a body over the route's cap, declared or streamed."""
 
@@ -47,28 +41,32 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _too_large(limit)(scope, receive, send)
             return
-        seen, started = 0, False
+        seen, started, refused = 0, False, False
 
         async def counted() -> Message:
-            nonlocal seen
+            # Past the cap: answer 413 now and tell the app the client left, so whatever the app
+            # makes of the cut body (FastAPI answers 400 to a body it could not read) goes nowhere.
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise BodyTooLarge(limit)
+                    refused = True
+                    if not started:
+                        await _too_large(limit)(scope, receive, send)
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracked(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
-            await self.app(scope, counted, tracked)
-        except BodyTooLarge:
-            if started:
-                raise
-            await _too_large(limit)(scope, receive, send)
+        await self.app(scope, counted, tracked)
 
 
 def _too_large(limit: int) -> Any:
