@@ -72,6 +72,7 @@ def _upgrade(connection: Connection, script_location: Path) -> None:
 SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
 SHARED_VERSION_TABLE = "alembic_version_shared"
 SHARED_TABLES = frozenset({"outbox", "outbox_marker", "inbox", "dead_letter", "audit_log", "audit_purges",
+                           "pending_approvals",
                            "audit_checkpoints"})
 
 

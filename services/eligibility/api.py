@@ -16,11 +16,13 @@ from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from services.eligibility import paramstore, review, simulate, store
 from services.eligibility.facts import CertificateFacts, PersonFacts
 from services.eligibility.limits import PriorApproval, PriorApprovals
+from shared import approvals
 from shared.app import RuntimeDep, SessionDep
 from shared.auth import AuthPrincipal, PrincipalDep, require_roles
 from shared.problems import Problem
@@ -164,17 +166,47 @@ async def parameter_history(session: SessionDep, _: Auditor) -> list[dict[str, A
     return await paramstore.history(session)
 
 
-@router.post("/parameters", status_code=201, summary="Load a new version of the parameter file")
-async def upload_parameters(body: ParameterUpload, session: SessionDep, principal: Reviewer) -> dict[str, Any]:
+async def _store_parameters(session: Any, text: str, loaded_by: str) -> dict[str, Any]:
     try:
-        params, created = await paramstore.add_version(session, body.yaml, principal.client_id)
+        params, created = await paramstore.add_version(session, text, loaded_by)
     except ValueError as exc:
         raise Problem(422, "Invalid parameter file", str(exc), field="yaml") from None
     if not created:
         raise Problem(409, "Version exists", f"set_version {params.set_version} is already stored; "
                       "versions are never edited", field="yaml")
-    await session.commit()
     return {"set_version": params.set_version, "keys": len(params.versions)}
+
+
+@router.post("/parameters", status_code=202, summary="Submit a new version of the parameter file",
+             responses={202: {"description": "Accepted: in force once a second bureau officer approves it"}})
+async def upload_parameters(body: ParameterUpload, session: SessionDep, principal: Reviewer) -> JSONResponse:
+    """Checked now as its loading would be (422, 409); loaded only by another bureau officer's
+    approval (four eyes, shared/approvals.py)."""
+    summary = await approvals.dry_run(session, lambda: _store_parameters(session, body.yaml, principal.client_id))
+    out = await approvals.submit(session, kind="parameters", content_type="application/yaml",
+                                 body=body.yaml.encode(), by=principal.client_id, summary=summary)
+    await session.commit()
+    return JSONResponse(out, status_code=202)
+
+
+@router.post("/parameters/approvals/{approval_id}", status_code=201,
+             summary="Approve a submitted parameter file (a bureau officer other than its submitter)")
+async def approve_parameters(approval_id: uuid.UUID, session: SessionDep, principal: Reviewer) -> dict[str, Any]:
+    try:
+        pending = await approvals.claim(session, approval_id, kinds=("parameters",), by=principal.client_id)
+    except approvals.ApprovalError as exc:
+        raise Problem(exc.status, "Cannot approve", exc.reason, field="approval_id") from None
+    out = await _store_parameters(session, pending.body.decode(), pending.submitted_by)
+    await approvals.decide(session, approval_id, by=principal.client_id, status="approved",
+                           at=dt.datetime.now(dt.UTC))
+    await session.commit()
+    return out | {"approval_id": str(approval_id), "submitted_by": pending.submitted_by,
+                  "approved_by": principal.client_id}
+
+
+@router.get("/parameters/approvals", summary="Parameter files waiting for a second bureau officer")
+async def pending_parameters(session: SessionDep, _: Reviewer) -> list[dict[str, Any]]:
+    return await approvals.listing(session, ("parameters",))
 
 
 # ------------------------------------------------------------------------------------ review
