@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     # Request bodies: every route is capped; NDJSON bulk uploads have their own, larger cap.
     skillsub_max_body_bytes: int = Field(default=1_048_576, ge=1024)
     skillsub_max_bulk_bytes: int = Field(default=64 * 1_048_576, ge=1024)
-    skillsub_bulk_chunk_lines: int = Field(default=1000, ge=1, le=100_000)
+    skillsub_bulk_chunk_lines: int = Field(default=5000, ge=1, le=100_000)
     # Token endpoint: attempts per client id, and per calling address, in a sliding minute.
     skillsub_token_attempts_per_minute: int = Field(default=20, ge=1)
     skillsub_token_attempts_per_address_per_minute: int = Field(default=120, ge=1)

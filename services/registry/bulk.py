@@ -1,16 +1,22 @@
 """Bulk NDJSON imports of people, facts and certificates: one result per line.
 
 Good lines are kept, bad ones reported with line number, field and reason; replaying a file
-changes nothing (every row has a natural key). Lines are processed in chunks with one statement per
-table per chunk, never a query per line.
+changes nothing (every row has a natural key). The body is read as it arrives and imported in
+chunks of SKILLSUB_BULK_CHUNK_LINES lines, each chunk its own transaction (one statement per table
+per chunk, never a query per line): memory and lock time stay bounded whatever the file's size, and
+an interrupted upload keeps the chunks it finished (a replay of the file completes it, changing
+nothing twice). Parsing, validation, hashing and encryption run in a worker thread, off the event
+loop, so the service keeps answering (/readyz) during a maximum-size upload. Events are built from
+the payload models and staged with shared.outbox's add_events.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import json
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
@@ -34,21 +40,23 @@ from services.registry.people import (
     PeopleBatch,
     copy_people,
     fast_resident_id,
+    person_envelopes,
     raw_connection,
     register_people,
 )
 from services.registry.schemas import CertificateCreate, FactCreate, PersonCreate
 from services.registry.store import certificates, facts
 from shared.auth import AuthPrincipal
-from shared.events import CertificateIssuedV1, PersonFactRecordedV1, derived_event_id, new_envelope
+from shared.events import CertificateIssuedV1, Envelope, PersonFactRecordedV1, derived_event_id, new_envelope
 from shared.ids import parse_resident_id
 from shared.pii import lookup_hash
 
 if TYPE_CHECKING:
     from shared.app import Runtime
 
-CHUNK = 5000
+CHUNK = 5000  # lines per chunk when the caller does not say (SKILLSUB_BULK_CHUNK_LINES)
 M = TypeVar("M", bound=BaseModel)
+Chunk = list[tuple[int, str]]  # (line number, text) of the non-blank lines
 
 
 class LineResult(NamedTuple):
@@ -78,10 +86,45 @@ class LineError(Exception):
         self.field, self.reason = field, reason
 
 
-def _lines(body: bytes) -> Iterator[tuple[int, str]]:
-    for number, raw in enumerate(body.decode("utf-8", errors="replace").splitlines(), start=1):
+async def ndjson_chunks(stream: AsyncIterable[bytes], lines: int = CHUNK) -> AsyncIterator[Chunk]:
+    """The body's non-blank lines, `lines` at a time, as the bytes arrive (UTF-8; an undecodable
+    byte becomes U+FFFD and fails that line's JSON, not the file)."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    chunk: Chunk = []
+    number, tail = 0, ""
+    async for piece in stream:
+        text = tail + decoder.decode(piece)
+        parts = text.split("\n")
+        tail = parts.pop()
+        for raw in parts:
+            number += 1
+            if raw.strip():
+                chunk.append((number, raw))
+        if len(chunk) >= lines:
+            yield chunk
+            chunk = []
+    tail += decoder.decode(b"", final=True)
+    for raw in tail.split("\n"):
+        number += 1
         if raw.strip():
-            yield number, raw
+            chunk.append((number, raw))
+    if chunk:
+        yield chunk
+
+
+async def chunks_of(body: bytes, lines: int = CHUNK) -> AsyncIterator[Chunk]:
+    """A whole body (tests, benchmarks) as the chunks a streamed upload gives."""
+    async def one() -> AsyncIterator[bytes]:
+        yield body
+
+    async for chunk in ndjson_chunks(one(), lines):
+        yield chunk
+
+
+async def _commit(session: AsyncSession) -> None:
+    """End the chunk's transaction; each chunk leaves its own audit entry (shared/audit.py)."""
+    session.sync_session.info["audit_wrote"] = "audit" in session.sync_session.info
+    await session.commit()
 
 
 def _parse(model: type[M], raw: str) -> M:
@@ -91,17 +134,6 @@ def _parse(model: type[M], raw: str) -> M:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err.get("loc", ())) or "line"
         raise LineError(field, err.get("msg", "invalid")) from None
-
-
-def _chunks(body: bytes) -> Iterator[list[tuple[int, str]]]:
-    chunk: list[tuple[int, str]] = []
-    for item in _lines(body):
-        chunk.append(item)
-        if len(chunk) >= CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _validated(chunk: Iterable[tuple[int, str]], check: Callable[[str], Any],
@@ -125,25 +157,33 @@ _PERSON_FIELDS = frozenset(PersonCreate.model_fields)
 Entry = tuple[int, str]  # line, person key
 
 
-async def import_people(session: AsyncSession, runtime: Runtime, p: AuthPrincipal, body: bytes) -> list[LineResult]:
-    """One statement per chunk (people + their events), sent before the next chunk is prepared so
-    PostgreSQL inserts while Python checks, hashes and encrypts."""
-    raw, check, pii_key = await raw_connection(session), _person_check(p), runtime.state["pii_key"]
+async def import_people(session: AsyncSession, runtime: Runtime, p: AuthPrincipal,
+                        chunks: AsyncIterable[Chunk]) -> list[LineResult]:
+    """Per chunk, one COPY (people) and one statement (their events), then commit; while the
+    database writes a chunk, the worker thread checks, hashes and encrypts the next one."""
+    check, pii_key = _person_check(p), runtime.state["pii_key"]
     results: list[LineResult] = []
-    pending: asyncio.Future[list[str]] | None = None
-    held: list[Entry | LineResult] = []
+    writing: asyncio.Future[list[LineResult]] | None = None
     try:
-        for chunk in _chunks(body):
-            batch, entries = await _prepare_people(chunk, check, pii_key)
-            if pending is not None:
-                results += _people_results(held, await pending)
-            pending, held = asyncio.ensure_future(copy_people(raw, batch)), entries
-        if pending is not None:
-            results += _people_results(held, await pending)
+        async for chunk in chunks:
+            prepared = await asyncio.to_thread(_prepare_people, chunk, check, pii_key)
+            if writing is not None:
+                results += await writing
+            writing = asyncio.ensure_future(_write_people(session, runtime, *prepared))
+        if writing is not None:
+            results += await writing
     finally:
-        if pending is not None and not pending.done():
-            await asyncio.wait([pending])  # never leave a statement in flight on the session
+        if writing is not None and not writing.done():
+            await asyncio.wait([writing])  # never leave a statement in flight on the session
     return results
+
+
+async def _write_people(session: AsyncSession, runtime: Runtime, batch: PeopleBatch,
+                        entries: list[Entry | LineResult], envelopes: dict[str, Envelope]) -> list[LineResult]:
+    inserted = await copy_people(await raw_connection(session), batch)
+    await runtime.emit(session, [envelopes[r[0]] for r in inserted])
+    await _commit(session)
+    return _people_results(entries, [r[0] for r in inserted])
 
 
 def _person_check(p: AuthPrincipal) -> Callable[[str], tuple[ParsedId, str | None]]:
@@ -186,13 +226,13 @@ def _parsed_id(number: str) -> ParsedId:
     return rid.number, rid.birth_date, rid.sex
 
 
-async def _prepare_people(chunk: list[tuple[int, str]], check: Callable[[str], tuple[ParsedId, str | None]],
-                          pii_key: bytes) -> tuple[PeopleBatch, list[Entry | LineResult]]:
+def _prepare_people(chunk: Chunk, check: Callable[[str], tuple[ParsedId, str | None]],
+                    pii_key: bytes) -> tuple[PeopleBatch, list[Entry | LineResult], dict[str, Envelope]]:
+    """Worker thread: check, hash and encrypt one chunk, and build the event each new person would
+    get (most are new in a bulk load; the write stages those of the people it inserted)."""
     batch, seen = PeopleBatch(), set()
     entries: list[Entry | LineResult] = []
-    for i, (number, raw) in enumerate(chunk):
-        if i % 1000 == 0:
-            await asyncio.sleep(0)  # the previous chunk's statements advance between our slices
+    for number, raw in chunk:
         try:
             rid, district = check(raw)
         except LineError as exc:
@@ -203,7 +243,8 @@ async def _prepare_people(chunk: list[tuple[int, str]], check: Callable[[str], t
             seen.add(key)
             batch.add(pii_key, key, rid, district)
         entries.append((number, key))
-    return batch, entries
+    rows = zip(batch.keys, batch.ciphers, batch.births, batch.sexes, batch.districts, strict=True)
+    return batch, entries, {e.key: e for e in person_envelopes(list(rows))}
 
 
 def _people_results(entries: list[Entry | LineResult], inserted: list[str]) -> list[LineResult]:
@@ -243,10 +284,12 @@ def fact_row(fact: FactCreate, key: str) -> dict[str, Any]:
     return fields | {"fact_id": uuid.uuid5(uuid.NAMESPACE_URL, f"skillsub:fact:{digest}"), "content_hash": digest}
 
 
-async def import_facts(session: AsyncSession, runtime: Runtime, p: AuthPrincipal, body: bytes) -> list[LineResult]:
+async def import_facts(session: AsyncSession, runtime: Runtime, p: AuthPrincipal,
+                       chunks: AsyncIterable[Chunk]) -> list[LineResult]:
     results: list[LineResult] = []
-    for chunk in _chunks(body):
-        good = _validated(chunk, fact_check(p), results)
+    check = fact_check(p)
+    async for chunk in chunks:
+        good = await asyncio.to_thread(_validated, chunk, check, results)
         keys = await register_people(session, runtime, [NewPerson(f.resident_id, None) for _, f in good])
         rows = [fact_row(f, keys[f.resident_id]) for _, f in good]
         new = await _insert_new(session, facts, rows, facts.c.fact_id)
@@ -254,6 +297,7 @@ async def import_facts(session: AsyncSession, runtime: Runtime, p: AuthPrincipal
         await runtime.emit(session, [new_envelope(
             PersonFactRecordedV1(**{k: v for k, v in r.items() if k != "content_hash"}), key=r["person_key"],
             producer=PRODUCER, event_id=derived_event_id("fact", r["fact_id"])) for r in fresh])
+        await _commit(session)
         for (n, _), r in zip(good, rows, strict=True):
             # A repeat of a line earlier in the same file is unchanged, like a replay.
             status = "created" if r["fact_id"] in new else "unchanged"
@@ -295,10 +339,11 @@ def certificate_row(cert: CertificateCreate, key: str) -> dict[str, Any]:
 
 
 async def import_certificates(session: AsyncSession, runtime: Runtime, p: AuthPrincipal,
-                              body: bytes) -> list[LineResult]:
+                              chunks: AsyncIterable[Chunk]) -> list[LineResult]:
     results: list[LineResult] = []
-    for chunk in _chunks(body):
-        good = _validated(chunk, certificate_check(p), results)
+    check = certificate_check(p)
+    async for chunk in chunks:
+        good = await asyncio.to_thread(_validated, chunk, check, results)
         keys = await register_people(session, runtime, [NewPerson(c.resident_id, c.district) for _, c in good])
         rows = [certificate_row(c, keys[c.resident_id]) for _, c in good]
         new = await _insert_new(session, certificates, _first_per_number(rows), certificates.c.number)
@@ -307,6 +352,7 @@ async def import_certificates(session: AsyncSession, runtime: Runtime, p: AuthPr
             CertificateIssuedV1(**{k: v for k, v in r.items() if k != "content_hash"}), key=r["person_key"],
             producer=PRODUCER, event_id=derived_event_id("certificate-issued", r["certificate_id"]))
             for r in _first_per_number(rows) if r["number"] in new])
+        await _commit(session)
         results += [_certificate_result(n, r, new, stored) for (n, _), r in zip(good, rows, strict=True)]
     return sorted(results, key=lambda r: r.line)
 

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from services.registry.bulk import LineResult, render
 from services.registry.main import create_app
-from services.registry.people import fast_resident_id, person_event_id
+from services.registry.people import fast_resident_id
 from shared.events import Envelope, PersonRegisteredV1, derived_event_id
 from shared.ids import InvalidResidentId, parse_resident_id, resident_id_check_char
 from shared.pii import decrypt_pii
@@ -39,11 +39,6 @@ def test_the_fast_resident_id_check_accepts_exactly_what_gb_11643_parsing_accept
     fast = fast_resident_id(text_)
     # Blank-padded input is left to the model (which refuses it on length): fast never says yes wrongly.
     assert fast == expected or (fast is None and text_ != text_.strip())
-
-
-@given(st.text(alphabet="0123456789abcdef", min_size=64, max_size=64))
-def test_person_event_ids_are_the_derived_ids_of_the_single_person_path(key: str) -> None:
-    assert person_event_id(key) == str(derived_event_id("person", key))
 
 
 def test_rendered_results_are_the_json_of_each_line() -> None:
