@@ -174,10 +174,14 @@ class OutboxRelay:
             if not rows:
                 self.stats.backlog = 0
                 return 0
-            futures = [
-                await self._producer.send(self.prefix + r.topic, key=r.key.encode(), value=r.envelope.encode())
-                for r in rows
-            ]
+            futures = []
+            for i, r in enumerate(rows, start=1):
+                futures.append(await self._producer.send(self.prefix + r.topic, key=r.key.encode(),
+                                                         value=r.envelope.encode()))
+                if i % 100 == 0:
+                    # send() returns at once while the batch has room: without this, 5,000 sends
+                    # held the event loop for 0.2-0.4 s (requests, /readyz waited behind them).
+                    await asyncio.sleep(0)
             await asyncio.gather(*futures)
             maybe_crash("relay.after_publish")
             await session.execute(sa.text("UPDATE outbox SET sent_at = now() WHERE id = ANY(:ids)"),

@@ -18,7 +18,9 @@ from shared.platform import Platform, free_ports
 from shared.settings import SERVICES
 
 ENV = {"KAFKA_TOPIC_PARTITIONS": "2", "OUTBOX_POLL_SECONDS": "0.05", "SKILLSUB_ENV": "test",
-       "SKILLSUB_AUDIT_CHECKPOINT_SECONDS": "1"}
+       "SKILLSUB_AUDIT_CHECKPOINT_SECONDS": "1",
+       # the largest bulk upload this platform takes: the readiness test sends one this size
+       "SKILLSUB_MAX_BULK_BYTES": str(2 * 1024 * 1024)}
 
 
 @pytest.fixture(scope="package")
