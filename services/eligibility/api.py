@@ -49,7 +49,7 @@ def _actor(p: AuthPrincipal) -> review.Actor:
 # decision used (disability, low-income status) nor its reasons and explanation (PIPL art. 6, 28).
 PAYING_FIELDS = frozenset({"decision_id", "person_key", "trigger_id", "trigger_kind", "clause", "outcome",
                            "amount_fen", "year", "current", "supersedes", "decided_at", "district",
-                           "parameter_versions", "clauses_cited"})
+                           "parameter_set", "parameter_versions", "clauses_cited", "payee_kind", "payee_ref"})
 
 
 def _read(r: Any, principal: AuthPrincipal | None = None) -> dict[str, Any]:
