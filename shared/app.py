@@ -66,6 +66,10 @@ class ServiceSpec:
     routers: Sequence[APIRouter]
     consumes: tuple[str, ...] = ()
     handler: Handler | None = None
+    # Topics read only for the audit checkpoints on them (shared/audit.py), whose other events are
+    # not for this service. Its replicas may outnumber these topics' partitions: the idle ones cost
+    # nothing, the service scales for its REST traffic.
+    checkpoints_from: tuple[str, ...] = ()
     on_start: Callable[[Runtime], Awaitable[None]] | None = None
     extra_metrics: Callable[[Runtime], Awaitable[None]] | None = None
     state: dict[str, Any] = field(default_factory=dict)
@@ -119,7 +123,7 @@ class Runtime:
         if self.verifier.polls_registry:
             self.tasks.append(_supervised(f"{self.name}-revocations", self.verifier.poll_revocations))
         await self._start_relay(bootstrap)
-        if self.spec.consumes:
+        if self.spec.consumes or self.spec.checkpoints_from:
             await self._start_consumer(bootstrap)
         self.tasks.append(_supervised(f"{self.name}-audit-checkpoints", self._checkpoint_loop))
         # Long-lived start-up objects (modules, metadata, parameters) never become garbage: move
@@ -173,14 +177,16 @@ class Runtime:
         s, p = self.settings, self.spec.plumbing
         assert self.maker is not None
         prefix = s.kafka_topic_prefix
-        kc = make_consumer(bootstrap, *(prefix + t for t in self.spec.consumes),
+        topics = (*self.spec.consumes, *(t for t in self.spec.checkpoints_from if t not in self.spec.consumes))
+        kc = make_consumer(bootstrap, *(prefix + t for t in topics),
                            group_id=f"{prefix}skillsub-{self.name}",
                            max_records=s.kafka_consumer_batch)
         await kc.start()
         self.state["kafka_consumer"] = kc
         self.consumer = InboxConsumer(
             name=self.name, consumer=kc, maker=self.maker, inbox=p.inbox, dead_letter=p.dead_letter,
-            handler=recording_checkpoints(self.spec.handler), metrics=self.metrics, batch=s.kafka_consumer_batch,
+            handler=recording_checkpoints(self.spec.handler, self.spec.consumes), metrics=self.metrics,
+            batch=s.kafka_consumer_batch,
             max_retries=s.consumer_max_retries)
         self.tasks.append(_supervised(f"{self.name}-consumer", self.consumer.run))
 
@@ -214,8 +220,9 @@ async def cancel_and_wait(tasks: Sequence[asyncio.Task[None]], *, grace: float =
             log.error("background task %s ended with %r", task.get_name(), task.exception())
 
 
-def recording_checkpoints(handler: Handler | None) -> Handler:
-    """Every consumer records the audit checkpoints on its topics; the service's handler gets the rest."""
+def recording_checkpoints(handler: Handler | None, consumes: Sequence[str]) -> Handler:
+    """Every consumer records the audit checkpoints on its topics; the service's handler gets the
+    other events of the topics it consumes (not those of topics read for checkpoints only)."""
 
     async def handle(session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
         heads = [e for e in envelopes if e.type.endswith(audit.CHECKPOINT_SUFFIX)]
@@ -224,7 +231,7 @@ def recording_checkpoints(handler: Handler | None) -> Handler:
             await audit.record_checkpoints(session, [
                 (e.event_id, e.type.split(".", 1)[0], p.seq, p.hash, p.at)  # type: ignore[attr-defined]
                 for e, p in parsed])
-        rest = [e for e in envelopes if not e.type.endswith(audit.CHECKPOINT_SUFFIX)]
+        rest = [e for e in envelopes if not e.type.endswith(audit.CHECKPOINT_SUFFIX) and e.topic in consumes]
         if rest and handler is not None:
             await handler(session, rest)
 

@@ -374,34 +374,14 @@ class _AuditCheckpointed(Payload):
     at: datetime
 
 
-@event
-class RegistryAuditCheckpointedV1(_AuditCheckpointed):
-    __doc__ = _AuditCheckpointed.__doc__
-    TYPE: ClassVar[str] = "registry.audit.checkpointed"
-    VERSION: ClassVar[int] = 1
-
-
-@event
-class EligibilityAuditCheckpointedV1(_AuditCheckpointed):
-    __doc__ = _AuditCheckpointed.__doc__
-    TYPE: ClassVar[str] = "eligibility.audit.checkpointed"
-    VERSION: ClassVar[int] = 1
-
-
-@event
-class PaymentsAuditCheckpointedV1(_AuditCheckpointed):
-    __doc__ = _AuditCheckpointed.__doc__
-    TYPE: ClassVar[str] = "payments.audit.checkpointed"
-    VERSION: ClassVar[int] = 1
-
-
-@event
-class ReportingAuditCheckpointedV1(_AuditCheckpointed):
-    __doc__ = _AuditCheckpointed.__doc__
-    TYPE: ClassVar[str] = "reporting.audit.checkpointed"
-    VERSION: ClassVar[int] = 1
+def _checkpointed(service: str) -> type[_AuditCheckpointed]:
+    """`<service>.audit.checkpointed` v1: one model per producer, so each travels on its own topic."""
+    name = f"{service.title()}AuditCheckpointedV1"
+    cls = type(name, (_AuditCheckpointed,), {"__doc__": _AuditCheckpointed.__doc__, "__module__": __name__,
+                                            "TYPE": f"{service}.audit.checkpointed", "VERSION": 1})
+    event(cls)
+    return cls
 
 
 AUDIT_CHECKPOINTS: dict[str, type[_AuditCheckpointed]] = {
-    cls.TYPE.split(".", 1)[0]: cls for cls in (RegistryAuditCheckpointedV1, EligibilityAuditCheckpointedV1,
-                                               PaymentsAuditCheckpointedV1, ReportingAuditCheckpointedV1)}
+    s: _checkpointed(s) for s in ("registry", "eligibility", "payments", "reporting")}

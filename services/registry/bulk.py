@@ -15,6 +15,7 @@ shared.outbox's add_events.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import codecs
 import concurrent.futures
 import json
@@ -135,6 +136,7 @@ def _pool() -> concurrent.futures.ProcessPoolExecutor:
     global _POOL
     if _POOL is None:
         _POOL = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        atexit.register(_POOL.shutdown, wait=True, cancel_futures=True)  # before the interpreter unwinds
     return _POOL
 
 

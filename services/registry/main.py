@@ -50,10 +50,10 @@ async def _on_start(runtime: Runtime) -> None:
 def create_app(settings: Settings | None = None, *, example_catalog: bool | None = None) -> FastAPI:
     """`example_catalog`: load catalog_data/*.EXAMPLE.csv at first start (default: development only)."""
     routers = [api.router, api_auth.router, api_catalog.router, api_training.router, api_bulk.router]
-    # The registry consumes only reporting's topic, for its audit checkpoints (shared/audit.py).
+    # Reporting's audit checkpoints are recorded here: nobody else reads its topic (shared/audit.py).
     spec = ServiceSpec(name="registry", plumbing=plumbing, migrations=MIGRATIONS, routers=routers,
                        on_start=_on_start, state={"example_catalog": example_catalog},
-                       consumes=("reporting.events",))
+                       checkpoints_from=("reporting.events",))
     return build_app(spec, settings or Settings(), title="SkillSub registry",
                      description="People, institutions, the occupation Catalog, classes and certificates. "
                                  "Writes need a bearer token from POST /v1/oauth/token (docs/auth.md).")
