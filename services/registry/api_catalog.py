@@ -127,7 +127,8 @@ async def _submit(kind: str, request: Request, session: AsyncSession, runtime: R
     return JSONResponse(out, status_code=202)
 
 
-SUBMITTED = {202: {"description": "Accepted: waits for a second bureau officer's approval"}}
+SUBMITTED = {202: {"description": "Accepted: waits for a second bureau officer's approval"},
+             **problem_responses(409, 415, 422)}
 
 
 @router.post("/versions", status_code=202, openapi_extra=CSV_BODY, responses=SUBMITTED,

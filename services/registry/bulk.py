@@ -140,6 +140,11 @@ def _pool() -> concurrent.futures.ProcessPoolExecutor:
     return _POOL
 
 
+def warm_up() -> None:
+    """Start the worker process now (spawning and importing takes seconds), without waiting for it."""
+    _pool().submit(int)
+
+
 async def off_loop(fn: Callable[..., R], *args: Any) -> R:
     """Run a pure, picklable step in the worker process."""
     return await asyncio.get_running_loop().run_in_executor(_pool(), fn, *args)

@@ -12,6 +12,7 @@ from services.registry import (
     api_bulk,
     api_catalog,
     api_training,
+    bulk,
     catalog_load,
     clients,
 )
@@ -34,6 +35,7 @@ def _examples_wanted(runtime: Runtime) -> bool:
 
 async def _on_start(runtime: Runtime) -> None:
     runtime.state["pii_key"] = load_pii_key(runtime.settings.skillsub_pii_key)
+    bulk.warm_up()  # the bulk uploads' worker process
     runtime.state["online_ratios"] = load_ratios()
     assert runtime.maker is not None
     # The registry signs; it verifies with its own public keys and its own client table.
