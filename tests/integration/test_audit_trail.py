@@ -80,3 +80,48 @@ async def test_the_log_refuses_edits_and_verification_finds_an_edit_made_behind_
             assert (result.ok, result.problem) == (False, "an entry is missing")
         finally:
             await owner.dispose()
+
+
+async def test_only_the_owner_purges_past_retention_and_the_purge_is_recorded_and_verifiable(settings) -> None:
+    import datetime as dt
+
+    from shared.db import make_sessionmaker
+
+    app = registry_app(settings)
+    key = audit.audit_key(settings.skillsub_audit_key, "registry")
+    async with serve(app) as reg:
+        owner = make_engine(settings.migration_url_for("registry"), pool_size=1)
+        try:
+            old = dt.datetime.now(dt.UTC) - dt.timedelta(days=400)
+            prev, rows = audit.GENESIS, []
+            for seq in (1, 2, 3):  # three entries from over a year ago, chained and keyed as written then
+                e = audit.AuditEntry("demo-institution", "institution", "POST /v1/certificates", "/v1/certificates",
+                                     "committed", f"old-{seq}", {})
+                at = old + dt.timedelta(minutes=seq)
+                digest = audit.entry_hash(key, prev, seq, at, e)
+                rows.append({"seq": seq, "at": at, "actor": e.actor, "role": e.role, "action": e.action,
+                             "resource": e.resource, "outcome": e.outcome, "request_id": e.request_id,
+                             "detail": {}, "prev_hash": prev, "hash": digest, "alg": audit.KEYED})
+                prev = digest
+            async with owner.begin() as conn:
+                await conn.execute(sa.insert(audit.audit_log), rows)
+            await reg.post("/v1/certificates", json=certificate(), headers=await auth(reg, "demo-institution"))
+            async with owner.begin() as conn:  # a purge record alone does not let a recent entry go
+                await conn.execute(sa.insert(audit.audit_purges).values(through_seq=4, last_hash="x", entries=4,
+                                                                        purged_by="nobody"))
+                with pytest.raises(Exception, match="append-only"):
+                    async with conn.begin_nested():
+                        await conn.execute(sa.text("DELETE FROM audit_log WHERE seq = 4"))
+                await conn.rollback()
+            async with make_sessionmaker(owner, audit_key=key)() as session, session.begin():
+                assert await audit.purge(session, 30, "ops-wang") == 3  # 30 asked, 180 days kept at least
+            async with app.state.runtime.maker() as session:
+                result = await audit.verify(session)
+                left = (await session.execute(sa.select(audit.audit_log.c.seq, audit.audit_log.c.action)
+                                              .order_by(audit.audit_log.c.seq))).all()
+                purges = (await session.execute(sa.select(audit.audit_purges))).mappings().all()
+            assert result.ok, result
+            assert [s for s, _ in left][0] == 4 and left[-1].action == "purge audit log"
+            assert [(p["through_seq"], p["purged_by"], p["entries"]) for p in purges] == [(3, "ops-wang", 3)]
+        finally:
+            await owner.dispose()
