@@ -3,6 +3,7 @@ security administrator's client administration (等保2.0: separate from the bur
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -82,7 +83,8 @@ async def token(request: Request, session: SessionDep, runtime: RuntimeDep, gran
     throttled = _throttled(request, runtime, client_id)
     if throttled is not None:
         return throttled
-    principal = await clients.authenticate(session, client_id, client_secret)
+    slots = runtime.state.setdefault("scrypt_slots", asyncio.Semaphore(clients.SCRYPT_SLOTS))
+    principal = await clients.authenticate(session, client_id, client_secret, slots)
     if principal is None:
         auth_failed(request, "client credentials refused")
         return _oauth_error(401, "invalid_client", "unknown client, wrong secret or revoked")

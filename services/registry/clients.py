@@ -97,17 +97,19 @@ async def revoke_client(session: AsyncSession, client_id: str) -> bool:
     return result.first() is not None
 
 
-# scrypt takes ~16 MiB and tens of ms: at most this many checks at once, whatever arrives.
-_CHECKS = asyncio.Semaphore(2)
+# scrypt takes ~16 MiB and tens of ms: at most this many checks at once per process.
+SCRYPT_SLOTS = 2
 
 
-async def authenticate(session: AsyncSession, client_id: str, secret: str) -> AuthPrincipal | None:
+async def authenticate(session: AsyncSession, client_id: str, secret: str,
+                       slots: asyncio.Semaphore | None = None) -> AuthPrincipal | None:
     """The client's principal if the secret matches and it is not revoked. An unknown or revoked
-    client costs the same scrypt check as a wrong secret, so timing does not tell ids apart."""
+    client costs the same scrypt check as a wrong secret, so timing does not tell ids apart;
+    `slots` bounds how many checks run at once."""
     row = (await session.execute(sa.select(api_clients).where(api_clients.c.client_id == client_id))
            ).mappings().first()
     usable = row is not None and row["revoked_at"] is None
-    async with _CHECKS:
+    async with slots or asyncio.Semaphore(1):
         matched = await asyncio.to_thread(verify_secret, secret, row["secret_hash"] if usable and row else DUMMY_HASH)
     if not (usable and matched) or row is None:
         return None
