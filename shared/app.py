@@ -163,6 +163,8 @@ class Runtime:
         assert self.maker is not None
         last: audit.Checkpoint | None = None
         while True:
+            # One interval first: a restarted service's first relay batch stays the work it resumes.
+            await asyncio.sleep(self.settings.skillsub_audit_checkpoint_seconds)
             async with self.maker() as session, session.begin():
                 now = await audit.head(session)
                 if now is not None and now != last:
@@ -171,7 +173,6 @@ class Runtime:
             if now != last:
                 self.wake_relay()
                 last = now
-            await asyncio.sleep(self.settings.skillsub_audit_checkpoint_seconds)
 
     async def _start_consumer(self, bootstrap: str) -> None:
         s, p = self.settings, self.spec.plumbing
