@@ -52,7 +52,7 @@ from services.registry.people import (
 from services.registry.schemas import CertificateCreate, FactCreate, PersonCreate
 from services.registry.store import certificates, facts
 from shared.auth import AuthPrincipal
-from shared.events import CertificateIssuedV1, Envelope, PersonFactRecordedV1, derived_event_id, new_envelope
+from shared.events import CertificateIssuedV1, PersonFactRecordedV1, derived_event_id, new_envelope
 from shared.ids import parse_resident_id
 from shared.pii import lookup_hash
 
@@ -208,9 +208,11 @@ async def import_people(session: AsyncSession, runtime: Runtime, p: AuthPrincipa
 
 
 async def _write_people(session: AsyncSession, runtime: Runtime, batch: PeopleBatch,
-                        entries: list[Entry | LineResult], envelopes: dict[str, Envelope]) -> list[LineResult]:
+                        entries: list[Entry | LineResult]) -> list[LineResult]:
     inserted = await copy_people(await raw_connection(session), batch)
-    await runtime.emit(session, [envelopes[r[0]] for r in inserted])
+    # Envelopes are built here, in a thread: shipping models back from the worker process cost
+    # more in pickling than building them (bench/registry_bulk_bench.py).
+    await runtime.emit(session, await asyncio.to_thread(person_envelopes, inserted))
     await _commit(session)
     return _people_results(entries, [r[0] for r in inserted])
 
@@ -256,9 +258,8 @@ def _parsed_id(number: str) -> ParsedId:
 
 
 def prepare_people(chunk: Chunk, p: AuthPrincipal, pii_key: bytes
-                   ) -> tuple[PeopleBatch, list[Entry | LineResult], dict[str, Envelope]]:
-    """Worker process: check, hash and encrypt one chunk, and build the event each new person
-    would get (most are new in a bulk load; the write stages those of the people it inserted)."""
+                   ) -> tuple[PeopleBatch, list[Entry | LineResult]]:
+    """Worker process: check, hash and encrypt one chunk."""
     check = _person_check(p)
     batch, seen = PeopleBatch(), set()
     entries: list[Entry | LineResult] = []
@@ -273,8 +274,7 @@ def prepare_people(chunk: Chunk, p: AuthPrincipal, pii_key: bytes
             seen.add(key)
             batch.add(pii_key, key, rid, district)
         entries.append((number, key))
-    rows = zip(batch.keys, batch.ciphers, batch.births, batch.sexes, batch.districts, strict=True)
-    return batch, entries, {e.key: e for e in person_envelopes(list(rows))}
+    return batch, entries
 
 
 def _people_results(entries: list[Entry | LineResult], inserted: list[str]) -> list[LineResult]:
