@@ -82,6 +82,16 @@ class RssSampler(threading.Thread):
             time.sleep(0.5)
 
 
+async def publish_catalog(client: httpx.AsyncClient, reg: str, body: dict[str, Any]) -> None:
+    """A Catalog version as the bureau publishes it: one officer submits, a second approves."""
+    submitted = await client.post(f"{reg}/v1/catalog/versions", headers=await _token(client, reg, "demo-bureau"),
+                                  json=body)
+    submitted.raise_for_status()
+    approved = await client.post(f"{reg}/v1/catalog/approvals/{submitted.json()['approval_id']}",
+                                 headers=await _token(client, reg, "demo-bureau-2"))
+    approved.raise_for_status()
+
+
 async def _token(client: httpx.AsyncClient, base: str, role_client: str) -> dict[str, str]:
     """A bearer token when the registry has OAuth2 (demo clients in development); else no header."""
     try:
@@ -142,11 +152,10 @@ async def run_platform(args: argparse.Namespace, platform: Platform) -> dict[str
     dsns = {s: settings.database_url_for(s).replace("postgresql+asyncpg://", "postgresql://") for s in SERVICES}
     reg, pay = platform.url("registry"), platform.url("payments")
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64)) as client:
-        bureau = await _token(client, reg, "demo-bureau")
         feeder = await _token(client, reg, "demo-feeder-employment_service")
         institution = await _token(client, reg, "demo-institution")
-        finance = await _token(client, pay, "demo-finance")
-        await client.post(f"{reg}/v1/catalog/versions", headers=bureau, json={
+        finance = await _token(client, reg, "demo-finance")  # tokens come from the registry only
+        await publish_catalog(client, reg, {
             "catalog_version": f"bench-{uuid.uuid4().hex[:6]}", "standards": [
                 {"occupation_code": LATHE, "occupation_name": "车工", "level": 4, "training_fen": 120000,
                  "appraisal_fen": 20000, "valid_from": "2019-01-01"}]})

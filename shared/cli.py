@@ -37,7 +37,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     async def run() -> None:
         settings = Settings()
-        url = settings.database_url_for(args.service)
+        url = settings.migration_url_for(args.service)
         await ensure_database(url)
         engine = make_engine(url, pool_size=1)
         try:
@@ -72,22 +72,41 @@ def cmd_makemigration(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    """Recompute a service's audit hash chain; exit 1 if an entry was edited, removed or inserted."""
-    from shared.audit import verify
+    """Recompute a service's keyed audit chain and hold its head against the checkpoints the other
+    services recorded from the bus; exit 1 if an entry was edited, removed, inserted or cut off."""
+    from shared.audit import verify_service
+
+    report = asyncio.run(verify_service(Settings(), args.service))
+    print(report.text)
+    return 0 if report.ok else 1
+
+
+def cmd_audit_purge(args: argparse.Namespace) -> int:
+    """As the owner role: record and delete entries past the retention (never under 180 days)."""
+    from shared.audit import audit_key, purge
     from shared.db import make_engine, make_sessionmaker
 
     async def run() -> int:
-        engine = make_engine(Settings().database_url_for(args.service), pool_size=1)
+        settings = Settings()
+        engine = make_engine(settings.migration_url_for(args.service), pool_size=1)
         try:
-            async with make_sessionmaker(engine)() as session:
-                result = await verify(session)
+            maker = make_sessionmaker(engine, audit_key=audit_key(settings.skillsub_audit_key, args.service))
+            async with maker() as session, session.begin():
+                return await purge(session, args.retention_days, args.by)
         finally:
             await engine.dispose()
-        print(f"{args.service}: {result.entries} entries verified" if result.ok else
-              f"{args.service}: TAMPERED at seq {result.first_bad_seq}: {result.problem}")
-        return 0 if result.ok else 1
 
-    return asyncio.run(run())
+    print(f"{args.service}: {asyncio.run(run())} audit entries purged")
+    return 0
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    """Print a new Ed25519 token-signing key (PEM). Rotation: put it first in the registry's key
+    file, keep the old key after it for at least one token lifetime, then remove the old one."""
+    from shared.auth import generate_signing_key_pem
+
+    sys.stdout.write(generate_signing_key_pem())
+    return 0
 
 
 def cmd_dead_letters(args: argparse.Namespace) -> int:
@@ -243,6 +262,13 @@ def main(argv: list[str] | None = None) -> int:
     dl.add_argument("--client-id", help="your client (default SKILLSUB_CLIENT_ID; secret from "
                                         "SKILLSUB_CLIENT_SECRET); auditors list and show, the bureau resolves")
     dl.set_defaults(func=cmd_dead_letters)
+    ap = sub.add_parser("audit-purge", help="purge audit entries past retention (owner role; recorded)")
+    ap.add_argument("service", choices=SERVICES)
+    ap.add_argument("--retention-days", type=int, required=True)
+    ap.add_argument("--by", required=True, help="who purges (recorded in the purge record and the chain)")
+    ap.set_defaults(func=cmd_audit_purge)
+    kg = sub.add_parser("keygen", help="print a new Ed25519 token-signing key (PEM)")
+    kg.set_defaults(func=cmd_keygen)
     mk = sub.add_parser("makemigration", help="developer tool: autogenerate a migration")
     mk.add_argument("service", choices=SERVICES)
     mk.add_argument("-m", "--message", required=True)

@@ -17,6 +17,8 @@ class ServiceMetrics:
         self.http_latency = Histogram("skillsub_http_request_seconds", "HTTP request latency",
                                       ["method", "route"], registry=r,
                                       buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+        self.auth_failures = Counter("skillsub_auth_failures", "Failed authentications (token or client "
+                                     "credentials), by reason", ["reason"], registry=r)
         self.events_consumed = Counter("skillsub_events_consumed", "Events applied by the inbox",
                                        registry=r)
         self.events_duplicate = Counter("skillsub_events_duplicate",

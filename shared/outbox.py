@@ -22,8 +22,9 @@ import uuid
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
+import asyncpg
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError, OffsetOutOfRangeError
@@ -69,14 +70,40 @@ _STAGE = sa.text(
     "ON CONFLICT (event_id) DO NOTHING")
 
 
+# From this many events on, COPY first (about 2.5x cheaper in the database than the unnest
+# INSERT, measured at 5,000 rows: 20 vs 50 us a row); a batch holding an event already staged
+# fails the COPY in its savepoint and takes the ON CONFLICT statement instead.
+COPY_FROM = 500
+_COLUMNS = ["event_id", "topic", "key", "envelope"]
+
+
 async def add_events(session: AsyncSession, outbox: sa.Table, envelopes: Sequence[Envelope]) -> None:
     """Stage events in the caller's transaction; an event already staged (same id) is skipped."""
     if not envelopes:
         return
     assert outbox.name == "outbox"
-    await session.execute(_STAGE, {
-        "ids": [e.event_id for e in envelopes], "topics": [e.topic for e in envelopes],
-        "keys": [e.key for e in envelopes], "envelopes": [e.model_dump_json() for e in envelopes]})
+    rows = [(e.event_id, e.topic, e.key, e.model_dump_json()) for e in envelopes]
+    if len(rows) >= COPY_FROM and len({r[0] for r in rows}) == len(rows) and await _copied(session, rows):
+        return
+    ids, topics, keys, texts = map(list, zip(*rows, strict=True))
+    await session.execute(_STAGE, {"ids": ids, "topics": topics, "keys": keys, "envelopes": texts})
+
+
+async def _copied(session: AsyncSession, rows: list[tuple[Any, str, str, str]]) -> bool:
+    conn = await session.connection()
+    raw: Any = (await conn.get_raw_connection()).driver_connection
+    if not isinstance(raw, asyncpg.Connection):
+        return False
+    if not raw.is_in_transaction():
+        await session.execute(sa.text("SELECT 1"))  # SQLAlchemy begins lazily, on a first statement
+    if not raw.is_in_transaction():
+        return False  # never COPY outside the caller's transaction
+    try:
+        async with raw.transaction():  # a savepoint inside the session's transaction
+            await raw.copy_records_to_table("outbox", records=rows, columns=_COLUMNS)
+    except asyncpg.UniqueViolationError:
+        return False
+    return True
 
 
 @dataclass
@@ -183,10 +210,14 @@ class OutboxRelay:
             if not rows:
                 self.stats.backlog = 0
                 return 0
-            futures = [
-                await self._producer.send(self.prefix + r.topic, key=r.key.encode(), value=r.envelope.encode())
-                for r in rows
-            ]
+            futures = []
+            for i, r in enumerate(rows, start=1):
+                futures.append(await self._producer.send(self.prefix + r.topic, key=r.key.encode(),
+                                                         value=r.envelope.encode()))
+                if i % 100 == 0:
+                    # send() returns at once while the batch has room: without this, 5,000 sends
+                    # held the event loop for 0.2-0.4 s (requests, /readyz waited behind them).
+                    await asyncio.sleep(0)
             await asyncio.gather(*futures)
             maybe_crash("relay.after_publish")
             await session.execute(sa.text("UPDATE outbox SET sent_at = now() WHERE id = ANY(:ids)"),

@@ -48,6 +48,8 @@ class Platform:
         if not base.get("DATABASE_URL") and not all(base.get(f"{s.upper()}_DATABASE_URL") for s in SERVICES):
             self.pg = EmbeddedPostgres(self.data_dir / "pg")
             self.env["DATABASE_URL"] = self.pg.start()
+            self._separate_roles(self.env["DATABASE_URL"])
+        self.env.setdefault("SKILLSUB_REGISTRY_URL", self.url("registry"))
         if not base.get("KAFKA_BOOTSTRAP_SERVERS"):
             self._start_broker()
         if not base.get("TREASURY_URL") and self.with_treasury:
@@ -78,6 +80,21 @@ class Platform:
         if isinstance(self.broker, ApacheKafkaBroker):
             return self.broker.bootstrap
         return {**os.environ, **self.env}["KAFKA_BOOTSTRAP_SERVERS"]
+    def _separate_roles(self, server_url: str) -> None:
+        """Each service runs as its runtime role and migrates as its owner role (shared/roles.py);
+        DATABASE_URL stays the superuser's, for the operator's tools."""
+        import asyncio
+
+        from shared.roles import adopt_databases, provision_roles, role_urls
+        from shared.settings import normalise_async_url
+
+        url = normalise_async_url(server_url)
+        asyncio.run(provision_roles(url))
+        asyncio.run(adopt_databases(url))
+        for name in SERVICES:
+            runtime, owner = role_urls(url, name)
+            self.env[f"{name.upper()}_DATABASE_URL"] = runtime
+            self.env[f"{name.upper()}_MIGRATION_DATABASE_URL"] = owner
 
     def _start_treasury_simulator(self) -> str:
         """The treasury payments pays through, simulated (services/payments/treasury_sim.py)."""

@@ -10,6 +10,7 @@ other's rows or events.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import tempfile
@@ -26,7 +27,8 @@ from hypothesis import settings as hypothesis_settings
 from shared.apache_kafka import ApacheKafkaBroker
 from shared.db import drop_database
 from shared.embedded import EmbeddedBroker, EmbeddedPostgres
-from shared.settings import SERVICES, Settings, with_database
+from shared.roles import provision_roles, role_urls
+from shared.settings import SERVICES, Settings
 
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
 TEST_BROKER = os.environ.get("TEST_BROKER", "tansu")
@@ -47,7 +49,9 @@ def pg_server_url() -> Iterator[str]:
     folder = Path(tempfile.mkdtemp(prefix="skillsub-pg-"))
     pg = EmbeddedPostgres(folder / "data")
     try:
-        yield pg.start()
+        url = pg.start()
+        asyncio.run(provision_roles(_async(url)))
+        yield url
     finally:
         pg.stop()
 
@@ -88,7 +92,10 @@ def apache_broker(test_broker: EmbeddedBroker | ApacheKafkaBroker | None) -> Apa
 def settings(pg_server_url: str, broker_bootstrap: str) -> Iterator[Settings]:
     """Settings with fresh databases and a fresh topic namespace for this test."""
     tag = uuid.uuid4().hex[:10]
-    urls = {f"{s}_database_url": with_database(_async(pg_server_url), f"t_{tag}_{s}") for s in SERVICES}
+    urls: dict[str, str] = {}
+    for s in SERVICES:  # each service as its runtime role; migrations as its owner role (shared/roles.py)
+        urls[f"{s}_database_url"], urls[f"{s}_migration_database_url"] = role_urls(
+            _async(pg_server_url), s, f"t_{tag}_{s}")
     yield Settings(skillsub_env="test", kafka_bootstrap_servers=broker_bootstrap, kafka_broker_kind=TEST_BROKER,
                    kafka_topic_prefix=f"t{tag}.", outbox_poll_seconds=0.05, kafka_topic_partitions=2,
                    **urls)
@@ -100,11 +107,15 @@ def _async(url: str) -> str:
     return normalise_async_url(url)
 
 
-def bearer(client_id: str, role: str, **claims: object) -> dict[str, str]:
-    """A bearer token as the registry issues it (shared/auth.py), signed with the test secret."""
+def bearer(client_id: str, role: str, *, audience: tuple[str, ...] | None = None,
+           **claims: object) -> dict[str, str]:
+    """A bearer token as the registry issues it (shared/auth.py), signed with the development and
+    test key (production refuses that key). Good for every service unless `audience` narrows it:
+    tests call services a role's default audience leaves out, to see them answer 403."""
     from shared.auth import AuthPrincipal, issue_token
 
-    token = issue_token(Settings(skillsub_env="test"), AuthPrincipal(client_id, role, **claims))  # type: ignore[arg-type]
+    principal = AuthPrincipal(client_id, role, **claims)  # type: ignore[arg-type]
+    token = issue_token(Settings(skillsub_env="test"), principal, audience=audience or SERVICES)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -139,7 +150,7 @@ async def drop_test_databases(settings: Settings) -> AsyncIterator[None]:
     yield
     for s in SERVICES:
         with contextlib.suppress(Exception):
-            await drop_database(settings.database_url_for(s))
+            await drop_database(settings.migration_url_for(s))
 
 
 @contextlib.asynccontextmanager

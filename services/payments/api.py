@@ -8,10 +8,12 @@ refused (422, field Idempotency-Key).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -25,11 +27,13 @@ from services.payments import postings as pg
 from services.payments.disbursements import Actor, Role, State
 from services.payments.ledger import Fund, FundingSource
 from shared.app import RuntimeDep, SessionDep
-from shared.auth import InvalidToken, PrincipalDep, decode_token, require_roles
+from shared.auth import PrincipalDep, principal_of, require_roles
+from shared.disclosure import min_cell_on, suppress
 from shared.money import fen_to_yuan
 from shared.problems import Problem, problem_responses
 
 router = APIRouter(prefix="/v1", tags=["payments"])
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Free-text ids go into PostgreSQL text columns, which refuse NUL (a 500 before this pattern).
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 
@@ -65,11 +69,8 @@ Outcome = tuple[int, dict[str, Any]]
 
 
 def _client_of(request: Request) -> str:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    try:
-        return decode_token(request.app.state.runtime.settings, token.strip()).client_id
-    except InvalidToken:
-        return ""
+    principal = principal_of(request)  # verified by the route's bearer dependency
+    return principal.client_id if principal else ""
 
 
 async def once(request: Request, session: AsyncSession, key: str | None,
@@ -180,9 +181,14 @@ async def list_disbursements(session: SessionDep, _: Annotated[Any, STAFF_READ],
 @router.get("/fund-use")
 async def fund_use(session: SessionDep, year: Annotated[int | None, Query(ge=1900, le=2100)] = None
                    ) -> dict[str, Any]:
-    """Public fund-use summary by source, district, clause and month: no payee, no person."""
+    """Public fund-use summary by source, district, clause and month: no payee, no person. Cells of
+    fewer payments than the small-cell threshold, and their complements, are suppressed
+    (shared/disclosure.py): a clause names disability or low-income status."""
     spent = (await session.execute(store.FUND_USE_SQL, {"year": year})).mappings().all()
     allocated = (await session.execute(store.ALLOCATED_SQL, {"year": year})).mappings().all()
-    return {"year": year,
-            "spent": [dict(r) | {"spent_yuan": fen_to_yuan(r["spent_fen"])} for r in spent],
+    k = min_cell_on(dt.datetime.now(SHANGHAI).date())
+    cells = suppress([dict(r) | {"spent_yuan": fen_to_yuan(r["spent_fen"])} for r in spent],
+                     dims=("source", "district", "clause", "month"), count="payments",
+                     values=("spent_fen", "spent_yuan"), k=k)
+    return {"year": year, "min_cell": k, "spent": cells,
             "allocated": [dict(r) | {"allocated_yuan": fen_to_yuan(r["allocated_fen"])} for r in allocated]}

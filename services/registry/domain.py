@@ -238,6 +238,7 @@ class Role(StrEnum):
     AUDITOR = "auditor"  # reads everything, changes nothing
     HR = "hr"  # 人社 payment approver: no registry writes (payments' role)
     FINANCE = "finance"  # 财政 payment releaser: no registry writes (payments' role)
+    SECURITY_ADMIN = "security_admin"  # 安全管理员: issues and revokes clients, nothing else
 
 
 class Action(StrEnum):

@@ -175,7 +175,7 @@ class CompletionCreate(_Strict):
 
 class ClientCreate(_Strict):
     client_id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")
-    role: Literal["institution", "feeder", "bureau", "district", "auditor"]
+    role: Literal["institution", "feeder", "bureau", "district", "auditor", "hr", "finance", "security_admin"]
     institution_id: CreditCode | None = None
     feeder: Feeder | None = None
     districts: list[District] = Field(default_factory=list, max_length=20)

@@ -96,7 +96,8 @@ api_clients = sa.Table(
     sa.Column("description", sa.Text, nullable=False, server_default=""),
     sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.Column("revoked_at", sa.DateTime(timezone=True)),
-    sa.CheckConstraint("role IN ('institution','feeder','bureau','district','auditor','hr','finance')",
+    sa.CheckConstraint("role IN ('institution','feeder','bureau','district','auditor','hr','finance',"
+                       "'security_admin')",
                        name="client_role"),
 )
 

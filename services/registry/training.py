@@ -144,8 +144,9 @@ async def record_completion(session: AsyncSession, runtime: Runtime, person_key:
     return completion_id, created
 
 
-async def list_institutions(session: AsyncSession, on: date | None, district: str | None) -> list[dict[str, Any]]:
-    q = sa.select(institutions).order_by(institutions.c.credit_code)
+async def list_institutions(session: AsyncSession, on: date | None, district: str | None, *,
+                            limit: int = 1000, offset: int = 0) -> list[dict[str, Any]]:
+    q = sa.select(institutions).order_by(institutions.c.credit_code).limit(limit).offset(offset)
     if on:
         q = q.where(institutions.c.listed_from <= on,
                     sa.or_(institutions.c.listed_to.is_(None), institutions.c.listed_to >= on))
@@ -155,8 +156,10 @@ async def list_institutions(session: AsyncSession, on: date | None, district: st
             for r in (await session.execute(q)).mappings()]
 
 
-async def list_classes(session: AsyncSession, institution_id: str | None, on: date | None) -> list[dict[str, Any]]:
-    q = sa.select(training_classes).order_by(training_classes.c.start_date, training_classes.c.class_code)
+async def list_classes(session: AsyncSession, institution_id: str | None, on: date | None, *,
+                       limit: int = 1000, offset: int = 0) -> list[dict[str, Any]]:
+    q = (sa.select(training_classes).order_by(training_classes.c.start_date, training_classes.c.class_code,
+                                              training_classes.c.class_id).limit(limit).offset(offset))
     if institution_id:
         q = q.where(training_classes.c.institution_id == institution_id)
     if on:

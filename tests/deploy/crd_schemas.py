@@ -215,6 +215,9 @@ PG_CLUSTER = _resource(
         primaryUpdateStrategy={"enum": ["supervised", "unsupervised"]},
         postgresql=_obj([], parameters={"type": "object", "additionalProperties": _STR}),
         bootstrap=_obj([], initdb=_obj([], database=_STR, owner=_STR, secret=_NAME_REF)),
+        managed=_obj([], roles={"type": "array", "items": _obj(
+            ["name"], name=_STR, ensure={"enum": ["present", "absent"]}, login={"type": "boolean"},
+            passwordSecret=_NAME_REF, inRoles={"type": "array", "items": _STR})}),
         storage=_obj(["size"], size=_STR, storageClass=_STR),
         walStorage=_obj(["size"], size=_STR, storageClass=_STR),
         resources=_RESOURCES,

@@ -86,9 +86,13 @@ def test_every_variable_compose_sets_is_a_setting_and_production_ones_are_set(
 
 
 def test_secrets_come_from_the_env_file_and_fail_fast_when_missing(compose: dict) -> None:
-    for svc in skillsub_services(compose).values():
-        for var in ("SKILLSUB_SECRET_KEY", "SKILLSUB_PII_KEY", "DATABASE_URL"):
+    for name, svc in skillsub_services(compose).items():
+        for var in ("SKILLSUB_AUDIT_KEY", "SKILLSUB_PII_KEY", f"{name.upper()}_DATABASE_URL",
+                    f"{name.upper()}_MIGRATION_DATABASE_URL"):
             assert FAIL_FAST.search(svc["environment"][var]), var
+    registry = skillsub_services(compose)["registry"]
+    assert registry["environment"]["SKILLSUB_SIGNING_KEY_FILE"] == "/run/secrets/skillsub_signing_key"
+    assert registry["secrets"] == ["skillsub_signing_key"] and "skillsub_signing_key" in compose["secrets"]
     assert FAIL_FAST.search(compose["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"])
     assert FAIL_FAST.search(
         compose["services"]["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
@@ -108,14 +112,18 @@ def test_services_wait_for_healthy_dependencies(compose: dict) -> None:
             assert dep == "kafka-topics" or "healthcheck" in compose["services"][dep], dep
 
 
-def test_the_init_script_creates_the_database_each_service_derives(compose: dict) -> None:
-    env = skillsub_services(compose)["registry"]["environment"]
-    settings = settings_from({"DATABASE_URL": interpolate(env["DATABASE_URL"])})
+def test_the_init_script_creates_each_services_database_and_its_two_roles(compose: dict) -> None:
     script = (DEPLOY / "postgres" / "init-databases.sh").read_text(encoding="utf-8")
     loop = re.search(r"for service in ([a-z ]+); do", script)
-    assert loop and "CREATE DATABASE skillsub_${service}" in script
+    assert loop and 'CREATE DATABASE skillsub_${service} OWNER \\"skillsub_${service}\\"' in script
+    assert "REVOKE ALL ON DATABASE skillsub_${service} FROM PUBLIC" in script
     created = {f"skillsub_{s}" for s in loop.group(1).split()}
-    assert created == {make_url(settings.database_url_for(s)).database for s in SERVICES}
+    for name, svc in skillsub_services(compose).items():
+        env = {k: interpolate(str(v)) for k, v in svc["environment"].items()}
+        settings = settings_from(env)
+        runtime, owner = make_url(settings.database_url_for(name)), make_url(settings.migration_url_for(name))
+        assert runtime.database == owner.database and runtime.database in created
+        assert (runtime.username, owner.username) == (f"skillsub_{name}_app", f"skillsub_{name}")
 
 
 def test_kafka_topics_are_created_with_the_platform_partition_count(compose: dict) -> None:

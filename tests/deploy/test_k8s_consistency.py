@@ -203,24 +203,17 @@ def test_postgres_accepts_every_connection_the_pools_can_open(rendered: tuple[Do
     assert max_connections >= pods * per_pod + migrations + reserve
 
 
-def test_every_service_database_exists_in_the_postgres_cluster(rendered: tuple[Doc, ...]) -> None:
-    from sqlalchemy.engine import make_url
+def test_every_service_database_exists_owned_by_its_owner_role_beside_a_runtime_role(
+        rendered: tuple[Doc, ...]) -> None:
+    from shared.roles import owner_role, runtime_role
 
     (cluster,) = by_kind(rendered, "Cluster").values()
     initdb = cluster["spec"]["bootstrap"]["initdb"]
-    created = {initdb["database"]} | {
-        d["spec"]["name"] for d in by_kind(rendered, "Database").values()
-    }
-    owners = {initdb["owner"]} | {
-        d["spec"]["owner"] for d in by_kind(rendered, "Database").values()
-    }
-    # The app secret's uri names the initdb database; the settings derive each service's from it.
-    settings = settings_from(
-        {"DATABASE_URL": f"postgresql://{initdb['owner']}:pw@h:5432/{initdb['database']}"}
-    )
-    wanted = {make_url(settings.database_url_for(s)).database for s in SERVICES}
-    assert wanted == created
-    assert owners == {initdb["owner"]}
+    owners = {initdb["database"]: initdb["owner"]} | {
+        d["spec"]["name"]: d["spec"]["owner"] for d in by_kind(rendered, "Database").values()}
+    assert owners == {f"skillsub_{s}": owner_role(s) for s in SERVICES}
+    managed = {r["name"] for r in cluster["spec"]["managed"]["roles"] if r.get("login")}
+    assert managed == {owner_role(s) for s in SERVICES} | {runtime_role(s) for s in SERVICES}
 
 
 def test_each_service_principal_has_exactly_the_acls_the_tests_enforce(rendered: tuple[Doc, ...]) -> None:

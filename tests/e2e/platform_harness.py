@@ -168,7 +168,11 @@ def platform_fixture(tmp_path: Path) -> Iterator[Platform]:
 def seed(api: Api, n: int = N, *, bulk: bool = False) -> None:
     """What the bureau does before certificates arrive: a Catalog version and money in the fund;
     then the employment facts of `n` people (one request each, or one NDJSON request when `bulk`)."""
-    assert api.post("registry", "/v1/catalog/versions", CATALOG).status_code == 201
+    submitted = api.post("registry", "/v1/catalog/versions", CATALOG)
+    assert submitted.status_code == 202, submitted.text  # four eyes: a second bureau officer approves
+    approved = api.post("registry", f"/v1/catalog/approvals/{submitted.json()['approval_id']}", {},
+                        as_="demo-bureau-2")
+    assert approved.status_code == 201, approved.text
     r = api.post("payments", "/v1/allocations", {"reference": "CZ-E2E-001", "source": SOURCE,
                                                  "district": DISTRICT, "amount_fen": 100_000_000})
     assert r.status_code == 201, r.text

@@ -18,7 +18,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from shared.platform import Platform, free_ports
-from shared.settings import with_database
+from shared.roles import role_urls
 from tests.e2e.platform_harness import (  # noqa: F401 - platform_fixture is `platform`
     DISTRICT,
     FINANCE,
@@ -82,7 +82,9 @@ def fresh_platform(base: Platform, tmp: Path) -> Platform:
     """New databases and a topic prefix for the downstream services; same servers, and the
     clean run's registry still issues the tokens."""
     env = {**base.env, "KAFKA_TOPIC_PREFIX": PREFIX}
-    env.update({f"{s.upper()}_DATABASE_URL": with_database(base.env["DATABASE_URL"], f"storm_{s}") for s in DOWNSTREAM})
+    for s in DOWNSTREAM:  # each as its runtime role, migrated by its owner role (shared/roles.py)
+        env[f"{s.upper()}_DATABASE_URL"], env[f"{s.upper()}_MIGRATION_DATABASE_URL"] = role_urls(
+            base.env["DATABASE_URL"], s, f"storm_{s}")
     fresh = Platform(data_dir=tmp, ports=free_ports(), env=env, broker_kind=base.broker_kind,
                      broker=base.broker, owns_broker=False)
     fresh.ports["registry"] = base.ports["registry"]

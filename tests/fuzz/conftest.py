@@ -123,9 +123,10 @@ def _seed(p: Platform) -> None:
         _ok(reg.post("/v1/institutions", headers=bureau, json={
             "credit_code": code, "name": f"institution {code[-4:]}", "kind": "training",
             "district": district, "listed_from": "2019-01-01"}))
-    _ok(reg.post("/v1/clients", headers=bureau, json={
+    admin = bearer("demo-security-admin", "security_admin")  # 安全管理员 issues clients
+    _ok(reg.post("/v1/clients", headers=admin, json={
         "client_id": "fuzz-other-institution", "role": "institution", "institution_id": OTHER_INSTITUTION_ID}))
-    _ok(reg.post("/v1/clients", headers=bureau, json={
+    _ok(reg.post("/v1/clients", headers=admin, json={
         "client_id": "fuzz-other-district", "role": "district", "districts": [OTHER_DISTRICT]}))
     inst = headers_for(CALLERS["institution"])
     cert = _ok(reg.post("/v1/certificates", headers=inst, json={

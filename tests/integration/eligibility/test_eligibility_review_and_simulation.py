@@ -106,7 +106,16 @@ async def test_parameter_files_are_stored_as_versions_and_never_edited(settings)
     async with serve(create_app(settings)) as eli:
         assert (await eli.post("/v1/parameters", headers=bureau, json={"yaml": text})).status_code == 409
         assert (await eli.post("/v1/parameters", headers=bureau, json={"yaml": "x: ["})).status_code == 422
-        assert (await eli.post("/v1/parameters", headers=bureau, json={"yaml": newer})).status_code == 201
+        submitted = await eli.post("/v1/parameters", headers=bureau, json={"yaml": newer})
+        assert submitted.status_code == 202 and submitted.json()["status"] == "pending", submitted.text
+        approval = f"/v1/parameters/approvals/{submitted.json()['approval_id']}"
+        assert len((await eli.get("/v1/parameters", headers=bureau)).json()) == 1  # not in force yet
+        own = await eli.post(approval, headers=bureau)  # four eyes: never the submitter
+        assert own.status_code == 409 and own.json()["errors"][0]["field"] == "approval_id"
+        second = token(settings, "bureau", "param-admin-2")
+        approved = await eli.post(approval, headers=second)
+        assert approved.status_code == 201 and approved.json()["approved_by"] == "param-admin-2", approved.text
+        assert (await eli.post(approval, headers=second)).status_code == 409  # approved once
         history = (await eli.get("/v1/parameters", headers=bureau)).json()
         assert [h["loaded_by"] for h in history] == ["shipped-file", "param-admin"]
         async with eli._transport.app.state.runtime.maker() as session:  # type: ignore[attr-defined]

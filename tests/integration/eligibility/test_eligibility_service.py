@@ -203,7 +203,7 @@ async def test_duplicated_and_shuffled_delivery_ends_in_the_same_decisions_as_a_
             await eventually(lambda: _inbox_has(shuffled, len(events)))
             a, b = await current(apps[0]), await current(apps[1])
     finally:
-        await drop_database(other.database_url_for("eligibility"))
+        await drop_database(other.migration_url_for("eligibility"))
     assert entitlements(a) == entitlements(b)
     def live(rows):
         return {(r["trigger_id"], r["clause"], r["outcome"], r["amount_fen"])
@@ -218,4 +218,6 @@ async def test_duplicated_and_shuffled_delivery_ends_in_the_same_decisions_as_a_
 def _second_namespace(settings: Settings) -> Settings:
     tag = uuid.uuid4().hex[:10]
     url = with_database(settings.database_url_for("eligibility"), f"t_{tag}_eligibility")
-    return settings.model_copy(update={"eligibility_database_url": url, "kafka_topic_prefix": f"t{tag}."})
+    owner = with_database(settings.migration_url_for("eligibility"), f"t_{tag}_eligibility")
+    return settings.model_copy(update={"eligibility_database_url": url, "eligibility_migration_database_url": owner,
+                                       "kafka_topic_prefix": f"t{tag}."})
