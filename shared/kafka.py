@@ -157,6 +157,14 @@ CONSUMES: dict[str, tuple[str, ...]] = {
     "payments": ("eligibility.events",),
     "reporting": ("registry.events", "eligibility.events", "payments.events"),
 }
+# What a service reads only to record another's audit checkpoints (ServiceSpec.checkpoints_from):
+# the registry records reporting's, whose topic nobody else consumes (shared/audit.py).
+CHECKPOINTS_FROM: dict[str, tuple[str, ...]] = {"registry": ("reporting.events",)}
+
+
+def topics_read(service: str) -> tuple[str, ...]:
+    """Every topic `service`'s consumer subscribes to: what it consumes and what it reads for checkpoints."""
+    return (*CONSUMES[service], *(t for t in CHECKPOINTS_FROM.get(service, ()) if t not in CONSUMES[service]))
 
 
 def service_acls(service: str, prefix: str = "") -> list[tuple[str, str, str, str, str]]:
@@ -165,9 +173,9 @@ def service_acls(service: str, prefix: str = "") -> list[tuple[str, str, str, st
     user = f"User:{principal_for(service)}"
     own = prefix + produced_topic(service)
     acls = [(user, op, "TOPIC", "LITERAL", own) for op in ("WRITE", "DESCRIBE")]
-    for topic in CONSUMES[service]:
+    for topic in topics_read(service):
         acls += [(user, op, "TOPIC", "LITERAL", prefix + topic) for op in ("READ", "DESCRIBE")]
-    if CONSUMES[service]:
+    if topics_read(service):
         acls.append((user, "READ", "GROUP", "LITERAL", consumer_group(service, prefix)))
     return acls
 

@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.kafka import (
+    CHECKPOINTS_FROM,
     CONSUMES,
     KafkaAccess,
     consumer_group,
@@ -22,8 +23,9 @@ from shared.kafka import (
 from shared.outbox import MarkerReading, marker_verdict
 from shared.settings import SERVICES, Settings
 
-PROD = {"skillsub_env": "production", "skillsub_secret_key": "s" * 40,
+PROD = {"skillsub_env": "production", "skillsub_registry_url": "http://registry:8001",
         "skillsub_pii_key": "cHJvZHVjdGlvbi1waWkta2V5LTMyLWJ5dGVzLWxvbmchIQ==",
+        "skillsub_audit_key": "cHJvZHVjdGlvbi1hdWRpdC1rZXktMzItYnl0ZXMtb2s=",
         "database_url": "postgresql://x/y", "kafka_bootstrap_servers": "kafka-0:9092"}
 
 
@@ -74,7 +76,8 @@ def test_each_principal_writes_only_its_own_topic_and_reads_only_what_it_consume
     writes = {s: {a[4] for a in acls[s] if a[1] == "WRITE"} for s in SERVICES}
     reads = {s: {a[4] for a in acls[s] if a[1] == "READ" and a[2] == "TOPIC"} for s in SERVICES}
     assert writes == {s: {f"t1.{s}.events"} for s in SERVICES}
-    assert reads == {"registry": set(), "eligibility": {"t1.registry.events"},
+    assert reads == {"registry": {"t1.reporting.events"},  # reporting's audit checkpoints only
+                     "eligibility": {"t1.registry.events"},
                      "payments": {"t1.eligibility.events"},
                      "reporting": {"t1.registry.events", "t1.eligibility.events", "t1.payments.events"}}
     assert ("User:skillsub-payments", "READ", "GROUP", "LITERAL", "t1.skillsub-payments") in acls["payments"]
@@ -89,6 +92,7 @@ def test_the_acls_follow_what_each_service_really_consumes() -> None:
     for service in SERVICES:
         app = importlib.import_module(f"services.{service}.main").create_app(Settings(skillsub_env="test"))
         assert tuple(app.state.runtime.spec.consumes) == CONSUMES[service], service
+        assert tuple(app.state.runtime.spec.checkpoints_from) == CHECKPOINTS_FROM.get(service, ()), service
 
 
 def test_a_service_touches_the_marker_topic_on_the_embedded_broker_only() -> None:
