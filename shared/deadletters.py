@@ -18,6 +18,7 @@ resolves them. `skillsub dead-letters list|show|replay|discard <service>` calls 
 # and SessionDep comes from shared.app, which imports this module (so it is imported in router()).
 import dataclasses
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
@@ -28,6 +29,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.audit import AuditEntry
 from shared.auth import AuthPrincipal, require_roles
 from shared.events import Event
 from shared.inbox import Handler, apply_claimed, claim, parse_records
@@ -225,9 +227,15 @@ def router(runtime: "Runtime") -> APIRouter:
 def _audit_detail(session: AsyncSession, **detail: object) -> None:
     """The request's audit entry (written with the change, shared/audit.py) names the dead letter
     and, for a discard, the reason."""
-    ctx = session.sync_session.info.get("audit")
-    if ctx is not None:
-        session.sync_session.info["audit"] = dataclasses.replace(ctx, detail={**ctx.detail, **detail})
+    ctx: AuditEntry | Callable[[], AuditEntry] | None = session.sync_session.info.get("audit")
+    if ctx is None:
+        return
+
+    def with_detail() -> AuditEntry:  # the request's entry is built at commit (shared/app.py)
+        entry = ctx if isinstance(ctx, AuditEntry) else ctx()
+        return dataclasses.replace(entry, detail={**entry.detail, **detail})
+
+    session.sync_session.info["audit"] = with_detail
 
 
 def _not_found(dead_id: int) -> Problem:

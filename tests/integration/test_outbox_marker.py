@@ -32,7 +32,7 @@ plumbing = Plumbing.on(metadata)
 
 @pytest.fixture
 async def world(settings) -> AsyncIterator[dict[str, object]]:  # type: ignore[no-untyped-def]
-    url = settings.database_url_for("registry")
+    url = settings.migration_url_for("registry")  # the owner role creates the tables here
     await ensure_database(url)
     engine = make_engine(url, pool_size=2)
     async with engine.begin() as conn:
