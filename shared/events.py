@@ -60,6 +60,12 @@ class Payload(BaseModel):
     TYPE: ClassVar[str]
     VERSION: ClassVar[int]
 
+    @classmethod
+    def upcast(cls: type[P], old: Payload, **added: Any) -> P:
+        """A newer version of `old`, for a reader that keeps one shape: every field of the older
+        version carried over, the added ones given (a reader's stated default for old events)."""
+        return cls.model_validate(old.model_dump() | added)
+
 
 PAYLOADS: dict[tuple[str, int], type[Payload]] = {}
 
@@ -415,7 +421,7 @@ class TrainingClassRecordedV2(TrainingClassRecordedV1):
 
     VERSION: ClassVar[int] = 2
     enterprise_code: str | None = None
-    required_hours: Decimal = Field(ge=0)
+    required_hours: Decimal | None = Field(default=None, ge=0, description="规定课时; the registry always sends it")
 
 
 class _CompletionBase(Payload):
