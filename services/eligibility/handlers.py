@@ -62,6 +62,7 @@ class Touched:
     persons: set[str] = field(default_factory=set)
     fact_persons: set[str] = field(default_factory=set)
     occupations: set[str] = field(default_factory=set)
+    list_years: set[tuple[str, int]] = field(default_factory=set)  # a list replaces the year's earlier ones
     classes: set[uuid.UUID] = field(default_factory=set)
     order_classes: set[uuid.UUID] = field(default_factory=set)
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -138,6 +139,7 @@ def _shortage(ev: Event[Any], t: Touched) -> None:
                        "occupation_codes": codes, "occupations": [o.model_dump() for o in p.occupations],
                        "published_at": p.published_at})
     t.occupations.update(codes)
+    t.list_years.add((p.list_kind, p.year))
 
 
 def _fact(ev: Event[PersonFactRecordedV1], t: Touched) -> None:
@@ -214,6 +216,11 @@ def _last_per_key(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
 async def _holders(session: AsyncSession, t: Touched, editions: EditionMap) -> set[str]:
     """Persons whose decisions may read a late Catalog row or list, or a late class record."""
     found: set[str] = set()
+    if t.list_years:  # a correction may take an occupation off: the earlier versions' codes count too
+        sl = store.shortage_lists
+        rows = await session.execute(sa.select(sl.c.occupation_codes).where(
+            sa.tuple_(sl.c.list_kind, sl.c.year).in_(sorted(t.list_years))))
+        t.occupations.update(c for r in rows for c in r[0])
     if t.occupations:
         rows = await session.execute(sa.text(
             "SELECT DISTINCT person_key FROM certificates WHERE payload->>'occupation_code' = ANY(:codes)"),

@@ -144,7 +144,7 @@ async def pipeline(pg_server_url: str, broker_bootstrap: str) -> AsyncIterator[P
     received = {"today": dt.date(2020, 6, 1)}
     with pytest.MonkeyPatch.context() as mp:
         for module in ("services.registry.handlers", "services.registry.bulk"):
-            mp.setattr(f"{module}.nantong_today", lambda: received["today"])
+            mp.setattr(f"{module}.nantong_today", lambda: received["today"], raising=False)
         try:
             async with serve(registry_app(settings)) as reg, serve(eligibility_app(settings)) as eli:
                 yield Pipeline(reg, eli, received)
