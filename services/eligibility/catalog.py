@@ -54,15 +54,15 @@ class CatalogLine:
     version: str
     edition: str = "2015"
     published: dt.datetime = dt.datetime.min.replace(tzinfo=dt.UTC)
+    ref: str = field(init=False, compare=False)  # what a decision records (set once, below)
+
+    def __post_init__(self) -> None:
+        ref = f"{self.version}:{self.occupation_code}({self.edition})#{self.level or '-'}@{self.valid_from}"
+        object.__setattr__(self, "ref", ref)  # version, code (edition), level and the line's first day
 
     @property
     def total_fen(self) -> int:
         return self.training_fen + self.appraisal_fen
-
-    @property
-    def ref(self) -> str:
-        """What a decision records: version, code (edition), level and the line's first day."""
-        return f"{self.version}:{self.occupation_code}({self.edition})#{self.level or '-'}@{self.valid_from}"
 
     def covers(self, day: dt.date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)

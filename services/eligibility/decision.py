@@ -53,12 +53,14 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class Considered:
-    """Another clause a certificate was tested against, and why it was not the one applied."""
+    """A clause a certificate was tested against: its outcome, amount and why (the steps are kept
+    for the one applied)."""
 
     clause: str
     outcome: str
     amount_fen: int
     reasons: tuple[Reason, ...]
+    steps: tuple[Step, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from types import MappingProxyType
 
 # The nine certificate kinds of the plan (RULES.md).
@@ -47,6 +48,11 @@ ENTREPRENEURSHIP_PROJECTS = frozenset({  # 五.4
 # 四.5b "接受更高水平学历教育": every study mode of the education feeder but full-time study.
 FURTHER_EDUCATION_MODES = frozenset({"part_time", "adult", "self_study", "online", "open_university"})
 DEGREE_LEVELS = frozenset({"associate", "bachelor", "master", "doctor"})  # 大专及以上
+
+
+@lru_cache(maxsize=256)
+def _evidence(training_kind: str | None, class_kind: str | None) -> frozenset[str]:
+    return frozenset(k for k in (training_kind, class_kind) if k)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +103,7 @@ class CertificateFacts:
     @property
     def training_evidence(self) -> frozenset[str]:
         """What the records say the training was: the certificate's training kind, its class's kind."""
-        kinds = {self.training_kind, self.training_class.kind if self.training_class else None}
-        return frozenset(k for k in kinds if k)
+        return _evidence(self.training_kind, self.training_class.kind if self.training_class else None)
 
     @property
     def started(self) -> dt.date | None:

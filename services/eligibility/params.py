@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ TYPES = ("int", "fen", "share", "date", "fen_table", "share_table", "text_table"
 # this plan, unless the bureau publishes a parameter file whose period extends it.
 PERIOD_KEYS = ("plan.period_from", "plan.period_to")
 PAYEE_KINDS = frozenset({"worker", "enterprise", "institution"})
+PAYEE_CLAUSES = frozenset({"四.1", "四.2", "四.3", "四.4", "四.5a", "四.5b", "四.7", "五.2", "五.2b", "五.3",
+                           "五.4", "六"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +82,7 @@ class ParameterSet:
     versions: Mapping[str, tuple[ParameterVersion, ...]]
     _views: dict[dt.date, ParamView] = field(default_factory=dict, compare=False, repr=False)
 
-    @property
+    @cached_property
     def period(self) -> tuple[dt.date, dt.date]:
         """The plan period, both days inclusive: the newest version of each period key."""
         start, end = (self.versions[k][0].value for k in PERIOD_KEYS)
@@ -227,9 +230,12 @@ def _check_required(versions: Mapping[str, tuple[ParameterVersion, ...]]) -> Non
         if key not in versions:
             raise ValueError(f"parameter {key} is required (the plan period)")
     for entry in versions.get("payee.kind", ()):
-        odd = set(entry.value.values()) - PAYEE_KINDS  # type: ignore[union-attr]
+        table: Mapping[str, str] = entry.value  # type: ignore[assignment]
+        odd, missing = set(table.values()) - PAYEE_KINDS, PAYEE_CLAUSES - set(table)
         if odd:
             raise ValueError(f"payee.kind {entry.version}: {sorted(odd)} not one of {sorted(PAYEE_KINDS)}")
+        if missing:
+            raise ValueError(f"payee.kind {entry.version} names no payee for {sorted(missing)}")
 
 
 def load_parameters_file(path: Path | str) -> ParameterSet:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
@@ -45,7 +45,13 @@ NANTONG_ONLY_KINDS = frozenset({f.SPECIAL_ABILITY, f.SPECIAL_OPERATIONS, f.TRAIN
 UPGRADE_LEVELS = frozenset({5, 4, 3})  # 四.4 初级、中级、高级
 HIGH_SKILL_LEVELS = frozenset({2, 1})  # 四.5a 技师、高级技师
 CATALOG_CLAUSES = frozenset({"四.2", "四.3", "四.4", "五.2"})
+SHARE = {clause: f"{clause}.share" for clause in CATALOG_CLAUSES}
+SHORTAGE_SHARE = {clause: f"{clause}.shortage_share" for clause in ("四.2", "四.3")}
 SHORTAGE_CLAUSES = frozenset({"四.2", "四.3", "四.4"})
+
+
+EVIDENCE_POINTS_TO = ((frozenset({f.PRE_JOB}), "四.2"), (f.ON_THE_JOB_TRAININGS, "四.3"),
+                      (frozenset({f.UNEMPLOYED_TRAINING}), "五.2"), (frozenset({f.UPGRADING}), "四.4"))
 
 
 @lru_cache(maxsize=64)
@@ -69,10 +75,10 @@ def primary(cert: CertificateFacts, person: PersonFacts, clauses: tuple[str, ...
     if len(clauses) == 1:
         return clauses[0]
     evidence = cert.training_evidence
-    for kinds, clause in ((frozenset({f.PRE_JOB}), "四.2"), (f.ON_THE_JOB_TRAININGS, "四.3"),
-                          (frozenset({f.UNEMPLOYED_TRAINING}), "五.2"), (frozenset({f.UPGRADING}), "四.4")):
-        if evidence & kinds and clause in clauses:
-            return clause
+    if evidence:
+        for kinds, clause in EVIDENCE_POINTS_TO:
+            if evidence & kinds and clause in clauses:
+                return clause
     if not person.employed:
         return "五.2"
     return next(c for c in ("四.5a", "四.4", "四.3") if c in clauses)
@@ -103,13 +109,15 @@ def _project(cert: CertificateFacts) -> str | None:
 class Ctx:
     """Everything one certificate decision reads; the Catalog line and lists looked up once."""
 
-    __slots__ = ("cert", "person", "catalog", "view", "prior", "outside", "code", "_std", "_short")
+    __slots__ = ("cert", "person", "catalog", "view", "prior", "outside", "code", "evidence", "_std", "_short")
 
     def __init__(self, cert: CertificateFacts, person: PersonFacts, catalog: CatalogView, view: ParamView,
                  prior: PriorApprovals, outside: bool) -> None:
         self.cert, self.person, self.catalog, self.view, self.prior = cert, person, catalog, view, prior
         self.outside = outside
-        self.code = catalog.canonical(cert.occupation_code, cert.occupation_edition)
+        code = cert.occupation_code
+        self.code = None if code is None else catalog.editions.canonical(code, cert.occupation_edition)
+        self.evidence = cert.training_evidence
         self._std: CatalogLine | None | bool = False
         self._short: tuple[bool, str | None] | None = None
 
@@ -117,6 +125,16 @@ class Ctx:
         if self._std is False:
             self._std = self.catalog.standard(self.code, self.cert.level, self.cert.issue_date)
         return self._std  # type: ignore[return-value]
+
+    def std_amount(self, std: CatalogLine, share_key: str, uplift_key: str | None = None) -> Amount:
+        """share × Std [× uplift], memoised per parameter day (Fractions hash slowly)."""
+        memo = self.view.memo
+        k = (share_key, uplift_key, std.training_fen, std.appraisal_fen)
+        found = memo.get(k)
+        if found is None:
+            uplift = self.view.get(uplift_key) if uplift_key else None
+            found = memo[k] = _std_amount(std.training_fen, std.appraisal_fen, self.view.get(share_key), uplift)
+        return found  # type: ignore[no-any-return]
 
     def shortage(self) -> tuple[bool, str | None]:
         """(on that year's market-shortage list, the list version read or None if none published)."""
@@ -136,8 +154,13 @@ class Amount:
 
 NO_AMOUNT = Amount(0, ())
 Found = tuple[list[Reason], Amount | None]
+# A clause whose first condition fails says only that (the cheap gates of the employee clauses and
+# of 五.2): "why it did not apply" needs one reason, and most certificates meet a gate or two.
+NOT_EMPLOYED_ONLY: Found = ([rs.NOT_EMPLOYED], None)
+NOT_REGISTERED_ONLY: Found = ([rs.NOT_REGISTERED_UNEMPLOYED], None)
 
 
+@lru_cache(maxsize=1 << 16)
 def add_months(day: dt.date, months: int) -> dt.date:
     """Same day `months` later, clamped to the month's end (hire 01-31 + 1 month = 02-28/29)."""
     y, m = divmod(day.month - 1 + months, 12)
@@ -177,8 +200,8 @@ def _catalog_share(c: Ctx, clause: str, found: list[Reason], missing: Reason) ->
     if std is None:
         return [*found, missing], None
     if clause in SHORTAGE_CLAUSES and c.shortage()[0]:
-        return [*found, rs.SHORTAGE], std_amount(std, c.view.get(f"{clause}.shortage_share"), None)
-    return found, std_amount(std, c.view.get(f"{clause}.share"), None)
+        return [*found, rs.SHORTAGE], c.std_amount(std, SHORTAGE_SHARE[clause])
+    return found, c.std_amount(std, SHARE[clause])
 
 
 def _contract_year(p: PersonFacts, view: ParamView) -> bool:
@@ -191,24 +214,24 @@ def clause_4_2(c: Ctx) -> Found:
     """四.2 hired on a contract of ≥ 1 year; the training started within 12 months of hiring."""
     p, fails = c.person, []
     if not p.employed:
-        fails.append(rs.NOT_EMPLOYED)
-    elif not _contract_year(p, c.view):
+        return NOT_EMPLOYED_ONLY
+    if not _contract_year(p, c.view):
         fails.append(rs.NO_CONTRACT_YEAR)
     start = c.cert.started
     if start is None or p.hire_date is None:
         fails.append(rs.NO_TRAINING_START)
     elif not p.hire_date <= start < add_months(p.hire_date, c.view.get("四.2.training_within_months")):
         fails.append(rs.TRAINING_NOT_WITHIN_HIRE_WINDOW)
-    if p.hire_key is not None and p.hire_key in c.prior.work_training_hires:
+    if c.prior.work_training_hires and p.hire_key in c.prior.work_training_hires:
         fails.append(rs.EXCLUDED_BY_53)
     return _catalog_share(c, "四.2", fails, rs.NOT_IN_CATALOG)
 
 
 def clause_4_3(c: Ctx) -> Found:
     """四.3 on-the-job / job-transfer training of an employee; 《目录》外 trades at cost, on evidence."""
-    fails = [] if c.person.employed else [rs.NOT_EMPLOYED]
-    if not c.cert.training_evidence & f.ON_THE_JOB_TRAININGS:
-        fails.append(rs.NOT_ON_THE_JOB_TRAINING)
+    if not c.person.employed:
+        return NOT_EMPLOYED_ONLY
+    fails = [] if c.evidence & f.ON_THE_JOB_TRAININGS else [rs.NOT_ON_THE_JOB_TRAINING]
     return _catalog_share(c, "四.3", fails, rs.OUT_OF_CATALOG_AT_COST)
 
 
@@ -216,7 +239,7 @@ def clause_4_4(c: Ctx) -> Found:
     """四.4 insured employee, ≥ 12 months of UI; level 5/4/3 from 2019-01-01, applied within 12 months."""
     p, cert, v, fails = c.person, c.cert, c.view, []
     if not p.employed:
-        fails.append(rs.NOT_EMPLOYED)
+        return NOT_EMPLOYED_ONLY
     if cert.issue_date < v.get("四.4.from_date"):
         fails.append(rs.BEFORE_START_DATE)
     if p.ui_contribution_months < v.get("四.4.min_ui_months"):
@@ -231,8 +254,8 @@ def clause_4_4(c: Ctx) -> Found:
         return [*fails, rs.NOT_IN_CATALOG], None
     if c.shortage()[0]:
         # Reading chosen in RULES.md: "上浮30%" raises the 50% base by 30% of itself.
-        return [*fails, rs.SHORTAGE], std_amount(std, v.get("四.4.share"), v.get("四.4.shortage_uplift"))
-    return fails, std_amount(std, v.get("四.4.share"), None)
+        return [*fails, rs.SHORTAGE], c.std_amount(std, "四.4.share", "四.4.shortage_uplift")
+    return fails, c.std_amount(std, "四.4.share")
 
 
 def _provincial(c: Ctx, fails: list[Reason]) -> None:
@@ -248,7 +271,9 @@ def _provincial(c: Ctx, fails: list[Reason]) -> None:
 
 def clause_4_5a(c: Ctx) -> Found:
     """四.5a technician (2) / senior technician (1) reward for an employee."""
-    fails = [] if c.person.employed else [rs.NOT_EMPLOYED]
+    if not c.person.employed:
+        return NOT_EMPLOYED_ONLY
+    fails: list[Reason] = []
     _provincial(c, fails)
     fen = c.view.get("四.5a.reward_fen").get(str(c.cert.level))
     if fen is None:
@@ -289,6 +314,8 @@ def _unemployed_scope(p: PersonFacts) -> list[Reason]:
 def clause_5_2(c: Ctx) -> Found:
     """五.2 registered unemployed (and 十三.3's scope) who completed the required hours and obtained a certificate."""
     fails = _unemployed_scope(c.person)
+    if fails and fails[0] is rs.NOT_REGISTERED_UNEMPLOYED:
+        return NOT_REGISTERED_ONLY
     cls, done = c.cert.training_class, c.cert.completed_hours
     if cls is None:
         fails.append(rs.CLASS_UNKNOWN)
@@ -362,41 +389,87 @@ def _scope(c: Ctx) -> list[Reason]:
     return found
 
 
-def finish(c: Ctx, clause: str, found: list[Reason], amount: Amount | None, key: str | None) -> Decision:
-    """Apply 十三 and the plan period and build the decision for one clause."""
-    blocking = _scope(c) + [r for r in found if r.code not in PASSING_CODES]
-    shown = found
-    if clause in OCCUPATION_CLAUSES and key is None:
-        shown = [*found, rs.REPEAT_KEY_UNKNOWN]
-    year = c.cert.issue_date.year
-    if not blocking:
-        blocking.extend(cap_reasons(clause, year, key, c.view, c.prior))
-    if blocking:
-        outcome, amount = REJECTED, NO_AMOUNT
-        shown = blocking + [r for r in shown if r.code in NOTE_CODES]
-    else:
-        outcome = NEEDS_REVIEW if any(r.code in REVIEW_CODES for r in shown) else APPROVED
-        amount = amount or NO_AMOUNT
-    return Decision(
-        clause, outcome, amount.fen, tuple(shown), amount.steps, cited(clause, c.cert.kind),
-        c.view.versions_of(CLAUSE_KEYS[clause]) or (), c.cert.certificate_id, year,
-        key if clause in OCCUPATION_CLAUSES else None, clause in CAP_CLAUSES,
-        c.person.hire_key if clause == "四.2" else None,
-        catalog_line=_line(c, clause), shortage_list=c.shortage()[1] if clause in SHORTAGE_CLAUSES else None,
-    )
+def clause_versions(view: ParamView, clause: str) -> tuple[tuple[str, str], ...] | None:
+    """The (key, version) pairs a clause reads on the view's day (memoised by clause id)."""
+    memo = view.memo
+    if clause not in memo:
+        memo[clause] = view.versions_of(CLAUSE_KEYS[clause])
+    return memo[clause]  # type: ignore[no-any-return]
 
 
-def _line(c: Ctx, clause: str) -> str | None:
-    std = c.std() if clause in CATALOG_CLAUSES else None
-    return std.ref if std is not None else None
+def _gate_4_2(c: Ctx) -> Reason | None:
+    p = c.person
+    if not p.employed:
+        return rs.NOT_EMPLOYED
+    start = c.cert.started
+    if start is None or p.hire_date is None:
+        return rs.NO_TRAINING_START
+    if not p.hire_date <= start < add_months(p.hire_date, c.view.get("四.2.training_within_months")):
+        return rs.TRAINING_NOT_WITHIN_HIRE_WINDOW
+    return None
 
 
-def _evaluate(c: Ctx, clause: str, key: str | None) -> Decision:
-    if c.view.versions_of(CLAUSE_KEYS[clause]) is None:
-        return Decision(clause, REJECTED, 0, (rs.NO_PARAMETERS,), (), cited(clause, c.cert.kind), (),
-                        c.cert.certificate_id, c.cert.issue_date.year)
+def _gate_4_3(c: Ctx) -> Reason | None:
+    if not c.person.employed:
+        return rs.NOT_EMPLOYED
+    return None if c.evidence & f.ON_THE_JOB_TRAININGS else rs.NOT_ON_THE_JOB_TRAINING
+
+
+def _gate_4_4(c: Ctx) -> Reason | None:
+    if not c.person.employed:
+        return rs.NOT_EMPLOYED
+    return rs.UI_MONTHS_SHORT if c.person.ui_contribution_months < c.view.get("四.4.min_ui_months") else None
+
+
+def _gate_employed(c: Ctx) -> Reason | None:
+    return None if c.person.employed else rs.NOT_EMPLOYED
+
+
+def _gate_5_2(c: Ctx) -> Reason | None:
+    p = c.person
+    return rs.NOT_REGISTERED_UNEMPLOYED if p.employed and not p.registered_unemployed else None
+
+
+# A clause that is not the primary one and fails a first condition is listed with that reason alone
+# ("why it did not apply" needs one); most certificates fail the other clauses' first condition, so
+# the full test runs for the primary clause and for those that might apply.
+GATES: dict[str, Callable[[Ctx], Reason | None]] = {
+    "四.2": _gate_4_2, "四.3": _gate_4_3, "四.4": _gate_4_4, "四.5a": _gate_employed, "五.2": _gate_5_2,
+}
+_GATED: dict[tuple[str, str], Considered] = {}
+
+
+def _gated(clause: str, reason: Reason, scope: list[Reason]) -> Considered:
+    if scope:
+        return Considered(clause, REJECTED, 0, (*scope, reason))
+    found = _GATED.get((clause, reason.code))
+    if found is None:
+        found = _GATED[(clause, reason.code)] = Considered(clause, REJECTED, 0, (reason,))
+    return found
+
+
+def judge(c: Ctx, clause: str, key: str | None, scope: list[Reason]) -> Considered:
+    """Apply the clause, then 十三 and the plan period (`scope`, the same for every clause)."""
+    if clause_versions(c.view, clause) is None:
+        return Considered(clause, REJECTED, 0, (rs.NO_PARAMETERS,))
     found, amount = CLAUSES[clause](c)
-    return finish(c, clause, found, amount, key)
+    if key is None and clause in OCCUPATION_CLAUSES:
+        found = [*found, rs.REPEAT_KEY_UNKNOWN]
+    blocking = [r for r in found if r.code not in PASSING_CODES] if found else []
+    if scope:
+        blocking = scope + blocking
+    prior = c.prior
+    if not blocking and (prior.cap_count_by_year or prior.occupation_keys):
+        blocking.extend(cap_reasons(clause, c.cert.issue_date.year, key, c.view, prior))
+    if blocking:
+        return Considered(clause, REJECTED, 0, tuple(blocking + [r for r in found if r.code in NOTE_CODES]))
+    amount = amount or NO_AMOUNT
+    outcome = APPROVED
+    for r in found:
+        if r.code in REVIEW_CODES:
+            outcome = NEEDS_REVIEW
+            break
+    return Considered(clause, outcome, amount.fen, tuple(found), amount.steps)
 
 
 def decide_certificate(cert: CertificateFacts, person: PersonFacts, catalog: CatalogView,
@@ -408,22 +481,45 @@ def decide_certificate(cert: CertificateFacts, person: PersonFacts, catalog: Cat
     c = Ctx(cert, person, catalog, view, prior, outside)
     key = repeat_key(cert, c.code)
     clauses = matching(cert.kind, cert.level)
-    results = [_evaluate(c, clause, key) for clause in clauses]
+    scope = _scope(c)
     first = primary(cert, person, clauses)
-    chosen = _choose(results, first)
-    kind, ref = payee(chosen.clause, view, person, cert.training_class)
-    considered = tuple(Considered(r.clause, r.outcome, r.amount_fen, r.reasons) for r in results if r is not chosen)
-    extra_versions = params.period_versions() if outside else ()
-    return replace(chosen, considered=considered, payee_kind=kind, payee_ref=ref,
-                   parameter_versions=chosen.parameter_versions + extra_versions)
+    results: list[Considered] = []
+    for clause in clauses:
+        if clause != first and clause in GATES:
+            reason = GATES[clause](c)
+            if reason is not None:
+                results.append(_gated(clause, reason, scope))
+                continue
+        results.append(judge(c, clause, key, scope))
+    chosen = choose(results, first)
+    return build(c, chosen, key, tuple(r for r in results if r is not chosen), params)
+
+
+def build(c: Ctx, j: Considered, key: str | None, considered: tuple[Considered, ...],
+          params: ParameterSet) -> Decision:
+    """The decision for the clause applied: its versions, references, limits and payee."""
+    clause = j.clause
+    kind, ref = payee(clause, c.view, c.person, c.cert.training_class)
+    versions = clause_versions(c.view, clause) or ()
+    std = c.std() if clause in CATALOG_CLAUSES else None
+    return Decision(
+        clause, j.outcome, j.amount_fen, j.reasons, j.steps, cited(clause, c.cert.kind),
+        versions + params.period_versions() if c.outside else versions, c.cert.certificate_id,
+        c.cert.issue_date.year, key if clause in OCCUPATION_CLAUSES else None, clause in CAP_CLAUSES,
+        c.person.hire_key if clause == "四.2" else None, catalog_line=std.ref if std is not None else None,
+        shortage_list=c.shortage()[1] if clause in SHORTAGE_CLAUSES else None, considered=considered,
+        payee_kind=kind, payee_ref=ref)
 
 
 _RANK = {APPROVED: 2, NEEDS_REVIEW: 1}
 
 
-def _choose(results: list[Decision], first: str) -> Decision:
+def choose(results: list[Considered], first: str) -> Considered:
     """The most favourable: approved over review over rejection, then the larger amount, then the
     primary clause, then the table order; a rejection shown is the primary clause's."""
-    def score(i: int, d: Decision) -> tuple[int, int, bool, int]:
-        return _RANK.get(d.outcome, 0), d.amount_fen if d.outcome != REJECTED else 0, d.clause == first, -i
-    return max(enumerate(results), key=lambda pair: score(*pair))[1]
+    best, best_score = results[0], (-1, -1, False)
+    for r in results:
+        score = (_RANK.get(r.outcome, 0), r.amount_fen, r.clause == first)
+        if score > best_score:
+            best, best_score = r, score
+    return best

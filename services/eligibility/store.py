@@ -65,8 +65,10 @@ certificates = sa.Table(
     sa.Column("payload", JSONB, nullable=False),  # a CertificateIssuedV2 payload (V1 upcast)
     sa.Column("revoked_on", sa.Date),
     sa.Column("arrival", sa.BigInteger, sa.Identity(), nullable=False),
-    # A Catalog row or shortage list arriving late re-decides the holders of that occupation.
+    # A Catalog row or shortage list arriving late re-decides the holders of that occupation; a class
+    # record arriving late, the holders of certificates from that class.
     sa.Index("certificates_by_occupation", sa.text("(payload->>'occupation_code')")),
+    sa.Index("certificates_by_class", sa.text("(payload->>'class_id')")),
 )
 
 # Revocations in their own table so a revocation delivered before its certificate still holds.

@@ -156,3 +156,12 @@ def test_what_if_with_identical_parameters_never_shows_a_change(
     s = what_if(cases, PARAMS, PARAMS.with_value("五.2.share", Fraction(1), D(2019, 1, 1), "x"),
                 catalog=CATALOG)
     assert (s.count_delta, s.fen_delta) == (0, 0)
+
+
+def test_a_payee_table_that_leaves_a_clause_without_a_payee_is_refused() -> None:
+    text = TWO_VERSIONS + """  - key: payee.kind
+    type: text_table
+    values: [{value: {"四.2": worker}, valid_from: 2019-01-01, valid_to: null, version: v1}]
+"""
+    with pytest.raises(ValueError, match="names no payee"):
+        load_parameters_text(text)

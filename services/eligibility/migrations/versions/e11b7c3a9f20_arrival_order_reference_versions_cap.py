@@ -21,6 +21,7 @@ def upgrade() -> None:
     op.add_column('catalog_standards', sa.Column('published_at', sa.DateTime(timezone=True), nullable=True))
     op.add_column('shortage_lists', sa.Column('occupations', postgresql.JSONB(astext_type=sa.Text()), nullable=True))
     op.add_column('shortage_lists', sa.Column('published_at', sa.DateTime(timezone=True), nullable=True))
+    op.create_index('certificates_by_class', 'certificates', [sa.text("(payload->>'class_id')")], unique=False)
     op.create_index('family_links_by_relative', 'person_facts', [sa.text("(attributes->>'relative_person_key')")],
                     unique=False, postgresql_where=sa.text("kind = 'family_link'"))
     # The backstop follows the parameter in force: each recount writes the year's cap beside the count.
@@ -34,6 +35,7 @@ def downgrade() -> None:
     op.drop_constraint('at_most_the_yearly_cap', 'person_year_slots', type_='check')
     op.drop_column('person_year_slots', 'cap')
     op.create_check_constraint('at_most_three_subsidies_per_year', 'person_year_slots', 'used BETWEEN 0 AND 3')
+    op.drop_index('certificates_by_class', table_name='certificates')
     op.drop_index('family_links_by_relative', table_name='person_facts', postgresql_where=sa.text("kind = 'family_link'"))
     op.drop_column('shortage_lists', 'published_at')
     op.drop_column('shortage_lists', 'occupations')
