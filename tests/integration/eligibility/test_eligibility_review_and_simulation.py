@@ -202,3 +202,35 @@ async def test_the_three_per_year_cap_holds_with_two_instances_in_one_group(sett
     assert {p: sum(1 for r in approved if r["person_key"] == p) for p in persons} == {p: 3 for p in persons}
     assert len(rows) == len(persons) * 6
     _ = one
+
+
+async def test_the_database_backstop_follows_the_cap_in_force_not_a_literal_three(settings) -> None:
+    """The bureau raises 十三.1's cap to 4: four approvals are stored (a literal CHECK of 3 would
+    dead-letter the batch) and the backstop still refuses a fifth slot."""
+    bureau = token(settings, "bureau", "param-admin")
+    text = PARAMETERS_FILE.read_text(encoding="utf-8").replace('set_version: "', 'set_version: "cap4-', 1)
+    text = text.replace("values: [{value: 3, valid_from: 2019-01-01, valid_to: 2021-12-31, version: v1}]",
+                        "values: [{value: 4, valid_from: 2019-01-01, valid_to: 2021-12-31, version: v2-cap4}]")
+    person = pk("cap4")
+    codes = [code(33, i) for i in range(5)]
+    events = [catalog(c) for c in codes] + [employment(person)] + [
+        certificate(person, i, occupation=c, training_kind="on_the_job", issued=f"2020-0{i + 1}-10")[0]
+        for i, c in enumerate(codes)]
+    async with serve(create_app(settings)) as eli:
+        assert (await eli.post("/v1/parameters", headers=bureau, json={"yaml": text})).status_code == 201
+        await publish(settings, events)
+        await eventually(lambda: _applied(eli, len(events)), timeout=60)
+        rows = await current(eli._transport.app, person)  # type: ignore[attr-defined]
+        async with eli._transport.app.state.runtime.maker() as s:  # type: ignore[attr-defined]
+            dead = (await s.execute(sa.text("SELECT count(*) FROM dead_letter"))).scalar_one()
+            slots = (await s.execute(sa.text("SELECT used, cap FROM person_year_slots WHERE person_key = :p"),
+                                     {"p": person})).one()
+            with pytest.raises(sa.exc.IntegrityError):
+                await s.execute(sa.text("UPDATE person_year_slots SET used = cap + 1 WHERE person_key = :p"),
+                                {"p": person})
+    assert dead == 0 and tuple(slots) == (4, 4)
+    assert sorted(r["outcome"] for r in rows) == ["approved"] * 4 + ["rejected"]
+
+
+async def _applied(client: Any, n: int) -> bool:
+    return await inbox_count(client._transport.app) >= n  # type: ignore[attr-defined]
