@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 from shared.money import fen_to_yuan
 
@@ -51,10 +52,9 @@ class Step:
     value: str
 
 
-@dataclass(frozen=True, slots=True)
-class Considered:
+class Considered(NamedTuple):
     """A clause a certificate was tested against: its outcome, amount and why (the steps are kept
-    for the one applied)."""
+    for the one applied). Immutable; a NamedTuple because one is built per clause and certificate."""
 
     clause: str
     outcome: str
@@ -63,9 +63,9 @@ class Considered:
     steps: tuple[Step, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """One decision for one clause of one trigger (certificate, class, claim)."""
+class Decision(NamedTuple):
+    """One decision for one clause of one trigger (certificate, class, claim). Immutable (a
+    NamedTuple: the pure step builds one per trigger, several hundred thousand a run)."""
 
     clause: str
     outcome: str

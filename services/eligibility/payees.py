@@ -18,13 +18,21 @@ ENTERPRISE_ORGANISED = "四.2/enterprise_organised"
 
 
 def payee_kind(clause: str, view: ParamView, cls: TrainingClass | None, employer: str | None) -> str:
-    """The kind of payee the table in force names for this clause and training."""
-    table = view.get("payee.kind")
-    if cls is not None and cls.kind == PROJECT_BASED and PROJECT_BASED in table:
-        return str(table[PROJECT_BASED])
-    if clause == "四.2" and _enterprise_organised(cls, employer) and ENTERPRISE_ORGANISED in table:
-        return str(table[ENTERPRISE_ORGANISED])
-    return str(table[clause])
+    """The kind of payee the table in force names for this clause and training (memoised per day)."""
+    memo_key = ("payee", clause, cls.kind if cls is not None else None,
+                clause == "四.2" and _enterprise_organised(cls, employer))
+    found = view.memo.get(memo_key)
+    if found is None:
+        found = view.memo[memo_key] = _kind(view.get("payee.kind"), *memo_key[1:])
+    return str(found)
+
+
+def _kind(table: dict[str, str], clause: str, class_kind: str | None, organised: bool) -> str:
+    if class_kind == PROJECT_BASED and PROJECT_BASED in table:
+        return table[PROJECT_BASED]
+    if organised and ENTERPRISE_ORGANISED in table:
+        return table[ENTERPRISE_ORGANISED]
+    return table[clause]
 
 
 def _enterprise_organised(cls: TrainingClass | None, employer: str | None) -> bool:

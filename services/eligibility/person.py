@@ -256,7 +256,7 @@ def effective(d: Decision, held: Held | None) -> Decision:
     if not kept_review(held, d):
         return d
     assert held is not None
-    return dataclasses.replace(d, outcome=held.outcome, amount_fen=held.amount_fen)
+    return d._replace(outcome=held.outcome, amount_fen=held.amount_fen)
 
 
 def _reversals(t: Trigger, current: Current) -> list[Decision]:

@@ -142,7 +142,7 @@ async def _reviewed(session: AsyncSession, runtime: Runtime, old: Held, row: dic
                                         res.amount_fen, res.evidence, kept)
     note = Reason("human_review", f"人工复核（{actor.role}:{actor.actor_id}）：{res.reason}",
                   f"human review ({actor.role}:{actor.actor_id}): {res.reason}")
-    d = dataclasses.replace(old.decision(), outcome=APPROVED if res.approve else REJECTED, amount_fen=amount,
+    d = old.decision()._replace(outcome=APPROVED if res.approve else REJECTED, amount_fen=amount,
                             reasons=(note,), steps=steps if res.approve else (),
                             parameter_versions=tuple(_versions(rec)))
     basis = rec.get("auto_basis") or {"outcome": old.outcome, "amount_fen": old.amount_fen}

@@ -335,12 +335,16 @@ def clause_5_4(c: Ctx) -> Found:
     fen = v.get("五.4.training_fen").get(_project(c.cert) or "")
     if fen is None:
         return [*fails, rs.UNKNOWN_TRAINING_KIND], None
-    reward = v.get("五.4.certificate_reward_fen")
+    return fails, _entrepreneurship_amount(fen, v.get("五.4.certificate_reward_fen"))
+
+
+@lru_cache(maxsize=256)
+def _entrepreneurship_amount(fen: int, reward: int) -> Amount:
     steps = (
         Step("创业培训补贴", "entrepreneurship training subsidy", fen_to_yuan(fen)),
         Step("获证奖励", "certificate reward", fen_to_yuan(reward)),
     )
-    return fails, Amount(fen + reward, steps)
+    return Amount(fen + reward, steps)
 
 
 def clause_6(c: Ctx) -> Found:
@@ -476,39 +480,36 @@ def decide_certificate(cert: CertificateFacts, person: PersonFacts, catalog: Cat
                        params: ParameterSet, prior: PriorApprovals) -> Decision:
     """The one training subsidy a certificate gets: every matching clause tested, the most
     favourable applied, the others listed; the parameters in force on the issue date."""
-    outside = not params.in_period(cert.issue_date)
-    view = params.at(params.nearest_in_period(cert.issue_date) if outside else cert.issue_date)
-    c = Ctx(cert, person, catalog, view, prior, outside)
+    day = cert.issue_date
+    start, end = params.period
+    outside = not start <= day <= end
+    c = Ctx(cert, person, catalog, params.at(min(max(day, start), end) if outside else day), prior, outside)
     key = repeat_key(cert, c.code)
     clauses = matching(cert.kind, cert.level)
     scope = _scope(c)
-    first = primary(cert, person, clauses)
+    first = clauses[0] if len(clauses) == 1 else primary(cert, person, clauses)
     results: list[Considered] = []
     for clause in clauses:
-        if clause != first and clause in GATES:
-            reason = GATES[clause](c)
-            if reason is not None:
-                results.append(_gated(clause, reason, scope))
-                continue
-        results.append(judge(c, clause, key, scope))
+        gate = GATES.get(clause) if clause != first else None
+        reason = gate(c) if gate is not None else None
+        results.append(judge(c, clause, key, scope) if reason is None else _gated(clause, reason, scope))
     chosen = choose(results, first)
-    return build(c, chosen, key, tuple(r for r in results if r is not chosen), params)
+    return build(c, chosen, key, tuple(r for r in results if r is not chosen) if len(results) > 1 else (), params)
 
 
 def build(c: Ctx, j: Considered, key: str | None, considered: tuple[Considered, ...],
           params: ParameterSet) -> Decision:
     """The decision for the clause applied: its versions, references, limits and payee."""
-    clause = j.clause
-    kind, ref = payee(clause, c.view, c.person, c.cert.training_class)
+    clause, cert = j.clause, c.cert
+    kind, ref = payee(clause, c.view, c.person, cert.training_class)
     versions = clause_versions(c.view, clause) or ()
     std = c.std() if clause in CATALOG_CLAUSES else None
     return Decision(
-        clause, j.outcome, j.amount_fen, j.reasons, j.steps, cited(clause, c.cert.kind),
-        versions + params.period_versions() if c.outside else versions, c.cert.certificate_id,
-        c.cert.issue_date.year, key if clause in OCCUPATION_CLAUSES else None, clause in CAP_CLAUSES,
-        c.person.hire_key if clause == "四.2" else None, catalog_line=std.ref if std is not None else None,
-        shortage_list=c.shortage()[1] if clause in SHORTAGE_CLAUSES else None, considered=considered,
-        payee_kind=kind, payee_ref=ref)
+        clause, j.outcome, j.amount_fen, j.reasons, j.steps, cited(clause, cert.kind),
+        versions + params.period_versions() if c.outside else versions, cert.certificate_id,
+        cert.issue_date.year, key if clause in OCCUPATION_CLAUSES else None, clause in CAP_CLAUSES,
+        c.person.hire_key if clause == "四.2" else None, Fraction(0), None, std.ref if std is not None else None,
+        c.shortage()[1] if clause in SHORTAGE_CLAUSES else None, considered, kind, ref)
 
 
 _RANK = {APPROVED: 2, NEEDS_REVIEW: 1}
@@ -517,9 +518,14 @@ _RANK = {APPROVED: 2, NEEDS_REVIEW: 1}
 def choose(results: list[Considered], first: str) -> Considered:
     """The most favourable: approved over review over rejection, then the larger amount, then the
     primary clause, then the table order; a rejection shown is the primary clause's."""
-    best, best_score = results[0], (-1, -1, False)
+    best: Considered | None = None
+    best_score = (0, 0, False)
     for r in results:
-        score = (_RANK.get(r.outcome, 0), r.amount_fen, r.clause == first)
-        if score > best_score:
+        if r.outcome == REJECTED:
+            continue
+        score = (_RANK[r.outcome], r.amount_fen, r.clause == first)
+        if best is None or score > best_score:
             best, best_score = r, score
-    return best
+    if best is not None:
+        return best
+    return next(r for r in results if r.clause == first)

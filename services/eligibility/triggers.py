@@ -9,7 +9,6 @@ count, with the tests that relative would have to pass.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 from fractions import Fraction
 
 from shared.money import fen_to_yuan, round_half_up
@@ -76,7 +75,7 @@ def _scope(person: PersonFacts) -> list[Reason]:
 
 def _paid(d: Decision, kind: str, ref: str | None) -> Decision:
     notes = (rs.PAYEE_UNKNOWN,) if ref is None and d.outcome != REJECTED else ()
-    return replace(d, payee_kind=kind, payee_ref=ref, reasons=d.reasons + notes)
+    return d._replace(payee_kind=kind, payee_ref=ref, reasons=d.reasons + notes)
 
 
 def decide_order_class(facts: OrderClassFacts, cls: TrainingClass, params: ParameterSet) -> Decision:
@@ -102,7 +101,7 @@ def decide_order_class(facts: OrderClassFacts, cls: TrainingClass, params: Param
 
 
 def _with_reasons(d: Decision, reasons: tuple[Reason, ...]) -> Decision:
-    return replace(d, reasons=d.reasons + reasons)
+    return d._replace(reasons=d.reasons + reasons)
 
 
 def decide_apprentice_year(
