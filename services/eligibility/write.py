@@ -40,9 +40,9 @@ def decision_row(person: str, got: Decided, old: Held | None, set_version: str) 
         "steps": [{"description_zh": s.description_zh, "description_en": s.description_en, "value": s.value}
                   for s in d.steps],
         "reasons": [{"code": r.code, "zh": r.zh, "en": r.en} for r in d.reasons],
+        # The other clauses tested, by reason code (their texts are in the explanations below).
         "considered": [{"clause": c.clause, "outcome": c.outcome, "amount_fen": c.amount_fen,
-                        "reasons": [{"code": r.code, "zh": r.zh, "en": r.en} for r in c.reasons]}
-                       for c in d.considered],
+                        "reasons": [r.code for r in c.reasons]} for c in d.considered],
         "clauses_cited": list(d.clauses_cited), "parameter_set": set_version,
         "parameter_versions": [f"{k}@{v}" for k, v in d.parameter_versions],
         "catalog_line": d.catalog_line, "shortage_list": d.shortage_list,

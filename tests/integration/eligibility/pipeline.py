@@ -132,7 +132,8 @@ class Pipeline:
 
 
 def codes_of(decision: dict[str, Any]) -> set[str]:
-    return {r["code"] for r in decision["reasons"]}
+    """Reason codes of a decision, or of a clause it lists as considered (codes only there)."""
+    return {r if isinstance(r, str) else r["code"] for r in decision["reasons"]}
 
 
 @pytest.fixture(scope="module")
