@@ -101,7 +101,8 @@ async def certificate_read(session: AsyncSession, cert_id: uuid.UUID, runtime: R
         return None
     resident_id = decrypt_pii(runtime.state["pii_key"], row["resident_id_cipher"])
     return {k: row[k] for k in ("certificate_id", "number", "kind", "person_key", "occupation_code",
-                                "level", "issue_date", "issued_in_nantong", "revoked_on", "issuer_code")} | {
+                                "level", "issue_date", "issued_in_nantong", "revoked_on", "issuer_code",
+                                "received_on", "operation_category", "operation_item", "project_type")} | {
         "resident_id_masked": mask_resident_id(resident_id), "resident_id": resident_id}
 
 

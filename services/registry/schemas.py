@@ -66,6 +66,10 @@ class CertificateRead(BaseModel):
     issue_date: date
     issued_in_nantong: bool
     issuer_code: str | None = None
+    received_on: date | None = Field(default=None, description="the day the registry first received it")
+    operation_category: str | None = None
+    operation_item: str | None = None
+    project_type: str | None = None
     revoked_on: date | None = None
     warnings: list[str] = Field(default_factory=list)
 

@@ -43,6 +43,7 @@ async def test_safety_and_entrepreneurship_certificates_carry_what_identifies_th
         ok = await reg.post("/v1/certificates", json=ops | {"operation_category": "1", "operation_item": "1.2"},
                             headers=inst)
         assert ok.status_code == 201, ok.text
+        assert (ok.json()["operation_item"], ok.json()["received_on"]) == ("1.2", nantong_today().isoformat())
         syb = {"number": "CY-3206-2020-000001", "kind": "entrepreneurship", "resident_id": resident_id(2),
                "issue_date": "2020-06-01", "issuer_code": INSTITUTION}
         assert (await reg.post("/v1/certificates", json=syb, headers=inst)).json()["errors"][0]["field"] == \
