@@ -70,18 +70,22 @@ def matching(kind: str, level: int | None) -> tuple[str, ...]:
     return ("四.2", "四.3", "五.2")
 
 
-def primary(cert: CertificateFacts, person: PersonFacts, clauses: tuple[str, ...]) -> str:
+def primary(cert: CertificateFacts, person: PersonFacts, clauses: tuple[str, ...],
+            evidence: frozenset[str] | None = None) -> str:
     """The clause the records point to: the training evidence first, then the person's status."""
     if len(clauses) == 1:
         return clauses[0]
-    evidence = cert.training_evidence
+    evidence = cert.training_evidence if evidence is None else evidence
     if evidence:
         for kinds, clause in EVIDENCE_POINTS_TO:
             if evidence & kinds and clause in clauses:
                 return clause
     if not person.employed:
         return "五.2"
-    return next(c for c in ("四.5a", "四.4", "四.3") if c in clauses)
+    for clause in ("四.5a", "四.4", "四.3"):
+        if clause in clauses:
+            return clause
+    return clauses[0]
 
 
 def repeat_key(cert: CertificateFacts, code: str | None) -> str | None:
@@ -144,6 +148,9 @@ class Ctx:
         return self._short
 
 
+_IN_SCOPE: list[Reason] = []  # shared and never mutated: judge() builds new lists from it
+
+
 @dataclass(frozen=True, slots=True)
 class Amount:
     """An amount with its steps, or none yet (rejections, needs-review without a figure)."""
@@ -153,6 +160,7 @@ class Amount:
 
 
 NO_AMOUNT = Amount(0, ())
+NO_MONTHS = Fraction(0)
 Found = tuple[list[Reason], Amount | None]
 # A clause whose first condition fails says only that (the cheap gates of the employee clauses and
 # of 五.2): "why it did not apply" needs one reason, and most certificates meet a gate or two.
@@ -383,6 +391,10 @@ def cited(clause: str, kind: str) -> tuple[str, ...]:
 
 def _scope(c: Ctx) -> list[Reason]:
     """十三.2 where the kind must be obtained in Nantong, 十三.3 pension, and the plan period."""
+    p = c.person
+    if not (c.outside or p.drawing_monthly_pension or p.pension_entitled
+            or (c.cert.kind in NANTONG_ONLY_KINDS and not c.cert.issued_in_nantong)):
+        return _IN_SCOPE
     found = [rs.OUTSIDE_PLAN_PERIOD] if c.outside else []
     if c.cert.kind in NANTONG_ONLY_KINDS and not c.cert.issued_in_nantong:
         found.append(rs.NOT_OBTAINED_IN_NANTONG)
@@ -459,21 +471,22 @@ def judge(c: Ctx, clause: str, key: str | None, scope: list[Reason]) -> Consider
     found, amount = CLAUSES[clause](c)
     if key is None and clause in OCCUPATION_CLAUSES:
         found = [*found, rs.REPEAT_KEY_UNKNOWN]
-    blocking = [r for r in found if r.code not in PASSING_CODES] if found else []
-    if scope:
-        blocking = scope + blocking
+    blocking, notes, review = list(scope), [], False
+    for r in found:  # one pass, no comprehension frames: this runs for every clause tested
+        code = r.code
+        if code in NOTE_CODES:
+            notes.append(r)
+        elif code in REVIEW_CODES:
+            review = True
+        else:
+            blocking.append(r)
     prior = c.prior
     if not blocking and (prior.cap_count_by_year or prior.occupation_keys):
         blocking.extend(cap_reasons(clause, c.cert.issue_date.year, key, c.view, prior))
     if blocking:
-        return Considered(clause, REJECTED, 0, tuple(blocking + [r for r in found if r.code in NOTE_CODES]))
+        return Considered(clause, REJECTED, 0, tuple(blocking + notes))
     amount = amount or NO_AMOUNT
-    outcome = APPROVED
-    for r in found:
-        if r.code in REVIEW_CODES:
-            outcome = NEEDS_REVIEW
-            break
-    return Considered(clause, outcome, amount.fen, tuple(found), amount.steps)
+    return Considered(clause, NEEDS_REVIEW if review else APPROVED, amount.fen, tuple(found), amount.steps)
 
 
 def decide_certificate(cert: CertificateFacts, person: PersonFacts, catalog: CatalogView,
@@ -487,14 +500,26 @@ def decide_certificate(cert: CertificateFacts, person: PersonFacts, catalog: Cat
     key = repeat_key(cert, c.code)
     clauses = matching(cert.kind, cert.level)
     scope = _scope(c)
-    first = clauses[0] if len(clauses) == 1 else primary(cert, person, clauses)
+    first = clauses[0] if len(clauses) == 1 else primary(cert, person, clauses, c.evidence)
     results: list[Considered] = []
-    for clause in clauses:
-        gate = GATES.get(clause) if clause != first else None
-        reason = gate(c) if gate is not None else None
-        results.append(judge(c, clause, key, scope) if reason is None else _gated(clause, reason, scope))
-    chosen = choose(results, first)
-    return build(c, chosen, key, tuple(r for r in results if r is not chosen) if len(results) > 1 else (), params)
+    for clause, gate in _plan(clauses, first):
+        if gate is not None:
+            reason = gate(c)
+            if reason is not None:
+                gated = None if scope else _GATED.get((clause, reason.code))
+                results.append(gated or _gated(clause, reason, scope))
+                continue
+        results.append(judge(c, clause, key, scope))
+    if len(results) == 1:
+        return build(c, results[0], key, (), params)
+    i = choose(results, first)
+    return build(c, results[i], key, tuple(results[:i] + results[i + 1:]), params)
+
+
+@lru_cache(maxsize=256)
+def _plan(clauses: tuple[str, ...], first: str) -> tuple[tuple[str, Callable[[Ctx], Reason | None] | None], ...]:
+    """Each clause with the gate it passes first (none for the primary clause: tested in full)."""
+    return tuple((clause, None if clause == first else GATES.get(clause)) for clause in clauses)
 
 
 def build(c: Ctx, j: Considered, key: str | None, considered: tuple[Considered, ...],
@@ -508,24 +533,26 @@ def build(c: Ctx, j: Considered, key: str | None, considered: tuple[Considered, 
         clause, j.outcome, j.amount_fen, j.reasons, j.steps, cited(clause, cert.kind),
         versions + params.period_versions() if c.outside else versions, cert.certificate_id,
         cert.issue_date.year, key if clause in OCCUPATION_CLAUSES else None, clause in CAP_CLAUSES,
-        c.person.hire_key if clause == "四.2" else None, Fraction(0), None, std.ref if std is not None else None,
+        c.person.hire_key if clause == "四.2" else None, NO_MONTHS, None, std.ref if std is not None else None,
         c.shortage()[1] if clause in SHORTAGE_CLAUSES else None, considered, kind, ref)
 
 
 _RANK = {APPROVED: 2, NEEDS_REVIEW: 1}
 
 
-def choose(results: list[Considered], first: str) -> Considered:
-    """The most favourable: approved over review over rejection, then the larger amount, then the
-    primary clause, then the table order; a rejection shown is the primary clause's."""
-    best: Considered | None = None
-    best_score = (0, 0, False)
-    for r in results:
+def choose(results: list[Considered], first: str) -> int:
+    """The index of the most favourable: approved over review over rejection, then the larger
+    amount, then the primary clause, then the table order; a rejection shown is the primary's."""
+    best, best_score = -1, (0, 0, False)
+    for i, r in enumerate(results):
         if r.outcome == REJECTED:
             continue
         score = (_RANK[r.outcome], r.amount_fen, r.clause == first)
-        if best is None or score > best_score:
-            best, best_score = r, score
-    if best is not None:
+        if best < 0 or score > best_score:
+            best, best_score = i, score
+    if best >= 0:
         return best
-    return next(r for r in results if r.clause == first)
+    for i, r in enumerate(results):
+        if r.clause == first:
+            return i
+    return 0
