@@ -12,13 +12,14 @@ import uuid
 from dataclasses import dataclass, field
 
 from .catalog import CatalogLine, CatalogView, EditionMap, YearList, catalog_view
+from .choice import decide_certificate, matching, primary, repeat_key
 from .decision import APPROVED, NEEDS_REVIEW, OUTCOMES, REJECTED, REVERSED, Considered, Decision, Reason, Step
 from .facts import CertificateFacts, OrderClassFacts, PersonFacts, TrainingClass
 from .limits import PriorApproval, PriorApprovals
 from .params import ParameterSet
 from .person import Changes, Decided, Held, PersonState, Trigger, changes, decide_person
 from .reversal import reverse
-from .rules import CLAUSE_KEYS, decide_certificate, matching, primary, repeat_key
+from .rules import CLAUSE_KEYS
 from .triggers import (
     TRIGGER_KEYS,
     decide_apprentice_year,

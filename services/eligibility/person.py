@@ -20,6 +20,7 @@ from fractions import Fraction
 from typing import Any
 
 from .catalog import CatalogView
+from .choice import decide_certificate
 from .decision import APPROVED, NEEDS_REVIEW, REVERSED, Decision
 from .facts import (
     SAFETY_KINDS,
@@ -34,7 +35,7 @@ from .limits import PriorApprovals
 from .params import ParameterSet
 from .projection import FactRecord, snapshot
 from .reversal import reverse
-from .rules import add_months, decide_certificate
+from .rules import add_months
 from .triggers import decide_apprentice_year, decide_living_allowance, decide_work_training
 
 CERTIFICATE, APPRENTICE_YEAR, WORK_BASED, CLASS_COMPLETION = (

@@ -1,11 +1,9 @@
-"""Certificate-triggered clauses: 四.2, 四.3, 四.4, 四.5a, 四.5b, 五.2, 五.4, 六, and the choice.
+"""Certificate-triggered clauses: 四.2, 四.3, 四.4, 四.5a, 四.5b, 五.2, 五.4, 六. Pure.
 
-A certificate is tested against every clause whose trigger it matches (its kind and level). The
-worker gets the most favourable outcome, one training subsidy per certificate, and the decision
-lists each other clause considered with why it did not apply. `primary` is the clause the records
-point to (training evidence, then the person's status): it is shown when none applies and wins a
-tie. Each clause function lists what it found; `finish` adds 十三 and the plan period. An input
-nothing has filled in is a named reason (a rejection or a review), never a pass.
+One function per clause, named by its id: it lists what it finds (reasons, with notes such as the
+shortage list) and the amount with its steps. `choice.py` tests a certificate against every clause
+it matches, adds 十三 and the plan period, and applies the most favourable. An input nothing has
+filled in is a named reason (a rejection or a review), never a pass.
 """
 
 from __future__ import annotations
@@ -21,11 +19,10 @@ from shared.money import fen_to_yuan, round_half_up
 from . import facts as f
 from . import reasons as rs
 from .catalog import CatalogLine, CatalogView
-from .decision import APPROVED, NEEDS_REVIEW, REJECTED, Considered, Decision, Reason, Step
+from .decision import Reason, Step
 from .facts import CertificateFacts, PersonFacts
-from .limits import CAP_CLAUSES, OCCUPATION_CLAUSES, PriorApprovals, cap_reasons
-from .params import ParameterSet, ParamView
-from .payees import payee
+from .limits import PriorApprovals
+from .params import ParamView
 
 LIMIT_KEYS = ("十三.1.per_year_cap", "payee.kind")
 CLAUSE_KEYS: dict[str, tuple[str, ...]] = {
@@ -50,60 +47,7 @@ SHORTAGE_SHARE = {clause: f"{clause}.shortage_share" for clause in ("四.2", "�
 SHORTAGE_CLAUSES = frozenset({"四.2", "四.3", "四.4"})
 
 
-EVIDENCE_POINTS_TO = ((frozenset({f.PRE_JOB}), "四.2"), (f.ON_THE_JOB_TRAININGS, "四.3"),
-                      (frozenset({f.UNEMPLOYED_TRAINING}), "五.2"), (frozenset({f.UPGRADING}), "四.4"))
-
-
-@lru_cache(maxsize=64)
-def matching(kind: str, level: int | None) -> tuple[str, ...]:
-    """The clauses whose trigger a certificate of this kind and level matches."""
-    if kind in f.SAFETY_KINDS:
-        return ("六",)
-    if kind == f.ENTREPRENEURSHIP:
-        return ("五.4",)
-    if kind == f.DEGREE:
-        return ("四.5b",)
-    if kind in f.LEVELLED_KINDS and level in HIGH_SKILL_LEVELS:
-        return ("四.5a", "四.2", "四.3", "五.2")
-    if kind in f.LEVELLED_KINDS:
-        return ("四.2", "四.3", "四.4", "五.2")
-    return ("四.2", "四.3", "五.2")
-
-
-def primary(cert: CertificateFacts, person: PersonFacts, clauses: tuple[str, ...],
-            evidence: frozenset[str] | None = None) -> str:
-    """The clause the records point to: the training evidence first, then the person's status."""
-    if len(clauses) == 1:
-        return clauses[0]
-    evidence = cert.training_evidence if evidence is None else evidence
-    if evidence:
-        for kinds, clause in EVIDENCE_POINTS_TO:
-            if evidence & kinds and clause in clauses:
-                return clause
-    if not person.employed:
-        return "五.2"
-    for clause in ("四.5a", "四.4", "四.3"):
-        if clause in clauses:
-            return clause
-    return clauses[0]
-
-
-def repeat_key(cert: CertificateFacts, code: str | None) -> str | None:
-    """十三.1 "同一职业同一等级": occupation (2022 edition) and level where the certificate has both;
-    otherwise the kind's own identity. None when nothing identifies it."""
-    if code is not None:
-        return f"{code}#{cert.level if cert.level is not None else cert.kind}"
-    if cert.kind in f.SAFETY_KINDS:
-        return f"{cert.kind}:{cert.operation_category or '-'}:{cert.operation_item}" if cert.operation_item else None
-    if cert.kind == f.ENTREPRENEURSHIP:
-        project = _project(cert)
-        return f"{cert.kind}:{project}" if project else None
-    if cert.kind == f.DEGREE:
-        return f"{cert.kind}:{cert.number}"
-    return None
-
-
-def _project(cert: CertificateFacts) -> str | None:
+def project_of(cert: CertificateFacts) -> str | None:
     """五.4's project: the registry's project type (V1 certificates carried it as training kind)."""
     if cert.project_type:
         return cert.project_type
@@ -146,9 +90,6 @@ class Ctx:
             listed = self.catalog.shortage_list(self.cert.issue_date.year)
             self._short = (listed is not None and self.code in listed.codes, listed.version if listed else None)
         return self._short
-
-
-_IN_SCOPE: list[Reason] = []  # shared and never mutated: judge() builds new lists from it
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +254,7 @@ def clause_4_5b(c: Ctx) -> Found:
 
 def _unemployed_scope(p: PersonFacts) -> list[Reason]:
     """五.2's registered unemployed; 十三.3 brings in anyone else with training needs who is not
-    employed (entitlement to a monthly pension is checked for every clause in `finish`)."""
+    employed (entitlement to a monthly pension is checked for every clause in choice.judge)."""
     if p.registered_unemployed:
         return []
     return [rs.NOT_REGISTERED_UNEMPLOYED] if p.employed else [rs.IN_SCOPE_BY_13_3]
@@ -340,7 +281,7 @@ def clause_5_4(c: Ctx) -> Found:
     fails = [] if p.student_final_two_years else _unemployed_scope(p)
     if fails == [rs.NOT_REGISTERED_UNEMPLOYED]:
         fails = [rs.NOT_STUDENT_OR_UNEMPLOYED]
-    fen = v.get("五.4.training_fen").get(_project(c.cert) or "")
+    fen = v.get("五.4.training_fen").get(project_of(c.cert) or "")
     if fen is None:
         return [*fails, rs.UNKNOWN_TRAINING_KIND], None
     return fails, _entrepreneurship_amount(fen, v.get("五.4.certificate_reward_fen"))
@@ -373,186 +314,3 @@ NOTE_CODES = frozenset({rs.SHORTAGE.code, rs.PROVINCIAL_NOTE.code, rs.IN_SCOPE_B
 REVIEW_CODES = frozenset({rs.OUT_OF_CATALOG_AT_COST.code, rs.RECEIPT_DAY_UNKNOWN.code,
                           rs.REPEAT_KEY_UNKNOWN.code})
 PASSING_CODES = NOTE_CODES | REVIEW_CODES
-
-
-@lru_cache(maxsize=256)
-def cited(clause: str, kind: str) -> tuple[str, ...]:
-    """Every clause id applied: the clause, its exclusions and the limits of 十三 it checked."""
-    ids = [clause]
-    if clause == "四.2":
-        ids.append("五.3")
-    if clause in CAP_CLAUSES or clause in OCCUPATION_CLAUSES:
-        ids.append("十三.1")
-    if kind in NANTONG_ONLY_KINDS:
-        ids.append("十三.2")
-    ids.append("十三.3")
-    return tuple(ids)
-
-
-def _scope(c: Ctx) -> list[Reason]:
-    """十三.2 where the kind must be obtained in Nantong, 十三.3 pension, and the plan period."""
-    p = c.person
-    if not (c.outside or p.drawing_monthly_pension or p.pension_entitled
-            or (c.cert.kind in NANTONG_ONLY_KINDS and not c.cert.issued_in_nantong)):
-        return _IN_SCOPE
-    found = [rs.OUTSIDE_PLAN_PERIOD] if c.outside else []
-    if c.cert.kind in NANTONG_ONLY_KINDS and not c.cert.issued_in_nantong:
-        found.append(rs.NOT_OBTAINED_IN_NANTONG)
-    if c.person.drawing_monthly_pension:
-        found.append(rs.PENSION_DRAWER)
-    elif c.person.pension_entitled:
-        found.append(rs.PENSION_ENTITLED)
-    return found
-
-
-def clause_versions(view: ParamView, clause: str) -> tuple[tuple[str, str], ...] | None:
-    """The (key, version) pairs a clause reads on the view's day (memoised by clause id)."""
-    memo = view.memo
-    if clause not in memo:
-        memo[clause] = view.versions_of(CLAUSE_KEYS[clause])
-    return memo[clause]  # type: ignore[no-any-return]
-
-
-def _gate_4_2(c: Ctx) -> Reason | None:
-    p = c.person
-    if not p.employed:
-        return rs.NOT_EMPLOYED
-    start = c.cert.started
-    if start is None or p.hire_date is None:
-        return rs.NO_TRAINING_START
-    if not p.hire_date <= start < add_months(p.hire_date, c.view.get("四.2.training_within_months")):
-        return rs.TRAINING_NOT_WITHIN_HIRE_WINDOW
-    return None
-
-
-def _gate_4_3(c: Ctx) -> Reason | None:
-    if not c.person.employed:
-        return rs.NOT_EMPLOYED
-    return None if c.evidence & f.ON_THE_JOB_TRAININGS else rs.NOT_ON_THE_JOB_TRAINING
-
-
-def _gate_4_4(c: Ctx) -> Reason | None:
-    if not c.person.employed:
-        return rs.NOT_EMPLOYED
-    return rs.UI_MONTHS_SHORT if c.person.ui_contribution_months < c.view.get("四.4.min_ui_months") else None
-
-
-def _gate_employed(c: Ctx) -> Reason | None:
-    return None if c.person.employed else rs.NOT_EMPLOYED
-
-
-def _gate_5_2(c: Ctx) -> Reason | None:
-    p = c.person
-    return rs.NOT_REGISTERED_UNEMPLOYED if p.employed and not p.registered_unemployed else None
-
-
-# A clause that is not the primary one and fails a first condition is listed with that reason alone
-# ("why it did not apply" needs one); most certificates fail the other clauses' first condition, so
-# the full test runs for the primary clause and for those that might apply.
-GATES: dict[str, Callable[[Ctx], Reason | None]] = {
-    "四.2": _gate_4_2, "四.3": _gate_4_3, "四.4": _gate_4_4, "四.5a": _gate_employed, "五.2": _gate_5_2,
-}
-_GATED: dict[tuple[str, str], Considered] = {}
-
-
-def _gated(clause: str, reason: Reason, scope: list[Reason]) -> Considered:
-    if scope:
-        return Considered(clause, REJECTED, 0, (*scope, reason))
-    found = _GATED.get((clause, reason.code))
-    if found is None:
-        found = _GATED[(clause, reason.code)] = Considered(clause, REJECTED, 0, (reason,))
-    return found
-
-
-def judge(c: Ctx, clause: str, key: str | None, scope: list[Reason]) -> Considered:
-    """Apply the clause, then 十三 and the plan period (`scope`, the same for every clause)."""
-    if clause_versions(c.view, clause) is None:
-        return Considered(clause, REJECTED, 0, (rs.NO_PARAMETERS,))
-    found, amount = CLAUSES[clause](c)
-    if key is None and clause in OCCUPATION_CLAUSES:
-        found = [*found, rs.REPEAT_KEY_UNKNOWN]
-    blocking, notes, review = list(scope), [], False
-    for r in found:  # one pass, no comprehension frames: this runs for every clause tested
-        code = r.code
-        if code in NOTE_CODES:
-            notes.append(r)
-        elif code in REVIEW_CODES:
-            review = True
-        else:
-            blocking.append(r)
-    prior = c.prior
-    if not blocking and (prior.cap_count_by_year or prior.occupation_keys):
-        blocking.extend(cap_reasons(clause, c.cert.issue_date.year, key, c.view, prior))
-    if blocking:
-        return Considered(clause, REJECTED, 0, tuple(blocking + notes))
-    amount = amount or NO_AMOUNT
-    return Considered(clause, NEEDS_REVIEW if review else APPROVED, amount.fen, tuple(found), amount.steps)
-
-
-def decide_certificate(cert: CertificateFacts, person: PersonFacts, catalog: CatalogView,
-                       params: ParameterSet, prior: PriorApprovals) -> Decision:
-    """The one training subsidy a certificate gets: every matching clause tested, the most
-    favourable applied, the others listed; the parameters in force on the issue date."""
-    day = cert.issue_date
-    start, end = params.period
-    outside = not start <= day <= end
-    c = Ctx(cert, person, catalog, params.at(min(max(day, start), end) if outside else day), prior, outside)
-    key = repeat_key(cert, c.code)
-    clauses = matching(cert.kind, cert.level)
-    scope = _scope(c)
-    first = clauses[0] if len(clauses) == 1 else primary(cert, person, clauses, c.evidence)
-    results: list[Considered] = []
-    for clause, gate in _plan(clauses, first):
-        if gate is not None:
-            reason = gate(c)
-            if reason is not None:
-                gated = None if scope else _GATED.get((clause, reason.code))
-                results.append(gated or _gated(clause, reason, scope))
-                continue
-        results.append(judge(c, clause, key, scope))
-    if len(results) == 1:
-        return build(c, results[0], key, (), params)
-    i = choose(results, first)
-    return build(c, results[i], key, tuple(results[:i] + results[i + 1:]), params)
-
-
-@lru_cache(maxsize=256)
-def _plan(clauses: tuple[str, ...], first: str) -> tuple[tuple[str, Callable[[Ctx], Reason | None] | None], ...]:
-    """Each clause with the gate it passes first (none for the primary clause: tested in full)."""
-    return tuple((clause, None if clause == first else GATES.get(clause)) for clause in clauses)
-
-
-def build(c: Ctx, j: Considered, key: str | None, considered: tuple[Considered, ...],
-          params: ParameterSet) -> Decision:
-    """The decision for the clause applied: its versions, references, limits and payee."""
-    clause, cert = j.clause, c.cert
-    kind, ref = payee(clause, c.view, c.person, cert.training_class)
-    versions = clause_versions(c.view, clause) or ()
-    std = c.std() if clause in CATALOG_CLAUSES else None
-    return Decision(
-        clause, j.outcome, j.amount_fen, j.reasons, j.steps, cited(clause, cert.kind),
-        versions + params.period_versions() if c.outside else versions, cert.certificate_id,
-        cert.issue_date.year, key if clause in OCCUPATION_CLAUSES else None, clause in CAP_CLAUSES,
-        c.person.hire_key if clause == "四.2" else None, NO_MONTHS, None, std.ref if std is not None else None,
-        c.shortage()[1] if clause in SHORTAGE_CLAUSES else None, considered, kind, ref)
-
-
-_RANK = {APPROVED: 2, NEEDS_REVIEW: 1}
-
-
-def choose(results: list[Considered], first: str) -> int:
-    """The index of the most favourable: approved over review over rejection, then the larger
-    amount, then the primary clause, then the table order; a rejection shown is the primary's."""
-    best, best_score = -1, (0, 0, False)
-    for i, r in enumerate(results):
-        if r.outcome == REJECTED:
-            continue
-        score = (_RANK[r.outcome], r.amount_fen, r.clause == first)
-        if best < 0 or score > best_score:
-            best, best_score = i, score
-    if best >= 0:
-        return best
-    for i, r in enumerate(results):
-        if r.clause == first:
-            return i
-    return 0

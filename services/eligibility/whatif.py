@@ -14,11 +14,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .catalog import CatalogView
+from .choice import decide_certificate
 from .decision import APPROVED, NEEDS_REVIEW, Decision
 from .facts import CertificateFacts, PersonFacts
 from .limits import PriorApprovals
 from .params import ParameterSet
-from .rules import CLAUSE_KEYS, decide_certificate
+from .rules import CLAUSE_KEYS
 
 Tally = dict[tuple[str, str], list[int]]  # (clause, district) -> [approved, fen, review]
 _EMPTY_PRIOR = PriorApprovals()
