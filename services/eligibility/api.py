@@ -5,7 +5,8 @@ disability, low-income status: sensitive personal data under PIPL), so only bure
 and finance staff read decisions, and district staff those of their own districts; every read is
 audited (shared/app.py). The reviewer role is `bureau` (shared.auth has no narrower reviewer role
 yet); any authenticated caller may ask for a review (a person's representative system: feeder,
-district office, institution).
+district office, institution), and the client that asked cannot resolve it. A decision shows the
+clauses considered, the Catalog line and shortage-list version it used, and who is paid.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from services.eligibility import paramstore, review, simulate, store
 from services.eligibility.facts import CertificateFacts, PersonFacts
 from services.eligibility.limits import PriorApproval, PriorApprovals
+from services.eligibility.review_rules import Evidence, ReviewError
 from shared import approvals
 from shared.app import RuntimeDep, SessionDep
 from shared.auth import AuthPrincipal, PrincipalDep, require_roles
@@ -215,17 +217,33 @@ class ReviewRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class AtCostEvidence(BaseModel):
+    """四.3 at actual cost: the enterprise's or industry body's figures and the documents they come from."""
+
+    training_cost_fen: int = Field(ge=0, le=10**9)
+    assessment_fee_fen: int = Field(ge=0, le=10**9)
+    documents: list[str] = Field(min_length=1, max_length=50, description="invoice / record references")
+
+
 class Resolution(BaseModel):
     action: Literal["approve", "reject"]
     amount_fen: int | None = Field(default=None, ge=0)
     reason: str = Field(min_length=1, max_length=2000)
+    evidence: AtCostEvidence | None = None
+
+
+def _refused(exc: ReviewError) -> Problem:
+    return Problem(exc.status, exc.title, exc.detail, field=exc.field)
 
 
 @router.post("/decisions/{decision_id}/review-requests", status_code=201,
-             summary="Ask for human review of an automated rejection (PIPL art. 24)")
+             summary="Ask for human review of an automated rejection or approved amount (PIPL art. 24)")
 async def request_review(decision_id: uuid.UUID, body: ReviewRequest, session: SessionDep,
                          principal: PrincipalDep) -> dict[str, Any]:
-    out = await review.request_review(session, decision_id, _actor(principal), body.reason)
+    try:
+        out = await review.request_review(session, decision_id, _actor(principal), body.reason)
+    except ReviewError as exc:
+        raise _refused(exc) from None
     await session.commit()
     return out
 
@@ -240,8 +258,13 @@ async def reviews(session: SessionDep, _: Auditor,
 @router.post("/reviews/{review_id}/resolution", summary="A reviewer approves (with amount) or rejects")
 async def resolve_review(review_id: uuid.UUID, body: Resolution, session: SessionDep, runtime: RuntimeDep,
                          principal: Reviewer) -> dict[str, Any]:
-    out = await review.resolve(session, runtime, review_id, _actor(principal), body.action == "approve",
-                               body.amount_fen, body.reason)
+    e = body.evidence
+    evidence = Evidence(e.training_cost_fen, e.assessment_fee_fen, tuple(e.documents)) if e else None
+    try:
+        out = await review.resolve(session, runtime, review_id, _actor(principal), review.Resolution(
+            body.action == "approve", body.amount_fen, body.reason, evidence))
+    except ReviewError as exc:
+        raise _refused(exc) from None
     await session.commit()
     runtime.wake_relay()
     return out

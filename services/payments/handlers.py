@@ -25,7 +25,15 @@ from services.payments.entries import allocation_tx, reversal_tx
 from services.payments.funding import FundingParams, FundingRoute, choose_source, route_for
 from services.payments.ledger import Fund, FundingSource
 from services.payments.postings import FundKey
-from shared.events import DisbursementDraftedV1, Envelope, Event, Payload, SubsidyDecidedV1, new_envelope
+from shared.events import (
+    DisbursementDraftedV1,
+    Envelope,
+    Event,
+    Payload,
+    SubsidyDecidedV1,
+    SubsidyDecidedV2,
+    new_envelope,
+)
 from shared.inbox import route
 
 if TYPE_CHECKING:
@@ -246,7 +254,7 @@ async def on_decided(session: AsyncSession, events: Sequence[Event[SubsidyDecide
     await pg.emit(runtime, session, out)
 
 
-HANDLERS: dict[type[Payload], Any] = {SubsidyDecidedV1: on_decided}
+HANDLERS: dict[type[Payload], Any] = {SubsidyDecidedV1: on_decided, SubsidyDecidedV2: on_decided}  # V2 adds fields
 
 
 async def handle(session: AsyncSession, events: Sequence[Event[Any]], runtime: Runtime) -> None:

@@ -17,6 +17,7 @@ from services.registry.domain import (
     Resource,
     ResourceKind,
     check_certificate,
+    check_certificate_identity,
 )
 from services.registry.fact_contract import attribute_problems
 from services.registry.schemas import (
@@ -49,6 +50,8 @@ async def push_certificate(body: CertificateCreate, response: Response, session:
                  Resource(ResourceKind.CERTIFICATE, institution_id=body.issuer_code), field="issuer_code")
     try:
         check = check_certificate(CertificateKind(body.kind), body.number, body.level)
+        check_certificate_identity(CertificateKind(body.kind), body.operation_category, body.operation_item,
+                                   body.project_type)
     except InvalidCertificate as exc:
         raise Problem(422, "Invalid certificate", exc.reason, field=exc.field) from None
     result = await handlers.record_certificate(session, runtime, body)

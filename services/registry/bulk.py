@@ -22,6 +22,7 @@ import json
 import multiprocessing
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from datetime import date
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
@@ -36,8 +37,9 @@ from services.registry.domain import (
     Resource,
     ResourceKind,
     check_certificate,
+    check_certificate_identity,
 )
-from services.registry.fact_contract import attribute_problems
+from services.registry.fact_contract import attribute_problems, relative_resident_id, stored_attributes
 from services.registry.handlers import PRODUCER, content_hash
 from services.registry.people import (
     NewPerson,
@@ -52,7 +54,8 @@ from services.registry.people import (
 from services.registry.schemas import CertificateCreate, FactCreate, PersonCreate
 from services.registry.store import certificates, facts
 from shared.auth import AuthPrincipal
-from shared.events import CertificateIssuedV1, PersonFactRecordedV1, derived_event_id, new_envelope
+from shared.clock import nantong_today
+from shared.events import CertificateIssuedV2, PersonFactRecordedV1, derived_event_id, new_envelope
 from shared.ids import parse_resident_id
 from shared.pii import lookup_hash
 
@@ -314,8 +317,11 @@ def validate_facts(chunk: Chunk, p: AuthPrincipal) -> tuple[list[tuple[int, Fact
     return _validated(chunk, fact_check(p), refused), refused
 
 
-def fact_row(fact: FactCreate, key: str) -> dict[str, Any]:
-    fields = fact.model_dump(exclude={"resident_id"}) | {"person_key": key}
+def fact_row(fact: FactCreate, keys: dict[str, str]) -> dict[str, Any]:
+    relative = relative_resident_id(fact.kind, fact.attributes)
+    fields = fact.model_dump(exclude={"resident_id"}) | {
+        "person_key": keys[fact.resident_id],
+        "attributes": stored_attributes(fact.kind, fact.attributes, keys[relative] if relative else None)}
     digest = content_hash(fields)
     return fields | {"fact_id": uuid.uuid5(uuid.NAMESPACE_URL, f"skillsub:fact:{digest}"), "content_hash": digest}
 
@@ -326,8 +332,10 @@ async def import_facts(session: AsyncSession, runtime: Runtime, p: AuthPrincipal
     async for chunk in chunks:
         good, refused = await off_loop(validate_facts, chunk, p)
         results += refused
-        keys = await register_people(session, runtime, [NewPerson(f.resident_id, None) for _, f in good])
-        rows = [fact_row(f, keys[f.resident_id]) for _, f in good]
+        named = [f.resident_id for _, f in good] + [r for _, f in good
+                                                    if (r := relative_resident_id(f.kind, f.attributes))]
+        keys = await register_people(session, runtime, [NewPerson(rid, None) for rid in named])
+        rows = [fact_row(f, keys) for _, f in good]
         new = await _insert_new(session, facts, rows, facts.c.fact_id)
         fresh = [r for r in {r["fact_id"]: r for r in rows}.values() if r["fact_id"] in new]
         await runtime.emit(session, [new_envelope(
@@ -359,6 +367,7 @@ def certificate_check(p: AuthPrincipal) -> Callable[[str], CertificateCreate]:
         cert = _parse(CertificateCreate, raw)
         try:
             check_certificate(cert.kind, cert.number, cert.level)
+            check_certificate_identity(cert.kind, cert.operation_category, cert.operation_item, cert.project_type)
         except InvalidCertificate as exc:
             raise LineError(exc.field, exc.reason) from None
         resource = Resource(ResourceKind.CERTIFICATE, institution_id=cert.issuer_code)
@@ -375,10 +384,10 @@ def validate_certificates(chunk: Chunk, p: AuthPrincipal
     return _validated(chunk, certificate_check(p), refused), refused
 
 
-def certificate_row(cert: CertificateCreate, key: str) -> dict[str, Any]:
+def certificate_row(cert: CertificateCreate, key: str, received_on: date) -> dict[str, Any]:
     fields = cert.model_dump(exclude={"resident_id"}) | {"person_key": key}
     cert_id = uuid.uuid5(uuid.NAMESPACE_URL, f"skillsub:certificate:{cert.number}")
-    return fields | {"certificate_id": cert_id, "content_hash": content_hash(fields)}
+    return fields | {"certificate_id": cert_id, "content_hash": content_hash(fields), "received_on": received_on}
 
 
 async def import_certificates(session: AsyncSession, runtime: Runtime, p: AuthPrincipal,
@@ -388,11 +397,12 @@ async def import_certificates(session: AsyncSession, runtime: Runtime, p: AuthPr
         good, refused = await off_loop(validate_certificates, chunk, p)
         results += refused
         keys = await register_people(session, runtime, [NewPerson(c.resident_id, c.district) for _, c in good])
-        rows = [certificate_row(c, keys[c.resident_id]) for _, c in good]
+        today = nantong_today()
+        rows = [certificate_row(c, keys[c.resident_id], today) for _, c in good]
         new = await _insert_new(session, certificates, _first_per_number(rows), certificates.c.number)
         stored = await _hashes(session, [r["number"] for r in rows])
         await runtime.emit(session, [new_envelope(
-            CertificateIssuedV1(**{k: v for k, v in r.items() if k != "content_hash"}), key=r["person_key"],
+            CertificateIssuedV2(**{k: v for k, v in r.items() if k != "content_hash"}), key=r["person_key"],
             producer=PRODUCER, event_id=derived_event_id("certificate-issued", r["certificate_id"]))
             for r in _first_per_number(rows) if r["number"] in new])
         await _commit(session)

@@ -1,0 +1,17 @@
+"""Policy days are Nantong days: a UTC evening is already the next day there."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from shared.clock import nantong_day, nantong_today
+
+
+def test_a_utc_evening_is_the_next_day_in_nantong() -> None:
+    assert nantong_day(dt.datetime(2020, 12, 31, 16, 0, tzinfo=dt.UTC)) == dt.date(2021, 1, 1)
+    assert nantong_day(dt.datetime(2020, 12, 31, 15, 59, tzinfo=dt.UTC)) == dt.date(2020, 12, 31)
+
+
+def test_today_in_nantong_is_the_shanghai_calendar_day() -> None:
+    before = nantong_day(dt.datetime.now(dt.UTC))
+    assert nantong_today() in (before, before + dt.timedelta(days=1))
