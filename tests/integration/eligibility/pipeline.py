@@ -23,6 +23,7 @@ from shared.db import drop_database
 from shared.ids import credit_code_check_char, resident_id_check_char
 from shared.settings import SERVICES, Settings, normalise_async_url, with_database
 from tests.conftest import serve
+from tests.integration.registry.registry_helpers import publish
 
 INSTITUTION = "91350100M000100Y43"  # the demo institution: trains, evaluates, runs classes
 EMPLOYER = "91110000802100433B"
@@ -99,13 +100,16 @@ class Pipeline:
                       appraisal: int = 20000, valid_from: str = "2019-01-01", edition: str = "2015") -> None:
         row = {"occupation_code": code, "occupation_edition": edition, "occupation_name": "示例工种", "level": level,
                "training_fen": training, "appraisal_fen": appraisal, "valid_from": valid_from}
-        await self.post("/v1/catalog/versions", {"catalog_version": version, "standards": [row]}, "demo-bureau")
+        await self.publish("/v1/catalog/versions", json={"catalog_version": version, "standards": [row]})
 
     async def shortage(self, version: str, year: int, *codes: str) -> None:
         rows = "".join(f"{c},2015,示例工种\n" for c in codes)
         text = f"# version: {version}\n# year: {year}\noccupation_code,edition,name_zh\n{rows}"
-        r = await self.reg.post("/v1/catalog/shortage-lists", content=text.encode(),
-                                headers=await self.auth("demo-bureau") | {"content-type": "text/csv"})
+        await self.publish("/v1/catalog/shortage-lists", content=text.encode(), headers={"content-type": "text/csv"})
+
+    async def publish(self, path: str, **body: Any) -> None:
+        """A Catalog upload in force: one bureau officer submits, a second approves (four eyes)."""
+        r = await publish(self.reg, path, **body)
         assert r.status_code == 201, r.text
 
     async def decisions(self, trigger: str, until: Callable[[list[dict[str, Any]]], bool] = bool,

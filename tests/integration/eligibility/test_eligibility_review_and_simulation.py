@@ -226,7 +226,10 @@ async def test_the_database_backstop_follows_the_cap_in_force_not_a_literal_thre
         certificate(person, i, occupation=c, training_kind="on_the_job", issued=f"2020-0{i + 1}-10")[0]
         for i, c in enumerate(codes)]
     async with serve(create_app(settings)) as eli:
-        assert (await eli.post("/v1/parameters", headers=bureau, json={"yaml": text})).status_code == 201
+        submitted = await eli.post("/v1/parameters", headers=bureau, json={"yaml": text})
+        approval = f"/v1/parameters/approvals/{submitted.json()['approval_id']}"
+        second = token(settings, "bureau", "param-admin-2")  # four eyes: another officer puts it in force
+        assert (await eli.post(approval, headers=second)).status_code == 201
         await publish(settings, events)
         await eventually(lambda: _applied(eli, len(events)), timeout=60)
         rows = await current(eli._transport.app, person)  # type: ignore[attr-defined]

@@ -15,7 +15,7 @@ from services.registry.main import create_app
 from shared.clock import nantong_today
 from shared.events import Envelope
 from tests.conftest import serve
-from tests.integration.registry.registry_helpers import INSTITUTION, auth, certificate, resident_id
+from tests.integration.registry.registry_helpers import INSTITUTION, auth, certificate, publish, resident_id
 
 pytestmark = pytest.mark.usefixtures("drop_test_databases")
 ENTERPRISE = "91110000802100433B"
@@ -138,18 +138,17 @@ async def test_degree_records_and_pension_entitlement_come_from_their_feeders(se
 async def test_catalog_and_list_versions_carry_publication_time_and_the_latest_published_line_is_listed(
         settings) -> None:
     async with serve(create_app(settings)) as reg:
-        bureau = await auth(reg, "demo-bureau")
         row = {"occupation_code": "6-18-01-01", "occupation_name": "车工", "level": 4, "training_fen": 120000,
                "appraisal_fen": 20000, "valid_from": "2019-01-01"}
         for version, fen in (("t-2019.1", 120000), ("t-2019.2", 125000)):
             body = {"catalog_version": version, "standards": [row | {"training_fen": fen}]}
-            assert (await reg.post("/v1/catalog/versions", json=body, headers=bureau)).status_code == 201
+            assert (await publish(reg, "/v1/catalog/versions", json=body)).status_code == 201
         listed = (await reg.get("/v1/catalog/standards", params={"on": "2020-05-20",
                                                                  "occupation_code": "6-18-01-01"})).json()
         assert [(r["catalog_version"], r["training_fen"]) for r in listed] == [("t-2019.2", 125000)]
         csv = "# version: fix-2020.2\n# year: 2020\noccupation_code,edition,name_zh\n6-18-02-04,2015,焊工\n"
-        r = await reg.post("/v1/catalog/shortage-lists", content=csv.encode(),
-                           headers=bureau | {"content-type": "text/csv"})
+        r = await publish(reg, "/v1/catalog/shortage-lists", content=csv.encode(),
+                          headers={"content-type": "text/csv"})
         assert r.status_code == 201, r.text
         lines = await payloads(reg, "registry.catalog.standard_published")
         assert {p["_v"] for p in lines} == {2} and lines[0]["published_at"] < lines[1]["published_at"]

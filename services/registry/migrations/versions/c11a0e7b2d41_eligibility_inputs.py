@@ -2,7 +2,7 @@
 list editions
 
 Revision ID: c11a0e7b2d41
-Revises: f7afc2356d7d
+Revises: c4d5e6f7a8b9
 Create Date: 2026-12-01 20:00:00.000000
 """
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = 'c11a0e7b2d41'
-down_revision = 'f7afc2356d7d'
+down_revision = 'c4d5e6f7a8b9'
 branch_labels = None
 depends_on = None
 
