@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
-from shared.embedded import BrokerProcess, free_port, wait_for_port
+from shared.embedded import BrokerProcess, distinct_free_ports, wait_for_port
 from shared.kafka import RETENTION_MS, SASL_MECHANISM, KafkaAccess, principal_for, service_acls
 from shared.settings import SERVICES
 
@@ -102,7 +102,7 @@ class ApacheKafkaBroker(BrokerProcess):
     def __init__(self, data_dir: Path, log_path: Path | None = None) -> None:
         self.data_dir = data_dir.resolve()
         self.log_path = log_path or self.data_dir / "broker.log"
-        self.port, self.sasl_port, self.controller_port = free_port(), free_port(), free_port()
+        self.port, self.sasl_port, self.controller_port = distinct_free_ports(3)
         self.proc: subprocess.Popen[bytes] | None = None
         self._lib: Path | None = None
         self._credentials: dict[str, str] = {}

@@ -30,6 +30,19 @@ def free_port(preferred: int | None = None) -> int:
         return int(s.getsockname()[1])
 
 
+def distinct_free_ports(count: int) -> list[int]:
+    """`count` different free loopback ports. Each socket stays bound until all are chosen, so the
+    kernel cannot hand the same ephemeral port out twice (separate `free_port()` calls can, and a
+    broker refuses two listeners on one port)."""
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(count):
+            s = stack.enter_context(socket.socket())
+            s.bind(("127.0.0.1", 0))
+            ports.append(int(s.getsockname()[1]))
+        return ports
+
+
 def wait_for_port(port: int, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

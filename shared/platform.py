@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from shared.apache_kafka import ApacheKafkaBroker
-from shared.embedded import EmbeddedBroker, EmbeddedPostgres, free_port, wait_for_port
+from shared.embedded import EmbeddedBroker, EmbeddedPostgres, distinct_free_ports, free_port, wait_for_port
 from shared.settings import DEFAULT_PORTS, SERVICES
 
 
@@ -218,4 +218,4 @@ class Platform:
 
 
 def free_ports() -> dict[str, int]:
-    return {name: free_port() for name in SERVICES}
+    return dict(zip(SERVICES, distinct_free_ports(len(SERVICES)), strict=True))
