@@ -66,7 +66,8 @@ class Watch:
     done: dict[str, float] = field(default_factory=dict)
     services: CpuTrack = field(default_factory=CpuTrack)
     postgres: CpuTrack = field(default_factory=CpuTrack)
-    poll_seconds: list[float] = field(default_factory=list)  # what each poll cost the bench
+    poll_seconds: list[float] = field(default_factory=list)  # each poll's wall time (waits on a busy machine)
+    bench_cpu: float = 0.0  # CPU seconds the bench process spent while watching
 
 
 async def watch(dsns: dict[str, str], procs: dict[str, Any], pg_dir: Path | None, n: int,
@@ -76,6 +77,7 @@ async def watch(dsns: dict[str, str], procs: dict[str, Any], pg_dir: Path | None
     own = {c.get_server_pid() for c in conns.values()}
     base = {s: int(await conns[s].fetchval(INSERTED, TABLES[s])) for s in SERVICES}
     w = Watch(n=n, start=time.monotonic())
+    cpu0 = time.process_time()
     await _cpu_async(w, procs, pg_dir, conns["registry"], own, existed=True)
     next_confirm: dict[str, float] = {}
     try:
@@ -96,6 +98,7 @@ async def watch(dsns: dict[str, str], procs: dict[str, Any], pg_dir: Path | None
                 raise pushing.exception()  # type: ignore[misc]
             await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
         await _cpu_async(w, procs, pg_dir, conns["registry"], own)
+        w.bench_cpu = time.process_time() - cpu0
     finally:
         for c in conns.values():
             await c.close()
