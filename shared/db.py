@@ -30,13 +30,30 @@ def make_sessionmaker(engine: AsyncEngine, *, audit_key: bytes | None = None) ->
 _INSERT_SQL: dict[tuple[str, tuple[str, ...], str], str] = {}
 
 
-def _array_type(column: sa.Column[Any]) -> str:
-    """The element type an unnest array carries for this column (JSON travels as text)."""
-    if isinstance(column.type, sa.JSON):
-        return "text"
-    if isinstance(column.type, sa.ARRAY):
-        raise TypeError(f"{column}: unnest flattens arrays; insert it another way")
+def _pg_type(column: sa.Column[Any]) -> str:
     return str(column.type.compile(dialect=postgresql.dialect())).lower()
+
+
+def _array_type(column: sa.Column[Any]) -> str:
+    """The element type an unnest array carries for this column: JSON and arrays travel as text
+    (unnest would flatten an array of arrays), cast back in the SELECT."""
+    if isinstance(column.type, sa.JSON | sa.ARRAY):
+        return "text"
+    return _pg_type(column)
+
+
+def _pick(i: int, column: sa.Column[Any]) -> str:
+    if isinstance(column.type, sa.JSON):
+        return f"CAST(u.c{i} AS jsonb)"
+    if isinstance(column.type, sa.ARRAY):
+        return f"CAST(u.c{i} AS {_pg_type(column)})"
+    return f"u.c{i}"
+
+
+def _array_literal(values: Sequence[Any] | None) -> str | None:
+    if values is None:
+        return None
+    return "{" + ",".join('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
 
 
 def _insert_sql(table: sa.Table, names: tuple[str, ...], conflict: str) -> str:
@@ -44,8 +61,7 @@ def _insert_sql(table: sa.Table, names: tuple[str, ...], conflict: str) -> str:
     if key not in _INSERT_SQL:
         cols = [table.c[n] for n in names]
         arrays = ", ".join(f"CAST(:c{i} AS {_array_type(c)}[])" for i, c in enumerate(cols))
-        picks = ", ".join(f"CAST(u.c{i} AS jsonb)" if isinstance(c.type, sa.JSON) else f"u.c{i}"
-                          for i, c in enumerate(cols))
+        picks = ", ".join(_pick(i, c) for i, c in enumerate(cols))
         aliases = ", ".join(f"c{i}" for i in range(len(cols)))
         quoted = ", ".join(f'"{n}"' for n in names)
         _INSERT_SQL[key] = (f"INSERT INTO {table.name} ({quoted}) SELECT {picks} "
@@ -54,6 +70,8 @@ def _insert_sql(table: sa.Table, names: tuple[str, ...], conflict: str) -> str:
 
 
 def _column_values(column: sa.Column[Any], values: list[Any]) -> list[Any]:
+    if isinstance(column.type, sa.ARRAY):
+        return [_array_literal(v) for v in values]
     if not isinstance(column.type, sa.JSON):
         return values
     none_as_null = bool(getattr(column.type, "none_as_null", False))
@@ -66,7 +84,9 @@ async def insert_many(session: AsyncSession, table: sa.Table, rows: Sequence[Map
     whole batch, its text the same whatever the batch size, so SQLAlchemy compiles nothing per row
     and asyncpg prepares it once per connection. (An executemany of INSERT runs on the server once
     per row: pg_stat_statements counted 40,000 calls for 40,000 decisions.) Every row carries the
-    same keys; JSON values are serialised as SQLAlchemy's JSON type does, then cast to jsonb."""
+    same keys; JSON values are serialised as SQLAlchemy's JSON type does, then cast to jsonb. An
+    ON CONFLICT DO UPDATE `conflict` needs each key at most once in `rows` (PostgreSQL refuses to
+    update one row twice in a statement)."""
     if not rows:
         return
     names = tuple(rows[0])
