@@ -50,12 +50,16 @@ class Tokens:
     def __init__(self, client: httpx.AsyncClient, registry: str, max_age: float = 300.0) -> None:
         self.client, self.registry, self.max_age = client, registry, max_age
         self.cache: dict[str, tuple[float, dict[str, str]]] = {}
+        self.lock = asyncio.Lock()  # one fetch at a time: 64 senders at once hit the token rate limit
 
     async def __call__(self, client_id: str) -> dict[str, str]:
         got = self.cache.get(client_id)
         if got is None or time.monotonic() - got[0] > self.max_age:
-            got = (time.monotonic(), await _token(self.client, self.registry, client_id))
-            self.cache[client_id] = got
+            async with self.lock:
+                got = self.cache.get(client_id)
+                if got is None or time.monotonic() - got[0] > self.max_age:
+                    got = (time.monotonic(), await _token(self.client, self.registry, client_id))
+                    self.cache[client_id] = got
         return got[1]
 
 

@@ -5,9 +5,13 @@ a fresh platform, so the figures compare). Per broker: starts a fresh platform (
 the broker, four service processes), preloads the
 Catalog, one employment fact per worker and a fund allocation, then pushes N certificates and
 waits until reporting has counted every one. Prints end-to-end certificates/s, when each stage
-finished, peak RSS per service, and - in the same run - a floor pipeline: the same four broker hops
-and the same rows written by COPY with no logic, so the ratio means something on a noisy machine.
-Stage completion is read from each service's own database (read-only), never from broker offsets.
+finished and its rate in each tenth of the run, each service's CPU seconds (its process and its
+PostgreSQL backends), peak RSS per process, and - in the same run - a floor: the same four broker
+hops and the same rows written by COPY with no logic, one process per hop as the services are
+(bench/floor.py), printed beside the platform per stage, so the ratio means something on a noisy
+machine. Stage progress is PostgreSQL's insert counter of each stage's table, read once a second
+from each service's own database (bench/progress.py), never broker offsets nor a count over a
+growing table; one exact count confirms each stage done.
 Then the broker's peak RSS, and how long a killed consumer takes to get its partitions back with
 and without static membership (bench/rejoin.py).
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import shutil
 import threading
@@ -25,21 +30,17 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import psutil
 
+from bench.floor import run_floor
+from bench.progress import CONFIRM, crossings, tenth_rates, watch
 from shared.ids import resident_id_check_char
 from shared.platform import Platform, free_ports
 from shared.settings import SERVICES, Settings
 
 LATHE = "6-18-01-01"
-STAGES = {  # service -> (table, filter) counted to know a stage is done
-    "registry": "SELECT count(*) FROM certificates",
-    "eligibility": "SELECT count(DISTINCT trigger_id) FROM decisions WHERE current",
-    "payments": "SELECT count(*) FROM disbursements",
-    "reporting": "SELECT count(DISTINCT trigger_id) FROM decision_facts WHERE current AND outcome = 'approved'",
-}
+STAGES = CONFIRM  # bench/load.py counts with them too
 
 
 def person_id(i: int) -> str:
@@ -67,10 +68,14 @@ class RssSampler(threading.Thread):
         super().__init__(daemon=True)
         self.platform, self.peak = platform, {s: 0.0 for s in SERVICES} | {"broker": 0.0}
         self.stop_flag = False
+        self.first: dict[str, float] = {}  # the broker's RSS when sampling began: its growth is peak - first
 
     def run(self) -> None:
         while not self.stop_flag:
             pids = {s: p.pid for s, p in self.platform.procs.items()}
+            for s, p in self.platform.procs.items():  # the registry's bulk worker, one process per service
+                with contextlib.suppress(psutil.Error):
+                    pids |= {f"{s} worker": c.pid for c in psutil.Process(p.pid).children(recursive=True)}
             if self.platform.broker and self.platform.broker.proc:
                 pids["broker"] = self.platform.broker.proc.pid
             for name, pid in pids.items():
@@ -78,7 +83,8 @@ class RssSampler(threading.Thread):
                     mb = psutil.Process(pid).memory_info().rss / 2**20
                 except psutil.Error:
                     continue
-                self.peak[name] = max(self.peak[name], mb)
+                self.peak[name] = max(self.peak.get(name, 0.0), mb)
+                self.first.setdefault(name, mb)
             time.sleep(0.5)
 
 
@@ -138,14 +144,6 @@ async def _push_bulk(client: httpx.AsyncClient, url: str, bodies: list[dict[str,
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-async def _count(dsn_by_service: dict[str, str], service: str) -> int:
-    conn = await asyncpg.connect(dsn_by_service[service])
-    try:
-        return int(await conn.fetchval(STAGES[service]))
-    finally:
-        await conn.close()
-
-
 async def run_platform(args: argparse.Namespace, platform: Platform) -> dict[str, Any]:
     n = args.certificates
     settings = Settings(database_url=platform.env["DATABASE_URL"])
@@ -169,76 +167,19 @@ async def run_platform(args: argparse.Namespace, platform: Platform) -> dict[str
         else:
             await _push(client, f"{reg}/v1/facts", [employment(i) for i in range(n)], args.concurrency, feeder)
         preload_s = time.perf_counter() - t0
-        start = time.perf_counter()
         certs = [certificate(i) for i in range(n)]
         pushing = asyncio.create_task(
             _push_bulk(client, f"{reg}/v1/bulk/certificates", certs, args.batch, args.concurrency, institution)
             if args.mode == "bulk" else _push(client, f"{reg}/v1/certificates", certs, args.concurrency, institution))
-        done: dict[str, float] = {}
-        while len(done) < len(SERVICES):
-            for s in SERVICES:
-                if s not in done and await _count(dsns, s) >= n:
-                    done[s] = time.perf_counter() - start
-            if pushing.done() and pushing.exception():
-                raise pushing.exception()  # type: ignore[misc]
-            await asyncio.sleep(0.2)
+        pg_dir = platform.pg.data_dir if platform.pg else None
+        watched = await watch(dsns, platform.procs, pg_dir, n, pushing)
         await pushing
-    return {"preload_facts_s": preload_s, "stage_done_s": done, "certificates": n}
+    return {"preload_facts_s": preload_s, "stage_done_s": watched.done, "certificates": n, "watch": watched}
 
 
-async def floor_pipeline(n: int, bootstrap: str, pg_url: str) -> float:
-    """Four broker hops, each writing the same rows by COPY, no logic: the ceiling to compare with."""
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    tag = uuid.uuid4().hex[:8]
-    topics = [f"floor.{tag}.{i}" for i in range(5)]
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    await admin.create_topics([NewTopic(t, 4, 1) for t in topics])
-    await admin.close()
-    conn = await asyncpg.connect(pg_url)
-    for i in range(4):
-        await conn.execute(f"CREATE TABLE floor_{tag}_{i} (id uuid PRIMARY KEY, body jsonb)")
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=262144)
-    await producer.start()
-    body = json.dumps(certificate(0)).encode()
-    start = time.perf_counter()
-    for _ in range(n):
-        await producer.send(topics[0], key=uuid.uuid4().bytes, value=body)
-    await producer.flush()
-
-    async def hop(i: int) -> None:
-        consumer = AIOKafkaConsumer(topics[i], bootstrap_servers=bootstrap, group_id=f"floor-{tag}-{i}",
-                                    auto_offset_reset="earliest", enable_auto_commit=False,
-                                    max_poll_records=2000)
-        await consumer.start()
-        hop_conn = await asyncpg.connect(pg_url)
-        seen = 0
-        try:
-            while seen < n:
-                batch = [r for rs in (await consumer.getmany(timeout_ms=500, max_records=2000)).values() for r in rs]
-                if not batch:
-                    continue
-                async with hop_conn.transaction():
-                    await hop_conn.copy_records_to_table(
-                        f"floor_{tag}_{i}", records=[(uuid.uuid4(), r.value.decode()) for r in batch],
-                        columns=["id", "body"])
-                futures = [await producer.send(topics[i + 1], key=r.key, value=r.value) for r in batch]
-                await asyncio.gather(*futures)
-                await consumer.commit()
-                seen += len(batch)
-        finally:
-            await consumer.stop()
-            await hop_conn.close()
-
-    await asyncio.gather(*(hop(i) for i in range(4)))
-    elapsed = time.perf_counter() - start
-    await producer.stop()
-    for i in range(4):
-        await conn.execute(f"DROP TABLE floor_{tag}_{i}")
-    await conn.close()
-    return elapsed
+def floor_stages(floor: dict[str, Any]) -> dict[str, list[float]]:
+    """Each floor hop's tenth crossings, in seconds from when the first message was sent."""
+    return {name: [t - floor["start"] for t in hop["crossings"]] for name, hop in floor["hops"].items()}
 
 
 def main(args: argparse.Namespace) -> int:
@@ -252,7 +193,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def run_on(args: argparse.Namespace, broker: str) -> dict[str, Any]:
-    from bench import rejoin
+    from bench import profile, rejoin
 
     data_dir = Path(args.data_dir) / broker
     shutil.rmtree(data_dir, ignore_errors=True)
@@ -261,32 +202,75 @@ def run_on(args: argparse.Namespace, broker: str) -> dict[str, Any]:
     sampler = RssSampler(platform)
     try:
         platform.start_servers()
+        if args.profile:
+            profile.preload_pg_stat_statements(platform)
         platform.start_services()
         sampler.start()
+        spies = []
+        if args.profile:
+            asyncio.run(profile.reset(platform))
+            spies = profile.start_py_spy(platform, Path(args.profile))
         result = asyncio.run(run_platform(args, platform))
         sampler.stop_flag = True
+        if args.profile:
+            profile.stop_py_spy(spies)
+            result["statements"] = asyncio.run(profile.dump_statements(platform, Path(args.profile), args.certificates))
         pg = platform.env["DATABASE_URL"]
-        result["floor_s"] = asyncio.run(floor_pipeline(args.certificates, platform.admin_bootstrap, pg))
+        result["floor"] = run_floor(args.certificates, platform.admin_bootstrap,
+                                    pg.replace("postgresql+asyncpg://", "postgresql://"),
+                                    json.dumps(certificate(0)).encode())
         result["rejoin"] = {static: [rejoin.measure(platform.admin_bootstrap, static=static).rejoin_s
                                      for _ in range(args.rejoin_repeat)] for static in (False, True)}
     finally:
         sampler.stop_flag = True
         platform.stop()
     result["peak_rss_mb"] = dict(sampler.peak)
+    result["first_rss_mb"] = dict(sampler.first)
     return result
 
 
 def _report(broker: str, n: int, result: dict[str, Any]) -> None:
-    total, floor_s, peak = result["stage_done_s"]["reporting"], result["floor_s"], result["peak_rss_mb"]
+    done, w, peak = result["stage_done_s"], result["watch"], result["peak_rss_mb"]
+    floor = floor_stages(result["floor"])
+    total, floor_total = done["reporting"], floor["reporting"][-1]
     print(f"\nSkillSub pipeline bench on {BROKER_NAMES[broker]}: {n} certificates through REST")
     print(f"  preload: {n} employment facts via REST in {result['preload_facts_s']:.1f} s")
-    for stage, secs in sorted(result["stage_done_s"].items(), key=lambda kv: kv[1]):
-        print(f"  stage {stage:<12} all done after {secs:7.2f} s")
-    print(f"  end to end: {n / total:,.0f} certificates/s ({total:.2f} s)")
-    print(f"  floor pipeline (4 hops, COPY, no logic): {n / floor_s:,.0f} rows/s ({floor_s:.2f} s)")
-    print(f"  ratio platform / floor: {floor_s / total:.1%}")
+    print(f"  {'stage':<12} {'platform done':>14} {'certs/s':>8} {'floor done':>11} {'rows/s':>8} {'ratio':>6}")
+    for stage in SERVICES:
+        ps, fs = done[stage], floor[stage][-1]
+        print(f"  {stage:<12} {ps:>12.2f} s {n / ps:>8,.0f} {fs:>9.2f} s {n / fs:>8,.0f} {fs / ps:>6.1%}")
+    print(f"  end to end: {n / total:,.0f} certificates/s ({total:.2f} s); floor (one process per hop, COPY, "
+          f"no logic): {n / floor_total:,.0f} rows/s ({floor_total:.2f} s)")
+    print(f"  ratio platform / floor: {floor_total / total:.1%}")
+    print("  certificates/s in each tenth of the run (platform | floor):")
+    for stage in SERVICES:
+        rates = tenth_rates(n, crossings(w.samples[stage], w.samples[stage][-1][1], done[stage]))
+        frates = tenth_rates(n, floor[stage])
+        print(f"    {stage:<12} " + " ".join(f"{r:>6,.0f}" for r in rates)
+              + f"  last/first {rates[-1] / rates[0]:.0%} | floor last/first {frates[-1] / frates[0]:.0%}")
+        print(f"    {'  floor':<12} " + " ".join(f"{r:>6,.0f}" for r in frates))
+    cpu, pg = w.services.totals(), w.postgres.totals()
+    print("  CPU seconds during the run (user + system), and per certificate:")
+    for label in sorted(set(cpu) | set(pg)):
+        for kind, table in (("process", cpu), ("postgres", pg)):
+            if label in table:
+                u, s_ = table[label]
+                print(f"    {label:<18} {kind:<9} {u:7.1f} user {s_:6.1f} sys  {(u + s_) / n * 1e3:6.2f} ms/cert")
+    for name, hop in result["floor"]["hops"].items():
+        print(f"    floor {name:<12} process   {hop['cpu_user']:7.1f} user {hop['cpu_system']:6.1f} sys"
+              f"  RSS {hop['rss_mb']:.0f} MB")
+    for service, st in result.get("statements", {}).items():
+        print(f"    {service:<18} statements {st['calls'] / n:6.2f}/cert, rows {st['rows'] / n:6.2f}/cert, "
+              f"PostgreSQL execution {st['ms'] / n * 1e3:7.1f} us/cert (pg_stat_statements)")
+    polls = w.poll_seconds
+    print(f"  bench polls: {len(polls)}, wall mean {sum(polls) / max(1, len(polls)) * 1e3:.1f} ms, "
+          f"max {max(polls, default=0) * 1e3:.1f} ms; the bench process used {w.bench_cpu:.1f} CPU s "
+          "(pushing included)")
     print(f"  305,000 certificates at this rate: {305000 / (n / total):.0f} s")
     print("  peak RSS (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in peak.items()))
+    first = result["first_rss_mb"]
+    print(f"  broker RSS grew {peak['broker'] - first.get('broker', 0.0):.0f} MB "
+          f"({first.get('broker', 0.0):.0f} at the start)")
     for static, times in result["rejoin"].items():
         label = "static membership" if static else "dynamic membership"
         print(f"  consumer rejoin after a kill, {label}: " + ", ".join(f"{t:.2f} s" for t in times))
@@ -301,7 +285,7 @@ def _compare(results: dict[str, dict[str, Any]]) -> None:
           f"{'rejoin static':>14}")
     for broker, r in results.items():
         n_per_s = r["certificates"] / r["stage_done_s"]["reporting"]
-        floor = r["certificates"] / r["floor_s"]
+        floor = r["certificates"] / floor_stages(r["floor"])["reporting"][-1]
         dyn, sta = (min(r["rejoin"][k]) for k in (False, True))
         print(f"  {broker:<8} {n_per_s:>8,.0f} {floor:>13,.0f} {r['peak_rss_mb']['broker']:>14.0f} "
               f"{dyn:>13.2f} s {sta:>12.2f} s")

@@ -72,6 +72,11 @@ async def run(url: str, n: int) -> dict[str, float]:
     maker, runtime = make_sessionmaker(engine), BenchRuntime()
     ids = [person_id(i) for i in range(n)]
     body = "\n".join(json.dumps({"resident_id": r, "district": "320612"}) for r in ids).encode()
+    # The service starts its worker process at start-up (services/registry/main.py): spawning it
+    # re-imports the service's module tree in the child, seconds that belong to no upload.
+    started = time.perf_counter()
+    await bulk.off_loop(int)
+    worker_s = time.perf_counter() - started
     async with maker() as s:
         await s.execute(text("TRUNCATE people, outbox CASCADE"))
         await s.execute(text("DROP TABLE IF EXISTS people_copy"))
@@ -97,7 +102,8 @@ async def run(url: str, n: int) -> dict[str, float]:
         outbox = await s.scalar(text("SELECT count(*) FROM outbox"))
     assert all(r.status == "unchanged" for r in replay) and outbox == n
     await engine.dispose()
-    return {"rows": n, "bulk_s": bulk_s, "copy_s": copy_s, "prep_s": prep_s, "replay_s": replay_s}
+    return {"rows": n, "bulk_s": bulk_s, "copy_s": copy_s, "prep_s": prep_s, "replay_s": replay_s,
+            "worker_s": worker_s}
 
 
 async def post_people(maker: Any, runtime: BenchRuntime, body: bytes) -> list[bulk.LineResult]:
@@ -133,6 +139,9 @@ def report(m: dict[str, float]) -> None:
     n = m["rows"]
     bulk_rate, copy_rate = n / m["bulk_s"], n / m["copy_s"]
     print(f"rows                         {n:>12,.0f}")
+    print(f"worker process spawned and imported in {m['worker_s']:.2f} s (once, at service start; not counted)")
+    print(f"  the same upload had it been the first: {n / (m['bulk_s'] + m['worker_s']):,.0f} rows/s, "
+          f"{m['copy_s'] / (m['bulk_s'] + m['worker_s']):.1%} of COPY")
     print(f"bulk import (NDJSON->people+outbox)  {bulk_rate:>12,.0f} rows/s  ({m['bulk_s']:.2f} s)")
     print(f"raw COPY of the same rows            {copy_rate:>12,.0f} rows/s  ({m['copy_s']:.2f} s)")
     print(f"  (+ preparing COPY rows: hash+encrypt {m['prep_s']:.2f} s, not counted in COPY)")

@@ -280,7 +280,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     assert runtime.maker is not None
     async with runtime.maker() as session:
         # Built when the session commits: by then the route's bearer dependency has run.
-        session.sync_session.info["audit"] = lambda: _audit_context(request)
+        session.sync_session.info["audit"] = lambda: audit_context(request)
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             # A write request's commit is audited even when it wrote through text SQL or the raw
             # asyncpg connection (the ledger's postings, COPY), which the ORM hook cannot see.
@@ -288,7 +288,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def _audit_context(request: Request) -> AuditEntry:
+def audit_context(request: Request) -> AuditEntry:
     """Who did what: the principal the bearer dependency verified (the header is parsed there only)."""
     principal = principal_of(request)
     actor, role = (principal.client_id, principal.role) if principal else ("anonymous", "none")
@@ -372,7 +372,7 @@ async def _audit_personal_read(request: Request, runtime: Runtime) -> None:
     """Reads of personal data are audited too (its own transaction: a read has none)."""
     if runtime.maker is None:
         return
-    ctx = _audit_context(request)
+    ctx = audit_context(request)
     await audit.record(runtime.maker, [AuditEntry(ctx.actor, ctx.role, "read personal data", ctx.resource,
                                                   "200", ctx.request_id, ctx.detail)])
 

@@ -284,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="the broker to run on; both: Tansu, then Apache Kafka, in the same run")
     bench.add_argument("--rejoin-repeat", type=int, default=3,
                        help="consumer kills per membership kind for the rejoin time")
+    bench.add_argument("--profile", metavar="DIR", default="",
+                       help="py-spy each service and pg_stat_statements per database; write them to DIR")
     bench.set_defaults(func=cmd_bench)
     args = parser.parse_args(argv)
     if args.command == "dead-letters" and args.action != "list" and args.id is None:

@@ -26,6 +26,7 @@ from services.eligibility.domain import decide_order_class_state, order_class_ke
 from services.eligibility.person import Changes, changes, decide_person
 from services.eligibility.write import write_changes
 from shared.clock import nantong_day
+from shared.db import insert_many
 from shared.events import (
     ApprenticeshipYearCompletedV1,
     CatalogStandardPublishedV1,
@@ -200,8 +201,7 @@ async def _write(session: AsyncSession, t: Touched) -> None:
               "certs": store.certificates, "completions": store.completions, "revoked": store.revocations}
     for name, table in simple.items():
         if t.rows.get(name):
-            # executemany (insertmanyvalues): compiled once, not one giant VALUES per batch
-            await session.execute(insert(table).on_conflict_do_nothing(), t.rows[name])
+            await insert_many(session, table, t.rows[name])  # one execution, not one per row
     if t.rows.get("classes"):
         stmt = insert(store.training_classes).values(_last_per_key(t.rows["classes"], "class_id"))
         await session.execute(stmt.on_conflict_do_update(index_elements=["class_id"],

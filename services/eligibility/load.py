@@ -30,6 +30,7 @@ from services.eligibility.person import (
     Trigger,
 )
 from services.eligibility.projection import FactRecord, linked_relatives
+from shared.db import any_of
 from shared.events import (
     ApprenticeshipYearCompletedV1,
     CertificateIssuedV2,
@@ -96,7 +97,7 @@ async def _facts(session: AsyncSession, persons: Sequence[str]) -> dict[str, lis
     out: dict[str, list[FactRecord]] = defaultdict(list)
     if persons:
         f = store.person_facts
-        for r in (await session.execute(sa.select(f).where(f.c.person_key.in_(persons)))).mappings():
+        for r in (await session.execute(sa.select(f).where(any_of(f.c.person_key, persons)))).mappings():
             out[r["person_key"]].append(FactRecord(r["kind"], r["valid_from"], r["valid_to"], r["attributes"]))
     return out
 
@@ -131,7 +132,7 @@ async def _certificates(session: AsyncSession, persons: Sequence[str]) -> dict[s
                   t.c.class_id, t.c.payload.label("cls")).join(
         v, v.c.certificate_id == c.c.certificate_id, isouter=True).join(
         t, t.c.class_id == sa.cast(c.c.payload["class_id"].astext, t.c.class_id.type), isouter=True).where(
-        c.c.person_key.in_(persons))
+        any_of(c.c.person_key, persons))
     out: dict[str, list[Trigger]] = defaultdict(list)
     for r in (await session.execute(q)).mappings():
         p = CertificateIssuedV2.model_validate(r["payload"])
@@ -145,7 +146,7 @@ async def _certificates(session: AsyncSession, persons: Sequence[str]) -> dict[s
 async def _completions(session: AsyncSession, persons: Sequence[str]) -> dict[str, list[Trigger]]:
     k, t = store.completions, store.training_classes
     q = sa.select(k, t.c.payload.label("cls")).join(t, t.c.class_id == k.c.class_id, isouter=True).where(
-        k.c.person_key.in_(persons), k.c.event_type != ORDER_CLASS_TYPE)
+        any_of(k.c.person_key, persons), k.c.event_type != ORDER_CLASS_TYPE)
     out: dict[str, list[Trigger]] = defaultdict(list)
     for r in (await session.execute(q)).mappings():
         kind, model = COMPLETIONS[r["event_type"]]
@@ -170,7 +171,7 @@ def held(r: Any) -> Held:
 async def _current(session: AsyncSession, subjects: Sequence[str]) -> dict[str, dict[tuple[uuid.UUID, str], Held]]:
     out: dict[str, dict[tuple[uuid.UUID, str], Held]] = defaultdict(dict)
     d = store.decisions
-    for r in (await session.execute(sa.select(d).where(d.c.person_key.in_(subjects), d.c.current))).mappings():
+    for r in (await session.execute(sa.select(d).where(any_of(d.c.person_key, subjects), d.c.current))).mappings():
         out[r["person_key"]][(r["trigger_id"], r["clause"])] = held(r)
     return out
 
@@ -184,7 +185,7 @@ async def load_order_classes(session: AsyncSession, classes: Iterable[uuid.UUID]
     rows = (await session.execute(sa.select(
         t.c.class_id, t.c.payload, sa.func.count(sa.distinct(k.c.person_key)), sa.func.max(k.c.completed_on)).join(
         k, sa.and_(k.c.class_id == t.c.class_id, k.c.event_type == ORDER_CLASS_TYPE)).where(
-        t.c.class_id.in_(ids)).group_by(t.c.class_id, t.c.payload))).all()
+        any_of(t.c.class_id, ids)).group_by(t.c.class_id, t.c.payload))).all()
     current = await _current(session, [order_class_key(c) for c in ids])
     return [OrderClassState(r[0], training_class(r[0], r[1]), int(r[2]), r[3], current[order_class_key(r[0])])
             for r in rows]
@@ -196,7 +197,7 @@ async def linked_persons(session: AsyncSession, relatives: Sequence[str]) -> set
         return set()
     f = store.person_facts
     rows = await session.execute(sa.select(f.c.person_key).distinct().where(
-        f.c.kind == "family_link", f.c.attributes["relative_person_key"].astext.in_(relatives)))
+        f.c.kind == "family_link", any_of(f.c.attributes["relative_person_key"].astext, relatives)))
     return {r[0] for r in rows}
 
 

@@ -16,6 +16,7 @@ from services.eligibility.decision import NEEDS_REVIEW
 from services.eligibility.params import ParameterSet
 from services.eligibility.person import Changes, Decided, Held
 from shared.clock import nantong_today
+from shared.db import insert_many
 from shared.events import Envelope, PayeeKind, SubsidyDecidedV2, new_envelope
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ async def write_changes(session: AsyncSession, runtime: Runtime, changes: Mappin
     if rows:
         clean = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
         # Only a replayed decision id is skipped: 十三 index and CHECK violations must fail the batch.
-        await session.execute(insert(d).on_conflict_do_nothing(index_elements=["decision_id"]), clean)
+        await insert_many(session, d, clean, conflict="ON CONFLICT (decision_id) DO NOTHING")
         today = nantong_today()
         await runtime.emit(session, [_event(r, today) for r in rows])
         await _open_reviews(session, [r for r in rows if r["outcome"] == NEEDS_REVIEW])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from services.registry import handlers, people
 from services.registry.access import ensure_read, ensure_write
@@ -29,7 +29,7 @@ from services.registry.schemas import (
     RevokeRequest,
 )
 from services.registry.store import certificates
-from shared.app import RuntimeDep, SessionDep
+from shared.app import RuntimeDep, SessionDep, audit_context
 from shared.auth import PrincipalDep
 from shared.ids import mask_resident_id
 from shared.problems import Problem
@@ -43,9 +43,11 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {401: {"description": "No valid t
              responses={**AUTH_ERRORS, 200: {"description": "Already recorded with the same content"},
                         409: {"description": "Same number, different content"},
                         422: {"description": "Invalid certificate"}})
-async def push_certificate(body: CertificateCreate, response: Response, session: SessionDep,
+async def push_certificate(body: CertificateCreate, request: Request, response: Response,
                            runtime: RuntimeDep, principal: PrincipalDep) -> CertificateRead:
-    """Record a certificate (institutions: only their own) and emit `registry.certificate.issued`."""
+    """Record a certificate (institutions: only their own) and emit `registry.certificate.issued`.
+    Concurrent requests share one transaction (services/registry/group.py); each is answered after
+    the commit that holds it."""
     ensure_write(principal, Action.CREATE,
                  Resource(ResourceKind.CERTIFICATE, institution_id=body.issuer_code), field="issuer_code")
     try:
@@ -54,8 +56,7 @@ async def push_certificate(body: CertificateCreate, response: Response, session:
                                    body.project_type)
     except InvalidCertificate as exc:
         raise Problem(422, "Invalid certificate", exc.reason, field=exc.field) from None
-    result = await handlers.record_certificate(session, runtime, body)
-    await session.commit()
+    result = await runtime.state["certificate_groups"].submit(body, audit_context(request))
     runtime.wake_relay()
     if not result.created:
         response.status_code = 200

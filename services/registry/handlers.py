@@ -16,10 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.fact_contract import relative_resident_id, stored_attributes
 from services.registry.store import catalog_standards, certificates, facts, people
-from shared.clock import nantong_today
 from shared.events import (
     CatalogStandardPublishedV2,
-    CertificateIssuedV2,
     CertificateRevokedV1,
     PersonFactRecordedV1,
     PersonRegisteredV1,
@@ -31,7 +29,7 @@ from shared.pii import decrypt_pii, encrypt_pii, lookup_hash
 from shared.problems import Problem
 
 if TYPE_CHECKING:
-    from services.registry.schemas import CertificateCreate, FactCreate
+    from services.registry.schemas import FactCreate
     from shared.app import Runtime
 
 PRODUCER = "registry"
@@ -65,30 +63,6 @@ async def ensure_person(session: AsyncSession, runtime: Runtime, resident_id: st
         await runtime.emit(session, [new_envelope(payload, key=key, producer=PRODUCER,
                                                   event_id=derived_event_id("person", key))])
     return key
-
-
-async def record_certificate(session: AsyncSession, runtime: Runtime, body: CertificateCreate) -> Recorded:
-    """Insert the certificate once; a repeat with equal content is a no-op, different content 409."""
-    key = await ensure_person(session, runtime, body.resident_id, body.district)
-    fields = body.model_dump(exclude={"resident_id"}) | {"person_key": key}
-    cert_id = uuid.uuid5(uuid.NAMESPACE_URL, f"skillsub:certificate:{body.number}")
-    digest = content_hash(fields)  # the receipt day is not content: a repeat on another day is the same
-    fields["received_on"] = nantong_today()
-    stmt = insert(certificates).values(certificate_id=cert_id, content_hash=digest, **fields)
-    inserted = (await session.execute(stmt.on_conflict_do_nothing().returning(certificates.c.number))).first()
-    if inserted is None:
-        existing = await session.scalar(sa.select(certificates.c.content_hash)
-                                        .where(certificates.c.number == body.number))
-        if existing != digest:
-            raise Problem(409, "Certificate number already recorded with different content",
-                          f"certificate {body.number} exists with other details", field="number")
-    else:
-        payload = CertificateIssuedV2(certificate_id=cert_id, **fields)
-        await runtime.emit(session, [new_envelope(payload, key=key, producer=PRODUCER,
-                                                  event_id=derived_event_id("certificate-issued", cert_id))])
-    read = await certificate_read(session, cert_id, runtime)
-    assert read is not None
-    return Recorded(read, inserted is not None)
 
 
 async def certificate_read(session: AsyncSession, cert_id: uuid.UUID, runtime: Runtime) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ from services.registry import (
     catalog_load,
     clients,
 )
+from services.registry.group import CertificateGroups
 from services.registry.record import load_ratios
 from services.registry.store import plumbing
 from shared.app import Runtime, ServiceSpec, build_app
@@ -36,6 +37,7 @@ def _examples_wanted(runtime: Runtime) -> bool:
 async def _on_start(runtime: Runtime) -> None:
     runtime.state["pii_key"] = load_pii_key(runtime.settings.skillsub_pii_key)
     bulk.warm_up()  # the bulk uploads' worker process
+    runtime.state["certificate_groups"] = CertificateGroups(runtime)
     runtime.state["online_ratios"] = load_ratios()
     assert runtime.maker is not None
     # The registry signs; it verifies with its own public keys and its own client table.

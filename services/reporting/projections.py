@@ -33,6 +33,7 @@ from services.reporting.ratios import (
     RatioCounters,
     RatioEvent,
 )
+from shared.db import any_of, insert_many
 from shared.departments import AGGREGATOR
 from shared.events import (
     CertificateIssuedV1,
@@ -73,24 +74,21 @@ def local_day(moment: dt.datetime) -> dt.date:
 
 async def upsert_add(session: AsyncSession, table: sa.Table, rows: list[dict[str, Any]],
                      keys: Sequence[str], add: Sequence[str]) -> None:
-    """Insert rows or add their values to the existing ones (one executemany)."""
-    if not rows:
-        return
-    stmt = insert(table)
-    stmt = stmt.on_conflict_do_update(index_elements=list(keys),
-                                      set_={c: table.c[c] + stmt.excluded[c] for c in add})
-    await session.execute(stmt, rows)
+    """Insert rows or add their values to the existing ones: one statement (shared.db.insert_many;
+    an executemany ran on the server once per row). Each key at most once in `rows`."""
+    sets = ", ".join(f'"{c}" = {table.name}."{c}" + excluded."{c}"' for c in add)
+    await insert_many(session, table, rows, conflict=f"ON CONFLICT ({_names(keys)}) DO UPDATE SET {sets}")
 
 
 async def upsert_replace(session: AsyncSession, table: sa.Table, rows: list[dict[str, Any]],
                          keys: Sequence[str]) -> None:
-    if not rows:
-        return
-    stmt = insert(table)
-    others = [c.name for c in table.columns if c.name not in keys]
-    stmt = stmt.on_conflict_do_update(index_elements=list(keys),
-                                      set_={c: stmt.excluded[c] for c in others})
-    await session.execute(stmt, rows)
+    """Insert rows or replace the existing ones, in one statement. Each key at most once in `rows`."""
+    sets = ", ".join(f'"{c.name}" = excluded."{c.name}"' for c in table.columns if c.name not in keys)
+    await insert_many(session, table, rows, conflict=f"ON CONFLICT ({_names(keys)}) DO UPDATE SET {sets}")
+
+
+def _names(columns: Sequence[str]) -> str:
+    return ", ".join(f'"{c}"' for c in columns)
 
 
 async def apply(session: AsyncSession, events: Sequence[Event[Any]], targets: TargetSet) -> None:
@@ -141,7 +139,7 @@ async def _decision_facts(session: AsyncSession, payloads: Sequence[SubsidyDecid
 
 async def _decision_info(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[str, dict[str, Any]]:
     s = store.decision_state
-    rows = await session.execute(sa.select(s).where(s.c.decision_id.in_(list(ids))))
+    rows = await session.execute(sa.select(s).where(any_of(s.c.decision_id, list(ids))))
     return {str(r["decision_id"]): dict(r) for r in rows.mappings()}
 
 
@@ -178,7 +176,7 @@ async def _active(session: AsyncSession, keys: set[tuple[str, str]]) -> dict[tup
         return {}
     a = store.person_clause_active
     persons = list({k[0] for k in keys})
-    rows = await session.execute(sa.select(a).where(a.c.person_key.in_(persons)))
+    rows = await session.execute(sa.select(a).where(any_of(a.c.person_key, persons)))
     return {(r.person_key, r.clause): r.active for r in rows}
 
 
@@ -192,7 +190,7 @@ async def _write_progress(session: AsyncSession, tally: ProgressTally, info: dic
                          [{"person_key": k[0], "clause": k[1], "active": v}
                           for k, v in active.items() if k in touched], ["person_key", "clause"])
     if records:
-        await session.execute(sa.insert(store.progress_records), [_record_row(r) for r in records])
+        await insert_many(session, store.progress_records, [_record_row(r) for r in records], conflict="")
     dims = tally.person_times.keys() | tally.amounts.keys()
     await upsert_add(session, store.progress_counts, [
         {"quarter": d[0], "district": d[1], "department": d[2], "clause": d[3],
@@ -223,13 +221,13 @@ async def apply_payments(session: AsyncSession, events: Sequence[DisbursementEve
                          day: dt.date) -> None:
     s = store.disbursement_state
     ids = list({e.payload.disbursement_id for e in events})
-    rows = await session.execute(sa.select(s).where(s.c.disbursement_id.in_(ids)))
+    rows = await session.execute(sa.select(s).where(any_of(s.c.disbursement_id, ids)))
     states = {str(r["disbursement_id"]): dict(r) for r in rows.mappings()}
     flows = [f for e in events for f in _flows(e, states, day)]
     await upsert_replace(session, s, list(states.values()), ["disbursement_id"])
     if not flows:
         return
-    await session.execute(sa.insert(store.fund_flows), [
+    await insert_many(session, store.fund_flows, conflict="", rows=[
         {"source": f.source, "district": f.district, "clause": f.clause, "on": f.on,
          "measure": f.measure, "amount_fen": f.amount_fen, "recorded_on": f.recorded_on} for f in flows])
     tally = FundTally().add_all(flows)
@@ -270,7 +268,7 @@ async def apply_registry(session: AsyncSession, events: Sequence[RegistryEvent],
                          day: dt.date) -> None:
     h = store.ratio_holders
     persons = list({e.payload.person_key for e in events})
-    rows = await session.execute(sa.select(h).where(h.c.person_key.in_(persons)))
+    rows = await session.execute(sa.select(h).where(any_of(h.c.person_key, persons)))
     counters, homes = RatioCounters(), {}
     for r in rows:
         counters.holders[r.person_key] = HolderState(
