@@ -45,7 +45,8 @@ bench: $(STAMP)
 # their imports into the other pure modules).
 DOMAIN := services/registry/domain.py services/eligibility/domain.py services/payments/domain.py \
   services/reporting/domain.py services/eligibility/whatif.py services/registry/catalog.py \
-  services/reporting/progress.py services/reporting/ratios.py services/reporting/history.py
+  services/reporting/progress.py services/reporting/ratios.py services/reporting/history.py \
+  services/eligibility/fraud.py
 lint: $(STAMP)-test
 	$(BIN)/ruff check shared services tests bench
 	$(BIN)/mypy shared $(DOMAIN)
