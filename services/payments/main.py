@@ -25,7 +25,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    spec = ServiceSpec(name="payments", plumbing=plumbing, migrations=MIGRATIONS, routers=[router, batches_router, api_batch_list.router],
+    spec = ServiceSpec(name="payments", plumbing=plumbing, migrations=MIGRATIONS,
+                       routers=[router, batches_router, api_batch_list.router],
                        consumes=("eligibility.events",))
     app = build_app(spec, settings or Settings(), title="SkillSub payments",
                     description="The ring-fenced special account (专账) as a double-entry ledger.")

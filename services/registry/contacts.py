@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from services.registry import handlers
 from services.registry.api import AUTH_ERRORS
 from services.registry.handlers import PRODUCER, ensure_person
-from services.registry.schemas import checked_resident_id
+from services.registry.schemas import District, checked_resident_id
 from shared.app import RuntimeDep, SessionDep
 from shared.auth import AuthPrincipal, require_roles
 from shared.events import TraineeContactRecordedV1, derived_event_id, new_envelope
@@ -54,7 +54,7 @@ class TraineeContactCreate(BaseModel):
     resident_id: str = Field(min_length=18, max_length=18, description="GB 11643 resident ID of the trainee")
     phone: str | None = Field(default=None, max_length=32)
     bank_account: str | None = Field(default=None, max_length=40)
-    district: str | None = Field(default=None, min_length=6, max_length=16)
+    district: District | None = None
 
     _rid = field_validator("resident_id")(classmethod(lambda cls, v: checked_resident_id(v)))
     _phone = field_validator("phone")(classmethod(lambda cls, v: None if v is None else normal_phone(v)))

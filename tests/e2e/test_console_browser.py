@@ -252,4 +252,35 @@ async def test_staff_approve_a_review_and_approve_and_release_a_batch_in_the_con
         assert {("hr-li", "POST /v1/batches/{batch_id}/approve"), ("finance-zhao", "POST /v1/allocations"),
                 ("finance-zhao", "POST /v1/batches/{batch_id}/release")} <= {
             (e["actor"], e["action"]) for e in audits["payments"]}
+        funds = (await pay.get("/v1/funds")).json()
+    await dashboard_matches(page, platform, funds)
     assert offline == [], f"the console fetched from outside localhost: {offline}"
+
+
+async def dashboard_matches(page: Any, platform: dict[str, str], funds: list[dict[str, Any]]) -> None:
+    """The public dashboard, after the payment: the special account as payments has it, the views by
+    clause and department, the trend axis over the plan, and T2/T3 awaiting the statistics bureau."""
+    await page.goto(f"{platform['reporting']}/dashboard?payments={platform['payments']}")
+    await page.wait_for_selector("body[data-loaded='true']")
+    await page.wait_for_selector("#account-section[data-loaded='true']")
+    row = funds[0]
+    assert await page.text_content("#account-allocated") == "10,000.00"
+    assert await page.text_content("#account-available") == yuan(row["available_fen"])
+    assert await page.text_content("#account-waiting") == str(row["waiting"])
+    async with httpx.AsyncClient(base_url=platform["reporting"]) as rep:
+        detail = (await rep.get("/v1/progress")).json()["person_times_detail"]
+    for table, key in (("by-clause", "clause"), ("by-department", "department")):
+        want = {r[key]: "不足公开阈值" if r.get("suppressed") else f"{r['count']:,}"
+                for r in detail[table.replace("-", "_")]}
+        shown = {k: await page.text_content(f"#{table} tr[data-key='{k}'] .count") for k in want}
+        assert shown == want and list(want) == (["四.4"] if key == "clause" else ["人社局"]), (table, shown)
+    labels = await page.locator("#trend-chart text").all_text_contents()
+    assert "2021Q4" in labels and not any(t.startswith(("2022", "2026")) for t in labels), labels
+    # No employed-person figures were put: T2 (skilled ÷ employed) awaits the statistics bureau.
+    assert await page.text_content("[data-target='T2'] .actual") == "待统计局提供就业人员数"
+    assert await page.text_content("#skilled-share") == "待统计局数据"
+    await shot(page, "4-dashboard")
+
+
+def yuan(fen: int) -> str:
+    return f"{fen // 100:,}.{fen % 100:02d}"
