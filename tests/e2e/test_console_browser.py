@@ -13,18 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from services.eligibility.main import create_app as eligibility_app
 from services.payments.main import create_app as payments_app
@@ -32,6 +27,7 @@ from services.payments.treasury_sim import create_app as treasury_app
 from services.registry.main import create_app as registry_app
 from services.reporting.main import create_app as reporting_app
 from tests.conftest import ROOT
+from tests.e2e.browser_helpers import free_port, running
 from tests.integration.eligibility.eligibility_helpers import eventually
 from tests.integration.eligibility.pipeline import resident_id, skill_number
 from tests.integration.registry.registry_helpers import publish
@@ -46,28 +42,6 @@ pytestmark = [pytest.mark.usefixtures("drop_test_databases"),
 SHOTS = ROOT / "artifacts" / "console"
 EMPLOYER = "91110000802100433B"
 LATHE = "6-18-01-01"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def running(app: FastAPI, port: int) -> Iterator[str]:
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 90
-    while not srv.started:  # lifespan done: migrations applied, consumer running
-        assert thread.is_alive() and time.monotonic() < deadline, "a service did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=30)
 
 
 @pytest.fixture
