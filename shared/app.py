@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -319,6 +320,10 @@ def build_app(spec: ServiceSpec, settings: Settings, *, title: str, description:
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, default=settings.skillsub_max_body_bytes, bulk=settings.skillsub_max_bulk_bytes)
     _install_request_metrics(app, runtime)
+    if settings.console_origins:  # the staff console calls every service from one page (CORS)
+        app.add_middleware(CORSMiddleware, allow_origins=settings.console_origins, allow_credentials=False,
+                           allow_methods=["GET", "POST", "PUT", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "Idempotency-Key"], max_age=600)
     app.include_router(_ops_router(runtime))
     app.include_router(deadletters.router(runtime))
     for router in spec.routers:

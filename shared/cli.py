@@ -213,6 +213,7 @@ def _print_urls(platform) -> None:  # type: ignore[no-untyped-def]
     for name in SERVICES:
         print(f"  {name:<12} {platform.url(name)}   (docs: {platform.url(name)}/docs)")
     print(f"  dashboard    {platform.url('reporting')}/dashboard")
+    print(f"  console      {platform.url('reporting')}/console   (staff: each with their own account)")
     if platform.treasury is not None:
         print(f"  treasury     {platform.env['TREASURY_URL']} (simulator; payments pays through it)")
     bootstrap = platform.env.get("KAFKA_BOOTSTRAP_SERVERS", os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))

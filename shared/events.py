@@ -231,6 +231,21 @@ class PersonRegisteredV1(Payload):
 
 
 @event
+class TraineeContactRecordedV1(Payload):
+    """A contact detail a trainee gave an institution (the phone number or the bank account on the
+    application form), as a keyed digest only (shared.pii.contact_hash): the raw value never leaves
+    the registry's request. Many trainees sharing one digest is a fraud signal (十四)."""
+
+    TYPE: ClassVar[str] = "registry.trainee.contact_recorded"
+    VERSION: ClassVar[int] = 1
+    person_key: str
+    institution_code: str
+    contact_kind: Literal["phone", "bank_account"]
+    digest: str = Field(min_length=64, max_length=64, description="keyed HMAC-SHA256, hex")
+    recorded_on: date = Field(description="the registry's receipt day (Asia/Shanghai)")
+
+
+@event
 class CatalogStandardPublishedV1(Payload):
     """One row of a Catalog version: the standards for an occupation and level from a date."""
 

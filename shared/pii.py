@@ -28,6 +28,7 @@ TAG_BYTES = 16
 VERSION = b"\x01"
 _CIPHER_INFO = b"skillsub pii aes-256-gcm v1"
 _LOOKUP_INFO = b"skillsub pii lookup hmac-sha256 v1"
+_CONTACT_INFO = b"skillsub contact hmac-sha256 v1"
 
 
 class PiiKeyError(ValueError):
@@ -82,3 +83,10 @@ def decrypt_pii(key: bytes, blob: bytes) -> str:
 def lookup_hash(key: bytes, text: str) -> str:
     """Keyed HMAC-SHA256 (hex) for equality lookups; normalise the text before calling."""
     return hmac.new(_subkey(key, _LOOKUP_INFO), text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def contact_hash(key: bytes, kind: str, value: str) -> str:
+    """Keyed HMAC-SHA256 (hex) of a normalised contact detail (a phone number, a bank account), under
+    its own subkey and kind: equal details compare equal, and the digest never joins a person key."""
+    message = f"{kind}:{value}".encode()
+    return hmac.new(_subkey(key, _CONTACT_INFO), message, hashlib.sha256).hexdigest()

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     skillsub_token_attempts_per_minute: int = Field(default=20, ge=1)
     skillsub_token_attempts_per_address_per_minute: int = Field(default=120, ge=1)
 
+    # Origins whose pages may call the APIs from a browser (the staff console, served by reporting
+    # at /console): comma-separated. Empty: in development the console on 127.0.0.1/localhost:8004.
+    skillsub_console_origins: str = ""
+
     database_url: str | None = None
     registry_database_url: str | None = None
     eligibility_database_url: str | None = None
@@ -133,6 +137,15 @@ class Settings(BaseSettings):
             raise RuntimeError(f"{service.upper()}_MIGRATION_DATABASE_URL (or MIGRATION_DATABASE_URL) "
                                "must be set in production: the runtime role may not own its tables")
         return self.database_url_for(service)
+
+    @property
+    def console_origins(self) -> list[str]:
+        """Browser origins allowed to call the APIs (CORS), for the staff console."""
+        given = [o.strip().rstrip("/") for o in self.skillsub_console_origins.split(",") if o.strip()]
+        if given or self.skillsub_env != "development":
+            return given
+        port = DEFAULT_PORTS["reporting"]
+        return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
 
     @cached_property
     def service_database_urls(self) -> dict[str, str | None]:

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.eligibility import load, store
+from services.eligibility import fraud_scan, load, store
 from services.eligibility.catalog import EditionMap
 from services.eligibility.domain import decide_order_class_state, order_class_key
 from services.eligibility.person import Changes, changes, decide_person
@@ -43,6 +43,7 @@ from shared.events import (
     PersonFactRecordedV1,
     ShortageListPublishedV1,
     ShortageListPublishedV2,
+    TraineeContactRecordedV1,
     TrainingClassRecordedV1,
     TrainingClassRecordedV2,
     WorkBasedTrainingMonthsRecordedV1,
@@ -85,6 +86,7 @@ async def handle(session: AsyncSession, events: Sequence[Event[Any]], runtime: R
         session, sorted(t.fact_persons))
     order_classes = t.order_classes | await _order_classes(session, t.classes)
     await redecide(session, runtime, sorted(persons), sorted(order_classes))
+    await fraud_scan.scan(session, runtime, t, sorted(persons))  # 十四: signals to review, never a decision
 
 
 async def redecide(session: AsyncSession, runtime: Runtime, persons: Sequence[str],
@@ -192,6 +194,7 @@ COLLECT: dict[type[Payload], Callable[[Event[Any], Touched], None]] = {
     TrainingClassRecordedV1: _class, TrainingClassRecordedV2: _class,
     ClassCompletedV1: _completion, ClassCompletedV2: _completion, OrderClassCompletedV1: _completion,
     ApprenticeshipYearCompletedV1: _completion, WorkBasedTrainingMonthsRecordedV1: _completion,
+    TraineeContactRecordedV1: fraud_scan.collect_contact,
 }
 
 

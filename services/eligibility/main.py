@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.eligibility import handlers, paramstore
+from services.eligibility import api_fraud, handlers, paramstore
 from services.eligibility.api import router
 from services.eligibility.catalog import load_edition_map
 from services.eligibility.store import plumbing
@@ -21,7 +22,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    spec = ServiceSpec(name="eligibility", plumbing=plumbing, migrations=MIGRATIONS, routers=[router],
+    spec = ServiceSpec(name="eligibility", plumbing=plumbing, migrations=MIGRATIONS, routers=[router, api_fraud.router],
                        consumes=("registry.events",))
     app = build_app(spec, settings or Settings(), title="SkillSub eligibility",
                     description="Subsidy decisions per clause of 通政办发〔2019〕112号, explained.")
@@ -40,5 +41,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def handle(session: AsyncSession, events: Sequence[Event[Any]]) -> None:
         await handlers.handle(session, events, runtime)
 
-    spec.on_start, spec.handler = on_start, handle
+    signals = Gauge("skillsub_fraud_signals", "Fraud signals (十四) by kind and review status",
+                    ["kind", "status"], registry=runtime.metrics.registry)
+
+    async def fraud_metrics(rt: Runtime) -> None:
+        assert rt.maker is not None
+        async with rt.maker() as session:
+            for (kind, status), n in (await api_fraud.signal_counts(session)).items():
+                signals.labels(kind, status).set(n)
+
+    spec.on_start, spec.handler, spec.extra_metrics = on_start, handle, fraud_metrics
     return app

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.payments import handlers
+from services.payments import api_batch_list, handlers
 from services.payments.api import router
 from services.payments.api_batches import resume_submissions
 from services.payments.api_batches import router as batches_router
@@ -25,7 +25,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    spec = ServiceSpec(name="payments", plumbing=plumbing, migrations=MIGRATIONS, routers=[router, batches_router],
+    spec = ServiceSpec(name="payments", plumbing=plumbing, migrations=MIGRATIONS,
+                       routers=[router, batches_router, api_batch_list.router],
                        consumes=("eligibility.events",))
     app = build_app(spec, settings or Settings(), title="SkillSub payments",
                     description="The ring-fenced special account (专账) as a double-entry ledger.")

@@ -15,6 +15,7 @@ from services.registry import (
     bulk,
     catalog_load,
     clients,
+    contacts,
 )
 from services.registry.group import CertificateGroups
 from services.registry.record import load_ratios
@@ -53,7 +54,8 @@ async def _on_start(runtime: Runtime) -> None:
 
 def create_app(settings: Settings | None = None, *, example_catalog: bool | None = None) -> FastAPI:
     """`example_catalog`: load catalog_data/*.EXAMPLE.csv at first start (default: development only)."""
-    routers = [api.router, api_auth.router, api_catalog.router, api_training.router, api_bulk.router]
+    routers = [api.router, api_auth.router, api_catalog.router, api_training.router, api_bulk.router,
+               contacts.router]
     # Reporting's audit checkpoints are recorded here: nobody else reads its topic (shared/audit.py).
     spec = ServiceSpec(name="registry", plumbing=plumbing, migrations=MIGRATIONS, routers=routers,
                        on_start=_on_start, state={"example_catalog": example_catalog},

@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Gauge
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.reporting import handlers, queries
+from services.reporting import console, handlers, queries
 from services.reporting.api import STATIC, pages, router
 from services.reporting.domain import load_targets
 from services.reporting.projections import today
@@ -64,7 +64,8 @@ def _or_nan(value: float | None) -> float:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    spec = ServiceSpec(name="reporting", plumbing=plumbing, migrations=MIGRATIONS, routers=[router, pages],
+    spec = ServiceSpec(name="reporting", plumbing=plumbing, migrations=MIGRATIONS, 
+                       routers=[router, pages, console.router],
                        consumes=("registry.events", "eligibility.events", "payments.events"))
     app = build_app(spec, settings or Settings(), title="SkillSub reporting",
                     description="Progress toward the plan's targets; reports; dashboard; metrics.")

@@ -189,15 +189,22 @@ def by_district(tally: ProgressTally, units_on: date) -> list[dict[str, Any]]:
 
 
 def _by_quarter(tally: ProgressTally, targets: TargetSet, as_of: date) -> list[dict[str, Any]]:
+    """The trend runs over the plan, to T1's end (2021Q4), not to today: quarters still to come
+    carry the expected line and no actual figure. Quarters after the plan's end appear only when
+    something was recorded in them (a late decision), marked `in_plan: false`, so no figure is
+    dropped; the dashboard's axis ends at the plan's end and names what came after."""
     counts, amounts = _sum_by(tally.person_times, 0), _sum_by(tally.amounts, 0)
     t1 = targets.target("T1")
-    rows, running = [], 0
-    for label in quarters_between(tally.start, as_of):
+    plan_end = quarters_between(t1.end, t1.end)[0]
+    later = sorted(q for q in counts.keys() | amounts.keys() if q > plan_end)
+    rows, running, current = [], 0, quarters_between(as_of, as_of)[0]
+    for label in quarters_between(tally.start, quarter_end(later[-1]) if later else t1.end):
         running += counts.get(label, 0)
-        expected = expected_on(t1, min(quarter_end(label), as_of))
+        to_come = label > current  # labels such as "2021Q3" sort as their quarters do
+        day = quarter_end(label) if to_come else min(quarter_end(label), as_of)
         rows.append({"quarter": label, "count": counts.get(label, 0),
-                     "amount_fen": amounts.get(label, 0), "cumulative": running,
-                     "expected": round(float(expected), 2)})
+                     "amount_fen": amounts.get(label, 0), "cumulative": None if to_come else running,
+                     "expected": round(float(expected_on(t1, day)), 2), "in_plan": label <= plan_end})
     return rows
 
 

@@ -9,13 +9,11 @@ a screenshot to artifacts/dashboard.png.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -24,10 +22,10 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from services.reporting.main import create_app
 from tests.conftest import ROOT, bearer
+from tests.e2e.browser_helpers import running
 from tests.integration.reporting.helpers import (
     certificate,
     decided,
@@ -39,35 +37,18 @@ from tests.integration.reporting.helpers import (
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.usefixtures("drop_test_databases"),
-              pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "
+              pytest.mark.skipif(CHROMIUM is None and not os.environ.get("SKILLSUB_REQUIRE_BROWSER"),
+                                 reason="chromium is not installed "
                                  "(Debian chromium + chromium-driver; run scripts/test-deps.sh)")]
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--hide-scrollbars", "--virtual-time-budget=15000"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(settings: Any) -> Iterator[str]:
-    port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not srv.started:  # lifespan done: migrations applied, consumer running
-        assert thread.is_alive() and time.monotonic() < deadline, "reporting did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=30)
+    with running(create_app(settings)) as url:
+        yield url
 
 
 async def chromium(*args: str) -> str:

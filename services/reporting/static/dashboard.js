@@ -94,7 +94,18 @@ function barChartSvg(rows, formatY) {
   return parts.join("");
 }
 
+// T2/T3 are shares of the employed: without the statistics bureau's figures there is no share yet.
+const AWAITS_STATISTICS = new Set(["T2", "T3"]);
+const SOURCES_ZH = { unemployment_insurance_surplus: "失业保险基金结余", employment_subsidy: "就业补助资金",
+  local_talent: "地方人才资金", industry_development: "产业发展资金" };
+
 function targetRowHtml(t) {
+  if (AWAITS_STATISTICS.has(t.id) && (t.actual === null || t.actual === undefined)) {
+    return `<div class="target awaiting" data-target="${escapeXml(t.id)}">` +
+      `<span class="label">${escapeXml(t.id)} ${escapeXml(t.name_zh)}</span>` +
+      `<span class="value"><span class="actual awaiting">待统计局提供就业人员数</span> / ` +
+      `<span class="goal">${formatTargetValue(t, t.goal)}</span></span></div>`;
+  }
   const behind = t.behind ? " behind" : "";
   return `<div class="target${behind}" data-target="${escapeXml(t.id)}">` +
     `<span class="label">${escapeXml(t.id)} ${escapeXml(t.name_zh)}</span>` +
@@ -117,16 +128,40 @@ function renderProgress(doc, p) {
   doc.getElementById("special-reports").innerHTML = p.special_reports
     .map((r) => `<div class="special" data-key="${escapeXml(r.key)}">${escapeXml(r.title_zh)}（${escapeXml(r.on)}）</div>`).join("");
   // The API keeps the flat T1 total in `person_times` and the breakdown beside it.
-  const q = (p.person_times_detail || p.person_times).by_quarter;
+  const detail = p.person_times_detail || p.person_times;
+  renderBreakdowns(doc, detail);
+  // The axis is the plan's (to 2021Q4); what was recorded after the plan is named beneath it.
+  const q = detail.by_quarter.filter((r) => r.in_plan !== false);
+  const later = detail.by_quarter.filter((r) => r.in_plan === false);
+  const laterCount = later.some((r) => r.count === null || r.count === undefined) ? null :
+    later.reduce((n, r) => n + r.count, 0);
+  doc.getElementById("after-plan").textContent = !later.length ? "" : laterCount === null ?
+    "计划期结束后另有记录（人数少于公开阈值，不予公布）。" : `计划期结束后另记录 ${formatInt(laterCount)} 人次。`;
   doc.getElementById("trend-chart").innerHTML = lineChartSvg(q.map((r) => r.quarter), [
     { name: "累计完成", values: q.map((r) => r.cumulative), color: "#0b4f8a" },
     { name: "进度要求", values: q.map((r) => r.expected), color: "#888", dashed: true },
   ], formatInt);
 }
 
+function breakdownRowHtml(key, r) {
+  const small = r.suppressed ? "不足公开阈值" : null;
+  return `<tr data-key="${escapeXml(r[key])}"><td>${escapeXml(r[key])}</td>` +
+    `<td class="count">${small || formatInt(r.count)}</td><td class="amount">${small || formatYuan(r.amount_fen)}</td></tr>`;
+}
+
+function renderBreakdowns(doc, detail) {
+  doc.querySelector("#by-clause tbody").innerHTML = (detail.by_clause || []).map((r) => breakdownRowHtml("clause", r)).join("");
+  doc.querySelector("#by-department tbody").innerHTML =
+    (detail.by_department || []).map((r) => breakdownRowHtml("department", r)).join("");
+}
+
+function shareOrAwaiting(share) {
+  return share === null || share === undefined ? "待统计局数据" : formatPct(share);
+}
+
 function renderRatios(doc, r) {
-  doc.getElementById("skilled-share").textContent = formatPct(r.city.skilled_share);
-  doc.getElementById("high-skilled-share").textContent = formatPct(r.city.high_skilled_share);
+  doc.getElementById("skilled-share").textContent = shareOrAwaiting(r.city.skilled_share);
+  doc.getElementById("high-skilled-share").textContent = shareOrAwaiting(r.city.high_skilled_share);
   doc.getElementById("skilled-goal").textContent = formatPct(r.goals.skilled_share);
   doc.getElementById("high-goal").textContent = formatPct(r.goals.high_skilled_share);
   doc.getElementById("ratio-chart").innerHTML = lineChartSvg(r.trend.map((t) => String(t.year)), [
@@ -147,6 +182,53 @@ function renderFunds(doc, f) {
   doc.querySelector("#funds-by-source tbody").innerHTML = f.by_source.map((s) =>
     `<tr data-source="${escapeXml(s.source)}"><td>${escapeXml(s.name_zh)}</td><td>${formatYuan(s.paid_fen)}</td>` +
     `<td>${formatYuan(s.reserved_fen)}</td></tr>`).join("");
+}
+
+// The special account lives in payments (its /v1/funds and /v1/fund-use are public): read there,
+// at this host's port 8003 unless the page names it (?payments=… or data-payments-base).
+function paymentsBase(doc) {
+  const loc = doc.defaultView ? doc.defaultView.location : { protocol: "http:", hostname: "127.0.0.1", search: "" };
+  return new URLSearchParams(loc.search).get("payments") || doc.body.dataset.paymentsBase ||
+    `${loc.protocol}//${loc.hostname}:8003`;
+}
+
+function renderAccount(doc, funds, use) {
+  const allocated = {};
+  for (const a of use.allocated || []) {
+    const k = `${a.source}|${a.district}`;
+    allocated[k] = (allocated[k] || 0) + a.allocated_fen;
+  }
+  const sum = (f) => funds.reduce((n, x) => n + f(x), 0);
+  doc.getElementById("account-allocated").textContent = formatYuan(Object.values(allocated).reduce((a, b) => a + b, 0));
+  doc.getElementById("account-balance").textContent = formatYuan(sum((x) => x.balance_fen));
+  doc.getElementById("account-reserved").textContent = formatYuan(sum((x) => x.reserved_fen));
+  doc.getElementById("account-available").textContent = formatYuan(sum((x) => x.available_fen));
+  doc.getElementById("account-waiting").textContent = formatInt(sum((x) => x.waiting));
+  doc.querySelector("#account-funds tbody").innerHTML = funds.map((x) =>
+    `<tr data-source="${escapeXml(x.source)}" data-district="${escapeXml(x.district)}">` +
+    `<td>${escapeXml(SOURCES_ZH[x.source] || x.source)}</td><td>${escapeXml(x.district)}</td>` +
+    `<td>${formatYuan(allocated[`${x.source}|${x.district}`] || 0)}</td><td>${formatYuan(x.balance_fen)}</td>` +
+    `<td>${formatYuan(x.reserved_fen)}</td><td class="available">${formatYuan(x.available_fen)}</td>` +
+    `<td class="waiting">${formatInt(x.waiting)}</td></tr>`).join("");
+}
+
+// Its own status line: the reporting figures above stand whether or not payments answers.
+async function loadAccount(doc) {
+  const base = paymentsBase(doc);
+  const status = doc.getElementById("account-status");
+  try {
+    const [funds, use] = await Promise.all(["/v1/funds", "/v1/fund-use"].map(async (path) => {
+      const r = await fetch(base + path, { headers: { Accept: "application/json" } });
+      if (!r.ok) throw new Error(path + " " + r.status);
+      return r.json();
+    }));
+    renderAccount(doc, funds, use);
+    status.textContent = "专账数据来自支付服务";
+    doc.getElementById("account-section").dataset.loaded = "true";
+  } catch (e) {
+    status.textContent = "支付服务暂不可达，专账数据未加载";
+    doc.getElementById("account-section").dataset.loaded = "false";
+  }
 }
 
 const SECTIONS = [
@@ -172,7 +254,9 @@ async function loadSection(doc, base, [path, render, sectionId]) {
 async function main(doc) {
   const base = doc.body.dataset.apiBase || "";
   const status = doc.getElementById("status");
+  const account = loadAccount(doc);
   const results = await Promise.allSettled(SECTIONS.map((s) => loadSection(doc, base, s)));
+  await account;
   const failed = results.filter((r) => r.status === "rejected");
   status.textContent = failed.length ? "部分数据加载失败" : "已加载";
   status.className = failed.length ? "error" : "ok";
@@ -181,7 +265,8 @@ async function main(doc) {
 
 if (typeof module !== "undefined") {
   module.exports = { formatInt, formatYuan, formatPct, progressBarSvg, lineChartSvg, barChartSvg,
-    targetRowHtml, districtRowHtml, renderProgress, renderRatios, renderDistricts, renderFunds };
+    targetRowHtml, districtRowHtml, renderProgress, renderRatios, renderDistricts, renderFunds, renderAccount,
+    renderBreakdowns };
 } else {
   document.addEventListener("DOMContentLoaded", () => main(document));
 }

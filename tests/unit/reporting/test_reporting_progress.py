@@ -150,3 +150,20 @@ def test_t5_and_t6_have_no_figure_without_data_and_t6_uses_the_latest_year_up_to
     later = other_actuals(OtherInputs(RatioCounters(), {}, {}, staff), TARGETS, date(2021, 1, 1))
     assert later["T6"] == Fraction(1, 10) and later["T5"] == 0  # schools recorded, none listed that day
 
+
+
+def test_the_quarterly_trend_runs_to_the_plans_end_with_quarters_to_come_left_open() -> None:
+    view = progress_view(progress_tally([rec("d1", on=date(2020, 2, 1))], TARGETS, date(2020, 6, 30)), TARGETS,
+                         date(2020, 6, 30))
+    rows = {q["quarter"]: q for q in view["person_times"]["by_quarter"]}
+    assert list(rows)[0] == "2019Q1" and list(rows)[-1] == "2021Q4" and all(r["in_plan"] for r in rows.values())
+    assert rows["2020Q2"]["cumulative"] == 1 and rows["2020Q3"]["cumulative"] is None
+    assert rows["2021Q4"]["expected"] == TARGETS.target("T1").goal
+
+
+def test_a_figure_recorded_after_the_plan_gets_its_quarter_marked_outside_the_plan() -> None:
+    records = [rec("d1", on=date(2020, 2, 1)), rec("d2", person="p2", on=date(2022, 5, 1))]
+    view = progress_view(progress_tally(records, TARGETS, date(2022, 6, 30)), TARGETS, date(2022, 6, 30))
+    rows = {q["quarter"]: q for q in view["person_times"]["by_quarter"]}
+    assert rows["2021Q4"]["in_plan"] and rows["2021Q4"]["cumulative"] == 1
+    assert not rows["2022Q2"]["in_plan"] and rows["2022Q2"]["cumulative"] == 2 and list(rows)[-1] == "2022Q2"
