@@ -20,6 +20,7 @@ from services.registry.catalog import (
     load_shortage_list,
 )
 from services.registry.store import catalog_standards, shortage_lists
+from shared.clock import nantong_today
 from shared.events import ShortageListPublishedV1, derived_event_id, new_envelope
 from shared.problems import Problem
 
@@ -74,7 +75,7 @@ def provincial_by_year(hl: HighSkillShortageList, last_year: int) -> dict[int, l
 
 async def publish_provincial_list(session: AsyncSession, runtime: Runtime, hl: HighSkillShortageList,
                                   today: date | None = None) -> None:
-    last_year = (today or date.today()).year
+    last_year = (today or nantong_today()).year
     for year, codes in sorted(provincial_by_year(hl, last_year).items()):
         await publish_list(session, runtime, hl.version, PROVINCIAL, year, codes)
 
