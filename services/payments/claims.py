@@ -29,6 +29,7 @@ from services.payments.disbursements import State
 from services.payments.ledger import PayeeKind
 
 APPROVED = "approved"
+MoneyId = uuid.UUID | str  # a disbursement's id in the store, its key in the reference ledger
 UNPAID = frozenset({State.WAITING, State.RESERVED, State.APPROVED})
 # The decision contract's payee kinds (eligibility's dated "who is paid" table, docs/policy.md)
 # and the ledger's: a worker is paid to the social-security card.
@@ -71,7 +72,7 @@ class Claim:
 class Money:
     """A disbursement of the trigger."""
 
-    disbursement_id: uuid.UUID
+    disbursement_id: MoneyId
     decision_id: uuid.UUID
     state: State
     flagged: bool  # clawback_on_paid: its decision no longer stands
@@ -106,9 +107,9 @@ class Draft:
 
 @dataclass
 class TriggerPlan:
-    cancel: list[uuid.UUID] = field(default_factory=list)
-    flag: list[uuid.UUID] = field(default_factory=list)
-    claw_back: list[uuid.UUID] = field(default_factory=list)
+    cancel: list[MoneyId] = field(default_factory=list)
+    flag: list[MoneyId] = field(default_factory=list)
+    claw_back: list[MoneyId] = field(default_factory=list)
     reverse_items: list[uuid.UUID] = field(default_factory=list)  # plan items -> receivable
     draft: list[Draft] = field(default_factory=list)
     hold: dict[uuid.UUID, HoldReason] = field(default_factory=dict)

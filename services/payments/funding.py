@@ -113,7 +113,13 @@ def _validity(raw: Mapping[str, Any]) -> Validity:
     return Validity(start, end)
 
 
+ROUTE_KEYS = frozenset({"clause", "valid_from", "valid_to", "sources", "advance_allowed"})
+
+
 def _route(raw: Mapping[str, Any]) -> FundingRoute:
+    unknown = set(raw) - ROUTE_KEYS
+    if unknown:  # e.g. an old file's `payee`: who is paid is each decision's, not the route's
+        raise DomainError(f"route {raw.get('clause')}: unknown key(s) {sorted(unknown)}")
     sources = tuple(FundingSource(s) for s in raw.get("sources") or ())
     if not sources or len(set(sources)) != len(sources):
         raise DomainError(f"route {raw.get('clause')}: sources must be non-empty and distinct")

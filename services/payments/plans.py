@@ -130,7 +130,8 @@ async def settle_plan(session: AsyncSession, runtime: Runtime, plan_id: uuid.UUI
                                                 "class": plan["class_id"], "payee": payee.party_id})).all()
     paid_advance = advance["amount_fen"] if advance is not None and advance["status"] == State.PAID.value else 0
     s = settle(sum(c.amount_fen for c in covered), paid_advance)
-    source = advance["source"] if paid_advance else route_for(funding, plan["clause"], nantong_today()).sources[0]
+    source = advance["source"] if advance is not None and paid_advance else \
+        route_for(funding, plan["clause"], nantong_today()).sources[0].value
     await session.execute(sa.insert(store.plan_settlements).values(
         plan_id=plan_id, earned_fen=s.earned_fen, advance_fen=paid_advance, pay_fen=s.pay_fen,
         recover_fen=s.recover_fen, source=source, district=plan["district"], settled_by=actor.person_id))
