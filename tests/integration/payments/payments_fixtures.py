@@ -150,3 +150,46 @@ async def allocate(client: Any, amount_fen: int, ref: str | None = None, source:
     item = drafted.json()["item_id"]
     assert (await client.post(f"/v1/manual-items/{item}/approve", headers=HR_A)).status_code == 200
     return await client.post(f"/v1/manual-items/{item}/release", headers=FIN_D)
+
+
+async def release_batch(client: Any, approver: Any = HR_C, releaser: Any = FIN_B) -> tuple[str, list[dict[str, str]]]:
+    """hr A batches what is reserved, `approver` approves, `releaser` releases; (batch id, payment file rows)."""
+    created = await client.post("/v1/batches", json={}, headers=HR_A)
+    assert created.status_code == 201, created.text
+    bid = created.json()["batch_id"]
+    assert (await client.post(f"/v1/batches/{bid}/approve", headers=approver)).status_code == 200
+    released = await client.post(f"/v1/batches/{bid}/release", headers=releaser)
+    assert released.status_code == 200, released.text
+    return bid, await payment_file(client, bid)
+
+
+async def payment_file(client: Any, bid: str) -> list[dict[str, str]]:
+    import csv
+    import io
+
+    text = (await client.get(f"/v1/batches/{bid}/payment-file", headers=FIN_B)).text
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+async def statement(client: Any, rows: list[dict[str, str]], status: str = "paid") -> dict[str, Any]:
+    """The treasury's statement for these payment-file rows."""
+    body = "payment_ref,amount_fen,status\n" + "".join(f"{r['payment_ref']},{r['amount_fen']},{status}\n"
+                                                       for r in rows)
+    r = await client.post("/v1/statements", json={"reference": f"ST-{uuid.uuid4().hex[:8]}", "csv": body},
+                          headers=FIN_B)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+async def verification(client: Any) -> dict[str, Any]:
+    r = await client.get("/v1/ledger/verification", headers=AUDITOR)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+AUDITOR = FreshBearer("aud-erin", "auditor")
+
+
+async def held(client: Any) -> dict[str, str]:
+    """Open holds: decision id -> reason."""
+    return {h["decision_id"]: h["reason"] for h in (await client.get("/v1/holds", headers=FIN_B)).json()}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from csv import DictReader
 import io
+from csv import DictReader
 
 import pytest
 
