@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from services.payments import handlers
 from services.payments.main import create_app
-from shared.events import PayeeAccountRecordedV1, Payload, SubsidyDecidedV1, new_envelope
+from shared.events import PayeeAccountRecordedV1, Payload, SubsidyDecidedV1, TrainingPlanRecordedV1, new_envelope
 from shared.ids import resident_id_check_char
 from shared.pii import encrypt_pii, load_pii_key, lookup_hash
 from shared.settings import Settings
@@ -126,6 +126,9 @@ def _envelope(p: dict[str, Any]) -> Any:
     if model is SubsidyDecidedV1:
         return new_envelope(SubsidyDecidedV1.model_validate(p), key=p["person_key"], producer="eligibility",
                             event_id=uuid.UUID(p["decision_id"]))
+    if "plan_id" in p:
+        return new_envelope(TrainingPlanRecordedV1.model_validate(p), key=p["plan_id"], producer="registry",
+                            event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"plan:{p['plan_id']}:{p['revision']}"))
     return new_envelope(model.model_validate(p), key=p["payee_ref"], producer="registry",
                         event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"acct:{p['payee_kind']}:{p['payee_ref']}:"
                                                                 f"{p['revision']}"))
@@ -150,6 +153,17 @@ async def allocate(client: Any, amount_fen: int, ref: str | None = None, source:
     item = drafted.json()["item_id"]
     assert (await client.post(f"/v1/manual-items/{item}/approve", headers=HR_A)).status_code == 200
     return await client.post(f"/v1/manual-items/{item}/release", headers=FIN_D)
+
+
+def plan(institution: str, headcount: int = 45, standard_fen: int = 500_000, years: int = 2,
+         end: str = "2022-02-28", clause: str = "四.7", payee_kind: str = "enterprise") -> dict[str, Any]:
+    """registry.training_plan.recorded: the bureau's approved plan for one class."""
+    return TrainingPlanRecordedV1(
+        plan_id=uuid.uuid4(), plan_code=f"NTXM-{uuid.uuid4().hex[:6]}", institution_id=institution,
+        payee_kind=payee_kind, class_id=uuid.uuid4(), clause=clause, district=DISTRICT,
+        occupation_code="6-18-01-01", level=3, planned_headcount=headcount, standard_per_head_fen=standard_fen,
+        years=years, start_date=dt.date(2020, 3, 1), end_date=dt.date.fromisoformat(end), revision=1,
+    ).model_dump(mode="json")
 
 
 async def release_batch(client: Any, approver: Any = HR_C, releaser: Any = FIN_B) -> tuple[str, list[dict[str, str]]]:
