@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 DECISION_COLUMNS = {"decision_id": "uuid", "trigger_id": "uuid", "person_key": "text", "clause": "text",
                     "outcome": "text", "amount_fen": "bigint", "payee_kind": "text", "payee_ref": "text",
                     "district": "text", "decided_on": "date", "class_id": "uuid", "institution_id": "text",
-                    "supersedes": "uuid"}
+                    "supersedes": "uuid", "ledger_payee_kind": "text"}
 _RECORD = sa.text(
     f"INSERT INTO received_decisions ({', '.join(DECISION_COLUMNS)}) SELECT * FROM unnest("
     + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in DECISION_COLUMNS.items()) + ") ON CONFLICT DO NOTHING")
@@ -39,7 +39,9 @@ _REMEMBER = sa.text(
 async def on_decided(session: AsyncSession, events: Sequence[Event[SubsidyDecidedV1]], runtime: Runtime) -> None:
     """Record the batch's decisions and what they supersede, then reconcile their triggers."""
     decided = [e.payload for e in events]
-    await session.execute(_RECORD, {c: [getattr(p, c) for p in decided] for c in DECISION_COLUMNS})
+    columns = {c: [getattr(p, c) for p in decided] for c in DECISION_COLUMNS if c != "ledger_payee_kind"}
+    columns["ledger_payee_kind"] = [k.value if (k := PAYEE_KINDS.get(p.payee_kind)) else None for p in decided]
+    await session.execute(_RECORD, columns)
     chain = [p for p in decided if p.supersedes is not None]
     if chain:
         await session.execute(_REMEMBER, {"old": [p.supersedes for p in chain], "new": [p.decision_id for p in chain]})

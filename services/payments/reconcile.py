@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.payments import claims, drafting
 from services.payments import postings as pg
-from services.payments.claims import PAYEE_KINDS, Claim, HoldReason, Money, PlanCover, TriggerPlan, TriggerView
+from services.payments.claims import Claim, HoldReason, Money, PlanCover, TriggerPlan, TriggerView
 from services.payments.disbursements import HOLDS_RESERVATION, State
 from services.payments.entries import reversal_tx
 from services.payments.funding import FundingParams, FundingRoute, route_for
@@ -31,21 +31,23 @@ if TYPE_CHECKING:
 
 _LOCK = sa.text("SELECT count(pg_advisory_xact_lock(hashtextextended(t::text, 12))) "
                 "FROM (SELECT unnest(CAST(:ids AS uuid[])) AS t ORDER BY 1) s")
-_DECISIONS = sa.text("SELECT * FROM received_decisions WHERE trigger_id = ANY(CAST(:ids AS uuid[])) "
-                     "ORDER BY received_at, decision_id")
-_SUPERSEDED = sa.text("SELECT decision_id FROM superseded_decisions WHERE decision_id = ANY(CAST(:ids AS uuid[]))")
+# One statement: each decision of the triggers with what its payment depends on (superseded? its
+# payee's account on record? paid by a 十三.5 settlement? a plan for its class?).
+_DECISIONS = sa.text("""
+SELECT r.decision_id, r.trigger_id, r.person_key, r.clause, r.outcome, r.amount_fen, r.payee_kind, r.payee_ref,
+       r.district, r.decided_on, r.class_id, r.supersedes, r.ledger_payee_kind,
+       EXISTS (SELECT 1 FROM superseded_decisions s WHERE s.decision_id = r.decision_id) AS superseded,
+       EXISTS (SELECT 1 FROM payee_accounts a WHERE a.payee_kind = r.ledger_payee_kind
+               AND a.payee_ref = r.payee_ref) AS has_account,
+       EXISTS (SELECT 1 FROM plan_items i WHERE i.decision_id = r.decision_id AND NOT EXISTS (
+               SELECT 1 FROM ledger_transactions t WHERE t.kind = 'plan_item_reversal'
+               AND t.ref = r.decision_id::text)) AS plan_item,
+       p.plan_id, p.institution_id AS plan_institution, s.plan_id IS NOT NULL AS plan_settled
+FROM received_decisions r LEFT JOIN training_plans p ON p.class_id = r.class_id
+LEFT JOIN plan_settlements s ON s.plan_id = p.plan_id
+WHERE r.trigger_id = ANY(CAST(:ids AS uuid[])) ORDER BY r.received_at, r.decision_id""")
 _MONEY = sa.text("SELECT * FROM disbursements WHERE trigger_id = ANY(CAST(:ids AS uuid[])) "
                  "ORDER BY created_at, disbursement_id FOR UPDATE")
-_ITEMS = sa.text(
-    "SELECT i.trigger_id, i.decision_id FROM plan_items i WHERE i.trigger_id = ANY(CAST(:ids AS uuid[])) "
-    "AND NOT EXISTS (SELECT 1 FROM ledger_transactions t WHERE t.kind = 'plan_item_reversal' "
-    "AND t.ref = i.decision_id::text)")
-_ACCOUNTS = sa.text(
-    "SELECT DISTINCT a.payee_kind, a.payee_ref FROM payee_accounts a JOIN unnest(CAST(:kinds AS text[]), "
-    "CAST(:refs AS text[])) AS k(payee_kind, payee_ref) USING (payee_kind, payee_ref)")
-_PLANS = sa.text(
-    "SELECT p.plan_id, p.class_id, p.institution_id, s.plan_id IS NOT NULL AS settled FROM training_plans p "
-    "LEFT JOIN plan_settlements s USING (plan_id) WHERE p.class_id = ANY(CAST(:classes AS uuid[]))")
 _ITEM_FUNDS = sa.text(
     "SELECT i.decision_id, i.clause, i.amount_fen, s.source, s.district, p.payee_kind, p.institution_id "
     "FROM plan_items i JOIN plan_settlements s USING (plan_id) JOIN training_plans p USING (plan_id) "
@@ -83,22 +85,25 @@ async def reconcile(session: AsyncSession, runtime: Runtime, trigger_ids: Iterab
 
 async def _load(session: AsyncSession, ids: list[uuid.UUID]) -> tuple[dict[uuid.UUID, dict[str, Any]],
                                                                       dict[uuid.UUID, TriggerView], Rows]:
+    """Two statements whatever the number of triggers: their decisions (with flags), their money."""
     decisions = {r["decision_id"]: r for r in pg.dict_rows(await session.execute(_DECISIONS, {"ids": ids}))}
-    superseded = set((await session.execute(_SUPERSEDED, {"ids": list(decisions)})).scalars()) if decisions else set()
     money = pg.dict_rows(await session.execute(_MONEY, {"ids": ids}))
-    items: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
-    for t, d in await session.execute(_ITEMS, {"ids": ids}):
-        items[t].add(d)
-    accounts = await _accounts(session, decisions.values())
-    plans = await _plans(session, {r["class_id"] for r in decisions.values() if r["class_id"]})
+    superseded = frozenset(d for d, r in decisions.items() if r["superseded"])
+    accounts = frozenset((PayeeKind(r["ledger_payee_kind"]), r["payee_ref"]) for r in decisions.values()
+                         if r["has_account"])
+    plans = {r["class_id"]: PlanCover(r["plan_id"], r["plan_institution"], r["plan_settled"])
+             for r in decisions.values() if r["plan_id"] is not None}
     by_trigger: dict[uuid.UUID, list[Claim]] = defaultdict(list)
+    items: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
     for r in decisions.values():
         by_trigger[r["trigger_id"]].append(_claim(r))
+        if r["plan_item"]:
+            items[r["trigger_id"]].add(r["decision_id"])
     money_of: dict[uuid.UUID, list[Money]] = defaultdict(list)
     for r in money:
         money_of[r["trigger_id"]].append(_money(r))
-    views = {t: TriggerView(by_trigger[t], frozenset(superseded), money_of[t], frozenset(items[t]),
-                            accounts, plans) for t in ids}
+    views = {t: TriggerView(by_trigger[t], superseded, money_of[t], frozenset(items[t]), accounts, plans)
+             for t in ids}
     return decisions, views, money
 
 
@@ -108,25 +113,12 @@ def _claim(r: Mapping[str, Any]) -> Claim:
 
 
 def _money(r: Mapping[str, Any]) -> Money:
-    return Money(r["disbursement_id"], r["decision_id"], State(r["status"]), r["clawback_on_paid"],
-                 (PayeeKind(r["payee_kind"]), r["payee_ref"]), r["source"])
+    return Money(r["disbursement_id"], r["decision_id"], _STATES[r["status"]], r["clawback_on_paid"],
+                 (_KINDS[r["payee_kind"]], r["payee_ref"]), r["source"])
 
 
-async def _accounts(session: AsyncSession, decisions: Iterable[Mapping[str, Any]]
-                    ) -> frozenset[tuple[PayeeKind, str]]:
-    wanted = sorted({(PAYEE_KINDS[r["payee_kind"]].value, r["payee_ref"]) for r in decisions
-                     if r["payee_kind"] in PAYEE_KINDS and r["payee_ref"]})
-    if not wanted:
-        return frozenset()
-    rows = await session.execute(_ACCOUNTS, {"kinds": [w[0] for w in wanted], "refs": [w[1] for w in wanted]})
-    return frozenset((PayeeKind(k), ref) for k, ref in rows)
-
-
-async def _plans(session: AsyncSession, classes: set[uuid.UUID]) -> dict[uuid.UUID, PlanCover]:
-    if not classes:
-        return {}
-    rows = await session.execute(_PLANS, {"classes": sorted(classes)})
-    return {r.class_id: PlanCover(r.plan_id, r.institution_id, r.settled) for r in rows}
+_STATES = {m.value: m for m in State}
+_KINDS = {m.value: m for m in PayeeKind}
 
 
 # ---- write --------------------------------------------------------------------------------
@@ -148,7 +140,8 @@ async def _write(session: AsyncSession, funding: FundingParams, ids: list[uuid.U
         await session.execute(_FLAG, {"ids": merged.flag})
     events += await drafting.claw_back(session, [by_id[i] for i in merged.claw_back])
     await _reverse_items(session, merged.reverse_items)
-    requests = [_request(funding, decisions[d.claim.decision_id], d) for d in merged.draft]
+    routes: dict[tuple[str, Any], FundingRoute] = {}  # one lookup per (clause, decision date) a batch
+    requests = [_request(funding, routes, decisions[d.claim.decision_id], d) for d in merged.draft]
     drafted, _ = await drafting.draft_many(session, requests, funding.version)
     await _holds(session, ids, merged.hold, decisions)
     return events + drafted
@@ -177,8 +170,10 @@ async def _reverse_items(session: AsyncSession, decision_ids: Sequence[uuid.UUID
                                         kind="plan_item_reversal") for r in rows])
 
 
-def _request(funding: FundingParams, r: Mapping[str, Any], draft: claims.Draft) -> drafting.DraftRequest:
-    route = route_for(funding, r["clause"], r["decided_on"])
+def _request(funding: FundingParams, routes: dict[tuple[str, Any], FundingRoute], r: Mapping[str, Any],
+             draft: claims.Draft) -> drafting.DraftRequest:
+    key = (r["clause"], r["decided_on"])
+    route = routes.get(key) or routes.setdefault(key, route_for(funding, *key))
     payee = draft.claim.payee
     assert payee is not None  # claims.decide holds a claim without a payee
     return drafting.DraftRequest(

@@ -198,14 +198,16 @@ received_decisions = sa.Table(
     sa.Column("clause", sa.Text, nullable=False),
     sa.Column("outcome", sa.Text, nullable=False),
     sa.Column("amount_fen", sa.BigInteger, nullable=False),
-    sa.Column("payee_kind", sa.Text),
+    sa.Column("payee_kind", sa.Text),  # as the decision names it: worker | enterprise | institution
     sa.Column("payee_ref", sa.Text),
+    sa.Column("ledger_payee_kind", sa.Text),  # the ledger's name of that kind (claims.PAYEE_KINDS); none: unknown
     sa.Column("district", sa.Text),
     sa.Column("decided_on", sa.Date, nullable=False),
-    sa.Column("class_id", UUID(as_uuid=True), index=True),
+    sa.Column("class_id", UUID(as_uuid=True)),
     sa.Column("institution_id", sa.Text),
     sa.Column("supersedes", UUID(as_uuid=True)),
     sa.Column("received_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    sa.Index("received_decisions_class", "class_id", postgresql_where=sa.text("class_id IS NOT NULL")),
 )
 
 # Remembered: a decision named as superseded is never drafted, even if it arrives afterwards.

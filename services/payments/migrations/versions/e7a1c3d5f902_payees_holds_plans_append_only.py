@@ -44,13 +44,16 @@ def _tables() -> None:
         sa.Column('amount_fen', sa.BigInteger(), nullable=False),
         sa.Column('payee_kind', sa.Text()),
         sa.Column('payee_ref', sa.Text()),
+        sa.Column('ledger_payee_kind', sa.Text()),
         sa.Column('district', sa.Text()),
         sa.Column('decided_on', sa.Date(), nullable=False),
-        sa.Column('class_id', UUID, index=True),
+        sa.Column('class_id', UUID),
         sa.Column('institution_id', sa.Text()),
         sa.Column('supersedes', UUID),
         sa.Column('received_at', sa.DateTime(timezone=True), server_default=NOW, nullable=False),
     )
+    op.create_index('received_decisions_class', 'received_decisions', ['class_id'],
+                    postgresql_where=sa.text('class_id IS NOT NULL'))
     op.create_table(
         'superseded_decisions',
         sa.Column('decision_id', UUID, primary_key=True),
