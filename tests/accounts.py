@@ -3,13 +3,7 @@ accounts are UnionPay card numbers (19 digits, Luhn check digit); corporate acco
 
 from __future__ import annotations
 
-
-def luhn_check_digit(body: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch) * (2 if i % 2 == 0 else 1)  # the check digit will sit to the right of `body`
-        total += d - 9 if d > 9 else d
-    return str((10 - total % 10) % 10)
+from services.registry.payees import luhn_check_digit
 
 
 def card_number(seq: int) -> str:

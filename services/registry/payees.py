@@ -60,12 +60,17 @@ class InvalidAccount(ValueError):
         self.field, self.reason = field, reason
 
 
-def luhn_ok(number: str) -> bool:
+def luhn_check_digit(body: str) -> str:
+    """The Luhn (ISO/IEC 7812) check digit bank cards append to `body`."""
     total = 0
-    for i, ch in enumerate(reversed(number)):
-        d = int(ch) * (2 if i % 2 else 1)
+    for i, ch in enumerate(reversed(body)):
+        d = int(ch) * (2 if i % 2 == 0 else 1)  # doubling starts next to the check digit
         total += d - 9 if d > 9 else d
-    return total % 10 == 0
+    return str((10 - total % 10) % 10)
+
+
+def luhn_ok(number: str) -> bool:
+    return luhn_check_digit(number[:-1]) == number[-1]
 
 
 def check_account(kind: PayeeKind, account_kind: AccountKind, number: str) -> None:
