@@ -28,7 +28,7 @@ class AdvanceCreate(BaseModel):
     plan_id: uuid.UUID
 
 
-@router.post("/advances", status_code=201, responses=problem_responses(409))
+@router.post("/advances", status_code=201, responses=problem_responses(404, 409))
 async def draft_advance(body: AdvanceCreate, request: Request, session: SessionDep, runtime: RuntimeDep,
                         actor: ActorDep, idempotency_key: IdemKey = None) -> Any:
     """hr drafts the advance; another hr approves its batch, finance releases it."""
