@@ -31,9 +31,7 @@ DRAFT_COLUMNS = {"disbursement_id": "uuid", "decision_id": "uuid", "part": "text
                  "clause": "text", "amount_fen": "bigint", "source": "text", "district": "text",
                  "payee_kind": "text", "payee_ref": "text", "status": "text", "funding_version": "text",
                  "planned_fen": "bigint", "queued_seq": "bigint", "trigger_id": "uuid", "drafted_by": "text"}
-_INSERT_DRAFTS = sa.text(
-    f"INSERT INTO disbursements ({', '.join(DRAFT_COLUMNS)}) SELECT * FROM unnest("
-    + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in DRAFT_COLUMNS.items()) + ")")
+_INSERT_DRAFTS = pg.unnest_insert("disbursements", DRAFT_COLUMNS)
 # Arrays through unnest / ANY: one statement text (prepared once) for any batch size.
 _DRAFTED = sa.text(
     "SELECT d.decision_id, d.part FROM disbursements d JOIN unnest(CAST(:decisions AS uuid[]), "

@@ -28,9 +28,7 @@ DECISION_COLUMNS = {"decision_id": "uuid", "trigger_id": "uuid", "person_key": "
                     "outcome": "text", "amount_fen": "bigint", "payee_kind": "text", "payee_ref": "text",
                     "district": "text", "decided_on": "date", "class_id": "uuid", "institution_id": "text",
                     "supersedes": "uuid", "ledger_payee_kind": "text"}
-_RECORD = sa.text(
-    f"INSERT INTO received_decisions ({', '.join(DECISION_COLUMNS)}) SELECT * FROM unnest("
-    + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in DECISION_COLUMNS.items()) + ") ON CONFLICT DO NOTHING")
+_RECORD = pg.unnest_insert("received_decisions", DECISION_COLUMNS, "ON CONFLICT DO NOTHING")
 _REMEMBER = sa.text(
     "INSERT INTO superseded_decisions (decision_id, superseded_by) SELECT * FROM unnest("
     "CAST(:old AS uuid[]), CAST(:new AS uuid[])) ON CONFLICT DO NOTHING")
