@@ -58,14 +58,16 @@ def _sources(r: DraftRequest) -> tuple[FundingSource, ...]:
     return (r.fixed_source,) if r.fixed_source else r.route.sources
 
 
-async def draft_many(session: AsyncSession, requests: Sequence[DraftRequest],
-                     funding_version: str) -> tuple[list[Envelope], list[dict[str, Any]]]:
-    """Draft every request not yet drafted; returns (drafted events, inserted rows)."""
+async def draft_many(session: AsyncSession, requests: Sequence[DraftRequest], funding_version: str,
+                     checked: bool = False) -> tuple[list[Envelope], list[dict[str, Any]]]:
+    """Draft every request not yet drafted; returns (drafted events, inserted rows). `checked`: the
+    caller already knows none is drafted (it holds their triggers' locks and read their money);
+    UNIQUE(decision_id, part) still refuses a second draft."""
     if not requests:
         return [], []
     keys = {(s.value, r.district) for r in requests for s in _sources(r)}
     available = await pg.lock_funds(session, keys)  # lock first: same-decision drafters serialise here
-    fresh = await _not_yet_drafted(session, requests)
+    fresh = _first_of_each(requests) if checked else await _not_yet_drafted(session, requests)
     waiting = await pg.waiting_counts(session, keys)
     rows = _plan(fresh, available, waiting, funding_version)
     await _assign_queue_numbers(session, [r for r in rows if r["status"] == State.WAITING.value])
@@ -79,6 +81,16 @@ async def _insert_drafts(session: AsyncSession, rows: Sequence[Mapping[str, Any]
     """One statement for any number of drafts (unnest: one array parameter per column)."""
     if rows:
         await session.execute(_INSERT_DRAFTS, {c: [r[c] for r in rows] for c in DRAFT_COLUMNS})
+
+
+def _first_of_each(requests: Sequence[DraftRequest]) -> list[DraftRequest]:
+    seen: set[tuple[uuid.UUID, str]] = set()
+    out = []
+    for r in requests:
+        if (r.decision_id, r.part.value) not in seen:
+            seen.add((r.decision_id, r.part.value))
+            out.append(r)
+    return out
 
 
 async def _not_yet_drafted(session: AsyncSession, requests: Sequence[DraftRequest]) -> list[DraftRequest]:

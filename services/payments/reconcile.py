@@ -42,9 +42,11 @@ SELECT r.decision_id, r.trigger_id, r.person_key, r.clause, r.outcome, r.amount_
        EXISTS (SELECT 1 FROM plan_items i WHERE i.decision_id = r.decision_id AND NOT EXISTS (
                SELECT 1 FROM ledger_transactions t WHERE t.kind = 'plan_item_reversal'
                AND t.ref = r.decision_id::text)) AS plan_item,
-       p.plan_id, p.institution_id AS plan_institution, s.plan_id IS NOT NULL AS plan_settled
+       p.plan_id, p.institution_id AS plan_institution, s.plan_id IS NOT NULL AS plan_settled,
+       h.reason AS held_for
 FROM received_decisions r LEFT JOIN training_plans p ON p.class_id = r.class_id
 LEFT JOIN plan_settlements s ON s.plan_id = p.plan_id
+LEFT JOIN payment_holds h ON h.decision_id = r.decision_id AND h.resolved_at IS NULL
 WHERE r.trigger_id = ANY(CAST(:ids AS uuid[])) ORDER BY r.received_at, r.decision_id""")
 _MONEY = sa.text("SELECT * FROM disbursements WHERE trigger_id = ANY(CAST(:ids AS uuid[])) "
                  "ORDER BY created_at, disbursement_id FOR UPDATE")
@@ -60,9 +62,8 @@ _HOLD = sa.text(
     "CAST(:p AS text[]), CAST(:c AS uuid[]), CAST(:a AS bigint[])) "
     "ON CONFLICT (decision_id) DO UPDATE SET reason = excluded.reason, resolved_at = NULL, since = now() "
     "WHERE payment_holds.reason <> excluded.reason OR payment_holds.resolved_at IS NOT NULL")
-_RESOLVE = sa.text(
-    "UPDATE payment_holds SET resolved_at = now() WHERE trigger_id = ANY(CAST(:ids AS uuid[])) "
-    "AND resolved_at IS NULL AND decision_id <> ALL(CAST(:held AS uuid[]))")
+_RESOLVE = sa.text("UPDATE payment_holds SET resolved_at = now() WHERE decision_id = ANY(CAST(:ids AS uuid[])) "
+                   "AND resolved_at IS NULL")
 
 Rows = list[dict[str, Any]]
 
@@ -142,8 +143,9 @@ async def _write(session: AsyncSession, funding: FundingParams, ids: list[uuid.U
     await _reverse_items(session, merged.reverse_items)
     routes: dict[tuple[str, Any], FundingRoute] = {}  # one lookup per (clause, decision date) a batch
     requests = [_request(funding, routes, decisions[d.claim.decision_id], d) for d in merged.draft]
-    drafted, _ = await drafting.draft_many(session, requests, funding.version)
-    await _holds(session, ids, merged.hold, decisions)
+    # Under the triggers' locks, with their money read: what is drafted here was not drafted before.
+    drafted, _ = await drafting.draft_many(session, requests, funding.version, checked=True)
+    await _holds(session, merged.hold, decisions)
     return events + drafted
 
 
@@ -187,16 +189,19 @@ def _pinned(route: FundingRoute, source: str | None) -> FundingSource | None:
     return FundingSource(source) if source is not None and source in route.sources else None
 
 
-async def _holds(session: AsyncSession, ids: list[uuid.UUID], hold: Mapping[uuid.UUID, HoldReason],
+async def _holds(session: AsyncSession, hold: Mapping[uuid.UUID, HoldReason],
                  decisions: Mapping[uuid.UUID, dict[str, Any]]) -> None:
-    held = sorted(hold)
+    """Record new or changed holds; resolve those whose decision is drafted or no longer payable."""
+    held = sorted(d for d, reason in hold.items() if decisions[d]["held_for"] != reason.value)
     if held:
         rows = [decisions[d] for d in held]
         await session.execute(_HOLD, {"d": held, "t": [r["trigger_id"] for r in rows],
                                       "r": [hold[d].value for d in held], "k": [r["payee_kind"] for r in rows],
                                       "p": [r["payee_ref"] for r in rows], "c": [r["class_id"] for r in rows],
                                       "a": [r["amount_fen"] for r in rows]})
-    await session.execute(_RESOLVE, {"ids": ids, "held": held})
+    ended = sorted(d for d, r in decisions.items() if r["held_for"] is not None and d not in hold)
+    if ended:
+        await session.execute(_RESOLVE, {"ids": ended})
 
 
 _OPEN_HOLD_TRIGGERS = sa.text("SELECT DISTINCT trigger_id FROM payment_holds WHERE resolved_at IS NULL "
