@@ -11,12 +11,10 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/venv
 WORKDIR /src
-# Dependencies first so that a code change reuses the cached dependency layer.
-COPY pyproject.toml ./
-RUN mkdir -p shared services \
-    && touch shared/__init__.py services/__init__.py \
-    && /opt/venv/bin/pip install . \
-    && /opt/venv/bin/pip uninstall -y skillsub
+# Dependencies first, at the locked versions and hashes CI tested, so that a code change reuses
+# the cached dependency layer.
+COPY pyproject.toml requirements.lock ./
+RUN /opt/venv/bin/pip install --require-hashes -r requirements.lock
 COPY shared ./shared
 COPY services ./services
 RUN /opt/venv/bin/pip install --no-deps . \

@@ -11,11 +11,12 @@ import argparse
 import datetime as dt
 import random
 import time
+from decimal import Decimal
 from fractions import Fraction
 
 from services.eligibility import facts as f
-from services.eligibility.domain import PriorApprovals, decide
-from services.eligibility.facts import CatalogStandard, CatalogView, catalog_from_lines
+from services.eligibility.catalog import CatalogLine, CatalogView, YearList, catalog_view
+from services.eligibility.domain import PriorApprovals, decide_certificate
 from services.eligibility.params import default_parameters
 from services.eligibility.whatif import WhatIfCase, what_if
 from services.eligibility.whatif_parallel import what_if_parallel
@@ -28,20 +29,23 @@ START = dt.date(2019, 1, 1)
 
 def synthetic_catalog(occupations: list[str], rng: random.Random) -> CatalogView:
     lines = [
-        CatalogStandard(occ, lvl, t, a, START, None, "example-2019")
+        CatalogLine(occ, lvl, t, a, START, None, "example-2019")
         for occ in occupations for lvl, (t, a) in EXAMPLE_STD.items()
     ]
-    lines += [CatalogStandard(occ, None, 80000, 0, START, None, "example-2019")
+    lines += [CatalogLine(occ, None, 80000, 0, START, None, "example-2019")
               for occ in occupations[:20]]
-    shortage = {y: frozenset(rng.sample(occupations, len(occupations) // 5))
-                for y in (2019, 2020, 2021)}
-    return catalog_from_lines(lines, shortage)
+    shortage = [("market", y, YearList(f"shortage-{y}", frozenset(rng.sample(occupations, len(occupations) // 5))))
+                for y in (2019, 2020, 2021)]
+    return catalog_view(lines, shortage)
 
 
 KINDS = ([f.SKILL_LEVEL] * 5 + [f.VOCATIONAL_QUALIFICATION] * 2 + [f.SPECIAL_ABILITY,
          f.TRAINING_COMPLETION, f.SPECIAL_OPERATIONS, f.SPECIAL_EQUIPMENT, f.SAFETY_MANAGEMENT,
          f.ENTREPRENEURSHIP, f.DEGREE])
 TRAININGS = [None, None, None, f.PRE_JOB, f.ON_THE_JOB, f.JOB_TRANSFER]
+CLASSES = [f.TrainingClass(f"class-{k}", kind, "91350100M000100Y43", START, START + dt.timedelta(days=60),
+                           required_hours=Decimal(80))
+           for k, kind in enumerate(["unemployed", "on_the_job", "pre_job"])]
 
 
 def synthetic_person(i: int, rng: random.Random, issue: dt.date) -> f.PersonFacts:
@@ -68,12 +72,17 @@ def synthetic_cases(n: int, seed: int) -> tuple[list[WhatIfCase], CatalogView]:
         kind = rng.choice(KINDS)
         level = rng.choice([5, 4, 4, 3, 3, 2, 1]) if kind in (f.SKILL_LEVEL,
                                                             f.VOCATIONAL_QUALIFICATION) else None
-        training = rng.choice(sorted(f.ENTREPRENEURSHIP_TRAININGS)) if kind == f.ENTREPRENEURSHIP \
-            else rng.choice(TRAININGS)
+        training = rng.choice(TRAININGS)
+        project = rng.choice(sorted(f.ENTREPRENEURSHIP_PROJECTS)) if kind == f.ENTREPRENEURSHIP else None
+        item = f"{rng.randrange(1, 12)}.{rng.randrange(1, 4)}" if kind in f.SAFETY_KINDS else None
+        course = CLASSES[len(cases) % len(CLASSES)] if rng.random() < 0.4 else None
         cert = f.CertificateFacts(
             f"c{len(cases)}", f"N{len(cases)}", kind, rng.choice(occupations), level, issue,
             issued_in_nantong=rng.random() < 0.95,
             training_start=issue - dt.timedelta(days=rng.randrange(10, 200)), training_kind=training,
+            operation_category=item.split(".")[0] if item else None, operation_item=item, project_type=project,
+            received_on=issue + dt.timedelta(days=rng.randrange(1, 400)), training_class=course,
+            completed_hours=Decimal(rng.choice([60, 80, 120])) if course else None,
         )
         person = synthetic_person(pid, rng, issue)
         cases.append(WhatIfCase(cert, person, DISTRICTS[pid % len(DISTRICTS)]))
@@ -85,7 +94,7 @@ def bench_decide(cases: list[WhatIfCase], catalog: CatalogView) -> float:
     params, prior = default_parameters(), PriorApprovals()
     started = time.perf_counter()
     for c in cases:
-        decide(c.cert, c.person, catalog, params, prior)
+        decide_certificate(c.cert, c.person, catalog, params, prior)
     return len(cases) / (time.perf_counter() - started)
 
 
@@ -97,7 +106,7 @@ def main() -> None:
     t0 = time.perf_counter()
     cases, catalog = synthetic_cases(args.cases, args.seed)
     print(f"generated {len(cases):,} synthetic certificates in {time.perf_counter() - t0:.2f} s")
-    print(f"decide(): {bench_decide(cases, catalog):,.0f} decisions/s (one process)")
+    print(f"decide_certificate(): {bench_decide(cases, catalog):,.0f} decisions/s (one process)")
     base = default_parameters()
     changed = base.with_value("四.4.shortage_uplift", Fraction("1.5"), dt.date(2020, 1, 1),
                               "whatif-1.5")

@@ -36,7 +36,8 @@ async def run(n: int, batch: int) -> None:
     broker = EmbeddedBroker(log_path=Path(tempfile.gettempdir()) / "elig-bench-broker.log")
     url, bootstrap = pg.start(), broker.start()
     tag = uuid.uuid4().hex[:8]
-    settings = Settings(skillsub_env="test", kafka_bootstrap_servers=bootstrap, kafka_topic_prefix=f"b{tag}.",
+    settings = Settings(skillsub_env="test", kafka_bootstrap_servers=bootstrap, kafka_broker_kind="tansu",
+                        kafka_topic_prefix=f"b{tag}.",
                         outbox_poll_seconds=0.05, kafka_consumer_batch=batch,
                         eligibility_database_url=with_database(normalise_async_url(url), f"b_{tag}_eligibility"))
     stats = {"batches": 0, "events": 0, "statements": 0}

@@ -27,7 +27,7 @@ import asyncpg
 import httpx
 import psutil
 
-from bench.pipeline import STAGES, _token, certificate, employment
+from bench.pipeline import STAGES, _token, certificate, employment, publish_catalog
 from shared.platform import Platform, free_ports
 from shared.settings import SERVICES, Settings
 
@@ -61,9 +61,8 @@ class Tokens:
 
 async def preload(client: httpx.AsyncClient, platform: Platform, n: int) -> dict[str, str]:
     reg = platform.url("registry")
-    bureau = await _token(client, reg, "demo-bureau")
     feeder = await _token(client, reg, "demo-feeder-employment_service")
-    await client.post(f"{reg}/v1/catalog/versions", headers=bureau, json={
+    await publish_catalog(client, reg, {
         "catalog_version": "load-1", "standards": [
             {"occupation_code": "6-18-01-01", "occupation_name": "车工", "level": 4, "training_fen": 120000,
              "appraisal_fen": 20000, "valid_from": "2019-01-01"}]})

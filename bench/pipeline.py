@@ -1,11 +1,15 @@
 """`skillsub bench`: certificates through REST as institutions push them, to reporting's count.
 
-Starts a fresh platform (embedded PostgreSQL and broker, four service processes), preloads the
-Catalog, one employment fact and one payment account per worker and a fund allocation, then pushes
-N certificates and waits until reporting has counted every one. Prints end-to-end certificates/s, when each stage
+`--broker tansu|apache|both` picks the broker (both: one after the other in the same run, each on
+a fresh platform, so the figures compare). Per broker: starts a fresh platform (embedded PostgreSQL,
+the broker, four service processes), preloads the Catalog, one employment fact and one payment
+account per worker and a fund allocation, then pushes N certificates and
+waits until reporting has counted every one. Prints end-to-end certificates/s, when each stage
 finished, peak RSS per service, and - in the same run - a floor pipeline: the same four broker hops
 and the same rows written by COPY with no logic, so the ratio means something on a noisy machine.
 Stage completion is read from each service's own database (read-only), never from broker offsets.
+Then the broker's peak RSS, and how long a killed consumer takes to get its partitions back with
+and without static membership (bench/rejoin.py).
 """
 
 from __future__ import annotations
@@ -77,6 +81,16 @@ class RssSampler(threading.Thread):
                     continue
                 self.peak[name] = max(self.peak[name], mb)
             time.sleep(0.5)
+
+
+async def publish_catalog(client: httpx.AsyncClient, reg: str, body: dict[str, Any]) -> None:
+    """A Catalog version as the bureau publishes it: one officer submits, a second approves."""
+    submitted = await client.post(f"{reg}/v1/catalog/versions", headers=await _token(client, reg, "demo-bureau"),
+                                  json=body)
+    submitted.raise_for_status()
+    approved = await client.post(f"{reg}/v1/catalog/approvals/{submitted.json()['approval_id']}",
+                                 headers=await _token(client, reg, "demo-bureau-2"))
+    approved.raise_for_status()
 
 
 async def _token(client: httpx.AsyncClient, base: str, role_client: str) -> dict[str, str]:
@@ -160,10 +174,9 @@ async def run_platform(args: argparse.Namespace, platform: Platform) -> dict[str
     dsns = {s: settings.database_url_for(s).replace("postgresql+asyncpg://", "postgresql://") for s in SERVICES}
     reg, pay = platform.url("registry"), platform.url("payments")
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64)) as client:
-        bureau = await _token(client, reg, "demo-bureau")
         feeder = await _token(client, reg, "demo-feeder-employment_service")
         institution = await _token(client, reg, "demo-institution")
-        await client.post(f"{reg}/v1/catalog/versions", headers=bureau, json={
+        await publish_catalog(client, reg, {
             "catalog_version": f"bench-{uuid.uuid4().hex[:6]}", "standards": [
                 {"occupation_code": LATHE, "occupation_name": "车工", "level": 4, "training_fen": 120000,
                  "appraisal_fen": 20000, "valid_from": "2019-01-01"}]})
@@ -192,7 +205,7 @@ async def run_platform(args: argparse.Namespace, platform: Platform) -> dict[str
                 raise pushing.exception()  # type: ignore[misc]
             await asyncio.sleep(0.2)
         await pushing
-    return {"preload_facts_s": preload_s, "stage_done_s": done}
+    return {"preload_facts_s": preload_s, "stage_done_s": done, "certificates": n}
 
 
 async def floor_pipeline(n: int, bootstrap: str, pg_url: str) -> float:
@@ -251,9 +264,21 @@ async def floor_pipeline(n: int, bootstrap: str, pg_url: str) -> float:
 
 
 def main(args: argparse.Namespace) -> int:
-    data_dir = Path(args.data_dir)
+    brokers = ["tansu", "apache"] if args.broker == "both" else [args.broker]
+    results = {broker: run_on(args, broker) for broker in brokers}
+    for broker, r in results.items():
+        _report(broker, args.certificates, r)
+    if len(results) > 1:
+        _compare(results)
+    return 0
+
+
+def run_on(args: argparse.Namespace, broker: str) -> dict[str, Any]:
+    from bench import rejoin
+
+    data_dir = Path(args.data_dir) / broker
     shutil.rmtree(data_dir, ignore_errors=True)
-    platform = Platform(data_dir=data_dir, ports=free_ports(),
+    platform = Platform(data_dir=data_dir, ports=free_ports(), broker_kind=broker,
                         env={"SKILLSUB_LOG_LEVEL": "WARNING", "KAFKA_TOPIC_PARTITIONS": "4"})
     sampler = RssSampler(platform)
     try:
@@ -263,17 +288,19 @@ def main(args: argparse.Namespace) -> int:
         result = asyncio.run(run_platform(args, platform))
         sampler.stop_flag = True
         pg = platform.env["DATABASE_URL"]
-        floor_s = asyncio.run(floor_pipeline(args.certificates, platform.env["KAFKA_BOOTSTRAP_SERVERS"], pg))
+        result["floor_s"] = asyncio.run(floor_pipeline(args.certificates, platform.admin_bootstrap, pg))
+        result["rejoin"] = {static: [rejoin.measure(platform.admin_bootstrap, static=static).rejoin_s
+                                     for _ in range(args.rejoin_repeat)] for static in (False, True)}
     finally:
         sampler.stop_flag = True
         platform.stop()
-    _report(args.certificates, result, floor_s, sampler.peak)
-    return 0
+    result["peak_rss_mb"] = dict(sampler.peak)
+    return result
 
 
-def _report(n: int, result: dict[str, Any], floor_s: float, peak: dict[str, float]) -> None:
-    total = result["stage_done_s"]["reporting"]
-    print(f"\nSkillSub pipeline bench: {n} certificates through REST")
+def _report(broker: str, n: int, result: dict[str, Any]) -> None:
+    total, floor_s, peak = result["stage_done_s"]["reporting"], result["floor_s"], result["peak_rss_mb"]
+    print(f"\nSkillSub pipeline bench on {BROKER_NAMES[broker]}: {n} certificates through REST")
     print(f"  preload: {n} employment facts via REST in {result['preload_facts_s']:.1f} s")
     for stage, secs in sorted(result["stage_done_s"].items(), key=lambda kv: kv[1]):
         print(f"  stage {stage:<12} all done after {secs:7.2f} s")
@@ -282,3 +309,21 @@ def _report(n: int, result: dict[str, Any], floor_s: float, peak: dict[str, floa
     print(f"  ratio platform / floor: {floor_s / total:.1%}")
     print(f"  305,000 certificates at this rate: {305000 / (n / total):.0f} s")
     print("  peak RSS (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in peak.items()))
+    for static, times in result["rejoin"].items():
+        label = "static membership" if static else "dynamic membership"
+        print(f"  consumer rejoin after a kill, {label}: " + ", ".join(f"{t:.2f} s" for t in times))
+
+
+BROKER_NAMES = {"tansu": "the embedded Tansu broker", "apache": "Apache Kafka"}
+
+
+def _compare(results: dict[str, dict[str, Any]]) -> None:
+    print("\nBrokers compared (same run):")
+    print(f"  {'broker':<8} {'certs/s':>8} {'floor rows/s':>13} {'broker RSS MB':>14} {'rejoin dynamic':>15} "
+          f"{'rejoin static':>14}")
+    for broker, r in results.items():
+        n_per_s = r["certificates"] / r["stage_done_s"]["reporting"]
+        floor = r["certificates"] / r["floor_s"]
+        dyn, sta = (min(r["rejoin"][k]) for k in (False, True))
+        print(f"  {broker:<8} {n_per_s:>8,.0f} {floor:>13,.0f} {r['peak_rss_mb']['broker']:>14.0f} "
+              f"{dyn:>13.2f} s {sta:>12.2f} s")

@@ -6,7 +6,8 @@
 The bulk path is the one POST /v1/bulk/people runs once the body is read, up to the response body:
 NDJSON parse, validation (PersonCreate's checks), GB 11643 check, permission check, AES-GCM
 encryption and keyed hash of the ID, one statement per chunk inserting the people and staging one
-`registry.person.registered` outbox row per new person, the NDJSON result per line, one transaction.
+`registry.person.registered` outbox row per new person (payload model, add_events), the NDJSON result
+per line, one transaction per chunk.
 The floor is asyncpg COPY of the already-prepared people rows (no validation, no encryption, no
 events) into an identical table. Prints rows/s for both and their ratio. `--load N` then loads N
 people into empty tables as a feeder would send them: files of `--request-lines` lines, one
@@ -101,9 +102,8 @@ async def run(url: str, n: int) -> dict[str, float]:
 
 async def post_people(maker: Any, runtime: BenchRuntime, body: bytes) -> list[bulk.LineResult]:
     """What the route does after reading the body: import, commit, render the response."""
-    async with maker() as s:
-        results = await bulk.import_people(s, runtime, DISTRICT, body)  # type: ignore[arg-type]
-        await s.commit()
+    async with maker() as s:  # chunks commit as they go, as the route's do
+        results = await bulk.import_people(s, runtime, DISTRICT, bulk.chunks_of(body))  # type: ignore[arg-type]
     assert len(bulk.render(results)) > 0
     return results
 

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,19 +24,31 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared import audit
+from shared import audit, deadletters
 from shared.audit import AuditEntry
-from shared.auth import InvalidToken, decode_token, get_principal, require_roles
+from shared.auth import Verifier, get_principal, principal_of, require_roles
 from shared.db import ensure_database, make_engine, make_sessionmaker, migrate
-from shared.events import Envelope
+from shared.events import AUDIT_CHECKPOINTS, AuditCheckpointed, Envelope, Event, new_envelope
 from shared.inbox import Handler, InboxConsumer, inbox_tables
-from shared.kafka import broker_reachable, ensure_topics, make_consumer, make_producer
+from shared.kafka import (
+    KafkaAccess,
+    broker_reachable,
+    consumer_group,
+    ensure_topics,
+    group_instance_id,
+    make_consumer,
+    make_producer,
+    service_topics,
+)
+from shared.limits import BodyLimit
 from shared.metrics import ServiceMetrics
 from shared.outbox import OutboxRelay, add_events, outbox_tables
-from shared.problems import document_problems, install_problem_handlers
+from shared.problems import document_problems, install_problem_handlers, problem_response
+from shared.roles import apply_grants
 from shared.settings import Settings
 
 log = logging.getLogger("skillsub.app")
+BROKER_CHECK_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,10 @@ class ServiceSpec:
     routers: Sequence[APIRouter]
     consumes: tuple[str, ...] = ()
     handler: Handler | None = None
+    # Topics read only for the audit checkpoints on them (shared/audit.py), whose other events are
+    # not for this service. Its replicas may outnumber these topics' partitions: the idle ones cost
+    # nothing, the service scales for its REST traffic.
+    checkpoints_from: tuple[str, ...] = ()
     on_start: Callable[[Runtime], Awaitable[None]] | None = None
     extra_metrics: Callable[[Runtime], Awaitable[None]] | None = None
     state: dict[str, Any] = field(default_factory=dict)
@@ -79,10 +96,24 @@ class Runtime:
         self.consumer: InboxConsumer | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.state = spec.state
+        self.verifier = Verifier(settings, spec.name)
+        self._broker_checked: tuple[float, bool] | None = None
+        self._broker_lock = asyncio.Lock()
 
     async def emit(self, session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
         """Stage events in the caller's transaction (the outbox)."""
         await add_events(session, self.spec.plumbing.outbox, envelopes)
+
+    async def broker_ok(self) -> bool:
+        """Whether the broker answered within the last BROKER_CHECK_SECONDS (one admin connection per
+        interval, not one per probe: each took ~40 ms and a dozen round trips of the event loop)."""
+        now = time.monotonic()
+        if self._broker_checked is None or now - self._broker_checked[0] > BROKER_CHECK_SECONDS:
+            async with self._broker_lock:
+                if self._broker_checked is None or now - self._broker_checked[0] > BROKER_CHECK_SECONDS:
+                    ok = await broker_reachable(KafkaAccess.from_settings(self.settings))
+                    self._broker_checked = (time.monotonic(), ok)
+        return self._broker_checked[1]
 
     def wake_relay(self) -> None:
         if self.relay is not None:
@@ -90,19 +121,20 @@ class Runtime:
 
     async def start(self) -> None:
         s = self.settings
-        url = s.database_url_for(self.name)
-        await ensure_database(url)
-        self.engine = make_engine(url, pool_size=s.db_pool_size)
-        self.maker = make_sessionmaker(self.engine)
-        await migrate(self.engine, self.spec.migrations)
-        bootstrap = _require(s.kafka_bootstrap_servers, "KAFKA_BOOTSTRAP_SERVERS")
-        await ensure_topics(bootstrap, s.kafka_topic_partitions, s.kafka_replication_factor,
-                            s.kafka_topic_prefix)
+        await self._migrate_as_owner()
+        self.engine = make_engine(s.database_url_for(self.name), pool_size=s.db_pool_size)
+        self.maker = make_sessionmaker(self.engine, audit_key=audit.audit_key(s.skillsub_audit_key, self.name))
+        kafka = KafkaAccess.from_settings(s)
+        await ensure_topics(kafka, s.kafka_topic_partitions, s.kafka_replication_factor, s.kafka_topic_prefix,
+                            topics=service_topics(self.name, self._topics_read(), kafka.kind))
         if self.spec.on_start:
             await self.spec.on_start(self)
-        await self._start_relay(bootstrap)
-        if self.spec.consumes and self.spec.handler:
-            await self._start_consumer(bootstrap)
+        if self.verifier.polls_registry:
+            self.tasks.append(_supervised(f"{self.name}-revocations", self.verifier.poll_revocations))
+        await self._start_relay(kafka)
+        if self.spec.consumes or self.spec.checkpoints_from:
+            await self._start_consumer(kafka)
+        self.tasks.append(_supervised(f"{self.name}-audit-checkpoints", self._checkpoint_loop))
         # Long-lived start-up objects (modules, metadata, parameters) never become garbage: move
         # them out of the collector's sight. Batches allocate many short-lived objects; profiling
         # payments showed a third of its CPU in the collector at the default thresholds.
@@ -110,36 +142,69 @@ class Runtime:
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
 
-    async def _start_relay(self, bootstrap: str) -> None:
+    async def _migrate_as_owner(self) -> None:
+        """Migrations and grants run as the owner role; the service then runs as its runtime role."""
+        owner_url = self.settings.migration_url_for(self.name)
+        await ensure_database(owner_url)
+        owner = make_engine(owner_url, pool_size=1)
+        try:
+            await migrate(owner, self.spec.migrations)
+            await apply_grants(owner, self.name, self.settings.database_url_for(self.name))
+        finally:
+            await owner.dispose()
+
+    async def _start_relay(self, kafka: KafkaAccess) -> None:
         s, p = self.settings, self.spec.plumbing
         assert self.maker is not None
-        producer = make_producer(bootstrap)
+        producer = make_producer(kafka)
         await producer.start()
         self.state["producer"] = producer
         self.relay = OutboxRelay(
             producer_name=self.name, maker=self.maker, outbox=p.outbox, marker=p.marker,
-            bootstrap=bootstrap, partitions=s.kafka_topic_partitions,
+            bootstrap=kafka, partitions=s.kafka_topic_partitions,
             replication=s.kafka_replication_factor, poll_seconds=s.outbox_poll_seconds,
             retention_hours=s.outbox_retention_hours, prefix=s.kafka_topic_prefix)
         self.tasks.append(_supervised(f"{self.name}-relay", lambda: self.relay.run(producer)))  # type: ignore[union-attr]
 
-    async def _start_consumer(self, bootstrap: str) -> None:
+    async def _checkpoint_loop(self) -> None:
+        """Publish the audit chain's head whenever it moved, every SKILLSUB_AUDIT_CHECKPOINT_SECONDS:
+        the services that consume this topic record it outside this database (shared/audit.py)."""
+        assert self.maker is not None
+        last: audit.Checkpoint | None = None
+        while True:
+            # One interval first: a restarted service's first relay batch stays the work it resumes.
+            await asyncio.sleep(self.settings.skillsub_audit_checkpoint_seconds)
+            async with self.maker() as session, session.begin():
+                now = await audit.head(session)
+                if now is not None and now != last:
+                    payload = AUDIT_CHECKPOINTS[self.name](seq=now.seq, hash=now.hash, at=datetime.now(UTC))
+                    await self.emit(session, [new_envelope(payload, key="audit", producer=self.name)])
+            if now != last:
+                self.wake_relay()
+                last = now
+
+    def _topics_read(self) -> tuple[str, ...]:
+        """The topics this service consumes, and those it reads only for audit checkpoints."""
+        return (*self.spec.consumes, *(t for t in self.spec.checkpoints_from if t not in self.spec.consumes))
+
+    async def _start_consumer(self, kafka: KafkaAccess) -> None:
         s, p = self.settings, self.spec.plumbing
-        assert self.maker is not None and self.spec.handler is not None
+        assert self.maker is not None
         prefix = s.kafka_topic_prefix
-        kc = make_consumer(bootstrap, *(prefix + t for t in self.spec.consumes),
-                           group_id=f"{prefix}skillsub-{self.name}",
-                           max_records=s.kafka_consumer_batch)
+        kc = make_consumer(kafka, *(prefix + t for t in self._topics_read()),
+                           group_id=consumer_group(self.name, prefix), max_records=s.kafka_consumer_batch,
+                           group_instance_id=group_instance_id(s, self.name))
         await kc.start()
         self.state["kafka_consumer"] = kc
         self.consumer = InboxConsumer(
             name=self.name, consumer=kc, maker=self.maker, inbox=p.inbox, dead_letter=p.dead_letter,
-            handler=self.spec.handler, metrics=self.metrics, batch=s.kafka_consumer_batch,
-            max_retries=s.consumer_max_retries, topic_prefix=prefix)
+            handler=recording_checkpoints(self.spec.handler, self.spec.consumes, prefix), metrics=self.metrics,
+            batch=s.kafka_consumer_batch, max_retries=s.consumer_max_retries, topic_prefix=prefix)
         self.tasks.append(_supervised(f"{self.name}-consumer", self.consumer.run))
 
     async def stop(self) -> None:
         await cancel_and_wait(self.tasks)
+        await self.verifier.close()
         for key in ("kafka_consumer", "producer"):
             client = self.state.pop(key, None)
             if client is not None:
@@ -167,10 +232,22 @@ async def cancel_and_wait(tasks: Sequence[asyncio.Task[None]], *, grace: float =
             log.error("background task %s ended with %r", task.get_name(), task.exception())
 
 
-def _require(value: str | None, name: str) -> str:
-    if not value:
-        raise RuntimeError(f"{name} is not set (run `skillsub up` for the embedded platform)")
-    return value
+def recording_checkpoints(handler: Handler | None, consumes: Sequence[str], prefix: str) -> Handler:
+    """Every consumer records the audit checkpoints on its topics; the service's handler gets the
+    other events of the topics it consumes (not those of topics read for checkpoints only)."""
+    consumed = {prefix + t for t in consumes}
+
+    async def handle(session: AsyncSession, events: Sequence[Event[Any]]) -> None:
+        heads = [e for e in events if isinstance(e.payload, AuditCheckpointed)]
+        if heads:
+            await audit.record_checkpoints(session, [
+                (e.event_id, e.envelope.producer, e.payload.seq, e.payload.hash, e.payload.at) for e in heads])
+        rest = [e for e in events if not isinstance(e.payload, AuditCheckpointed)
+                and prefix + e.envelope.topic in consumed]
+        if rest and handler is not None:
+            await handler(session, rest)
+
+    return handle
 
 
 def _supervised(name: str, body: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
@@ -202,19 +279,19 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     runtime: Runtime = request.app.state.runtime
     assert runtime.maker is not None
     async with runtime.maker() as session:
-        session.sync_session.info["audit"] = _audit_context(request, runtime)
+        # Built when the session commits: by then the route's bearer dependency has run.
+        session.sync_session.info["audit"] = lambda: _audit_context(request)
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            # A write request's commit is audited even when it wrote through text SQL or the raw
+            # asyncpg connection (the ledger's postings, COPY), which the ORM hook cannot see.
+            session.sync_session.info["audit_wrote"] = True
         yield session
 
 
-def _audit_context(request: Request, runtime: Runtime) -> AuditEntry:
-    actor, role = "anonymous", "none"
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token:
-        try:
-            principal = decode_token(runtime.settings, token.strip())
-            actor, role = principal.client_id, principal.role
-        except InvalidToken:
-            actor = "invalid-token"
+def _audit_context(request: Request) -> AuditEntry:
+    """Who did what: the principal the bearer dependency verified (the header is parsed there only)."""
+    principal = principal_of(request)
+    actor, role = (principal.client_id, principal.role) if principal else ("anonymous", "none")
     route = request.scope.get("route")
     return AuditEntry(actor=actor, role=role, action=f"{request.method} {getattr(route, 'path', request.url.path)}",
                       resource=request.url.path, outcome="committed",
@@ -240,8 +317,10 @@ def build_app(spec: ServiceSpec, settings: Settings, *, title: str, description:
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
     install_problem_handlers(app)
+    app.add_middleware(BodyLimit, default=settings.skillsub_max_body_bytes, bulk=settings.skillsub_max_bulk_bytes)
     _install_request_metrics(app, runtime)
     app.include_router(_ops_router(runtime))
+    app.include_router(deadletters.router(runtime))
     for router in spec.routers:
         app.include_router(router)
     _document_problem_responses(app)
@@ -265,7 +344,12 @@ def _install_request_metrics(app: FastAPI, runtime: Runtime) -> None:
     async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         start = time.perf_counter()
         request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:  # counted like any answer, then answered as problem+json (never the trace)
+            log.exception("unhandled error on %s %s", request.method, request.url.path)
+            response = problem_response(500, "Internal error", "the error is logged under this request id",
+                                        request_id=request.state.request_id)
         response.headers["X-Request-ID"] = request.state.request_id
         if request.method == "GET" and response.status_code == 200 and _personal(request.url.path):
             await _audit_personal_read(request, runtime)
@@ -288,7 +372,7 @@ async def _audit_personal_read(request: Request, runtime: Runtime) -> None:
     """Reads of personal data are audited too (its own transaction: a read has none)."""
     if runtime.maker is None:
         return
-    ctx = _audit_context(request, runtime)
+    ctx = _audit_context(request)
     await audit.record(runtime.maker, [AuditEntry(ctx.actor, ctx.role, "read personal data", ctx.resource,
                                                   "200", ctx.request_id, ctx.detail)])
 
@@ -315,8 +399,7 @@ def _ops_router(runtime: Runtime) -> APIRouter:
 
     @router.get("/readyz", summary="Readiness: database and broker reachable")
     async def readyz() -> JSONResponse:
-        checks = {"database": await _db_ok(runtime), "broker": await broker_reachable(
-            runtime.settings.kafka_bootstrap_servers or "")}
+        checks = {"database": await _db_ok(runtime), "broker": await runtime.broker_ok()}
         ok = all(checks.values())
         return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks},
                             status_code=200 if ok else 503)
@@ -326,6 +409,10 @@ def _ops_router(runtime: Runtime) -> APIRouter:
         if runtime.relay is not None:
             runtime.metrics.outbox_backlog.set(await runtime.relay.backlog())
             runtime.metrics.outbox_published.set(runtime.relay.stats.published)
+        if runtime.maker is not None:
+            async with runtime.maker() as session:
+                runtime.metrics.dead_letters_open.set(
+                    await deadletters.open_count(session, runtime.spec.plumbing.dead_letter))
         if runtime.spec.extra_metrics is not None:
             await runtime.spec.extra_metrics(runtime)
         return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -13,9 +13,11 @@ from zoneinfo import ZoneInfo
 NANTONG = ZoneInfo("Asia/Shanghai")
 
 
-def nantong_today(now: dt.datetime | None = None) -> dt.date:
-    """Today's calendar date in Nantong; `now` (timezone-aware) for tests and replays."""
-    moment = now if now is not None else dt.datetime.now(dt.UTC)
-    if moment.tzinfo is None:
-        raise ValueError("nantong_today needs a timezone-aware moment")
+def nantong_day(moment: dt.datetime) -> dt.date:
+    """The Nantong calendar day of an aware timestamp (UTC in storage)."""
     return moment.astimezone(NANTONG).date()
+
+
+def nantong_today() -> dt.date:
+    """Today in Nantong: 2020-05-20T17:00Z is already 2020-05-21 there."""
+    return nantong_day(dt.datetime.now(dt.UTC))

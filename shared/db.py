@@ -18,8 +18,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: AsyncEngine, *, audit_key: bytes | None = None) -> async_sessionmaker[AsyncSession]:
+    """Sessions for one service; `audit_key` (shared.audit.audit_key) keys its audit chain."""
+    return async_sessionmaker(engine, expire_on_commit=False, info={"audit_key": audit_key} if audit_key else None)
 
 
 def _asyncpg_dsn(url: str, database: str | None = None) -> dict[str, object]:
@@ -70,7 +71,9 @@ def _upgrade(connection: Connection, script_location: Path) -> None:
 # shared Alembic branch with its own version table, so no service's history repeats them.
 SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
 SHARED_VERSION_TABLE = "alembic_version_shared"
-SHARED_TABLES = frozenset({"outbox", "outbox_marker", "inbox", "dead_letter", "audit_log"})
+SHARED_TABLES = frozenset({"outbox", "outbox_marker", "inbox", "dead_letter", "audit_log", "audit_purges",
+                           "pending_approvals",
+                           "audit_checkpoints"})
 
 
 async def migrate(engine: AsyncEngine, script_location: Path) -> None:

@@ -30,6 +30,19 @@ def free_port(preferred: int | None = None) -> int:
         return int(s.getsockname()[1])
 
 
+def distinct_free_ports(count: int) -> list[int]:
+    """`count` different free loopback ports. Each socket stays bound until all are chosen, so the
+    kernel cannot hand the same ephemeral port out twice (separate `free_port()` calls can, and a
+    broker refuses two listeners on one port)."""
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(count):
+            s = stack.enter_context(socket.socket())
+            s.bind(("127.0.0.1", 0))
+            ports.append(int(s.getsockname()[1]))
+        return ports
+
+
 def wait_for_port(port: int, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -86,7 +99,55 @@ class EmbeddedPostgres:
             psutil.Process(pid).wait(15)
 
 
-class EmbeddedBroker:
+class BrokerProcess:
+    """A broker running as a child process (its own session): what the platform, the tests and the
+    benches do with either broker. Subclasses start it and say how long a stop may take."""
+
+    proc: subprocess.Popen[bytes] | None = None
+    stop_seconds = 10.0
+    restart_seconds = 10.0  # how long the port may stay taken after a stop
+
+    def start(self) -> str:
+        raise NotImplementedError
+
+    def rss_mb(self) -> float:
+        if self.proc is None or self.proc.poll() is not None:
+            return 0.0
+        return float(psutil.Process(self.proc.pid).memory_info().rss) / 2**20
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it is not gone in `stop_seconds`."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(self.stop_seconds)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown at all."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        deadline = time.monotonic() + self.restart_seconds
+        while True:
+            try:
+                self.start()
+                return
+            except TimeoutError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+
+class EmbeddedBroker(BrokerProcess):
     """Tansu, memory-only: restarting it loses every message (the outbox republishes)."""
 
     def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
@@ -109,36 +170,3 @@ class EmbeddedBroker:
             stdout=out, stderr=out, start_new_session=True)
         wait_for_port(self.port)
         return self.bootstrap
-
-    def rss_mb(self) -> float:
-        if self.proc is None or self.proc.poll() is not None:
-            return 0.0
-        return float(psutil.Process(self.proc.pid).memory_info().rss) / 2**20
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def restart(self) -> None:
-        self.stop()
-        wait_free = time.monotonic() + 10
-        while time.monotonic() < wait_free:
-            try:
-                self.start()
-                return
-            except TimeoutError:
-                time.sleep(0.2)
-        self.start()

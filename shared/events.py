@@ -8,10 +8,13 @@ The catalogue is documented in docs/events.md and README.md.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar, Generic, TypeVar
+from decimal import Decimal
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -58,6 +61,12 @@ class Payload(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     TYPE: ClassVar[str]
     VERSION: ClassVar[int]
+
+    @classmethod
+    def upcast(cls: type[P], old: Payload, **added: Any) -> P:
+        """A newer version of `old`, for a reader that keeps one shape: every field of the older
+        version carried over, the added ones given (a reader's stated default for old events)."""
+        return cls.model_validate(old.model_dump() | added)
 
 
 PAYLOADS: dict[tuple[str, int], type[Payload]] = {}
@@ -112,7 +121,9 @@ def new_envelope(
     occurred_at: datetime | None = None,
 ) -> Envelope:
     """Wrap a payload. Pass a deterministic `event_id` where a retry must produce the same event."""
-    return Envelope(
+    # Every field is ours and the payload comes from its model: no second validation (bulk
+    # imports build one envelope per row; validating them again cost a third of the bulk path).
+    return Envelope.model_construct(
         event_id=event_id or uuid.uuid4(),
         type=payload.TYPE,
         version=payload.VERSION,
@@ -124,8 +135,17 @@ def new_envelope(
 
 
 def derived_event_id(namespace: str, *parts: object) -> uuid.UUID:
-    """A stable id for an event caused by other facts, so replays produce the same id."""
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"skillsub:{namespace}:" + ":".join(map(str, parts)))
+    """A stable id for an event caused by other facts, so replays produce the same id:
+    uuid5(NAMESPACE_URL, "skillsub:<namespace>:<parts joined by :>"), with the namespace's SHA-1
+    prefix hashed once (uuid.uuid5 rehashes it every call: a third of the cost in bulk imports)."""
+    h = _namespace_hash(namespace).copy()
+    h.update(":".join(map(str, parts)).encode())
+    return uuid.UUID(bytes=h.digest()[:16], version=5)
+
+
+@functools.lru_cache(maxsize=64)
+def _namespace_hash(namespace: str) -> Any:
+    return hashlib.sha1(uuid.NAMESPACE_URL.bytes + f"skillsub:{namespace}:".encode(), usedforsecurity=False)
 
 
 # ---------------------------------------------------------------- registry.* (producer: registry)
@@ -152,6 +172,22 @@ class CertificateIssuedV1(Payload):
 
 
 @event
+class CertificateIssuedV2(CertificateIssuedV1):
+    """V1 plus what every condition of eligibility reads: the day the registry received the
+    certificate (Asia/Shanghai; the application window runs from the issue date to it), the
+    special-operations category and item (特种作业目录: category "1" 电工作业, item "1.2" 低压电工作业;
+    the 作业项目 code of a special-equipment or safety-management certificate) and the 五.4 training
+    project type. Those identify a certificate that has no occupation code for 十三.1."""
+
+    VERSION: ClassVar[int] = 2
+    received_on: date = Field(description="the registry's receipt day (Asia/Shanghai)")
+    operation_category: str | None = Field(default=None, description="特种作业 category / 作业类别")
+    operation_item: str | None = Field(default=None, description="特种作业 item / 作业项目 code")
+    project_type: Literal["syb", "simulation", "online_entrepreneurship", "entrepreneur_upgrade"] | None = Field(
+        default=None, description="五.4 training project: SYB, 创业模拟实训, 网络创业培训, 创业者能力提升")
+
+
+@event
 class CertificateRevokedV1(Payload):
     TYPE: ClassVar[str] = "registry.certificate.revoked"
     VERSION: ClassVar[int] = 1
@@ -163,7 +199,15 @@ class CertificateRevokedV1(Payload):
 
 @event
 class PersonFactRecordedV1(Payload):
-    """A dated fact about a person from a government feeder; never overwrites, supersedes by date."""
+    """A dated fact about a person from a government feeder; never overwrites, supersedes by date.
+    Attributes by kind (services/registry/fact_contract.py): employment {employer_code (GB 32100),
+    hire_date, contract_months?, open_ended?, employer_in_nantong?}; unemployment_insurance_months
+    {months}; pension_insurance_months {months, insured_in_nantong?}; disability {severity};
+    family_link {relative_person_key, relation} (十三.4: the feeder names the relative by resident ID,
+    the registry sends the relative's person_key); student {expected_graduation};
+    provincial_subsidy_received {certificate_number}; degree_record {certificate_number, study_mode,
+    education_level?} (四.5b, from the education feeder); monthly_pension_entitlement,
+    drawing_monthly_pension (十三.3) and the other kinds carry nothing and hold while valid."""
 
     TYPE: ClassVar[str] = "registry.person.fact_recorded"
     VERSION: ClassVar[int] = 1
@@ -205,6 +249,15 @@ class CatalogStandardPublishedV1(Payload):
 
 
 @event
+class CatalogStandardPublishedV2(CatalogStandardPublishedV1):
+    """V1 plus when the registry published the version: where a later version carries a line for
+    the same occupation, edition, level and kind, the latest published wins on the days it covers."""
+
+    VERSION: ClassVar[int] = 2
+    published_at: datetime
+
+
+@event
 class ShortageListPublishedV1(Payload):
     TYPE: ClassVar[str] = "registry.catalog.shortage_list_published"
     VERSION: ClassVar[int] = 1
@@ -212,6 +265,28 @@ class ShortageListPublishedV1(Payload):
     list_kind: str  # "market" (市场紧缺职业) or "provincial_high_skill"
     year: int
     occupation_codes: list[str]
+
+
+class OccupationRef(BaseModel):
+    """An occupation code with the edition of the classification (职业分类大典 2015 or 2022)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    code: str
+    edition: Literal["2015", "2022"]
+
+
+@event
+class ShortageListPublishedV2(Payload):
+    """One list (market 市场紧缺职业 or provincial_high_skill) for one year. A later published version
+    of the same kind and year replaces the earlier one whole (a correction can remove an occupation)."""
+
+    TYPE: ClassVar[str] = "registry.catalog.shortage_list_published"
+    VERSION: ClassVar[int] = 2
+    list_version: str
+    list_kind: Literal["market", "provincial_high_skill"]
+    year: int
+    occupations: list[OccupationRef]
+    published_at: datetime
 
 
 # ------------------------------------------------------------- eligibility.* (producer: eligibility)
@@ -250,8 +325,33 @@ class SubsidyDecidedV1(Payload):
     supersedes: uuid.UUID | None = None
     parameter_versions: list[str] = Field(default_factory=list)
     department: str | None = None  # the trigger's class's 行业主管部门, when the class names one
-    class_id: uuid.UUID | None = None  # the trigger's training class (十三.5 plans settle by class)
-    institution_id: str | None = None  # that class's institution: unified social credit code
+
+
+PayeeKind = Literal["worker", "enterprise", "institution"]
+
+
+@event
+class SubsidyDecidedV2(SubsidyDecidedV1):
+    """V1 with the payee always named and the references used. `payee_kind` comes from
+    eligibility's dated payee table (parameter `payee.kind`): worker for 四.2–四.5, 五.2, 五.2b, 五.4,
+    六; enterprise for 四.1 (the enterprise running the order class, not the college), 四.7 (the
+    apprentice's employer / the class's enterprise), 五.3 (the employer) and enterprise-organised
+    pre-job training where the bureau so sets it; institution for project-based training (项目制).
+    `payee_ref` is the worker's person_key or the enterprise's / institution's GB 32100 credit code;
+    it is null when the facts do not name that enterprise or institution, never the worker in its
+    stead (payments holds such a decision with a named reason). `class_id` is the trigger's class
+    and `institution_code` the credit code of the institution that ran it, so payments can match
+    decisions to a project-based training plan's completers (十三.5). `catalog_line` and
+    `shortage_list` name the Catalog line and the shortage-list version the amount used."""
+
+    VERSION: ClassVar[int] = 2
+    payee_kind: PayeeKind  # type: ignore[assignment]
+    payee_ref: str | None
+    class_id: uuid.UUID | None = None
+    institution_code: str | None = None
+    occupation_edition: str | None = None
+    catalog_line: str | None = None
+    shortage_list: str | None = None
 
 
 # ------------------------------------------------------------------ payments.* (producer: payments)
@@ -370,6 +470,14 @@ class TrainingPlanRecordedV1(Payload):
     start_date: date
     end_date: date
     revision: int = Field(ge=1)
+class TrainingClassRecordedV2(TrainingClassRecordedV1):
+    """V1 plus the enterprise that runs the class (订单班's enterprise, apprentices' employer, the
+    employer of 以工代训; GB 32100 credit code) and the class's required hours (规定课时, credit hours:
+    classroom hours + online hours × the online ratio unless the institution states them)."""
+
+    VERSION: ClassVar[int] = 2
+    enterprise_code: str | None = None
+    required_hours: Decimal | None = Field(default=None, ge=0, description="规定课时; the registry always sends it")
 
 
 class _CompletionBase(Payload):
@@ -387,6 +495,16 @@ class ClassCompletedV1(_CompletionBase):
     VERSION: ClassVar[int] = 1
     hours: int | None = None
     online_hours: int | None = None
+
+
+@event
+class ClassCompletedV2(ClassCompletedV1):
+    """V1 plus the credit hours the trainee completed (classroom + online × the registry's online
+    ratio on the completion day; null when the institution sent no hours): 五.2 "学完规定课时"
+    compares them with the class's required hours."""
+
+    VERSION: ClassVar[int] = 2
+    credited_hours: Decimal | None = None
 
 
 @event
@@ -436,3 +554,29 @@ class SpecialReportRaisedV1(Payload):
     expected: float
     goal: float
     gap: float
+
+
+# ---------------------------------------------------------------- <service>.audit.* (every producer)
+
+
+class AuditCheckpointed(Payload):
+    """The head of the producer's audit chain (shared/audit.py), published at a fixed interval and
+    recorded by the services that consume the topic, outside the producer's database: a chain cut
+    short or rewritten no longer matches it (`skillsub audit-verify`). Keyed `audit`."""
+
+    seq: int = Field(ge=1)
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    at: datetime
+
+
+def _checkpointed(service: str) -> type[AuditCheckpointed]:
+    """`<service>.audit.checkpointed` v1: one model per producer, so each travels on its own topic."""
+    name = f"{service.title()}AuditCheckpointedV1"
+    cls = type(name, (AuditCheckpointed,), {"__doc__": AuditCheckpointed.__doc__, "__module__": __name__,
+                                            "TYPE": f"{service}.audit.checkpointed", "VERSION": 1})
+    event(cls)
+    return cls
+
+
+AUDIT_CHECKPOINTS: dict[str, type[AuditCheckpointed]] = {
+    s: _checkpointed(s) for s in ("registry", "eligibility", "payments", "reporting")}

@@ -33,9 +33,10 @@ def render() -> str:
         out.append(f"\n## `{type_}` v{version}\n")
         if doc:
             out.append(f"{doc}\n")
-        out.append("\n| field | type | required |\n|---|---|---|")
+        out.append("\n| field | type | required | meaning |\n|---|---|---|---|")
         for name, field in model.model_fields.items():
-            out.append(f"| `{name}` | `{_type_name(field.annotation)}` | {'yes' if field.is_required() else 'no'} |")
+            required = "yes" if field.is_required() else "no"
+            out.append(f"| `{name}` | `{_type_name(field.annotation)}` | {required} | {field.description or ''} |")
     return "\n".join(out) + "\n"
 
 

@@ -1,6 +1,10 @@
 """Identifier checks: resident ID (GB 11643-1999) and unified social credit code (GB 32100-2015).
 
-Pure functions, no I/O. Formats and test vectors: ../shared/policy/REFERENCE.md.
+The project's one thin wrapper over python-stdnum (`stdnum.cn.ric`, `stdnum.cn.uscc`): the check
+characters are computed there, once. What stays ours: retired place codes are accepted (stdnum's
+`validate` refuses places its table no longer lists, e.g. 440524, but people born there hold those
+IDs), and a credit code whose check character disagrees is a warning, never a rejection (early
+pilot codes, REFERENCE.md). Pure functions, no I/O. Test vectors: ../shared/policy/REFERENCE.md.
 """
 
 from __future__ import annotations
@@ -10,16 +14,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-# GB 11643-1999: weight i is 2^(17-i) mod 11; the check character is indexed by the remainder.
-RESIDENT_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-RESIDENT_ID_CHECK_CHARS = "10X98765432"
+from stdnum.cn import ric as cn_ric
+from stdnum.cn import uscc as cn_uscc
+
 _RESIDENT_ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
 # The oldest person the registry may meet was born in the 19th century (test vector 1880).
 EARLIEST_BIRTH_YEAR = 1800
 
 # GB 32100-2015: 31 characters, no I, O, Z, S, V (they look like digits).
 CREDIT_CODE_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-CREDIT_CODE_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _CREDIT_CODE_SHAPE = re.compile(rf"[{CREDIT_CODE_CHARS}]{{18}}")
 
 Sex = Literal["male", "female"]
@@ -67,10 +70,10 @@ def normalise_resident_id(text: str) -> str:
 
 
 def resident_id_check_char(first17: str) -> str:
-    """The GB 11643 check character for the first 17 digits."""
-    pairs = zip(first17, RESIDENT_ID_WEIGHTS, strict=True)
-    total = sum(int(digit) * weight for digit, weight in pairs)
-    return RESIDENT_ID_CHECK_CHARS[total % 11]
+    """The GB 11643 check character for the first 17 digits (stdnum.cn.ric)."""
+    if len(first17) != 17 or not first17.isdigit():
+        raise ValueError("need the first 17 digits")
+    return str(cn_ric.calc_check_digit(first17 + "0"))  # stdnum drops the last character
 
 
 def parse_resident_id(text: str, *, today: date | None = None) -> ResidentId:
@@ -110,18 +113,20 @@ def _birth_date(yyyymmdd: str) -> date:
 
 
 def mask_resident_id(text: str) -> str:
-    """Keep the first 4 and last 4 characters: '3206**********001X'. Short input is all stars."""
+    """Keep the last 4 characters only: '**************001X'. The place code and birth date stay
+    hidden: beside a district and a birth date, first-4 + last-4 left about nine candidate IDs.
+    Short input is all stars."""
     value = text.strip()
     if len(value) <= 8:
         return "*" * len(value)
-    return value[:4] + "*" * (len(value) - 8) + value[-4:]
+    return "*" * (len(value) - 4) + value[-4:]
 
 
 def credit_code_check_char(first17: str) -> str:
-    """The GB 32100 check character for the first 17 characters."""
-    pairs = zip(first17, CREDIT_CODE_WEIGHTS, strict=True)
-    total = sum(CREDIT_CODE_CHARS.index(char) * weight for char, weight in pairs)
-    return CREDIT_CODE_CHARS[(31 - total % 31) % 31]
+    """The GB 32100 check character for the first 17 characters (stdnum.cn.uscc)."""
+    if len(first17) != 17 or any(c not in CREDIT_CODE_CHARS for c in first17):
+        raise ValueError(f"need 17 characters from {CREDIT_CODE_CHARS}")
+    return str(cn_uscc.calc_check_digit(first17))
 
 
 def check_credit_code(text: str) -> CreditCodeCheck:

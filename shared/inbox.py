@@ -57,6 +57,13 @@ def inbox_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         sa.Column("error", sa.Text, nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        # shared/deadletters.py: did dead-lettering claim the event in the inbox; open, replayed or
+        # discarded; by whom, when, and the outcome or the reason.
+        sa.Column("claimed", sa.Boolean, server_default=sa.false(), nullable=False),
+        sa.Column("status", sa.Text, server_default="open", nullable=False),
+        sa.Column("resolved_at", sa.DateTime(timezone=True)),
+        sa.Column("resolved_by", sa.Text),
+        sa.Column("resolution", sa.Text),
     )
     return inbox, dead
 
@@ -147,21 +154,15 @@ class InboxConsumer:
         async with self.maker() as session, session.begin():
             fresh = await self._claim(session, [ev for _, ev in parsed])
             if fresh:
-                await self.handler(session, fresh)
-                await append(session, [_batch_audit(self.name, fresh)])
+                await apply_claimed(session, self.name, self.handler, fresh)
             maybe_crash("consumer.before_db_commit")
         self.applied += len(fresh)
         self.metrics.events_consumed.inc(len(fresh))
         self.metrics.events_duplicate.inc(len(parsed) - len(fresh))
 
     async def _claim(self, session: AsyncSession, events: Sequence[Event[Any]]) -> list[Event[Any]]:
-        """Record the batch's event ids; return the events not seen before, in delivery order."""
-        unique: dict[object, Event[Any]] = {}
-        for ev in events:
-            unique.setdefault(ev.event_id, ev)
         assert self.inbox.name == "inbox"
-        claimed = set((await session.execute(_CLAIM, {"consumer": self.name, "ids": list(unique)})).scalars())
-        return [ev for eid, ev in unique.items() if eid in claimed]
+        return await claim(session, self.name, events)
 
     async def _isolate(self, parsed: Sequence[tuple[ConsumerRecord, Event[Any]]]) -> None:
         failures = []
@@ -178,13 +179,37 @@ class InboxConsumer:
             rows = [{"consumer": self.name, "event_id": _event_id(r), "topic": r.topic,
                      "partition": r.partition, "offset": r.offset,
                      "raw": (r.value or b"").decode("utf-8", "replace"), "error": err[:2000],
-                     "attempts": attempts} for r, err, attempts in failures]
+                     "attempts": attempts, "claimed": claim and _event_id(r) is not None}
+                    for r, err, attempts in failures]
             await session.execute(sa.insert(self.dead_letter).values(rows))
             ids = [{"consumer": self.name, "event_id": row["event_id"]} for row in rows if row["event_id"]]
             if claim and ids:
                 await session.execute(insert(self.inbox).values(ids).on_conflict_do_nothing())
         self.metrics.dead_letters.inc(len(failures))
         log.error("consumer %s: %d event(s) dead-lettered", self.name, len(failures))
+
+
+async def claim(session: AsyncSession, consumer: str, events: Sequence[Event[Any]]) -> list[Event[Any]]:
+    """Record the events' ids in the inbox; return the events not seen before, in delivery order."""
+    unique: dict[object, Event[Any]] = {}
+    for ev in events:
+        unique.setdefault(ev.event_id, ev)
+    claimed = set((await session.execute(_CLAIM, {"consumer": consumer, "ids": list(unique)})).scalars())
+    return [ev for eid, ev in unique.items() if eid in claimed]
+
+
+async def apply_claimed(session: AsyncSession, consumer: str, handler: Handler, events: Sequence[Event[Any]]) -> None:
+    """Apply events claimed in the inbox, in the caller's transaction: the handler and the batch's
+    audit entry. A batch takes this path, and so does the replay of a dead letter."""
+    await handler(session, events)
+    await append(session, [_batch_audit(consumer, events)])
+
+
+def parse_records(records: Sequence[ConsumerRecord], topic_prefix: str
+                  ) -> tuple[list[tuple[ConsumerRecord, Event[Any]]], list[tuple[ConsumerRecord, str]]]:
+    """Typed events as the consumer parses them (producer and topic checked too), and the records
+    it refuses (with the reason)."""
+    return _parse(records, topic_prefix)
 
 
 def _database_unavailable(exc: BaseException) -> bool:
@@ -202,7 +227,7 @@ def _database_unavailable(exc: BaseException) -> bool:
     return False
 
 
-def _parse(records: Sequence[ConsumerRecord], prefix: str = ""
+def _parse(records: Sequence[ConsumerRecord], prefix: str
            ) -> tuple[list[tuple[ConsumerRecord, Event[Any]]], list[tuple[ConsumerRecord, str]]]:
     good: list[tuple[ConsumerRecord, Event[Any]]] = []
     bad: list[tuple[ConsumerRecord, str]] = []

@@ -1,5 +1,9 @@
 """Run the whole platform: embedded servers where nothing external is configured, and the four
-services as their own processes. `skillsub up` uses it; so do the end-to-end tests."""
+services as their own processes. `skillsub up` uses it; so do the end-to-end tests.
+
+The broker is the embedded Tansu (`broker_kind="tansu"`, memory only, the default) or a local
+Apache Kafka (`"apache"`, shared/apache_kafka.py: durable, SASL/SCRAM per service principal with
+ACLs, as production runs it)."""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from shared.embedded import EmbeddedBroker, EmbeddedPostgres, free_port, wait_for_port
+from shared.apache_kafka import ApacheKafkaBroker
+from shared.embedded import EmbeddedBroker, EmbeddedPostgres, distinct_free_ports, free_port, wait_for_port
 from shared.settings import DEFAULT_PORTS, SERVICES
 
 
@@ -29,7 +34,9 @@ class Platform:
     _broker_cap_mb: float = 0.0
     _measure_refill_at: float | None = None
     pg: EmbeddedPostgres | None = None
-    broker: EmbeddedBroker | None = None
+    broker_kind: str = "tansu"
+    broker: EmbeddedBroker | ApacheKafkaBroker | None = None
+    owns_broker: bool = True  # False when sharing another platform's broker (its topics and ACLs)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     with_treasury: bool = True
     treasury: subprocess.Popen[bytes] | None = None
@@ -41,11 +48,53 @@ class Platform:
         if not base.get("DATABASE_URL") and not all(base.get(f"{s.upper()}_DATABASE_URL") for s in SERVICES):
             self.pg = EmbeddedPostgres(self.data_dir / "pg")
             self.env["DATABASE_URL"] = self.pg.start()
+            self._separate_roles(self.env["DATABASE_URL"])
+        self.env.setdefault("SKILLSUB_REGISTRY_URL", self.url("registry"))
         if not base.get("KAFKA_BOOTSTRAP_SERVERS"):
-            self.broker = EmbeddedBroker(log_path=self.data_dir / "broker.log")
-            self.env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.start()
+            self._start_broker()
         if not base.get("TREASURY_URL") and self.with_treasury:
             self.env["TREASURY_URL"] = self._start_treasury_simulator()
+
+    def _start_broker(self) -> None:
+        if self.broker_kind == "apache":
+            self.broker = ApacheKafkaBroker(self.data_dir / "kafka", log_path=self.data_dir / "broker.log")
+            self.broker.start()
+            self.env.update({"KAFKA_BROKER_KIND": "apache", "KAFKA_BOOTSTRAP_SERVERS": self.broker.sasl_bootstrap})
+            self.provision_broker()
+            return
+        self.broker = EmbeddedBroker(log_path=self.data_dir / "broker.log")
+        self.env.update({"KAFKA_BROKER_KIND": "tansu", "KAFKA_BOOTSTRAP_SERVERS": self.broker.start()})
+
+    def provision_broker(self) -> None:
+        """On Apache Kafka: this platform's topics (KAFKA_TOPIC_PREFIX, KAFKA_TOPIC_PARTITIONS) and
+        each service principal's ACLs, as deploy/ declares them for production."""
+        if isinstance(self.broker, ApacheKafkaBroker):
+            env = {**os.environ, **self.env}
+            self.broker.provision(env.get("KAFKA_TOPIC_PREFIX", ""),
+                                  partitions=int(env.get("KAFKA_TOPIC_PARTITIONS", "4")))
+
+    @property
+    def admin_bootstrap(self) -> str:
+        """A connection with every right (tests replaying events, benches): Apache Kafka's plain
+        listener, or the embedded broker itself."""
+        if isinstance(self.broker, ApacheKafkaBroker):
+            return self.broker.bootstrap
+        return {**os.environ, **self.env}["KAFKA_BOOTSTRAP_SERVERS"]
+    def _separate_roles(self, server_url: str) -> None:
+        """Each service runs as its runtime role and migrates as its owner role (shared/roles.py);
+        DATABASE_URL stays the superuser's, for the operator's tools."""
+        import asyncio
+
+        from shared.roles import adopt_databases, provision_roles, role_urls
+        from shared.settings import normalise_async_url
+
+        url = normalise_async_url(server_url)
+        asyncio.run(provision_roles(url))
+        asyncio.run(adopt_databases(url))
+        for name in SERVICES:
+            runtime, owner = role_urls(url, name)
+            self.env[f"{name.upper()}_DATABASE_URL"] = runtime
+            self.env[f"{name.upper()}_MIGRATION_DATABASE_URL"] = owner
 
     def _start_treasury_simulator(self) -> str:
         """The treasury payments pays through, simulated (services/payments/treasury_sim.py)."""
@@ -58,7 +107,9 @@ class Platform:
         return f"http://127.0.0.1:{port}"
 
     def service_env(self, name: str, extra: dict[str, str] | None = None) -> dict[str, str]:
-        return {**os.environ, **self.env, **(extra or {}), "SKILLSUB_SERVICE": name}
+        """A service's environment; on Apache Kafka it connects as its own principal."""
+        kafka = self.broker.service_env(name) if isinstance(self.broker, ApacheKafkaBroker) else {}
+        return {**os.environ, **self.env, **kafka, **(extra or {}), "SKILLSUB_SERVICE": name}
 
     def start_service(self, name: str, extra_env: dict[str, str] | None = None) -> None:
         log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 - child keeps it
@@ -113,7 +164,8 @@ class Platform:
             self.kill_service(name)
 
     def restart_broker(self, *, kill: bool = True) -> None:
-        """Restart the embedded broker on the same port; being memory-only it comes back empty."""
+        """Restart the broker on the same ports: Tansu comes back empty (memory only), Apache Kafka
+        with every message and committed offset (after log recovery when killed)."""
         assert self.broker is not None, "the broker is external"
         if kill:
             self.broker.kill()
@@ -132,11 +184,16 @@ class Platform:
             if proc.poll() is not None:
                 self.start_service(name)
                 done.append(f"restarted {name} (exit {proc.returncode})")
-        if self.broker is not None:
+        if self.broker is not None and self.owns_broker:
             done += self._supervise_broker(self.broker)
         return done
 
-    def _supervise_broker(self, broker: EmbeddedBroker) -> list[str]:
+    def _supervise_broker(self, broker: EmbeddedBroker | ApacheKafkaBroker) -> list[str]:
+        if isinstance(broker, ApacheKafkaBroker):  # enforces its own retention: no memory cap
+            if broker.alive():
+                return []
+            broker.restart()
+            return ["restarted Apache Kafka (exited); nothing is republished, it kept its log"]
         now = time.monotonic()
         if self._measure_refill_at is not None and now >= self._measure_refill_at:
             self._broker_cap_mb, self._measure_refill_at = 2 * broker.rss_mb(), None
@@ -154,11 +211,11 @@ class Platform:
         if self.treasury is not None and self.treasury.poll() is None:
             self.treasury.terminate()
             self.treasury.wait(10)
-        if self.broker is not None:
+        if self.broker is not None and self.owns_broker:
             self.broker.stop()
         if self.pg is not None:
             self.pg.stop()
 
 
 def free_ports() -> dict[str, int]:
-    return {name: free_port() for name in SERVICES}
+    return dict(zip(SERVICES, distinct_free_ports(len(SERVICES)), strict=True))

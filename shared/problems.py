@@ -33,11 +33,22 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def _error(e: dict[str, Any]) -> dict[str, str]:
+    """One validation error as {field, problem}. A body that is not JSON names its position, not a
+    'field 50' (FastAPI puts the character offset where a field name would be)."""
+    loc = tuple(e.get("loc", ()))
+    if e.get("type") == "json_invalid":
+        where = next((p for p in loc if isinstance(p, int)), None)
+        reason = (e.get("ctx") or {}).get("error", "malformed JSON")
+        return {"field": "body", "problem": f"malformed JSON at character {where}: {reason}"
+                if where is not None else f"malformed JSON: {reason}"}
+    return {"field": _field_name(loc), "problem": e.get("msg", "invalid")}
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field_name(tuple(e.get("loc", ()))), "problem": e.get("msg", "invalid")}
-                  for e in exc.errors()]
+        errors = [_error(e) for e in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['problem']}" for e in errors)
         return problem_response(422, "Invalid request", detail, errors=errors)
 
@@ -67,7 +78,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 _REF = {"$ref": "#/components/schemas/Problem"}
 _REASONS = {400: "Bad request", 401: "No valid token", 403: "Not allowed for this caller",
-            404: "Not found", 409: "Conflicts with the current state", 415: "Unsupported media type",
+            404: "Not found", 409: "Conflicts with the current state", 413: "Request body too large",
+            415: "Unsupported media type", 429: "Too many requests", 503: "Temporarily unavailable",
             422: "Invalid request (the field is named)"}
 
 

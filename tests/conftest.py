@@ -1,12 +1,16 @@
 """Test infrastructure: a real PostgreSQL and a real Kafka-protocol broker.
 
 With TEST_DATABASE_URL / TEST_KAFKA_BOOTSTRAP_SERVERS set, tests use those servers; otherwise
-they start the embedded ones (the same as `skillsub up`). Every test gets its own databases and
-its own topic prefix, so tests never see each other's rows or events.
+they start the embedded ones (the same as `skillsub up`). TEST_BROKER picks the broker: `tansu`
+(the embedded memory-only one, the default) or `apache` (Apache Kafka from Maven Central, as
+production runs it; needs Java 17 and Maven): `TEST_BROKER=apache pytest tests/e2e` runs the same
+tests on it. Every test gets its own databases and its own topic prefix, so tests never see each
+other's rows or events.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import tempfile
@@ -20,11 +24,15 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
+from shared.apache_kafka import ApacheKafkaBroker
 from shared.db import drop_database
 from shared.embedded import EmbeddedBroker, EmbeddedPostgres
-from shared.settings import SERVICES, Settings, with_database
+from shared.roles import provision_roles, role_urls
+from shared.settings import SERVICES, Settings
 
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+TEST_BROKER = os.environ.get("TEST_BROKER", "tansu")
+assert TEST_BROKER in ("tansu", "apache"), f"TEST_BROKER={TEST_BROKER}: tansu or apache"
 # The machine is shared and CI runs everything at once: judge properties, never wall-clock speed.
 hypothesis_settings.register_profile("skillsub", deadline=None,
                                      suppress_health_check=[HealthCheck.too_slow])
@@ -41,31 +49,54 @@ def pg_server_url() -> Iterator[str]:
     folder = Path(tempfile.mkdtemp(prefix="skillsub-pg-"))
     pg = EmbeddedPostgres(folder / "data")
     try:
-        yield pg.start()
+        url = pg.start()
+        asyncio.run(provision_roles(_async(url)))
+        yield url
     finally:
         pg.stop()
 
 
 @pytest.fixture(scope="session")
-def broker_bootstrap() -> Iterator[str]:
-    url = os.environ.get("TEST_KAFKA_BOOTSTRAP_SERVERS")
-    if url:
-        yield url
+def test_broker() -> Iterator[EmbeddedBroker | ApacheKafkaBroker | None]:
+    """The broker this session started (None when TEST_KAFKA_BOOTSTRAP_SERVERS names one)."""
+    if os.environ.get("TEST_KAFKA_BOOTSTRAP_SERVERS"):
+        yield None
         return
-    broker = EmbeddedBroker(log_path=Path(tempfile.gettempdir()) / "skillsub-test-broker.log")
+    broker: EmbeddedBroker | ApacheKafkaBroker
+    if TEST_BROKER == "apache":
+        broker = ApacheKafkaBroker(Path(tempfile.mkdtemp(prefix="skillsub-kafka-")))
+    else:
+        broker = EmbeddedBroker(log_path=Path(tempfile.gettempdir()) / "skillsub-test-broker.log")
     broker.start()
     try:
-        yield broker.bootstrap
+        yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def broker_bootstrap(test_broker: EmbeddedBroker | ApacheKafkaBroker | None) -> str:
+    """Where tests connect: on Apache Kafka its administrator's PLAINTEXT listener."""
+    return test_broker.bootstrap if test_broker is not None else os.environ["TEST_KAFKA_BOOTSTRAP_SERVERS"]
+
+
+@pytest.fixture(scope="session")
+def apache_broker(test_broker: EmbeddedBroker | ApacheKafkaBroker | None) -> ApacheKafkaBroker:
+    """The session's Apache Kafka broker, for tests of what only it does (ACLs, SCRAM)."""
+    if not isinstance(test_broker, ApacheKafkaBroker):
+        pytest.skip("needs TEST_BROKER=apache (CI's Apache Kafka pass runs it)")
+    return test_broker
 
 
 @pytest.fixture
 def settings(pg_server_url: str, broker_bootstrap: str) -> Iterator[Settings]:
     """Settings with fresh databases and a fresh topic namespace for this test."""
     tag = uuid.uuid4().hex[:10]
-    urls = {f"{s}_database_url": with_database(_async(pg_server_url), f"t_{tag}_{s}") for s in SERVICES}
-    yield Settings(skillsub_env="test", kafka_bootstrap_servers=broker_bootstrap,
+    urls: dict[str, str] = {}
+    for s in SERVICES:  # each service as its runtime role; migrations as its owner role (shared/roles.py)
+        urls[f"{s}_database_url"], urls[f"{s}_migration_database_url"] = role_urls(
+            _async(pg_server_url), s, f"t_{tag}_{s}")
+    yield Settings(skillsub_env="test", kafka_bootstrap_servers=broker_bootstrap, kafka_broker_kind=TEST_BROKER,
                    kafka_topic_prefix=f"t{tag}.", outbox_poll_seconds=0.05, kafka_topic_partitions=2,
                    **urls)
 
@@ -76,11 +107,15 @@ def _async(url: str) -> str:
     return normalise_async_url(url)
 
 
-def bearer(client_id: str, role: str, **claims: object) -> dict[str, str]:
-    """A bearer token as the registry issues it (shared/auth.py), signed with the test secret."""
+def bearer(client_id: str, role: str, *, audience: tuple[str, ...] | None = None,
+           **claims: object) -> dict[str, str]:
+    """A bearer token as the registry issues it (shared/auth.py), signed with the development and
+    test key (production refuses that key). Good for every service unless `audience` narrows it:
+    tests call services a role's default audience leaves out, to see them answer 403."""
     from shared.auth import AuthPrincipal, issue_token
 
-    token = issue_token(Settings(skillsub_env="test"), AuthPrincipal(client_id, role, **claims))  # type: ignore[arg-type]
+    principal = AuthPrincipal(client_id, role, **claims)  # type: ignore[arg-type]
+    token = issue_token(Settings(skillsub_env="test"), principal, audience=audience or SERVICES)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -115,7 +150,7 @@ async def drop_test_databases(settings: Settings) -> AsyncIterator[None]:
     yield
     for s in SERVICES:
         with contextlib.suppress(Exception):
-            await drop_database(settings.database_url_for(s))
+            await drop_database(settings.migration_url_for(s))
 
 
 @contextlib.asynccontextmanager

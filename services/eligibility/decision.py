@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 from shared.money import fen_to_yuan
 
@@ -51,9 +52,20 @@ class Step:
     value: str
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """One decision for one clause of one trigger (certificate, class, claim)."""
+class Considered(NamedTuple):
+    """A clause a certificate was tested against: its outcome, amount and why (the steps are kept
+    for the one applied). Immutable; a NamedTuple because one is built per clause and certificate."""
+
+    clause: str
+    outcome: str
+    amount_fen: int
+    reasons: tuple[Reason, ...]
+    steps: tuple[Step, ...] = ()
+
+
+class Decision(NamedTuple):
+    """One decision for one clause of one trigger (certificate, class, claim). Immutable (a
+    NamedTuple: the pure step builds one per trigger, several hundred thousand a run)."""
 
     clause: str
     outcome: str
@@ -64,11 +76,16 @@ class Decision:
     parameter_versions: tuple[tuple[str, str], ...]
     subject_id: str  # certificate id, class id or claim id
     year: int  # calendar year it counts in (十三.1)
-    occupation_key: tuple[str, int | None] | None = None  # 十三.1 同一职业同一等级
+    occupation_key: str | None = None  # 十三.1 同一职业同一等级: the trigger's repeat key
     counts_toward_cap: bool = False  # 十三.1 "每人每年不超过3次"
     hire_key: str | None = None  # 四.2 / 五.3 "same new hire"
     months: Fraction = Fraction(0)  # 五.3 months granted (negative when reversed)
     reverses_clause_of: str | None = None  # subject whose decision this reverses
+    catalog_line: str | None = None  # the Catalog line the amount used (CatalogLine.ref)
+    shortage_list: str | None = None  # the market-shortage list version read for that year
+    considered: tuple[Considered, ...] = ()  # the other clauses tested (certificates)
+    payee_kind: str | None = None  # worker | enterprise | institution (payees.py)
+    payee_ref: str | None = None  # person_key or GB 32100 credit code; None when unknown
 
     @property
     def holds_slot(self) -> bool:
@@ -96,7 +113,13 @@ def explain_zh(d: Decision) -> str:
     steps = "".join(f"{s.description_zh}：{s.value}；" for s in d.steps)
     reasons = "".join(f"{r.zh}。" for r in d.reasons)
     cited = "、".join(d.clauses_cited)
-    return f"{head}{('计算：' + steps) if steps else ''}{reasons}适用条款：{cited}。"
+    others = "".join(f"另审查第{c.clause}项（{CLAUSE_TITLES.get(c.clause, ('', ''))[0]}）：{_OUTCOME_ZH[c.outcome]}"
+                     f"{fen_to_yuan(c.amount_fen) + '元' if c.amount_fen else ''}"
+                     f"{'，' + '；'.join(r.zh for r in c.reasons) if c.reasons else ''}。" for c in d.considered)
+    return f"{head}{('计算：' + steps) if steps else ''}{reasons}{others}适用条款：{cited}。"
+
+
+_OUTCOME_ZH = {APPROVED: "可予补贴", REJECTED: "不予补贴", NEEDS_REVIEW: "需人工审核", REVERSED: "冲回"}
 
 
 def explain_en(d: Decision) -> str:
@@ -110,8 +133,16 @@ def explain_en(d: Decision) -> str:
     }[d.outcome]
     steps = " ".join(f"{_cap(s.description_en)}: {s.value}." for s in d.steps)
     reasons = " ".join(f"{_cap(r.en)}." for r in d.reasons)
-    parts = [head, steps, reasons, f"Clauses applied: {', '.join(d.clauses_cited)}."]
+    others = " ".join(f"Also considered {c.clause} ({CLAUSE_TITLES.get(c.clause, ('', ''))[1]}): "
+                      f"{c.outcome.replace('_', ' ')}{_yuan_en(c.amount_fen)}"
+                      f"{': ' + '; '.join(r.en for r in c.reasons) if c.reasons else ''}."
+                      for c in d.considered)
+    parts = [head, steps, reasons, others, f"Clauses applied: {', '.join(d.clauses_cited)}."]
     return " ".join(p for p in parts if p)
+
+
+def _yuan_en(fen: int) -> str:
+    return f", {fen_to_yuan(fen)} yuan" if fen else ""
 
 
 def _cap(text: str) -> str:

@@ -1,31 +1,25 @@
-"""Eligibility domain, the public face: decide, reverse, and the non-certificate triggers.
+"""Eligibility domain, the public face: the pure decide functions and the values they read.
 
-Pure functions over frozen values (no I/O). The service builds the facts from its own projection,
-calls `decide` once per certificate with the person's prior approvals, stores what it returns,
-and folds each decision into the priors with `PriorApprovals.add` before deciding the next.
+Nothing here does I/O. `decide_person` decides a person's whole state (person.py);
+`decide_certificate` one certificate against every clause it matches (rules.py), which is what
+dry run and what-if call; `decide_order_class_state` an order class (四.1, per class).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
 
-from shared.money import fen_to_yuan
-
-from . import reasons as rs
-from .decision import (
-    APPROVED,
-    NEEDS_REVIEW,
-    OUTCOMES,
-    REJECTED,
-    REVERSED,
-    Decision,
-    Reason,
-    Step,
-)
-from .facts import CatalogView, CertificateFacts, PersonFacts
-from .limits import PriorApproval, PriorApprovals, advance_fen
+from .catalog import CatalogLine, CatalogView, EditionMap, YearList, catalog_view
+from .choice import decide_certificate, matching, primary, repeat_key
+from .decision import APPROVED, NEEDS_REVIEW, OUTCOMES, REJECTED, REVERSED, Considered, Decision, Reason, Step
+from .facts import CertificateFacts, OrderClassFacts, PersonFacts, TrainingClass
+from .limits import PriorApproval, PriorApprovals
 from .params import ParameterSet
-from .rules import CLAUSE_KEYS, CLAUSES, Ctx, cited, finish, route
+from .person import Changes, Decided, Held, PersonState, Trigger, changes, decide_person
+from .reversal import reverse
+from .rules import CLAUSE_KEYS
 from .triggers import (
     TRIGGER_KEYS,
     decide_apprentice_year,
@@ -34,93 +28,49 @@ from .triggers import (
     decide_work_training,
 )
 
-
-def decide(
-    cert: CertificateFacts, person: PersonFacts, catalog: CatalogView,
-    params: ParameterSet, prior: PriorApprovals,
-) -> list[Decision]:
-    """One decision per applicable clause, with parameters in force on the issue date."""
-    return [decide_one(cert, person, catalog, params, prior)]
+ORDER_CLASS = "order_class"
 
 
-def decide_one(
-    cert: CertificateFacts, person: PersonFacts, catalog: CatalogView,
-    params: ParameterSet, prior: PriorApprovals,
-) -> Decision:
-    """The decision for the one clause `route` picks (what `decide` wraps in a list)."""
-    clause = route(cert, person)
-    view = params.at(cert.issue_date)
-    if view.versions_of(CLAUSE_KEYS[clause]) is None:
-        return _no_parameters(cert, clause)
-    ctx = Ctx(cert, person, catalog, view, prior)
-    found, amount = CLAUSES[clause](ctx)
-    return finish(ctx, clause, found, amount)
+@dataclass(frozen=True, slots=True)
+class OrderClassState:
+    """四.1 for one order class: its record, the distinct persons who completed it, and the
+    decision currently held for it."""
+
+    class_id: uuid.UUID
+    cls: TrainingClass | None
+    trainees: int
+    last_completed: dt.date | None
+    current: dict[tuple[uuid.UUID, str], Held] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return order_class_key(self.class_id)
 
 
-def _no_parameters(cert: CertificateFacts, clause: str) -> Decision:
-    return Decision(
-        clause=clause, outcome=REJECTED, amount_fen=0, reasons=(rs.NO_PARAMETERS,), steps=(),
-        clauses_cited=cited(clause, cert), parameter_versions=(),
-        subject_id=cert.certificate_id, year=cert.issue_date.year,
-    )
+def order_class_key(class_id: uuid.UUID) -> str:
+    """The subject an order class's decisions are stored under (they concern no one person)."""
+    return f"order-class:{class_id}"
 
 
-def decide_sequence(
-    certs: Iterable[CertificateFacts], person: PersonFacts, catalog: CatalogView,
-    params: ParameterSet, prior: PriorApprovals,
-) -> tuple[list[Decision], PriorApprovals]:
-    """Decide certificates in the order given, carrying the priors forward."""
-    out: list[Decision] = []
-    for cert in certs:
-        for d in decide(cert, person, catalog, params, prior):
-            out.append(d)
-            prior = prior.add(d)
-    return out, prior
-
-
-def reverse(decisions: Iterable[Decision]) -> list[Decision]:
-    """Reversals (negative amounts) for every approved or pending decision not yet reversed."""
-    decisions = list(decisions)
-    done = {(d.clause, d.subject_id) for d in decisions if d.outcome == REVERSED}
-    return [_reversal(d) for d in decisions
-            if d.holds_slot and (d.clause, d.subject_id) not in done]
-
-
-def _reversal(d: Decision) -> Decision:
-    step = Step("冲回原核准金额", "reverses the amount granted", fen_to_yuan(-d.amount_fen))
-    return Decision(
-        clause=d.clause, outcome=REVERSED, amount_fen=-d.amount_fen, reasons=(rs.REVOKED,),
-        steps=(step,), clauses_cited=d.clauses_cited, parameter_versions=d.parameter_versions,
-        subject_id=d.subject_id, year=d.year, occupation_key=d.occupation_key,
-        counts_toward_cap=d.counts_toward_cap, hire_key=d.hire_key, months=-d.months,
-        reverses_clause_of=d.subject_id,
-    )
+def decide_order_class_state(state: OrderClassState, params: ParameterSet) -> Changes:
+    """The order class's decision now, compared with the one held."""
+    if state.cls is None or not state.trainees or state.last_completed is None:
+        return Changes()
+    facts = OrderClassFacts(str(state.class_id), state.cls.enterprise_code, state.trainees,
+                            max(state.cls.end_date, state.last_completed))
+    d = decide_order_class(facts, state.cls, params)
+    summary = {"type": ORDER_CLASS, "class_id": str(state.class_id), "institution_id": state.cls.institution_code,
+               "trainees": state.trainees} | ({"department": state.cls.department} if state.cls.department else {})
+    got = Decided(state.class_id, ORDER_CLASS, d, state.cls.district, facts.completion_date, (), summary,
+                  state.cls.class_id, state.cls.institution_code)
+    return changes(PersonState(state.key, current=state.current), [got])
 
 
 __all__ = [
-    "APPROVED",
-    "CLAUSE_KEYS",
-    "NEEDS_REVIEW",
-    "OUTCOMES",
-    "REJECTED",
-    "REVERSED",
-    "TRIGGER_KEYS",
-    "CatalogView",
-    "CertificateFacts",
-    "Decision",
-    "PersonFacts",
-    "PriorApproval",
-    "PriorApprovals",
-    "Reason",
-    "Step",
-    "advance_fen",
-    "decide",
-    "decide_apprentice_year",
-    "decide_living_allowance",
-    "decide_one",
-    "decide_order_class",
-    "decide_sequence",
-    "decide_work_training",
-    "reverse",
-    "route",
+    "APPROVED", "CLAUSE_KEYS", "NEEDS_REVIEW", "OUTCOMES", "REJECTED", "REVERSED", "TRIGGER_KEYS",
+    "CatalogLine", "CatalogView", "CertificateFacts", "Changes", "Considered", "Decided", "Decision",
+    "EditionMap", "Held", "OrderClassState", "PersonFacts", "PersonState", "PriorApproval", "PriorApprovals",
+    "Reason", "Step", "Trigger", "YearList", "catalog_view", "changes", "decide_apprentice_year",
+    "decide_certificate", "decide_living_allowance", "decide_order_class", "decide_order_class_state",
+    "decide_person", "decide_work_training", "matching", "order_class_key", "primary", "repeat_key", "reverse",
 ]

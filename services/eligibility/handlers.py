@@ -1,8 +1,12 @@
-"""Eligibility's event handler: project registry facts, then re-decide whoever they touch.
+"""Eligibility's event handlers: project registry facts, then re-decide whoever they touch.
 
-Projection is idempotent (ON CONFLICT DO NOTHING / same-value updates), so duplicates change
-nothing. Reference data arriving late (a Catalog row, a shortage list, a class record) touches
-every person whose decisions could read it, found with one query per kind per batch.
+`handle` gathers a batch by payload class (COLLECT), writes the projection with one statement per
+table, and calls `redecide`: load -> decide -> write for every person the batch touched (and for
+order classes, 四.1). Projection is idempotent (ON CONFLICT DO NOTHING / same-value upserts), so
+duplicates change nothing; a certificate or completion keeps the arrival number of its first
+delivery. Reference data arriving late (a Catalog line, a list, a class record) touches every
+person whose decisions could read it; a fact about a person touches the persons whose family links
+name them (十三.4).
 """
 
 from __future__ import annotations
@@ -16,21 +20,30 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.eligibility import store
-from services.eligibility.reevaluate import lock_reference, reevaluate
-from services.eligibility.trigger_items import ORDER_CLASS
+from services.eligibility import load, store
+from services.eligibility.catalog import EditionMap
+from services.eligibility.domain import decide_order_class_state, order_class_key
+from services.eligibility.person import Changes, changes, decide_person
+from services.eligibility.write import write_changes
+from shared.clock import nantong_day
 from shared.events import (
     ApprenticeshipYearCompletedV1,
     CatalogStandardPublishedV1,
+    CatalogStandardPublishedV2,
     CertificateIssuedV1,
+    CertificateIssuedV2,
     CertificateRevokedV1,
     ClassCompletedV1,
+    ClassCompletedV2,
     Event,
+    OccupationRef,
     OrderClassCompletedV1,
     Payload,
     PersonFactRecordedV1,
     ShortageListPublishedV1,
+    ShortageListPublishedV2,
     TrainingClassRecordedV1,
+    TrainingClassRecordedV2,
     WorkBasedTrainingMonthsRecordedV1,
 )
 
@@ -38,7 +51,8 @@ if TYPE_CHECKING:
     from shared.app import Runtime
 
 CATALOG_FIELDS = ("catalog_version", "occupation_code", "occupation_edition", "level", "kind",
-                  "training_fen", "appraisal_fen", "valid_from", "valid_to")
+                  "training_fen", "appraisal_fen", "valid_from", "valid_to", "published_at")
+REFERENCE_LOCK = 7_112_019  # Catalog, lists, classes: written under it exclusively, read shared
 
 
 @dataclass
@@ -46,7 +60,9 @@ class Touched:
     """What a batch changed: persons to re-decide, and reference data that may touch more."""
 
     persons: set[str] = field(default_factory=set)
+    fact_persons: set[str] = field(default_factory=set)
     occupations: set[str] = field(default_factory=set)
+    list_years: set[tuple[str, int]] = field(default_factory=set)  # a list replaces the year's earlier ones
     classes: set[uuid.UUID] = field(default_factory=set)
     order_classes: set[uuid.UUID] = field(default_factory=set)
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -60,50 +76,105 @@ async def handle(session: AsyncSession, events: Sequence[Event[Any]], runtime: R
     for ev in events:
         collect = COLLECT.get(type(ev.payload))
         if collect is not None:
-            collect(ev.payload, t)
+            collect(ev, t)
     if t.rows.keys() & {"catalog", "shortage", "classes"}:
         await lock_reference(session, exclusive=True)
     await _write(session, t)
-    persons = t.persons | await _holders(session, t)
+    persons = t.persons | await _holders(session, t, runtime.state["editions"]) | await load.linked_persons(
+        session, sorted(t.fact_persons))
     order_classes = t.order_classes | await _order_classes(session, t.classes)
-    if persons or order_classes:
-        await reevaluate(session, runtime, sorted(persons), sorted(order_classes))
+    await redecide(session, runtime, sorted(persons), sorted(order_classes))
 
 
-# Gather the rows of a batch so each table gets one multi-row statement.
+async def redecide(session: AsyncSession, runtime: Runtime, persons: Sequence[str],
+                   classes: Sequence[uuid.UUID] = ()) -> None:
+    """Load these persons' (and order classes') whole state, decide it, write what changed."""
+    subjects = sorted(set(persons) | {order_class_key(c) for c in classes})
+    if not subjects:
+        return
+    await lock_reference(session, exclusive=False)
+    await lock_persons(session, subjects)
+    catalog, params = await load.load_reference(session, runtime)
+    out: dict[str, Changes] = {}
+    for person, state in (await load.load_people(session, persons)).items():
+        out[person] = changes(state, decide_person(state, catalog, params))
+    for order in await load.load_order_classes(session, classes):
+        out[order.key] = decide_order_class_state(order, params)
+    await write_changes(session, runtime, out, params)
 
-def _catalog(p: CatalogStandardPublishedV1, t: Touched) -> None:
+
+async def lock_reference(session: AsyncSession, exclusive: bool) -> None:
+    """Without it a Catalog row committed while another instance decides a certificate of that
+    occupation (read before the commit) would leave that certificate decided without it."""
+    fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    await session.execute(sa.text(f"SELECT {fn}(:k)"), {"k": REFERENCE_LOCK})
+
+
+async def lock_persons(session: AsyncSession, keys: Sequence[str]) -> None:
+    """Transaction-scoped locks, taken in one sorted order so two batches cannot deadlock."""
+    await session.execute(sa.text(
+        "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM "
+        "(SELECT k FROM unnest(CAST(:keys AS text[])) k ORDER BY k) s"), {"keys": sorted(keys)})
+
+
+# Gather the rows of a batch so each table gets one statement. Older payload versions are upcast
+# to the newest one here, once, with the envelope's day where the old version lacked a field.
+
+def _catalog(ev: Event[Any], t: Touched) -> None:
+    p = ev.payload
+    if isinstance(p, CatalogStandardPublishedV1) and not isinstance(p, CatalogStandardPublishedV2):
+        p = CatalogStandardPublishedV2.upcast(p, published_at=ev.occurred_at)
     t.add("catalog", p.model_dump(include=set(CATALOG_FIELDS)))
     t.occupations.add(p.occupation_code)
 
 
-def _shortage(p: ShortageListPublishedV1, t: Touched) -> None:
-    t.add("shortage", p.model_dump(include={"list_version", "list_kind", "year", "occupation_codes"}))
-    t.occupations.update(p.occupation_codes)
+def _shortage(ev: Event[Any], t: Touched) -> None:
+    p = ev.payload
+    if isinstance(p, ShortageListPublishedV1):  # V1 carried bare codes: the registry's 2015 edition
+        p = ShortageListPublishedV2(list_version=p.list_version, list_kind=p.list_kind, year=p.year,  # type: ignore[arg-type]
+                                    occupations=[OccupationRef(code=c, edition="2015") for c in p.occupation_codes],
+                                    published_at=ev.occurred_at)
+    codes = sorted({o.code for o in p.occupations})
+    t.add("shortage", {"list_version": p.list_version, "list_kind": p.list_kind, "year": p.year,
+                       "occupation_codes": codes, "occupations": [o.model_dump() for o in p.occupations],
+                       "published_at": p.published_at})
+    t.occupations.update(codes)
+    t.list_years.add((p.list_kind, p.year))
 
 
-def _fact(p: PersonFactRecordedV1, t: Touched) -> None:
+def _fact(ev: Event[PersonFactRecordedV1], t: Touched) -> None:
+    p = ev.payload
     t.add("facts", p.model_dump(include={"fact_id", "person_key", "kind", "valid_from", "valid_to", "attributes"}))
     t.persons.add(p.person_key)
+    t.fact_persons.add(p.person_key)
 
 
-def _certificate(p: CertificateIssuedV1, t: Touched) -> None:
+def _certificate(ev: Event[Any], t: Touched) -> None:
+    p = ev.payload
+    if not isinstance(p, CertificateIssuedV2):  # V1: received the day the registry emitted it
+        p = CertificateIssuedV2.upcast(p, received_on=nantong_day(ev.occurred_at))
     t.add("certs", {"certificate_id": p.certificate_id, "person_key": p.person_key,
                     "payload": p.model_dump(mode="json")})
     t.persons.add(p.person_key)
 
 
-def _revoked(p: CertificateRevokedV1, t: Touched) -> None:
-    t.add("revoked", p.model_dump(include={"certificate_id", "person_key", "revoked_on"}))
-    t.persons.add(p.person_key)
+def _revoked(ev: Event[CertificateRevokedV1], t: Touched) -> None:
+    t.add("revoked", ev.payload.model_dump(include={"certificate_id", "person_key", "revoked_on"}))
+    t.persons.add(ev.payload.person_key)
 
 
-def _class(p: TrainingClassRecordedV1, t: Touched) -> None:
+def _class(ev: Event[Any], t: Touched) -> None:
+    p = ev.payload
+    if not isinstance(p, TrainingClassRecordedV2):
+        p = TrainingClassRecordedV2.upcast(p)
     t.add("classes", {"class_id": p.class_id, "payload": p.model_dump(mode="json")})
     t.classes.add(p.class_id)
 
 
-def _completion(p: Any, t: Touched) -> None:
+def _completion(ev: Event[Any], t: Touched) -> None:
+    p = ev.payload
+    if isinstance(p, ClassCompletedV1) and not isinstance(p, ClassCompletedV2):
+        p = ClassCompletedV2.upcast(p)
     t.add("completions", {"completion_id": p.completion_id, "person_key": p.person_key,
                           "class_id": p.class_id, "event_type": p.TYPE,
                           "completed_on": p.completed_on, "payload": p.model_dump(mode="json")})
@@ -113,10 +184,12 @@ def _completion(p: Any, t: Touched) -> None:
         t.persons.add(p.person_key)
 
 
-COLLECT: dict[type[Payload], Callable[[Any, Touched], None]] = {
-    CatalogStandardPublishedV1: _catalog, ShortageListPublishedV1: _shortage, PersonFactRecordedV1: _fact,
-    CertificateIssuedV1: _certificate, CertificateRevokedV1: _revoked, TrainingClassRecordedV1: _class,
-    ClassCompletedV1: _completion, OrderClassCompletedV1: _completion,
+COLLECT: dict[type[Payload], Callable[[Event[Any], Touched], None]] = {
+    CatalogStandardPublishedV1: _catalog, CatalogStandardPublishedV2: _catalog,
+    ShortageListPublishedV1: _shortage, ShortageListPublishedV2: _shortage, PersonFactRecordedV1: _fact,
+    CertificateIssuedV1: _certificate, CertificateIssuedV2: _certificate, CertificateRevokedV1: _revoked,
+    TrainingClassRecordedV1: _class, TrainingClassRecordedV2: _class,
+    ClassCompletedV1: _completion, ClassCompletedV2: _completion, OrderClassCompletedV1: _completion,
     ApprenticeshipYearCompletedV1: _completion, WorkBasedTrainingMonthsRecordedV1: _completion,
 }
 
@@ -140,18 +213,26 @@ def _last_per_key(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     return list({r[key]: r for r in rows}.values())
 
 
-async def _holders(session: AsyncSession, t: Touched) -> set[str]:
+async def _holders(session: AsyncSession, t: Touched, editions: EditionMap) -> set[str]:
     """Persons whose decisions may read a late Catalog row or list, or a late class record."""
     found: set[str] = set()
+    if t.list_years:  # a correction may take an occupation off: the earlier versions' codes count too
+        sl = store.shortage_lists
+        rows = await session.execute(sa.select(sl.c.occupation_codes).where(
+            sa.tuple_(sl.c.list_kind, sl.c.year).in_(sorted(t.list_years))))
+        t.occupations.update(c for r in rows for c in r[0])
     if t.occupations:
         rows = await session.execute(sa.text(
             "SELECT DISTINCT person_key FROM certificates WHERE payload->>'occupation_code' = ANY(:codes)"),
-            {"codes": sorted(t.occupations)})
+            {"codes": sorted(editions.related(t.occupations))})
         found |= {r[0] for r in rows}
     if t.classes:
-        k = store.completions
+        k, c = store.completions, store.certificates
         rows = await session.execute(sa.select(k.c.person_key).distinct().where(
-            k.c.class_id.in_(sorted(t.classes)), k.c.event_type != ORDER_CLASS))
+            k.c.class_id.in_(sorted(t.classes)), k.c.event_type != OrderClassCompletedV1.TYPE))
+        found |= {r[0] for r in rows}
+        rows = await session.execute(sa.select(c.c.person_key).distinct().where(
+            c.c.payload["class_id"].astext.in_(sorted(str(x) for x in t.classes))))
         found |= {r[0] for r in rows}
     return found
 
@@ -161,5 +242,5 @@ async def _order_classes(session: AsyncSession, classes: set[uuid.UUID]) -> set[
         return set()
     k = store.completions
     rows = await session.execute(sa.select(k.c.class_id).distinct().where(
-        k.c.class_id.in_(sorted(classes)), k.c.event_type == ORDER_CLASS))
+        k.c.class_id.in_(sorted(classes)), k.c.event_type == OrderClassCompletedV1.TYPE))
     return {r[0] for r in rows}

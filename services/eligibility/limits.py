@@ -1,8 +1,8 @@
 """Person-level limits of 十三 and the mutual exclusions, over the person's prior approvals.
 
 `PriorApprovals` is an immutable summary of what a person already holds (approved or pending
-review). `add` folds a new decision in, so deciding certificates one after another with the
-summary carried forward enforces the limits whatever the order of the events.
+review). `add` folds a new decision in; `person.decide_person` carries it through the person's
+triggers in arrival order, the slots already held first (docs/policy.md, "the cap").
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from types import MappingProxyType
-
-from shared.money import share_of
 
 from . import reasons as rs
 from .decision import Decision, Reason
@@ -31,7 +29,7 @@ class PriorApproval:
 
     clause: str
     year: int
-    occupation_key: tuple[str, int | None] | None = None
+    occupation_key: str | None = None  # the repeat key (rules.repeat_key)
     hire_key: str | None = None
     months: Fraction = Fraction(0)
     subject_id: str = ""
@@ -42,7 +40,7 @@ class PriorApprovals:
     """What a person already holds; indices kept ready so a decision reads them in O(1)."""
 
     cap_count_by_year: Mapping[int, int] = field(default_factory=lambda: _EMPTY)
-    occupation_keys: frozenset[tuple[str, int | None]] = frozenset()
+    occupation_keys: frozenset[str] = frozenset()
     degree_reward_received: bool = False
     work_training_months: Fraction = Fraction(0)
     pre_job_hires: frozenset[str] = frozenset()
@@ -105,9 +103,7 @@ def _as_approval(d: Decision) -> PriorApproval:
     return PriorApproval(d.clause, d.year, d.occupation_key, d.hire_key, d.months, d.subject_id)
 
 
-def _with(
-    keys: frozenset[tuple[str, int | None]], key: tuple[str, int | None] | None, clause: str
-) -> frozenset[tuple[str, int | None]]:
+def _with(keys: frozenset[str], key: str | None, clause: str) -> frozenset[str]:
     if key is None or clause not in OCCUPATION_CLAUSES:
         return keys
     return keys | {key}
@@ -118,8 +114,7 @@ def _with_hire(hires: frozenset[str], a: PriorApproval, clause: str) -> frozense
 
 
 def cap_reasons(
-    clause: str, year: int, occupation_key: tuple[str, int | None] | None,
-    view: ParamView, prior: PriorApprovals,
+    clause: str, year: int, occupation_key: str | None, view: ParamView, prior: PriorApprovals,
 ) -> tuple[Reason, ...]:
     """十三.1: at most N per calendar year; never twice for the same occupation and level."""
     found: list[Reason] = []
@@ -133,8 +128,3 @@ def cap_reasons(
 def remaining_work_training_months(view: ParamView, prior: PriorApprovals) -> Fraction:
     """五.3 "最长不超过6个月", counted over all employers."""
     return max(Fraction(0), Fraction(view.get("五.3.max_months")) - prior.work_training_months)
-
-
-def advance_fen(amount_fen: int, view: ParamView) -> int:
-    """十三.5: an advance before completion is at most this share of the subsidy."""
-    return share_of(amount_fen, view.get("十三.5.advance_max_share"))

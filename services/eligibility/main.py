@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eligibility import handlers, paramstore
 from services.eligibility.api import router
+from services.eligibility.catalog import load_edition_map
 from services.eligibility.store import plumbing
 from shared.app import Runtime, ServiceSpec, build_app
 from shared.events import Event
@@ -27,8 +28,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     runtime: Runtime = app.state.runtime
 
     async def on_start(rt: Runtime) -> None:
-        """Load the shipped parameter file as a version (once), then cache the newest version."""
+        """Load the shipped parameter file as a version (once), then cache the newest version; read
+        the occupation-code 对照表 between the 2015 and 2022 editions."""
         assert rt.maker is not None
+        rt.state["editions"] = load_edition_map()
         async with rt.maker() as session:
             await paramstore.load_shipped(session)
             await paramstore.current(session, rt)

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,13 @@ import yaml
 
 ParamValue = int | Fraction | dt.date | Mapping[str, Any]
 PARAMETERS_FILE = Path(__file__).parent / "params" / "parameters.yaml"
-TYPES = ("int", "fen", "share", "date", "fen_table", "share_table")
+TYPES = ("int", "fen", "share", "date", "fen_table", "share_table", "text_table")
+# The plan's period (通政办发〔2019〕112号 is for 2019-2021): a trigger outside it gets nothing under
+# this plan, unless the bureau publishes a parameter file whose period extends it.
+PERIOD_KEYS = ("plan.period_from", "plan.period_to")
+PAYEE_KINDS = frozenset({"worker", "enterprise", "institution"})
+PAYEE_CLAUSES = frozenset({"四.1", "四.2", "四.3", "四.4", "四.5a", "四.5b", "四.7", "五.2", "五.2b", "五.3",
+                           "五.4", "六"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +81,31 @@ class ParameterSet:
     set_version: str
     versions: Mapping[str, tuple[ParameterVersion, ...]]
     _views: dict[dt.date, ParamView] = field(default_factory=dict, compare=False, repr=False)
+
+    @cached_property
+    def period(self) -> tuple[dt.date, dt.date]:
+        """The plan period, both days inclusive: the newest version of each period key."""
+        start, end = (self.versions[k][0].value for k in PERIOD_KEYS)
+        return start, end  # type: ignore[return-value]
+
+    def in_period(self, day: dt.date) -> bool:
+        start, end = self.period
+        return start <= day <= end
+
+    def nearest_in_period(self, day: dt.date) -> dt.date:
+        """The period's first or last day for a day outside it (whose rules a refusal still cites)."""
+        start, end = self.period
+        return min(max(day, start), end)
+
+    def period_versions(self) -> tuple[tuple[str, str], ...]:
+        return tuple((k, self.versions[k][0].version) for k in PERIOD_KEYS)
+
+    def max_in_year(self, key: str, year: int) -> Any:
+        """The largest value of `key` in force on any day of `year` (the database backstop's bound)."""
+        first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
+        values = [e.value for e in self.versions.get(key, ())
+                  if e.valid_from <= last and (e.valid_to is None or e.valid_to >= first)]
+        return max(values) if values else None  # type: ignore[type-var]  # one key's values share a type
 
     def at(self, day: dt.date) -> ParamView:
         """The values in force on `day` (cached: the rules call this once per decision)."""
@@ -150,6 +182,8 @@ def parse_value(kind: str, raw: Any) -> ParamValue:
     if kind in ("fen_table", "share_table"):
         inner = "fen" if kind == "fen_table" else "share"
         return {str(k): parse_value(inner, v) for k, v in dict(raw).items()}
+    if kind == "text_table":
+        return {str(k): str(v) for k, v in dict(raw).items()}
     raise ValueError(f"unknown parameter type {kind!r}; expected one of {TYPES}")
 
 
@@ -186,7 +220,22 @@ def load_parameters_text(text: str) -> ParameterSet:
         entries = _sorted([_parse_entry(key, kind, raw) for raw in item["values"]])
         _check_no_overlap(key, entries)
         versions[key] = entries
+    _check_required(versions)
     return ParameterSet(str(doc["set_version"]), versions)
+
+
+def _check_required(versions: Mapping[str, tuple[ParameterVersion, ...]]) -> None:
+    """A file without the plan period or with an unknown payee kind would decide on a default."""
+    for key in PERIOD_KEYS:
+        if key not in versions:
+            raise ValueError(f"parameter {key} is required (the plan period)")
+    for entry in versions.get("payee.kind", ()):
+        table: Mapping[str, str] = entry.value  # type: ignore[assignment]
+        odd, missing = set(table.values()) - PAYEE_KINDS, PAYEE_CLAUSES - set(table)
+        if odd:
+            raise ValueError(f"payee.kind {entry.version}: {sorted(odd)} not one of {sorted(PAYEE_KINDS)}")
+        if missing:
+            raise ValueError(f"payee.kind {entry.version} names no payee for {sorted(missing)}")
 
 
 def load_parameters_file(path: Path | str) -> ParameterSet:

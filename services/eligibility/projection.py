@@ -1,21 +1,22 @@
 """From the registry's dated fact records to a `PersonFacts` snapshot as of one day. Pure.
 
-The attribute names per fact kind are the contract documented in docs/events.md
-(registry.person.fact_recorded): employment {employer_code, hire_date, contract_months,
-open_ended, employer_in_nantong}; unemployment_insurance_months {months};
-pension_insurance_months {months, insured_in_nantong}; disability {severity};
-family_link {relative_poor_or_severely_disabled}; student {expected_graduation};
-provincial_subsidy_received {certificate_number}; the other kinds hold while valid.
+The attributes per fact kind are the contract of `registry.person.fact_recorded` (docs/events.md,
+services/registry/fact_contract.py). A kind holds on a day when one of its records is valid then;
+a later record of the same kind supersedes. Facts keyed by a certificate number (provincial
+subsidy received, degree records) describe that certificate whenever they were recorded.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
-from services.eligibility.facts import PersonFacts
+from services.eligibility.facts import DegreeRecord, PersonFacts
+
+_NONE: Mapping[str, Sequence[FactRecord]] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,8 @@ _FLAG_KINDS = {
     "dibao_household": "subsistence_allowance",
     "drawing_unemployment_benefit": "drawing_ui_benefit",
     "drawing_monthly_pension": "drawing_monthly_pension",
+    "monthly_pension_entitlement": "pension_entitled",
+    "veteran": "veteran",
 }
 
 
@@ -55,30 +58,52 @@ def _date(value: object) -> dt.date | None:
     return dt.date.fromisoformat(value) if isinstance(value, str) and value else None
 
 
-def snapshot(person_key: str, records: list[FactRecord], day: dt.date) -> PersonFacts:
-    """What was true of the person on `day`."""
+def snapshot(person_key: str, records: Sequence[FactRecord], day: dt.date,
+             relatives: Mapping[str, Sequence[FactRecord]] = _NONE) -> PersonFacts:
+    """What was true of the person on `day`; `relatives` are the facts of the people the person's
+    family links name (十三.4)."""
     now = _in_force(records, day)
     values: dict[str, Any] = {flag: kind in now for kind, flag in _FLAG_KINDS.items()}
     values |= _employment(now.get("employment"))
-    ui = now.get("unemployment_insurance_months")
-    pension = now.get("pension_insurance_months")
-    disability = now.get("disability")
-    family = now.get("family_link")
-    student = now.get("student")
+    ui, pension = now.get("unemployment_insurance_months"), now.get("pension_insurance_months")
+    disability, student = now.get("disability"), now.get("student")
     values |= {
         "ui_contribution_months": int(ui.attributes.get("months", 0)) if ui else 0,
         "pension_contribution_months": int(pension.attributes.get("months", 0)) if pension else 0,
         "pension_insured_in_nantong": bool(pension.attributes.get("insured_in_nantong", True)) if pension else False,
         "disabled": disability is not None,
         "disability_severe": bool(disability and disability.attributes.get("severity") == "severe"),
-        "family_of_poor_or_severely_disabled": bool(
-            family and family.attributes.get("relative_poor_or_severely_disabled")),
         "student_final_two_years": _final_two_years(student, day),
         "provincial_subsidy_certificates": frozenset(
-            str(r.attributes.get("certificate_number")) for r in records
-            if r.kind == "provincial_subsidy_received" and r.valid_from <= day),
+            str(r.attributes.get("certificate_number")) for r in records if r.kind == "provincial_subsidy_received"),
+        "degree_records": MappingProxyType({
+            str(r.attributes["certificate_number"]): DegreeRecord(str(r.attributes.get("study_mode")),
+                                                                   str(r.attributes.get("education_level")))
+            for r in records if r.kind == "degree_record"}),
     }
+    if relatives:
+        values |= _family(records, day, relatives)
     return PersonFacts(person_id=person_key, as_of=day, **values)
+
+
+def _family(records: Sequence[FactRecord], day: dt.date,
+            relatives: Mapping[str, Sequence[FactRecord]]) -> dict[str, bool]:
+    """十三.4: the statuses on `day` of every relative a family link in force names."""
+    low_income = subsistence = severe = False
+    for link in records:
+        if link.kind != "family_link" or not link.holds_on(day):
+            continue
+        rel = _in_force(relatives.get(str(link.attributes.get("relative_person_key")), ()), day)
+        low_income |= "low_income_rural_household" in rel
+        subsistence |= "dibao_household" in rel
+        severe |= "disability" in rel and rel["disability"].attributes.get("severity") == "severe"
+    return {"family_low_income": low_income, "family_subsistence": subsistence, "family_severely_disabled": severe}
+
+
+def linked_relatives(records: Iterable[FactRecord]) -> set[str]:
+    """The person keys this person's family links name."""
+    return {str(r.attributes["relative_person_key"]) for r in records
+            if r.kind == "family_link" and r.attributes.get("relative_person_key")}
 
 
 def _employment(record: FactRecord | None) -> dict[str, Any]:

@@ -54,6 +54,30 @@ PROVINCIAL_NOTE = R("provincial_subsidy_exclusive", "本补贴与省高技能人
                     "this subsidy excludes the provincial high-skill shortage subsidy")
 NO_PARAMETERS = R("no_parameters_in_force", "该日期无有效补贴参数",
                   "no parameters are in force on that date")
+OUTSIDE_PLAN_PERIOD = R("outside_plan_period", "不在职业技能提升行动实施期内（通政办发〔2019〕112号）",
+                        "outside the plan period of 通政办发〔2019〕112号")
+NOT_ON_THE_JOB_TRAINING = R("not_on_the_job_training", "无在岗或转岗转业培训的记录",
+                            "no record shows on-the-job or job-transfer training")
+APPLIED_TOO_LATE = R("applied_after_window", "超过取证之日起的申请期限",
+                     "the registry received the certificate after the application window")
+RECEIPT_DAY_UNKNOWN = R("receipt_day_unknown", "证书报送日期未知，无法核对申请期限",
+                        "the day the registry received the certificate is unknown")
+CLASS_UNKNOWN = R("training_class_unknown", "证书未关联培训班，无法核对学时",
+                  "the certificate names no training class, so completed hours cannot be checked")
+HOURS_UNKNOWN = R("completed_hours_unknown", "无结业学时记录，无法核对是否学完规定课时",
+                  "no completion record with hours: whether the required hours were completed is unknown")
+DEGREE_RECORD_MISSING = R("degree_record_missing", "教育部门无该学历证书的记录",
+                          "the education feeder has no record of this degree certificate")
+DEGREE_BELOW_ASSOCIATE = R("degree_below_associate", "学历低于大专", "the degree is below associate level")
+PENSION_ENTITLED = R("entitled_to_monthly_pension", "具有按月领取养老金资格人员不在补贴范围内",
+                     "people entitled to a monthly pension are out of scope")
+IN_SCOPE_BY_13_3 = R("in_scope_by_13_3", "有培训需求、不具有按月领取养老金资格，按第十三.3项纳入补贴范围",
+                     "in scope under 十三.3: training needs and no entitlement to a monthly pension")
+REPEAT_KEY_UNKNOWN = R("repeat_identity_unknown", "证书未载明职业（工种）、作业项目或培训项目，无法核对是否重复享受",
+                       "the certificate names no occupation, operation item or project: a repeat cannot be ruled out")
+PAYEE_UNKNOWN = R("payee_unknown", "现有记录未载明应付款单位", "the records do not name the enterprise or "
+                  "institution to pay")
+EMPLOYER_UNKNOWN = R("employer_unknown", "无就业登记记录，用人单位未知", "no employment record names the employer")
 
 # Non-certificate triggers
 CLASS_TOO_SMALL = R("order_class_too_small", "订单班人数不足规定规模",

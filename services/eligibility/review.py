@@ -1,5 +1,7 @@
-"""Human review: the queue, a person's request against an automated rejection (PIPL art. 24),
-and a reviewer's resolution, which is a new decision superseding the reviewed one (never an edit).
+"""Human review: the queue, a person's request (against an automated rejection or the amount of an
+approval, PIPL art. 24), and a reviewer's resolution, which is a new decision superseding the
+reviewed one (never an edit). The rules are in review_rules.py; this module loads, writes and then
+re-decides the person, so a slot freed by a rejection goes to the next cap-rejected trigger.
 
 A reviewer's decision records `auto_basis` (the automated outcome it resolved). Re-evaluation
 keeps it while the automated outcome is unchanged, and supersedes it when facts change.
@@ -10,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
-from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -18,28 +19,21 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.eligibility import paramstore, store
-from services.eligibility.decision import APPROVED, REJECTED, Reason
-from services.eligibility.reevaluate import (
-    decision_row,
-    load_catalog,
-    lock_persons,
-    store_changes,
-    stored_decision,
-)
-from services.eligibility.trigger_items import Decided
-from shared.money import fen_to_yuan, round_half_up
-from shared.problems import Problem
+from services.eligibility import load, store
+from services.eligibility.decision import APPROVED, REJECTED, Decision, Reason, Step
+from services.eligibility.domain import ORDER_CLASS
+from services.eligibility.handlers import lock_persons, redecide
+from services.eligibility.person import Changes, Decided, Held
+from services.eligibility.review_rules import Evidence, ReviewError, approved_amount, check_request, check_reviewer
+from services.eligibility.write import write_changes
 
 if TYPE_CHECKING:
     from shared.app import Runtime
 
-UNCAPPED = "out_of_catalog_at_cost"  # 四.3: actual training cost + assessment fee, on evidence
-
 
 @dataclasses.dataclass(frozen=True)
 class Actor:
-    """Who acts, as the token (or the swap-in header dependency) says."""
+    """Who acts, as the token says."""
 
     actor_id: str
     role: str
@@ -50,24 +44,21 @@ async def _decision(session: AsyncSession, decision_id: uuid.UUID) -> dict[str, 
     row = (await session.execute(sa.select(d).where(d.c.decision_id == decision_id).with_for_update())
            ).mappings().first()
     if row is None:
-        raise Problem(404, "No such decision", f"decision {decision_id} does not exist", field="decision_id")
+        raise ReviewError(404, "No such decision", f"decision {decision_id} does not exist", "decision_id")
     return dict(row)
 
 
 async def request_review(session: AsyncSession, decision_id: uuid.UUID, actor: Actor,
                          reason: str) -> dict[str, Any]:
-    """PIPL art. 24: a person may ask for a human to look at an automated rejection."""
+    """A person may ask for a human to look at an automated rejection or approved amount."""
     row = await _decision(session, decision_id)
-    if not row["current"] or row["outcome"] != REJECTED or row["record"].get("review"):
-        raise Problem(409, "Not reviewable", "only a current automated rejection can be put to human "
-                      "review", field="decision_id")
+    check_request(row["outcome"], row["current"], bool(row["record"].get("review")))
     review_id = uuid.uuid4()
     stmt = insert(store.reviews).values(
         review_id=review_id, decision_id=decision_id, person_key=row["person_key"], origin="requested",
         requested_by=f"{actor.role}:{actor.actor_id}", request_reason=reason).on_conflict_do_nothing()
     if (await session.execute(stmt.returning(store.reviews.c.review_id))).first() is None:
-        raise Problem(409, "Review already open", "a review of this decision is already open",
-                      field="decision_id")
+        raise ReviewError(409, "Review already open", "a review of this decision is already open", "decision_id")
     return {"review_id": review_id, "decision_id": decision_id, "status": "open", "origin": "requested"}
 
 
@@ -85,97 +76,89 @@ async def list_reviews(session: AsyncSession, status: str, limit: int) -> list[d
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class Resolution:
+    approve: bool
+    amount_fen: int | None
+    reason: str
+    evidence: Evidence | None = None
+
+
 async def resolve(session: AsyncSession, runtime: Runtime, review_id: uuid.UUID, actor: Actor,
-                  approve: bool, amount_fen: int | None, reason: str) -> dict[str, Any]:
-    """Approve (with an amount within the plan's cap) or reject; attributed; supersedes."""
+                  res: Resolution) -> dict[str, Any]:
+    """Approve (an amount within the plan's cap, or at cost on evidence) or reject; attributed;
+    supersedes the reviewed decision; then the person is re-decided."""
     r = store.reviews
     review = (await session.execute(sa.select(r).where(r.c.review_id == review_id).with_for_update())
               ).mappings().first()
     if review is None:
-        raise Problem(404, "No such review", f"review {review_id} does not exist", field="review_id")
+        raise ReviewError(404, "No such review", f"review {review_id} does not exist", "review_id")
     if review["status"] != "open":
-        raise Problem(409, "Review closed", f"the review is {review['status']}", field="review_id")
+        raise ReviewError(409, "Review closed", f"the review is {review['status']}", "review_id")
+    check_reviewer(review["requested_by"], actor.actor_id)
     await lock_persons(session, [review["person_key"]])
-    old = await _decision(session, review["decision_id"])
-    if not old["current"]:
-        raise Problem(409, "Decision superseded", "facts changed; a newer decision replaced it",
-                      field="review_id")
-    amount = await _checked_amount(session, runtime, old, approve, amount_fen)
-    row = _reviewed_row(old, actor, approve, amount, reason, review, await paramstore.current(session, runtime))
+    row = await _decision(session, review["decision_id"])
+    if not row["current"]:
+        raise ReviewError(409, "Decision superseded", "facts changed; a newer decision replaced it", "review_id")
+    old = load.held(row)
+    got = await _reviewed(session, runtime, old, row, actor, res, dict(review))
+    catalog, params = await load.load_reference(session, runtime)
     try:
-        await store_changes(session, runtime, [row], [old], [old["person_key"]])
-    except IntegrityError as exc:  # 十三.1: the database refuses a 4th slot or a repeated occupation
-        raise Problem(409, "Limit of 十三 reached", "approving would break a person-level limit "
-                      f"({type(exc.orig).__name__})", field="amount_fen") from None
+        written = await write_changes(session, runtime, {row["person_key"]: Changes([(got, old)], [old])}, params)
+        await _redecide_subject(session, runtime, row)
+    except IntegrityError as exc:  # 十三.1: the database refuses a slot above the cap or a repeat
+        raise ReviewError(409, "Limit of 十三 reached", "approving would break a person-level limit "
+                          f"({type(exc.orig).__name__})", "amount_fen") from None
+    new_id = written[0]["decision_id"]
     await session.execute(sa.update(r).where(r.c.review_id == review_id).values(
-        status="approved" if approve else "rejected", resolved_by=actor.actor_id, resolved_role=actor.role,
-        resolved_at=sa.func.now(), resolution_reason=reason, amount_fen=amount,
-        result_decision_id=row["decision_id"]))
-    return {"review_id": review_id, "status": "approved" if approve else "rejected",
-            "decision_id": row["decision_id"], "amount_fen": amount, "supersedes": old["decision_id"]}
+        status="approved" if res.approve else "rejected", resolved_by=actor.actor_id, resolved_role=actor.role,
+        resolved_at=sa.func.now(), resolution_reason=res.reason, amount_fen=got.decision.amount_fen,
+        result_decision_id=new_id))
+    return {"review_id": review_id, "status": "approved" if res.approve else "rejected", "decision_id": new_id,
+            "amount_fen": got.decision.amount_fen, "supersedes": old.decision_id}
 
 
-async def _checked_amount(session: AsyncSession, runtime: Runtime, old: dict[str, Any], approve: bool,
-                          amount_fen: int | None) -> int:
-    if not approve:
-        return 0
-    if amount_fen is None or amount_fen <= 0:
-        raise Problem(422, "Amount required", "an approval needs an amount in fen > 0", field="amount_fen")
-    cap = await plan_cap(session, runtime, old)
-    if cap is None and UNCAPPED not in {x["code"] for x in old["record"].get("reasons", [])}:
-        raise Problem(422, "No plan cap", f"clause {old['clause']} gives no cap for this case",
-                      field="amount_fen")
-    if cap is not None and amount_fen > cap:
-        raise Problem(422, "Above the plan's cap", f"{fen_to_yuan(amount_fen)} exceeds the cap of "
-                      f"{fen_to_yuan(cap)} yuan", field="amount_fen")
-    return amount_fen
+async def _redecide_subject(session: AsyncSession, runtime: Runtime, row: dict[str, Any]) -> None:
+    """The reviewer's decision can free or take a slot: re-decide the person (or order class)."""
+    if row["trigger_kind"] == ORDER_CLASS:
+        await redecide(session, runtime, [], [row["trigger_id"]])
+    else:
+        await redecide(session, runtime, [row["person_key"]])
 
 
-async def plan_cap(session: AsyncSession, runtime: Runtime, old: dict[str, Any]) -> int | None:
-    """The most the plan allows for this decision: its proposed amount ("up to", 四.1) when it has
-    one; otherwise the clause's top rate on the facts date (shortage share, uplift, table maximum)."""
-    if old["amount_fen"] > 0:
-        return int(old["amount_fen"])
-    params = await paramstore.current(session, runtime)
-    view = params.at(dt.date.fromisoformat(old["record"]["facts_as_of"]))
-    trig = old["record"].get("trigger", {})
-    std = (await load_catalog(session, runtime)).standard(
-        trig.get("occupation_code"), trig.get("level"), view.day)
-    total = Fraction(std.total_fen) if std else None
-    caps = {
-        "四.2": lambda: total and total * view.get("四.2.shortage_share"),
-        "四.3": lambda: total and total * view.get("四.3.shortage_share"),
-        "四.4": lambda: total and total * view.get("四.4.share") * view.get("四.4.shortage_uplift"),
-        "五.2": lambda: total and total * view.get("五.2.share"),
-        "四.5a": lambda: max(view.get("四.5a.reward_fen").values()),
-        "四.5b": lambda: view.get("四.5b.reward_fen"),
-        "四.7": lambda: max(view.get("四.7.per_year_fen").values()),
-        "五.3": lambda: view.get("五.3.per_month_fen") * view.get("五.3.max_months"),
-        "五.4": lambda: max(view.get("五.4.training_fen").values()) + view.get("五.4.certificate_reward_fen"),
-        "六": lambda: max(view.get("六.training_fen").values()),
-    }
-    found = caps.get(old["clause"], lambda: None)()
-    return round_half_up(Fraction(found)) if found else None
+async def _reviewed(session: AsyncSession, runtime: Runtime, old: Held, row: dict[str, Any], actor: Actor,
+                    res: Resolution, review: dict[str, Any]) -> Decided:
+    rec = row["record"]
+    kept = tuple(Step(s["description_zh"], s["description_en"], s["value"]) for s in rec.get("steps", []))
+    amount, steps = 0, kept
+    if res.approve:
+        catalog, params = await load.load_reference(session, runtime)
+        facts_day = dt.date.fromisoformat(rec["facts_as_of"])
+        trig = rec.get("trigger", {})
+        code = catalog.canonical(trig.get("occupation_code"), trig.get("occupation_edition") or "2015")
+        std = catalog.standard(code, trig.get("level"), facts_day)
+        codes = [x["code"] for x in rec.get("reasons", [])]
+        amount, steps = approved_amount(old.clause, codes, old.amount_fen, std, params.at(facts_day),
+                                        res.amount_fen, res.evidence, kept)
+    note = Reason("human_review", f"人工复核（{actor.role}:{actor.actor_id}）：{res.reason}",
+                  f"human review ({actor.role}:{actor.actor_id}): {res.reason}")
+    d = old.decision()._replace(outcome=APPROVED if res.approve else REJECTED, amount_fen=amount,
+                            reasons=(note,), steps=steps if res.approve else (),
+                            parameter_versions=tuple(_versions(rec)))
+    basis = rec.get("auto_basis") or {"outcome": old.outcome, "amount_fen": old.amount_fen}
+    extra = {"auto_basis": basis, "catalog_line": rec.get("catalog_line"), "shortage_list": rec.get("shortage_list"),
+             "review": {"review_id": str(review["review_id"]), "origin": review["origin"], "by": actor.actor_id,
+                        "role": actor.role, "reason": res.reason, "at": dt.datetime.now(dt.UTC).isoformat(),
+                        "requested_by": review["requested_by"], "request_reason": review["request_reason"],
+                        "evidence": dataclasses.asdict(res.evidence) if res.evidence else None}}
+    return Decided(old.trigger_id, row["trigger_kind"], d, rec.get("district"),
+                   dt.date.fromisoformat(rec["facts_as_of"]), tuple(rec.get("facts_used", [])),
+                   rec.get("trigger", {}), rec.get("class_id"), rec.get("institution_code"),
+                   tuple(rec.get("target_groups", [])), extra)
 
 
-def _reviewed_row(old: dict[str, Any], actor: Actor, approve: bool, amount: int, reason: str,
-                  review: Any, params: Any) -> dict[str, Any]:
-    outcome = APPROVED if approve else REJECTED
-    note = Reason("human_review", f"人工复核（{actor.role}:{actor.actor_id}）：{reason}",
-                  f"human review ({actor.role}:{actor.actor_id}): {reason}")
-    d = dataclasses.replace(stored_decision(old), outcome=outcome, amount_fen=amount, reasons=(note,))
-    rec = old["record"]
-    trigger = rec.get("trigger", {})
-    got = Decided(old["trigger_id"], old["trigger_kind"], d, rec.get("district") or trigger.get("district"),
-                  dt.date.fromisoformat(rec["facts_as_of"]), rec.get("facts_used", []), trigger,
-                  rec.get("payee_kind", "worker"), rec.get("payee_ref"))
-    basis = rec.get("auto_basis") or {"outcome": old["outcome"], "amount_fen": old["amount_fen"]}
-    extra = {"auto_basis": basis, "steps": rec.get("steps", []),
-             "review": {"review_id": str(review["review_id"]), "origin": review["origin"],
-                        "by": actor.actor_id, "role": actor.role, "reason": reason,
-                        "at": dt.datetime.now(dt.UTC).isoformat(),
-                        "requested_by": review["requested_by"], "request_reason": review["request_reason"]}}
-    row = decision_row(old["person_key"], got, old["decision_id"], params.set_version, extra)
-    row["occupation_key"], row["counts_toward_cap"] = old["occupation_key"], old["counts_toward_cap"]
-    row["record"]["parameter_versions"] = rec.get("parameter_versions", [])
-    return row
+def _versions(rec: dict[str, Any]) -> list[tuple[str, str]]:
+    return [tuple(v.rsplit("@", 1)) for v in rec.get("parameter_versions", [])]  # type: ignore[misc]
+
+
+__all__ = ["Actor", "Decision", "Resolution", "list_reviews", "request_review", "resolve"]

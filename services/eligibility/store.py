@@ -1,8 +1,11 @@
 """Eligibility's own tables: projections of registry facts and the decisions it made.
 
 Limits of 十三.1 are backed by constraints, not only by the domain: one current decision per
-(trigger, clause); one holding decision per person, occupation and level for the capped clauses;
-at most 3 holding capped decisions per person and calendar year (person_year_slots CHECK).
+(trigger, clause); one holding decision per person and repeat key (occupation and level, or the
+kind's own identity) for the capped clauses; at most the parameter's cap of holding capped
+decisions per person and calendar year (person_year_slots: `cap` is written from the parameter in
+force that year with every recount, and CHECK used <= cap). Certificates and completions get an
+`arrival` number when first projected: the order the 十三.1 cap is judged in.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ catalog = sa.Table(
     sa.Column("appraisal_fen", sa.BigInteger, nullable=False),
     sa.Column("valid_from", sa.Date, nullable=False),
     sa.Column("valid_to", sa.Date),
+    sa.Column("published_at", sa.DateTime(timezone=True)),  # later published wins where versions overlap
     sa.UniqueConstraint("catalog_version", "occupation_code", "occupation_edition", "level", "kind",
                         name="catalog_projection_row", postgresql_nulls_not_distinct=True),
 )
@@ -36,6 +40,8 @@ shortage_lists = sa.Table(
     sa.Column("list_kind", sa.Text, nullable=False),
     sa.Column("year", sa.SmallInteger, nullable=False),
     sa.Column("occupation_codes", JSONB, nullable=False),
+    sa.Column("occupations", JSONB),  # [{code, edition}]
+    sa.Column("published_at", sa.DateTime(timezone=True)),  # the latest published list of a year wins
     sa.PrimaryKeyConstraint("list_version", "list_kind", "year"),
 )
 
@@ -47,16 +53,22 @@ person_facts = sa.Table(
     sa.Column("valid_from", sa.Date, nullable=False),
     sa.Column("valid_to", sa.Date),
     sa.Column("attributes", JSONB, nullable=False),
+    # 十三.4: whose family links name this person (their decisions read this person's status).
+    sa.Index("family_links_by_relative", sa.text("(attributes->>'relative_person_key')"),
+             postgresql_where=sa.text("kind = 'family_link'")),
 )
 
 certificates = sa.Table(
     "certificates", metadata,
     sa.Column("certificate_id", UUID(as_uuid=True), primary_key=True),
     sa.Column("person_key", sa.Text, nullable=False, index=True),
-    sa.Column("payload", JSONB, nullable=False),
+    sa.Column("payload", JSONB, nullable=False),  # a CertificateIssuedV2 payload (V1 upcast)
     sa.Column("revoked_on", sa.Date),
-    # A Catalog row or shortage list arriving late re-decides the holders of that occupation.
+    sa.Column("arrival", sa.BigInteger, sa.Identity(), nullable=False),
+    # A Catalog row or shortage list arriving late re-decides the holders of that occupation; a class
+    # record arriving late, the holders of certificates from that class.
     sa.Index("certificates_by_occupation", sa.text("(payload->>'occupation_code')")),
+    sa.Index("certificates_by_class", sa.text("(payload->>'class_id')")),
 )
 
 # Revocations in their own table so a revocation delivered before its certificate still holds.
@@ -83,6 +95,7 @@ completions = sa.Table(
     sa.Column("event_type", sa.Text, nullable=False),
     sa.Column("completed_on", sa.Date, nullable=False),
     sa.Column("payload", JSONB, nullable=False),
+    sa.Column("arrival", sa.BigInteger, sa.Identity(), nullable=False),
 )
 
 # Dated parameters as the bureau uploaded them: one row per version of the whole file, never
@@ -122,8 +135,6 @@ reviews = sa.Table(
     sa.Index("reviews_by_status", "status", "opened_at"),
 )
 
-CAPPED_CLAUSES = ("四.2", "四.3", "四.4", "五.2", "五.4", "六")  # RULES.md reading of 十三.1
-
 decisions = sa.Table(
     "decisions", metadata,
     sa.Column("decision_id", UUID(as_uuid=True), primary_key=True),
@@ -153,6 +164,7 @@ person_year_slots = sa.Table(
     sa.Column("person_key", sa.Text, nullable=False),
     sa.Column("year", sa.SmallInteger, nullable=False),
     sa.Column("used", sa.SmallInteger, nullable=False),
+    sa.Column("cap", sa.SmallInteger, nullable=False),  # 十三.1.per_year_cap in force that year
     sa.PrimaryKeyConstraint("person_key", "year"),
-    sa.CheckConstraint("used BETWEEN 0 AND 3", name="at_most_three_subsidies_per_year"),
+    sa.CheckConstraint("used >= 0 AND used <= cap", name="at_most_the_yearly_cap"),
 )

@@ -1,8 +1,9 @@
 """What-if: re-decide a period under changed parameters, touching nothing, and sum the change.
 
-Both runs decide each person's certificates in order with priors carried forward, so the caps
-of 十三.1 act as they would. Decisions are deterministic in their inputs, so a person whose base
-decisions read no parameter that differs between the two sets gets the same decisions under the
+Both runs decide each person's certificates in arrival order with priors carried forward, through
+the same pure `decide_certificate` the service uses, so the caps of 十三.1 act as they would.
+Decisions are deterministic in their inputs, so a person whose base decisions (and the clauses they
+considered) read no parameter that differs between the two sets gets the same decisions under the
 changed set: only the others are re-run. That keeps a 305,000-certificate what-if within seconds.
 """
 
@@ -12,9 +13,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from .catalog import CatalogView
+from .choice import decide_certificate
 from .decision import APPROVED, NEEDS_REVIEW, Decision
-from .domain import decide_one
-from .facts import CatalogView, CertificateFacts, PersonFacts
+from .facts import CertificateFacts, PersonFacts
 from .limits import PriorApprovals
 from .params import ParameterSet
 from .rules import CLAUSE_KEYS
@@ -74,7 +76,9 @@ class WhatIfSummary:
 
 
 def affected_clauses(changed_keys: frozenset[str]) -> frozenset[str]:
-    """Clauses that read at least one changed parameter."""
+    """Clauses that read at least one changed parameter (all of them when the period changes)."""
+    if changed_keys & {"plan.period_from", "plan.period_to"}:
+        return frozenset(CLAUSE_KEYS)
     return frozenset(c for c, keys in CLAUSE_KEYS.items() if changed_keys.intersection(keys))
 
 
@@ -91,10 +95,10 @@ def _run(
 ) -> list[tuple[str, Decision]]:
     if len(cases) == 1:  # most people: one certificate in the period, no priors to carry
         case = cases[0]
-        return [(case.district, decide_one(case.cert, case.person, catalog, params, prior))]
+        return [(case.district, decide_certificate(case.cert, case.person, catalog, params, prior))]
     out = []
     for case in cases:
-        d = decide_one(case.cert, case.person, catalog, params, prior)
+        d = decide_certificate(case.cert, case.person, catalog, params, prior)
         out.append((case.district, d))
         prior = prior.add(d)
     return out
@@ -136,7 +140,7 @@ def what_if_groups(
         decided = _run(person_cases, catalog, params_base, prior)
         persons, count = persons + 1, count + len(person_cases)
         _tally(base, decided)
-        if any(d.clause in affected for _, d in decided):
+        if any(d.clause in affected or any(c.clause in affected for c in d.considered) for _, d in decided):
             rerun += 1
             decided = _run(person_cases, catalog, params_changed, prior)
         _tally(changed, decided)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import multiprocessing as mp
 from collections.abc import Sequence
 
-from .facts import CatalogView
+from .catalog import CatalogView
 from .params import ParameterSet
 from .whatif import WhatIfCase, WhatIfSummary, by_person, merge, what_if, what_if_groups
 

@@ -26,7 +26,9 @@ from services.payments import store, verify
 from services.payments.claims import HoldReason
 from services.payments.disbursements import Actor, Role, State
 from shared.app import SessionDep
-from shared.auth import InvalidToken, PrincipalDep, decode_token, require_roles
+from shared.auth import PrincipalDep, principal_of, require_roles
+from shared.clock import nantong_today
+from shared.disclosure import min_cell_on, suppress
 from shared.money import fen_to_yuan
 from shared.problems import Problem
 
@@ -66,11 +68,8 @@ Outcome = tuple[int, dict[str, Any]]
 
 
 def _client_of(request: Request) -> str:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    try:
-        return decode_token(request.app.state.runtime.settings, token.strip()).client_id
-    except InvalidToken:
-        return ""
+    principal = principal_of(request)  # verified by the route's bearer dependency
+    return principal.client_id if principal else ""
 
 
 async def once(request: Request, session: AsyncSession, key: str | None,
@@ -187,9 +186,14 @@ async def ledger_verification(session: SessionDep, _: Any = require_roles("audit
 @router.get("/fund-use")
 async def fund_use(session: SessionDep, year: Annotated[int | None, Query(ge=1900, le=2100)] = None
                    ) -> dict[str, Any]:
-    """Public fund-use summary by source, district, clause and month: no payee, no person."""
+    """Public fund-use summary by source, district, clause and month: no payee, no person. Cells of
+    fewer payments than the small-cell threshold, and their complements, are suppressed
+    (shared/disclosure.py): a clause names disability or low-income status."""
     spent = (await session.execute(store.FUND_USE_SQL, {"year": year})).mappings().all()
     allocated = (await session.execute(store.ALLOCATED_SQL, {"year": year})).mappings().all()
-    return {"year": year,
-            "spent": [dict(r) | {"spent_yuan": fen_to_yuan(r["spent_fen"])} for r in spent],
+    k = min_cell_on(nantong_today())
+    cells = suppress([dict(r) | {"spent_yuan": fen_to_yuan(r["spent_fen"])} for r in spent],
+                     dims=("source", "district", "clause", "month"), count="payments",
+                     values=("spent_fen", "spent_yuan"), k=k)
+    return {"year": year, "min_cell": k, "spent": cells,
             "allocated": [dict(r) | {"allocated_yuan": fen_to_yuan(r["allocated_fen"])} for r in allocated]}

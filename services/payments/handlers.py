@@ -18,7 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.payments import postings as pg
 from services.payments import reconcile
 from services.payments.claims import PAYEE_KINDS
-from shared.events import Event, PayeeAccountRecordedV1, Payload, SubsidyDecidedV1, TrainingPlanRecordedV1
+from shared.events import (
+    Event,
+    PayeeAccountRecordedV1,
+    Payload,
+    SubsidyDecidedV1,
+    SubsidyDecidedV2,
+    TrainingPlanRecordedV1,
+)
 from shared.inbox import route
 
 if TYPE_CHECKING:
@@ -28,6 +35,7 @@ DECISION_COLUMNS = {"decision_id": "uuid", "trigger_id": "uuid", "person_key": "
                     "outcome": "text", "amount_fen": "bigint", "payee_kind": "text", "payee_ref": "text",
                     "district": "text", "decided_on": "date", "class_id": "uuid", "institution_id": "text",
                     "supersedes": "uuid", "ledger_payee_kind": "text"}
+_DERIVED = ("class_id", "institution_id", "ledger_payee_kind")
 _RECORD = pg.unnest_insert("received_decisions", DECISION_COLUMNS, "ON CONFLICT DO NOTHING")
 _REMEMBER = sa.text(
     "INSERT INTO superseded_decisions (decision_id, superseded_by) SELECT * FROM unnest("
@@ -37,7 +45,10 @@ _REMEMBER = sa.text(
 async def on_decided(session: AsyncSession, events: Sequence[Event[SubsidyDecidedV1]], runtime: Runtime) -> None:
     """Record the batch's decisions and what they supersede, then reconcile their triggers."""
     decided = [e.payload for e in events]
-    columns = {c: [getattr(p, c) for p in decided] for c in DECISION_COLUMNS if c != "ledger_payee_kind"}
+    columns = {c: [getattr(p, c) for p in decided] for c in DECISION_COLUMNS if c not in _DERIVED}
+    # V2 names the trigger's class and its institution (十三.5 plans settle by class); V1 did not.
+    columns["class_id"] = [getattr(p, "class_id", None) for p in decided]
+    columns["institution_id"] = [getattr(p, "institution_code", None) for p in decided]
     columns["ledger_payee_kind"] = [k.value if (k := PAYEE_KINDS.get(p.payee_kind)) else None for p in decided]
     await session.execute(_RECORD, columns)
     chain = [p for p in decided if p.supersedes is not None]
@@ -90,7 +101,7 @@ async def on_plan(session: AsyncSession, events: Sequence[Event[TrainingPlanReco
 
 # Accounts and plans first: a decision in the same batch then finds what it needs.
 HANDLERS: dict[type[Payload], Any] = {PayeeAccountRecordedV1: on_account, TrainingPlanRecordedV1: on_plan,
-                                      SubsidyDecidedV1: on_decided}
+                                      SubsidyDecidedV1: on_decided, SubsidyDecidedV2: on_decided}
 
 
 async def handle(session: AsyncSession, events: Sequence[Event[Any]], runtime: Runtime) -> None:

@@ -17,6 +17,7 @@ from services.registry.domain import (
     Resource,
     ResourceKind,
     check_certificate,
+    check_certificate_identity,
 )
 from services.registry.fact_contract import attribute_problems
 from services.registry.schemas import (
@@ -49,6 +50,8 @@ async def push_certificate(body: CertificateCreate, response: Response, session:
                  Resource(ResourceKind.CERTIFICATE, institution_id=body.issuer_code), field="issuer_code")
     try:
         check = check_certificate(CertificateKind(body.kind), body.number, body.level)
+        check_certificate_identity(CertificateKind(body.kind), body.operation_category, body.operation_item,
+                                   body.project_type)
     except InvalidCertificate as exc:
         raise Problem(422, "Invalid certificate", exc.reason, field=exc.field) from None
     result = await handlers.record_certificate(session, runtime, body)
@@ -111,19 +114,16 @@ async def record_fact(body: FactCreate, response: Response, session: SessionDep,
     return FactRead(**read)
 
 
-@router.post("/people", status_code=201,
-             responses={**AUTH_ERRORS, 200: {"description": "Already registered: nothing changed"}})
-async def register_person(body: PersonCreate, response: Response, session: SessionDep,
-                          runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
-    """Register a person (实名制); district staff only in their own district."""
+@router.post("/people", status_code=200, responses=AUTH_ERRORS)
+async def register_person(body: PersonCreate, session: SessionDep, runtime: RuntimeDep,
+                          principal: PrincipalDep) -> dict[str, Any]:
+    """Register a person (实名制); district staff only in their own district. The answer is the same
+    whether or not the person was already registered: it must not tell a caller who is on the register."""
     ensure_write(principal, Action.CREATE, Resource(ResourceKind.PERSON, district=body.district), field="district")
     key = handlers.person_key_for(runtime, body.resident_id)
-    known = await people.person_row(session, key) is not None
     await people.register_people(session, runtime, [people.NewPerson(body.resident_id, body.district)])
     await session.commit()
     runtime.wake_relay()
-    if known:
-        response.status_code = 200
     return {"person_key": key, "resident_id_masked": mask_resident_id(body.resident_id)}
 
 
@@ -139,6 +139,9 @@ async def get_person(person_key: str, session: SessionDep, runtime: RuntimeDep,
     ensure_read(principal, Resource(ResourceKind.PERSON, district=row["district"], institution_id=owner))
     resident_id = people.resident_id_of(runtime, row)
     record = await people.training_record(session, runtime, person_key)
+    # Without the ID grant, no birth date beside the masked ID: with the district and the last four
+    # characters it would leave a handful of candidate IDs (PIPL: masks that cannot be rebuilt).
     return {"person_key": person_key, "resident_id_masked": mask_resident_id(resident_id),
             "resident_id": resident_id if principal.may_see_ids else None,
-            "birth_date": row["birth_date"], "sex": row["sex"], "district": row["district"]} | record
+            "birth_date": row["birth_date"] if principal.may_see_ids else None, "sex": row["sex"],
+            "district": row["district"]} | record

@@ -1,8 +1,11 @@
-"""Bulk NDJSON imports: one JSON object per line in, one result per line out."""
+"""Bulk NDJSON imports: one JSON object per line in, one result per line out.
+
+The body is streamed into bounded chunks, each imported in its own transaction (services/registry/
+bulk.py); the body may be up to SKILLSUB_MAX_BULK_BYTES (413 past it, shared/limits.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,15 +17,18 @@ from shared.auth import AuthPrincipal, PrincipalDep
 
 router = APIRouter(prefix="/v1/bulk", tags=["bulk"])
 NDJSON = "application/x-ndjson"
-Importer = Callable[[AsyncSession, Runtime, AuthPrincipal, bytes], Awaitable[list[bulk.LineResult]]]
+Importer = Callable[[AsyncSession, Runtime, AuthPrincipal, AsyncIterable[bulk.Chunk]],
+                    Awaitable[list[bulk.LineResult]]]
 DOC = {"requestBody": {"content": {NDJSON: {"schema": {"type": "string"}}}}}
 
 
 async def _run(importer: Importer, request: Request, session: AsyncSession, runtime: Runtime,
                principal: AuthPrincipal) -> Response:
-    results = await importer(session, runtime, principal, await request.body())
-    await session.commit()
-    runtime.wake_relay()
+    chunks = bulk.ndjson_chunks(request.stream(), runtime.settings.skillsub_bulk_chunk_lines)
+    try:
+        results = await importer(session, runtime, principal, chunks)
+    finally:
+        runtime.wake_relay()  # whatever chunks committed are published
     errors = sum(r.status == "error" for r in results)
     body = bulk.render(results)
     return Response(body, media_type=NDJSON, headers={"X-Lines-Ok": str(len(results) - errors),

@@ -19,6 +19,9 @@ from shared.app import RuntimeDep, SessionDep
 from shared.auth import PrincipalDep
 from shared.problems import Problem
 
+# Public lists come a page at a time: an unbounded answer is a cheap way to load the service.
+PageLimit = Annotated[int, Query(ge=1, le=1000, description="rows per page")]
+PageOffset = Annotated[int, Query(ge=0, le=10_000_000, description="rows to skip")]
 router = APIRouter(prefix="/v1", tags=["training"])
 UNCHANGED = {"description": "Already recorded with the same content: nothing changed"}
 # Query filters are shaped like the codes they match: a NUL byte reached PostgreSQL and answered 500.
@@ -48,9 +51,9 @@ async def record_institution(body: InstitutionCreate, response: Response, sessio
 
 
 @router.get("/institutions", summary="Public catalog of institutions (十七), optionally listed on a date")
-async def list_institutions(session: SessionDep, on: date | None = None,
-                            district: DistrictQuery = None) -> list[dict[str, Any]]:
-    return await training.list_institutions(session, on, district)
+async def list_institutions(session: SessionDep, on: date | None = None, district: DistrictQuery = None,
+                            limit: PageLimit = 500, offset: PageOffset = 0) -> list[dict[str, Any]]:
+    return await training.list_institutions(session, on, district, limit=limit, offset=offset)
 
 
 @router.post("/classes", status_code=201, responses={**AUTH_ERRORS, 200: UNCHANGED})
@@ -68,9 +71,9 @@ async def record_class(body: ClassCreate, response: Response, session: SessionDe
 
 
 @router.get("/classes", summary="Public catalog of training projects (十七)")
-async def list_classes(session: SessionDep, institution_id: CreditCodeQuery = None,
-                       on: date | None = None) -> list[dict[str, Any]]:
-    return await training.list_classes(session, institution_id, on)
+async def list_classes(session: SessionDep, institution_id: CreditCodeQuery = None, on: date | None = None,
+                       limit: PageLimit = 500, offset: PageOffset = 0) -> list[dict[str, Any]]:
+    return await training.list_classes(session, institution_id, on, limit=limit, offset=offset)
 
 
 @router.post("/completions", status_code=201, responses={**AUTH_ERRORS, 200: UNCHANGED})

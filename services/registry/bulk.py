@@ -1,16 +1,28 @@
 """Bulk NDJSON imports of people, facts and certificates: one result per line.
 
 Good lines are kept, bad ones reported with line number, field and reason; replaying a file
-changes nothing (every row has a natural key). Lines are processed in chunks with one statement per
-table per chunk, never a query per line.
+changes nothing (every row has a natural key). The body is read as it arrives and imported in
+chunks of SKILLSUB_BULK_CHUNK_LINES lines, each chunk its own transaction (one statement per table
+per chunk, never a query per line): memory and lock time stay bounded whatever the file's size, and
+an interrupted upload keeps the chunks it finished (a replay of the file completes it, changing
+nothing twice). Parsing, validation, hashing and encryption run in a worker process, off the event
+loop and off its GIL (a worker thread still starved the loop: every await waited for the thread's
+5 ms switch interval, and /readyz took 0.3-2 s during a 2 MB upload), so the service keeps
+answering during a maximum-size upload. Events are built from the payload models and staged with
+shared.outbox's add_events.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import codecs
+import concurrent.futures
 import json
+import multiprocessing
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from datetime import date
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
@@ -25,8 +37,9 @@ from services.registry.domain import (
     Resource,
     ResourceKind,
     check_certificate,
+    check_certificate_identity,
 )
-from services.registry.fact_contract import attribute_problems
+from services.registry.fact_contract import attribute_problems, relative_resident_id, stored_attributes
 from services.registry.handlers import PRODUCER, content_hash
 from services.registry.people import (
     NewPerson,
@@ -34,21 +47,25 @@ from services.registry.people import (
     PeopleBatch,
     copy_people,
     fast_resident_id,
+    person_envelopes,
     raw_connection,
     register_people,
 )
 from services.registry.schemas import CertificateCreate, FactCreate, PersonCreate
 from services.registry.store import certificates, facts
 from shared.auth import AuthPrincipal
-from shared.events import CertificateIssuedV1, PersonFactRecordedV1, derived_event_id, new_envelope
+from shared.clock import nantong_today
+from shared.events import CertificateIssuedV2, PersonFactRecordedV1, derived_event_id, new_envelope
 from shared.ids import parse_resident_id
 from shared.pii import lookup_hash
 
 if TYPE_CHECKING:
     from shared.app import Runtime
 
-CHUNK = 5000
+CHUNK = 5000  # lines per chunk when the caller does not say (SKILLSUB_BULK_CHUNK_LINES)
 M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R")
+Chunk = list[tuple[int, str]]  # (line number, text) of the non-blank lines
 
 
 class LineResult(NamedTuple):
@@ -78,10 +95,68 @@ class LineError(Exception):
         self.field, self.reason = field, reason
 
 
-def _lines(body: bytes) -> Iterator[tuple[int, str]]:
-    for number, raw in enumerate(body.decode("utf-8", errors="replace").splitlines(), start=1):
+async def ndjson_chunks(stream: AsyncIterable[bytes], lines: int = CHUNK) -> AsyncIterator[Chunk]:
+    """The body's non-blank lines, `lines` at a time, as the bytes arrive (UTF-8; an undecodable
+    byte becomes U+FFFD and fails that line's JSON, not the file)."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    chunk: Chunk = []
+    number, tail = 0, ""
+    async for piece in stream:
+        text = tail + decoder.decode(piece)
+        parts = text.split("\n")
+        tail = parts.pop()
+        for raw in parts:
+            number += 1
+            if raw.strip():
+                chunk.append((number, raw))
+        if len(chunk) >= lines:
+            yield chunk
+            chunk = []
+    tail += decoder.decode(b"", final=True)
+    for raw in tail.split("\n"):
+        number += 1
         if raw.strip():
-            yield number, raw
+            chunk.append((number, raw))
+    if chunk:
+        yield chunk
+
+
+async def chunks_of(body: bytes, lines: int = CHUNK) -> AsyncIterator[Chunk]:
+    """A whole body (tests, benchmarks) as the chunks a streamed upload gives."""
+    async def one() -> AsyncIterator[bytes]:
+        yield body
+
+    async for chunk in ndjson_chunks(one(), lines):
+        yield chunk
+
+
+_POOL: concurrent.futures.ProcessPoolExecutor | None = None
+
+
+def _pool() -> concurrent.futures.ProcessPoolExecutor:
+    """One worker process per service process, started on first use ("spawn": the service runs
+    threads, which fork would copy in whatever state they were)."""
+    global _POOL
+    if _POOL is None:
+        _POOL = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        atexit.register(_POOL.shutdown, wait=True, cancel_futures=True)  # before the interpreter unwinds
+    return _POOL
+
+
+def warm_up() -> None:
+    """Start the worker process now (spawning and importing takes seconds), without waiting for it."""
+    _pool().submit(int)
+
+
+async def off_loop(fn: Callable[..., R], *args: Any) -> R:
+    """Run a pure, picklable step in the worker process."""
+    return await asyncio.get_running_loop().run_in_executor(_pool(), fn, *args)
+
+
+async def _commit(session: AsyncSession) -> None:
+    """End the chunk's transaction; each chunk leaves its own audit entry (shared/audit.py)."""
+    session.sync_session.info["audit_wrote"] = "audit" in session.sync_session.info
+    await session.commit()
 
 
 def _parse(model: type[M], raw: str) -> M:
@@ -91,17 +166,6 @@ def _parse(model: type[M], raw: str) -> M:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err.get("loc", ())) or "line"
         raise LineError(field, err.get("msg", "invalid")) from None
-
-
-def _chunks(body: bytes) -> Iterator[list[tuple[int, str]]]:
-    chunk: list[tuple[int, str]] = []
-    for item in _lines(body):
-        chunk.append(item)
-        if len(chunk) >= CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _validated(chunk: Iterable[tuple[int, str]], check: Callable[[str], Any],
@@ -125,25 +189,35 @@ _PERSON_FIELDS = frozenset(PersonCreate.model_fields)
 Entry = tuple[int, str]  # line, person key
 
 
-async def import_people(session: AsyncSession, runtime: Runtime, p: AuthPrincipal, body: bytes) -> list[LineResult]:
-    """One statement per chunk (people + their events), sent before the next chunk is prepared so
-    PostgreSQL inserts while Python checks, hashes and encrypts."""
-    raw, check, pii_key = await raw_connection(session), _person_check(p), runtime.state["pii_key"]
+async def import_people(session: AsyncSession, runtime: Runtime, p: AuthPrincipal,
+                        chunks: AsyncIterable[Chunk]) -> list[LineResult]:
+    """Per chunk, one COPY (people) and one statement (their events), then commit; while the
+    database writes a chunk, the worker thread checks, hashes and encrypts the next one."""
+    pii_key = runtime.state["pii_key"]
     results: list[LineResult] = []
-    pending: asyncio.Future[list[str]] | None = None
-    held: list[Entry | LineResult] = []
+    writing: asyncio.Future[list[LineResult]] | None = None
     try:
-        for chunk in _chunks(body):
-            batch, entries = await _prepare_people(chunk, check, pii_key)
-            if pending is not None:
-                results += _people_results(held, await pending)
-            pending, held = asyncio.ensure_future(copy_people(raw, batch)), entries
-        if pending is not None:
-            results += _people_results(held, await pending)
+        async for chunk in chunks:
+            prepared = await off_loop(prepare_people, chunk, p, pii_key)
+            if writing is not None:
+                results += await writing
+            writing = asyncio.ensure_future(_write_people(session, runtime, *prepared))
+        if writing is not None:
+            results += await writing
     finally:
-        if pending is not None and not pending.done():
-            await asyncio.wait([pending])  # never leave a statement in flight on the session
+        if writing is not None and not writing.done():
+            await asyncio.wait([writing])  # never leave a statement in flight on the session
     return results
+
+
+async def _write_people(session: AsyncSession, runtime: Runtime, batch: PeopleBatch,
+                        entries: list[Entry | LineResult]) -> list[LineResult]:
+    inserted = await copy_people(await raw_connection(session), batch)
+    # Envelopes are built here, in a thread: shipping models back from the worker process cost
+    # more in pickling than building them (bench/registry_bulk_bench.py).
+    await runtime.emit(session, await asyncio.to_thread(person_envelopes, inserted))
+    await _commit(session)
+    return _people_results(entries, [r[0] for r in inserted])
 
 
 def _person_check(p: AuthPrincipal) -> Callable[[str], tuple[ParsedId, str | None]]:
@@ -186,13 +260,13 @@ def _parsed_id(number: str) -> ParsedId:
     return rid.number, rid.birth_date, rid.sex
 
 
-async def _prepare_people(chunk: list[tuple[int, str]], check: Callable[[str], tuple[ParsedId, str | None]],
-                          pii_key: bytes) -> tuple[PeopleBatch, list[Entry | LineResult]]:
+def prepare_people(chunk: Chunk, p: AuthPrincipal, pii_key: bytes
+                   ) -> tuple[PeopleBatch, list[Entry | LineResult]]:
+    """Worker process: check, hash and encrypt one chunk."""
+    check = _person_check(p)
     batch, seen = PeopleBatch(), set()
     entries: list[Entry | LineResult] = []
-    for i, (number, raw) in enumerate(chunk):
-        if i % 1000 == 0:
-            await asyncio.sleep(0)  # the previous chunk's statements advance between our slices
+    for number, raw in chunk:
         try:
             rid, district = check(raw)
         except LineError as exc:
@@ -237,23 +311,37 @@ def fact_check(p: AuthPrincipal) -> Callable[[str], FactCreate]:
     return check
 
 
-def fact_row(fact: FactCreate, key: str) -> dict[str, Any]:
-    fields = fact.model_dump(exclude={"resident_id"}) | {"person_key": key}
+def validate_facts(chunk: Chunk, p: AuthPrincipal) -> tuple[list[tuple[int, FactCreate]], list[LineResult]]:
+    """Worker process: the chunk's valid facts, and a result for each refused line."""
+    refused: list[LineResult] = []
+    return _validated(chunk, fact_check(p), refused), refused
+
+
+def fact_row(fact: FactCreate, keys: dict[str, str]) -> dict[str, Any]:
+    relative = relative_resident_id(fact.kind, fact.attributes)
+    fields = fact.model_dump(exclude={"resident_id"}) | {
+        "person_key": keys[fact.resident_id],
+        "attributes": stored_attributes(fact.kind, fact.attributes, keys[relative] if relative else None)}
     digest = content_hash(fields)
     return fields | {"fact_id": uuid.uuid5(uuid.NAMESPACE_URL, f"skillsub:fact:{digest}"), "content_hash": digest}
 
 
-async def import_facts(session: AsyncSession, runtime: Runtime, p: AuthPrincipal, body: bytes) -> list[LineResult]:
+async def import_facts(session: AsyncSession, runtime: Runtime, p: AuthPrincipal,
+                       chunks: AsyncIterable[Chunk]) -> list[LineResult]:
     results: list[LineResult] = []
-    for chunk in _chunks(body):
-        good = _validated(chunk, fact_check(p), results)
-        keys = await register_people(session, runtime, [NewPerson(f.resident_id, None) for _, f in good])
-        rows = [fact_row(f, keys[f.resident_id]) for _, f in good]
+    async for chunk in chunks:
+        good, refused = await off_loop(validate_facts, chunk, p)
+        results += refused
+        named = [f.resident_id for _, f in good] + [r for _, f in good
+                                                    if (r := relative_resident_id(f.kind, f.attributes))]
+        keys = await register_people(session, runtime, [NewPerson(rid, None) for rid in named])
+        rows = [fact_row(f, keys) for _, f in good]
         new = await _insert_new(session, facts, rows, facts.c.fact_id)
         fresh = [r for r in {r["fact_id"]: r for r in rows}.values() if r["fact_id"] in new]
         await runtime.emit(session, [new_envelope(
             PersonFactRecordedV1(**{k: v for k, v in r.items() if k != "content_hash"}), key=r["person_key"],
             producer=PRODUCER, event_id=derived_event_id("fact", r["fact_id"])) for r in fresh])
+        await _commit(session)
         for (n, _), r in zip(good, rows, strict=True):
             # A repeat of a line earlier in the same file is unchanged, like a replay.
             status = "created" if r["fact_id"] in new else "unchanged"
@@ -279,6 +367,7 @@ def certificate_check(p: AuthPrincipal) -> Callable[[str], CertificateCreate]:
         cert = _parse(CertificateCreate, raw)
         try:
             check_certificate(cert.kind, cert.number, cert.level)
+            check_certificate_identity(cert.kind, cert.operation_category, cert.operation_item, cert.project_type)
         except InvalidCertificate as exc:
             raise LineError(exc.field, exc.reason) from None
         resource = Resource(ResourceKind.CERTIFICATE, institution_id=cert.issuer_code)
@@ -288,25 +377,35 @@ def certificate_check(p: AuthPrincipal) -> Callable[[str], CertificateCreate]:
     return check
 
 
-def certificate_row(cert: CertificateCreate, key: str) -> dict[str, Any]:
+def validate_certificates(chunk: Chunk, p: AuthPrincipal
+                          ) -> tuple[list[tuple[int, CertificateCreate]], list[LineResult]]:
+    """Worker process: the chunk's valid certificates, and a result for each refused line."""
+    refused: list[LineResult] = []
+    return _validated(chunk, certificate_check(p), refused), refused
+
+
+def certificate_row(cert: CertificateCreate, key: str, received_on: date) -> dict[str, Any]:
     fields = cert.model_dump(exclude={"resident_id"}) | {"person_key": key}
     cert_id = uuid.uuid5(uuid.NAMESPACE_URL, f"skillsub:certificate:{cert.number}")
-    return fields | {"certificate_id": cert_id, "content_hash": content_hash(fields)}
+    return fields | {"certificate_id": cert_id, "content_hash": content_hash(fields), "received_on": received_on}
 
 
 async def import_certificates(session: AsyncSession, runtime: Runtime, p: AuthPrincipal,
-                              body: bytes) -> list[LineResult]:
+                              chunks: AsyncIterable[Chunk]) -> list[LineResult]:
     results: list[LineResult] = []
-    for chunk in _chunks(body):
-        good = _validated(chunk, certificate_check(p), results)
+    async for chunk in chunks:
+        good, refused = await off_loop(validate_certificates, chunk, p)
+        results += refused
         keys = await register_people(session, runtime, [NewPerson(c.resident_id, c.district) for _, c in good])
-        rows = [certificate_row(c, keys[c.resident_id]) for _, c in good]
+        today = nantong_today()
+        rows = [certificate_row(c, keys[c.resident_id], today) for _, c in good]
         new = await _insert_new(session, certificates, _first_per_number(rows), certificates.c.number)
         stored = await _hashes(session, [r["number"] for r in rows])
         await runtime.emit(session, [new_envelope(
-            CertificateIssuedV1(**{k: v for k, v in r.items() if k != "content_hash"}), key=r["person_key"],
+            CertificateIssuedV2(**{k: v for k, v in r.items() if k != "content_hash"}), key=r["person_key"],
             producer=PRODUCER, event_id=derived_event_id("certificate-issued", r["certificate_id"]))
             for r in _first_per_number(rows) if r["number"] in new])
+        await _commit(session)
         results += [_certificate_result(n, r, new, stored) for (n, _), r in zip(good, rows, strict=True)]
     return sorted(results, key=lambda r: r.line)
 

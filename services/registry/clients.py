@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.registry.domain import Feeder
 from services.registry.store import api_clients
-from shared.auth import AuthPrincipal, hash_secret, verify_secret
+from shared.auth import DUMMY_HASH, AuthPrincipal, hash_secret, verify_secret
 from shared.places import rolled_into
 
 # The demo institution is the issuer the backbone examples use; the demo district is 通州区.
@@ -43,6 +43,9 @@ def demo_clients() -> list[tuple[ClientSpec, str]]:
     """(spec, secret) for one demo client per role, and one per government feeder."""
     specs = [
         ClientSpec("demo-bureau", "bureau", may_see_ids=True, description="demo 市人社局"),
+        # A second bureau officer: parameter and Catalog uploads need one who did not submit them.
+        ClientSpec("demo-bureau-2", "bureau", may_see_ids=True, description="demo second 市人社局 approver"),
+        ClientSpec("demo-security-admin", "security_admin", description="demo 安全管理员: issues clients"),
         ClientSpec("demo-auditor", "auditor", may_see_ids=True, description="demo auditor"),
         ClientSpec("demo-district", "district", districts=rolled_into(DEMO_DISTRICT),
                    description="demo 通州区 staff"),
@@ -94,13 +97,21 @@ async def revoke_client(session: AsyncSession, client_id: str) -> bool:
     return result.first() is not None
 
 
-async def authenticate(session: AsyncSession, client_id: str, secret: str) -> AuthPrincipal | None:
-    """The client's principal if the secret matches and it is not revoked."""
+# scrypt takes ~16 MiB and tens of ms: at most this many checks at once per process.
+SCRYPT_SLOTS = 2
+
+
+async def authenticate(session: AsyncSession, client_id: str, secret: str,
+                       slots: asyncio.Semaphore | None = None) -> AuthPrincipal | None:
+    """The client's principal if the secret matches and it is not revoked. An unknown or revoked
+    client costs the same scrypt check as a wrong secret, so timing does not tell ids apart;
+    `slots` bounds how many checks run at once."""
     row = (await session.execute(sa.select(api_clients).where(api_clients.c.client_id == client_id))
            ).mappings().first()
-    if row is None or row["revoked_at"] is not None:
-        return None
-    if not await asyncio.to_thread(verify_secret, secret, row["secret_hash"]):
+    usable = row is not None and row["revoked_at"] is None
+    async with slots or asyncio.Semaphore(1):
+        matched = await asyncio.to_thread(verify_secret, secret, row["secret_hash"] if usable and row else DUMMY_HASH)
+    if not (usable and matched) or row is None:
         return None
     return AuthPrincipal(client_id=row["client_id"], role=row["role"], institution_id=row["institution_id"],
                          feeder=row["feeder"], districts=frozenset(row["districts"]),

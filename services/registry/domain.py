@@ -73,6 +73,52 @@ def check_certificate(kind: CertificateKind, number: str, level: int | None) -> 
     return NumberCheck(checked=False)
 
 
+class EntrepreneurshipProject(StrEnum):
+    """五.4's four training projects; an entrepreneurship certificate names one."""
+
+    SYB = "syb"  # 创业能力培训（SYB）
+    SIMULATION = "simulation"  # 创业模拟实训
+    ONLINE_ENTREPRENEURSHIP = "online_entrepreneurship"  # 网络创业培训
+    ENTREPRENEUR_UPGRADE = "entrepreneur_upgrade"  # 创业者能力提升培训
+
+
+# 特种作业目录 (原安监总局令第30号附件): the eleven operation categories; items are "<category>.<n>"
+# (1.2 低压电工作业, 2.1 熔化焊接与热切割作业, ...).
+SPECIAL_OPERATION_CATEGORIES: Mapping[str, str] = {
+    "1": "电工作业", "2": "焊接与热切割作业", "3": "高处作业", "4": "制冷与空调作业", "5": "煤矿安全作业",
+    "6": "金属非金属矿山安全作业", "7": "石油天然气安全作业", "8": "冶金（有色）生产安全作业",
+    "9": "危险化学品安全作业", "10": "烟花爆竹安全作业", "11": "其他特种作业",
+}
+_OPERATION_ITEM = re.compile(r"[0-9]{1,2}\.[0-9]{1,2}")
+# 特种设备作业项目代号 (N1 叉车司机, Q2 起重机司机, G1 工业锅炉司炉 ...) and 安管人员 A/B/C 类.
+_PROJECT_CODE = re.compile(r"[A-Z][A-Z0-9]{0,3}")
+SAFETY_KINDS = frozenset({CertificateKind.SPECIAL_OPERATIONS, CertificateKind.SPECIAL_EQUIPMENT,
+                          CertificateKind.SAFETY_MANAGEMENT})
+
+
+def check_certificate_identity(kind: CertificateKind, operation_category: str | None, operation_item: str | None,
+                               project_type: str | None) -> None:
+    """What identifies a certificate without an occupation code (十三.1 "同一职业同一等级"): the
+    special-operations category and item, the 作业项目 code of the other safety kinds, the 五.4 project."""
+    if kind is CertificateKind.SPECIAL_OPERATIONS:
+        _check_special_operation(operation_category, operation_item)
+    elif kind in SAFETY_KINDS:
+        if operation_item is None or not _PROJECT_CODE.fullmatch(operation_item):
+            raise InvalidCertificate("operation_item", f"a {kind} certificate names its 作业项目 code (e.g. N1, Q2, A)")
+    elif operation_category is not None or operation_item is not None:
+        field = "operation_item" if operation_item is not None else "operation_category"
+        raise InvalidCertificate(field, f"a {kind} certificate carries no operation category or item")
+    if (kind is CertificateKind.ENTREPRENEURSHIP) != (project_type is not None):
+        raise InvalidCertificate("project_type", "required for, and only for, entrepreneurship certificates (五.4)")
+
+
+def _check_special_operation(category: str | None, item: str | None) -> None:
+    if category not in SPECIAL_OPERATION_CATEGORIES:
+        raise InvalidCertificate("operation_category", "one of the 特种作业目录's categories 1-11")
+    if item is None or not _OPERATION_ITEM.fullmatch(item) or item.split(".")[0] != category:
+        raise InvalidCertificate("operation_item", f"an item of category {category}, such as {category}.1")
+
+
 def _check_level(kind: CertificateKind, level: int | None) -> None:
     if kind in LEVELLED_KINDS and level not in SKILL_LEVELS:
         raise InvalidCertificate("level", f"a {kind} certificate needs a level 1-5")
@@ -184,6 +230,8 @@ class FactKind(StrEnum):
     DRAWING_UNEMPLOYMENT_BENEFIT = "drawing_unemployment_benefit"  # 五.2b exclusion
     DRAWING_MONTHLY_PENSION = "drawing_monthly_pension"  # 十三.3 exclusion
     PROVINCIAL_SUBSIDY_RECEIVED = "provincial_subsidy_received"  # 四.4 / 四.5 exclusion
+    DEGREE_RECORD = "degree_record"  # 学历证书 with its study mode, 四.5b "接受更高水平学历教育"
+    MONTHLY_PENSION_ENTITLEMENT = "monthly_pension_entitlement"  # 具有按月领取养老金资格, 十三.3
 
 
 class Feeder(StrEnum):
@@ -206,6 +254,7 @@ FEEDER_FACT_KINDS: Mapping[Feeder, frozenset[FactKind]] = {
         FactKind.PENSION_INSURANCE_MONTHS,
         FactKind.DRAWING_UNEMPLOYMENT_BENEFIT,
         FactKind.DRAWING_MONTHLY_PENSION,
+        FactKind.MONTHLY_PENSION_ENTITLEMENT,
     }),
     Feeder.EMPLOYMENT_SERVICE: frozenset({
         FactKind.EMPLOYMENT,
@@ -217,7 +266,7 @@ FEEDER_FACT_KINDS: Mapping[Feeder, frozenset[FactKind]] = {
     Feeder.RURAL_AFFAIRS: frozenset({FactKind.LOW_INCOME_RURAL_HOUSEHOLD}),
     Feeder.CIVIL_AFFAIRS: frozenset({FactKind.DIBAO_HOUSEHOLD}),
     Feeder.VETERANS_AFFAIRS: frozenset({FactKind.VETERAN}),
-    Feeder.EDUCATION: frozenset({FactKind.STUDENT}),
+    Feeder.EDUCATION: frozenset({FactKind.STUDENT, FactKind.DEGREE_RECORD}),
     Feeder.PROVINCIAL_SUBSIDY: frozenset({FactKind.PROVINCIAL_SUBSIDY_RECEIVED}),
 }
 
@@ -238,6 +287,7 @@ class Role(StrEnum):
     AUDITOR = "auditor"  # reads everything, changes nothing
     HR = "hr"  # 人社 payment approver: no registry writes (payments' role)
     FINANCE = "finance"  # 财政 payment releaser: no registry writes (payments' role)
+    SECURITY_ADMIN = "security_admin"  # 安全管理员: issues and revokes clients, nothing else
 
 
 class Action(StrEnum):

@@ -1,7 +1,8 @@
 """The attributes each fact kind may carry: the contract eligibility's projection reads
 (services/eligibility/projection.py, docs/events.md). Pure; returns problems, never raises.
 
-Kinds not listed carry no attributes: they hold while valid (registered unemployment, 低保, ...).
+Kinds not listed carry no attributes: they hold while valid (registered unemployment, 低保,
+按月领取养老金资格, ...).
 """
 
 from __future__ import annotations
@@ -11,6 +12,12 @@ from datetime import date
 from typing import Any
 
 from services.registry.domain import FactKind
+from shared.ids import is_valid_resident_id, parse_resident_id
+
+# 学习形式 of a degree record; every mode but full_time is further education of someone in work (四.5b).
+STUDY_MODES = ("full_time", "part_time", "adult", "self_study", "online", "open_university")
+EDUCATION_LEVELS = ("secondary", "associate", "bachelor", "master", "doctor")
+RELATIONS = ("parent", "child", "spouse", "grandparent", "grandchild")  # 直系亲属 (十三.4)
 
 
 def _is_int(v: Any) -> bool:
@@ -37,10 +44,29 @@ def _is_severity(v: Any) -> bool:
     return v in ("mild", "moderate", "severe")
 
 
+def _is_resident_id(v: Any) -> bool:
+    return isinstance(v, str) and is_valid_resident_id(v)
+
+
+def _is_study_mode(v: Any) -> bool:
+    return v in STUDY_MODES
+
+
+def _is_education_level(v: Any) -> bool:
+    return v in EDUCATION_LEVELS
+
+
+def _is_relation(v: Any) -> bool:
+    return v in RELATIONS
+
+
 Check = Callable[[Any], bool]
 _DESCRIBE: Mapping[Check, str] = {
     _is_int: "a whole number >= 0", _is_bool: "true or false", _is_text: "text of 1-64 characters",
     _is_date: "an ISO date", _is_severity: "mild, moderate or severe",
+    _is_resident_id: "a GB 11643 resident ID with its check character",
+    _is_study_mode: f"one of {', '.join(STUDY_MODES)}", _is_education_level: f"one of {', '.join(EDUCATION_LEVELS)}",
+    _is_relation: f"one of {', '.join(RELATIONS)}",
 }
 # kind -> (required attributes, optional attributes)
 CONTRACT: Mapping[FactKind, tuple[Mapping[str, Check], Mapping[str, Check]]] = {
@@ -50,9 +76,13 @@ CONTRACT: Mapping[FactKind, tuple[Mapping[str, Check], Mapping[str, Check]]] = {
     FactKind.UNEMPLOYMENT_INSURANCE_MONTHS: ({"months": _is_int}, {}),
     FactKind.PENSION_INSURANCE_MONTHS: ({"months": _is_int}, {"insured_in_nantong": _is_bool}),
     FactKind.DISABILITY: ({"severity": _is_severity}, {}),
-    FactKind.FAMILY_LINK: ({"relative_poor_or_severely_disabled": _is_bool}, {}),
+    # The feeder names the relative by resident ID; the registry stores and sends the relative's
+    # person_key instead (relative_attributes), never the number.
+    FactKind.FAMILY_LINK: ({"relative_resident_id": _is_resident_id, "relation": _is_relation}, {}),
     FactKind.STUDENT: ({"expected_graduation": _is_date}, {}),
     FactKind.PROVINCIAL_SUBSIDY_RECEIVED: ({"certificate_number": _is_text}, {}),
+    FactKind.DEGREE_RECORD: ({"certificate_number": _is_text, "study_mode": _is_study_mode,
+                              "education_level": _is_education_level}, {}),
 }
 
 
@@ -67,3 +97,17 @@ def attribute_problems(kind: FactKind, attributes: Mapping[str, Any]) -> list[tu
         elif not check(value):
             problems.append((f"attributes.{name}", f"must be {_DESCRIBE[check]}"))
     return problems
+
+
+def relative_resident_id(kind: FactKind, attributes: Mapping[str, Any]) -> str | None:
+    """The relative a family link names (the registry registers them and keys the fact by them)."""
+    if kind is not FactKind.FAMILY_LINK:
+        return None
+    return parse_resident_id(str(attributes["relative_resident_id"])).number
+
+
+def stored_attributes(kind: FactKind, attributes: Mapping[str, Any], relative_key: str | None) -> dict[str, Any]:
+    """The attributes as stored and sent: a family link's resident ID replaced by the person key."""
+    if kind is not FactKind.FAMILY_LINK:
+        return dict(attributes)
+    return {k: v for k, v in attributes.items() if k != "relative_resident_id"} | {"relative_person_key": relative_key}

@@ -7,17 +7,19 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.registry.fact_contract import relative_resident_id, stored_attributes
 from services.registry.store import catalog_standards, certificates, facts, people
+from shared.clock import nantong_today
 from shared.events import (
-    CatalogStandardPublishedV1,
-    CertificateIssuedV1,
+    CatalogStandardPublishedV2,
+    CertificateIssuedV2,
     CertificateRevokedV1,
     PersonFactRecordedV1,
     PersonRegisteredV1,
@@ -70,7 +72,8 @@ async def record_certificate(session: AsyncSession, runtime: Runtime, body: Cert
     key = await ensure_person(session, runtime, body.resident_id, body.district)
     fields = body.model_dump(exclude={"resident_id"}) | {"person_key": key}
     cert_id = uuid.uuid5(uuid.NAMESPACE_URL, f"skillsub:certificate:{body.number}")
-    digest = content_hash(fields)
+    digest = content_hash(fields)  # the receipt day is not content: a repeat on another day is the same
+    fields["received_on"] = nantong_today()
     stmt = insert(certificates).values(certificate_id=cert_id, content_hash=digest, **fields)
     inserted = (await session.execute(stmt.on_conflict_do_nothing().returning(certificates.c.number))).first()
     if inserted is None:
@@ -80,7 +83,7 @@ async def record_certificate(session: AsyncSession, runtime: Runtime, body: Cert
             raise Problem(409, "Certificate number already recorded with different content",
                           f"certificate {body.number} exists with other details", field="number")
     else:
-        payload = CertificateIssuedV1(certificate_id=cert_id, **fields)
+        payload = CertificateIssuedV2(certificate_id=cert_id, **fields)
         await runtime.emit(session, [new_envelope(payload, key=key, producer=PRODUCER,
                                                   event_id=derived_event_id("certificate-issued", cert_id))])
     read = await certificate_read(session, cert_id, runtime)
@@ -98,7 +101,8 @@ async def certificate_read(session: AsyncSession, cert_id: uuid.UUID, runtime: R
         return None
     resident_id = decrypt_pii(runtime.state["pii_key"], row["resident_id_cipher"])
     return {k: row[k] for k in ("certificate_id", "number", "kind", "person_key", "occupation_code",
-                                "level", "issue_date", "issued_in_nantong", "revoked_on", "issuer_code")} | {
+                                "level", "issue_date", "issued_in_nantong", "revoked_on", "issuer_code",
+                                "received_on", "operation_category", "operation_item", "project_type")} | {
         "resident_id_masked": mask_resident_id(resident_id), "resident_id": resident_id}
 
 
@@ -122,9 +126,13 @@ async def revoke_certificate(session: AsyncSession, runtime: Runtime, cert_id: u
 
 
 async def record_fact(session: AsyncSession, runtime: Runtime, body: FactCreate) -> tuple[dict[str, Any], bool]:
-    """Store a dated fact once (its id derives from its content) and emit it."""
+    """Store a dated fact once (its id derives from its content) and emit it. A family link's
+    relative is registered too and named by person key (十三.4), never by resident ID."""
     key = await ensure_person(session, runtime, body.resident_id, None)
-    fields = body.model_dump(exclude={"resident_id"}) | {"person_key": key}
+    relative = relative_resident_id(body.kind, body.attributes)
+    relative_key = await ensure_person(session, runtime, relative, None) if relative else None
+    fields = body.model_dump(exclude={"resident_id"}) | {
+        "person_key": key, "attributes": stored_attributes(body.kind, body.attributes, relative_key)}
     digest = content_hash(fields)
     fact_id = uuid.uuid5(uuid.NAMESPACE_URL, f"skillsub:fact:{digest}")
     stmt = insert(facts).values(fact_id=fact_id, content_hash=digest, **fields).on_conflict_do_nothing()
@@ -146,9 +154,11 @@ async def publish_catalog(session: AsyncSession, runtime: Runtime, version: str,
     if exists:
         raise Problem(409, "Catalog version already loaded",
                       f"version {version} exists; publish a new version instead", field="catalog_version")
+    published_at = datetime.now(UTC)  # where versions overlap, the latest published wins (eligibility)
     await session.execute(sa.insert(catalog_standards).values(
-        [{"catalog_version": version, **r} for r in rows]))
-    envelopes = [new_envelope(CatalogStandardPublishedV1(catalog_version=version, **r), key="catalog",
+        [{"catalog_version": version, "loaded_at": published_at, **r} for r in rows]))
+    envelopes = [new_envelope(CatalogStandardPublishedV2(catalog_version=version, published_at=published_at, **r),
+                              key="catalog",
                               producer=PRODUCER,
                               event_id=derived_event_id("catalog", version, r["occupation_code"],
                                                         r.get("occupation_edition"), r.get("level"), r.get("kind")))
@@ -159,11 +169,18 @@ async def publish_catalog(session: AsyncSession, runtime: Runtime, version: str,
 
 async def list_standards(session: AsyncSession, occupation_code: str | None,
                          on: date | None) -> list[dict[str, Any]]:
-    q = sa.select(catalog_standards).order_by(catalog_standards.c.occupation_code, catalog_standards.c.level)
+    """Catalog lines; with `on`, the one line in force per occupation, edition, level and kind:
+    where versions overlap, the latest published wins (the reading eligibility applies)."""
+    c = catalog_standards.c
+    q = sa.select(catalog_standards)
     if occupation_code:
-        q = q.where(catalog_standards.c.occupation_code == occupation_code)
+        q = q.where(c.occupation_code == occupation_code)
     if on:
-        q = q.where(catalog_standards.c.valid_from <= on,
-                    sa.or_(catalog_standards.c.valid_to.is_(None), catalog_standards.c.valid_to >= on))
+        q = q.where(c.valid_from <= on, sa.or_(c.valid_to.is_(None), c.valid_to >= on)).distinct(
+            c.occupation_code, c.occupation_edition, c.level, c.kind).order_by(
+            c.occupation_code, c.occupation_edition, c.level, c.kind, c.loaded_at.desc())
+    else:
+        q = q.order_by(c.occupation_code, c.level, c.loaded_at)
     rows = (await session.execute(q)).mappings().all()
-    return [{k: v for k, v in r.items() if k != "loaded_at"} for r in rows]
+    return sorted(({k: v for k, v in r.items() if k != "loaded_at"} | {"published_at": r["loaded_at"]}
+                   for r in rows), key=lambda r: (r["occupation_code"], r["level"] or 0))

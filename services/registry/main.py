@@ -14,13 +14,14 @@ from services.registry import (
     api_payees,
     api_plans,
     api_training,
+    bulk,
     catalog_load,
     clients,
 )
 from services.registry.record import load_ratios
 from services.registry.store import plumbing
 from shared.app import Runtime, ServiceSpec, build_app
-from shared.auth import CLIENT_CHECK
+from shared.auth import signing_ring
 from shared.pii import load_pii_key
 from shared.settings import Settings
 
@@ -36,10 +37,12 @@ def _examples_wanted(runtime: Runtime) -> bool:
 
 async def _on_start(runtime: Runtime) -> None:
     runtime.state["pii_key"] = load_pii_key(runtime.settings.skillsub_pii_key)
+    bulk.warm_up()  # the bulk uploads' worker process
     runtime.state["online_ratios"] = load_ratios()
     assert runtime.maker is not None
-    # Only the registry owns the client table, so only it sees revocations before tokens expire.
-    runtime.state[CLIENT_CHECK] = clients.ClientStatus(runtime.maker)
+    # The registry signs; it verifies with its own public keys and its own client table.
+    runtime.verifier.local_keys |= signing_ring(runtime.settings.signing_key_pem()).public
+    runtime.verifier.client_check = clients.ClientStatus(runtime.maker)
     async with runtime.maker() as session:
         if runtime.settings.skillsub_env != "production":
             await clients.ensure_demo_clients(session)
@@ -52,8 +55,10 @@ def create_app(settings: Settings | None = None, *, example_catalog: bool | None
     """`example_catalog`: load catalog_data/*.EXAMPLE.csv at first start (default: development only)."""
     routers = [api.router, api_auth.router, api_catalog.router, api_training.router, api_bulk.router,
                api_payees.router, api_plans.router]
+    # Reporting's audit checkpoints are recorded here: nobody else reads its topic (shared/audit.py).
     spec = ServiceSpec(name="registry", plumbing=plumbing, migrations=MIGRATIONS, routers=routers,
-                       on_start=_on_start, state={"example_catalog": example_catalog})
+                       on_start=_on_start, state={"example_catalog": example_catalog},
+                       checkpoints_from=("reporting.events",))
     return build_app(spec, settings or Settings(), title="SkillSub registry",
                      description="People, institutions, the occupation Catalog, classes and certificates. "
                                  "Writes need a bearer token from POST /v1/oauth/token (docs/auth.md).")

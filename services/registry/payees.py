@@ -148,7 +148,7 @@ def _event(row: Mapping[str, Any]) -> Any:
                         event_id=derived_event_id("payee-account", ident))
 
 
-def _read(row: Mapping[str, Any]) -> dict[str, Any]:
+def _read(row: Mapping[Any, Any]) -> dict[str, Any]:
     return {k: row[k] for k in ("payee_kind", "payee_ref", "account_kind", "account_masked", "account_name",
                                 "bank_name", "revision", "recorded_on")}
 

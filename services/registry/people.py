@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import operator
 import re
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -19,17 +15,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.registry.handlers import PRODUCER
 from services.registry.record import ClassHours, credit_hours
 from services.registry.store import certificates, completions, people, training_classes
-from shared.events import PersonRegisteredV1, topic_for
-from shared.ids import RESIDENT_ID_CHECK_CHARS, RESIDENT_ID_WEIGHTS, InvalidResidentId, parse_resident_id
+from shared.events import Envelope, PersonRegisteredV1, derived_event_id, new_envelope
+from shared.ids import InvalidResidentId, parse_resident_id, resident_id_check_char
 from shared.pii import decrypt_pii, encrypt_pii, lookup_hash
 
 if TYPE_CHECKING:
     from shared.app import Runtime
 
 # People go in with INSERT ... ON CONFLICT (few rows, or another writer raced us) or COPY (bulk
-# loads); either way the events of the people actually inserted are staged in the same transaction,
-# their envelopes written here with shared.events.Envelope's fields (the integration test reads them
-# back through the model) and the event id the handlers' single-person path derives.
+# loads); either way the caller stages the events of the people actually inserted in the same
+# transaction, built from the payload model (`person_envelopes`) and staged by shared.outbox's
+# add_events, with the event id the handlers' single-person path derives.
 _INSERT = """
 WITH new AS (
   INSERT INTO people (person_key, resident_id_cipher, birth_date, sex, district)
@@ -37,18 +33,9 @@ WITH new AS (
   ON CONFLICT (person_key) DO NOTHING RETURNING person_key)
 SELECT coalesce(array_agg(person_key), '{}') FROM new
 """
-_STAGE = """
-INSERT INTO outbox (event_id, topic, key, envelope)
-SELECT e, t, k, v::jsonb FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS u(e, t, k, v)
-ON CONFLICT (event_id) DO NOTHING
-"""
-_EVENT = (topic_for(PersonRegisteredV1.TYPE), PersonRegisteredV1.TYPE, PersonRegisteredV1.VERSION, PRODUCER)
 _KNOWN = "SELECT coalesce(array_agg(person_key), '{}') FROM people WHERE person_key = ANY($1::text[])"
 _PEOPLE_COLUMNS = ["person_key", "resident_id_cipher", "birth_date", "sex", "district"]
-_OUTBOX_COLUMNS = ["event_id", "topic", "key", "envelope"]
-_PERSON_EVENT_NS = hashlib.sha1(uuid.NAMESPACE_URL.bytes + b"skillsub:person:")
 _SHAPE = re.compile(r"[0-9]{17}[0-9X]")
-_WEIGHT_SUM_OF_ZEROS = 48 * sum(RESIDENT_ID_WEIGHTS)  # ASCII '0' is 48: subtract it once per digit
 _BIRTHS: dict[str, date] = {}
 ParsedId = tuple[str, date, str]  # normalised number, birth date, sex
 
@@ -89,8 +76,7 @@ def fast_resident_id(text: str) -> ParsedId | None:
     if not _SHAPE.fullmatch(number):
         return None
     digits = number.encode()
-    total = sum(map(operator.mul, digits[:17], RESIDENT_ID_WEIGHTS)) - _WEIGHT_SUM_OF_ZEROS
-    if number[17] != RESIDENT_ID_CHECK_CHARS[total % 11]:
+    if number[17] != resident_id_check_char(number[:17]):  # the one check (stdnum, via shared.ids)
         return None
     birth = _birth_date(number[6:14], number)
     if birth is None:
@@ -120,13 +106,16 @@ async def raw_connection(session: AsyncSession) -> asyncpg.Connection:
     return raw
 
 
-async def copy_people(raw: asyncpg.Connection, batch: PeopleBatch) -> list[str]:
-    """Bulk loads: COPY the batch's new people and their events; the keys of the new ones.
+NewRow = tuple[str, bytes, date, str, str | None]  # key, cipher, birth date, sex, district
 
-    Three round trips, but COPY writes rows in multi-row pages (about half the database CPU of
-    INSERT ... SELECT unnest ON CONFLICT, measured: 3.6 vs 6.8 us a row for people). A person
-    inserted meanwhile by another transaction fails the COPY (savepoint) and the batch takes the
-    ON CONFLICT statement instead."""
+
+async def copy_people(raw: asyncpg.Connection, batch: PeopleBatch) -> list[NewRow]:
+    """Bulk loads: COPY the batch's new people; the rows of the new ones (stage their events with
+    `person_envelopes` and add_events in the same transaction).
+
+    COPY writes rows in multi-row pages (about half the database CPU of INSERT ... SELECT unnest ON
+    CONFLICT, measured: 3.6 vs 6.8 us a row for people). A person inserted meanwhile by another
+    transaction fails the COPY (savepoint) and the batch takes the ON CONFLICT statement instead."""
     known = set(await raw.fetchval(_KNOWN, batch.keys))
     rows = [r for r in _rows(batch) if r[0] not in known]
     if not rows:
@@ -136,47 +125,23 @@ async def copy_people(raw: asyncpg.Connection, batch: PeopleBatch) -> list[str]:
             await raw.copy_records_to_table("people", records=rows, columns=_PEOPLE_COLUMNS)
     except asyncpg.UniqueViolationError:
         return await insert_people(raw, batch)
-    await raw.copy_records_to_table("outbox", records=_events(rows), columns=_OUTBOX_COLUMNS)
-    return [r[0] for r in rows]
+    return rows
 
 
-def _events(rows: list[tuple[str, bytes, date, str, str | None]]) -> list[tuple[str, str, str, str]]:
-    """Outbox rows for new people; the envelope text has shared.events.Envelope's fields."""
-    at, out = datetime.now(UTC).isoformat(), []
-    districts: dict[str | None, str] = {}
-    topic, kind, version, producer = _EVENT
-    for key, _, birth, sex, district in rows:
-        d = districts.get(district) or districts.setdefault(district, json.dumps(district))
-        eid = person_event_id(key)
-        out.append((eid, topic, key,
-                    f'{{"event_id": "{eid}", "type": "{kind}", "version": {version}, "occurred_at": "{at}", '
-                    f'"producer": "{producer}", "key": "{key}", "payload": {{"person_key": "{key}", '
-                    f'"district": {d}, "birth_date": "{birth.isoformat()}", "sex": "{sex}"}}}}'))
-    return out
+def person_envelopes(rows: Sequence[NewRow]) -> list[Envelope]:
+    """`registry.person.registered` for newly inserted people, from the payload model."""
+    return [new_envelope(PersonRegisteredV1(person_key=key, district=district, birth_date=birth, sex=sex),
+                         key=key, producer=PRODUCER, event_id=derived_event_id("person", key))
+            for key, _, birth, sex, district in rows]
 
 
-def person_event_id(person_key: str) -> str:
-    """`derived_event_id("person", key)`, as the handlers' single-person path names it, without
-    building UUID objects (uuid5 by hand: a third of the cost)."""
-    h = _PERSON_EVENT_NS.copy()
-    h.update(person_key.encode())
-    b = bytearray(h.digest()[:16])
-    b[6] = (b[6] & 0x0F) | 0x50
-    b[8] = (b[8] & 0x3F) | 0x80
-    x = b.hex()
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
-
-
-async def insert_people(raw: asyncpg.Connection, batch: PeopleBatch) -> list[str]:
-    """Insert the batch's new people (ON CONFLICT) and stage their events; the new ones' keys."""
+async def insert_people(raw: asyncpg.Connection, batch: PeopleBatch) -> list[NewRow]:
+    """Insert the batch's new people (ON CONFLICT); the new ones' rows."""
     new = set(await raw.fetchval(_INSERT, batch.keys, batch.ciphers, batch.births, batch.sexes, batch.districts))
-    rows = [r for r in _rows(batch) if r[0] in new]
-    if rows:
-        await raw.execute(_STAGE, *map(list, zip(*_events(rows), strict=True)))
-    return [r[0] for r in rows]
+    return [r for r in _rows(batch) if r[0] in new]
 
 
-def _rows(batch: PeopleBatch) -> list[tuple[str, bytes, date, str, str | None]]:
+def _rows(batch: PeopleBatch) -> list[NewRow]:
     return list(zip(batch.keys, batch.ciphers, batch.births, batch.sexes, batch.districts, strict=True))
 
 
@@ -194,7 +159,8 @@ async def register_people(session: AsyncSession, runtime: Runtime, batch: Sequen
             rid = parse_resident_id(p.resident_id)
             rows.add(pii_key, key, (rid.number, rid.birth_date, rid.sex), p.district)
     if rows:
-        await insert_people(await raw_connection(session), rows)
+        inserted = await insert_people(await raw_connection(session), rows)
+        await runtime.emit(session, person_envelopes(inserted))
     return keys
 
 

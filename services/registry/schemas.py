@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.registry.domain import CertificateKind, FactKind, Feeder, TrainingClassKind
+from services.registry.domain import CertificateKind, EntrepreneurshipProject, FactKind, Feeder, TrainingClassKind
 from shared.departments import Department
 from shared.ids import InvalidResidentId, parse_resident_id
 
@@ -44,6 +44,12 @@ class CertificateCreate(_Strict):
     class_id: uuid.UUID | None = None
     training_kind: str | None = Field(default=None, max_length=32)
     training_start_date: date | None = None
+    operation_category: str | None = Field(
+        default=None, max_length=4, description="特种作业 category (1-11, e.g. 1 电工作业); special operations only")
+    operation_item: str | None = Field(
+        default=None, max_length=8, description="特种作业 item (1.2 低压电工作业) or the 作业项目 code of a "
+        "special-equipment (N1, Q2) or safety-management (A, B, C) certificate")
+    project_type: EntrepreneurshipProject | None = Field(default=None, description="五.4 training project")
 
     _rid = field_validator("resident_id")(classmethod(lambda cls, v: checked_resident_id(v)))
 
@@ -60,6 +66,10 @@ class CertificateRead(BaseModel):
     issue_date: date
     issued_in_nantong: bool
     issuer_code: str | None = None
+    received_on: date | None = Field(default=None, description="the day the registry first received it")
+    operation_category: str | None = None
+    operation_item: str | None = None
+    project_type: str | None = None
     revoked_on: date | None = None
     warnings: list[str] = Field(default_factory=list)
 
@@ -145,9 +155,15 @@ class ClassCreate(_Strict):
     enrolled_trainees: int = Field(ge=0, le=100000)
     hours: int = Field(ge=0, le=10000, description="classroom hours")
     online_hours: int = Field(default=0, ge=0, le=10000)
+    required_hours: int | None = Field(
+        default=None, ge=0, le=10000, description="规定课时 in credit hours; default: classroom hours + online "
+        "hours x the online ratio in force on the end date")
     district: District | None = None
     department: Department | None = Field(
         default=None, description="行业主管部门 organising the class; none: 人社局, which aggregates all training")
+    enterprise_code: CreditCode | None = Field(
+        default=None, description="the enterprise that runs the class (GB 32100): required for an order class "
+        "(四.1 pays it, not the college); the employer of apprentices (四.7) or of 以工代训 (五.3)")
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> ClassCreate:
@@ -175,7 +191,7 @@ class CompletionCreate(_Strict):
 
 class ClientCreate(_Strict):
     client_id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")
-    role: Literal["institution", "feeder", "bureau", "district", "auditor"]
+    role: Literal["institution", "feeder", "bureau", "district", "auditor", "hr", "finance", "security_admin"]
     institution_id: CreditCode | None = None
     feeder: Feeder | None = None
     districts: list[District] = Field(default_factory=list, max_length=20)

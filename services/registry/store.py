@@ -36,6 +36,10 @@ certificates = sa.Table(
     sa.Column("class_id", UUID(as_uuid=True)),
     sa.Column("training_kind", sa.Text),
     sa.Column("training_start_date", sa.Date),
+    sa.Column("operation_category", sa.Text),  # 特种作业 category (special operations)
+    sa.Column("operation_item", sa.Text),  # 特种作业 item / 作业项目 code (safety kinds)
+    sa.Column("project_type", sa.Text),  # 五.4 training project (entrepreneurship)
+    sa.Column("received_on", sa.Date),  # Asia/Shanghai day the registry first received it
     sa.Column("content_hash", sa.Text, nullable=False),
     sa.Column("revoked_on", sa.Date),
     sa.Column("revoke_reason", sa.Text),
@@ -78,6 +82,7 @@ shortage_lists = sa.Table(
     sa.Column("list_kind", sa.Text, nullable=False),
     sa.Column("year", sa.SmallInteger, nullable=False),
     sa.Column("occupation_codes", JSONB, nullable=False),
+    sa.Column("occupations", JSONB),  # [{code, edition}]: codes are meaningful with their edition
     sa.Column("loaded_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.PrimaryKeyConstraint("list_version", "list_kind", "year"),
 )
@@ -96,7 +101,8 @@ api_clients = sa.Table(
     sa.Column("description", sa.Text, nullable=False, server_default=""),
     sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.Column("revoked_at", sa.DateTime(timezone=True)),
-    sa.CheckConstraint("role IN ('institution','feeder','bureau','district','auditor','hr','finance')",
+    sa.CheckConstraint("role IN ('institution','feeder','bureau','district','auditor','hr','finance',"
+                       "'security_admin')",
                        name="client_role"),
 )
 
@@ -132,6 +138,8 @@ training_classes = sa.Table(
     sa.Column("online_hours", sa.Integer, sa.CheckConstraint("online_hours >= 0"), nullable=False),
     sa.Column("district", sa.Text),
     sa.Column("department", sa.Text),  # 行业主管部门 (shared/departments.py); none: 人社局
+    sa.Column("enterprise_code", sa.Text),  # the enterprise running the class (四.1, 四.7, 五.3)
+    sa.Column("required_hours", sa.Numeric(7, 1)),  # 规定课时 in credit hours (五.2)
     sa.Column("content_hash", sa.Text, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.UniqueConstraint("institution_id", "class_code", name="class_code_once_per_institution"),

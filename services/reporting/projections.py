@@ -36,6 +36,7 @@ from services.reporting.ratios import (
 from shared.departments import AGGREGATOR
 from shared.events import (
     CertificateIssuedV1,
+    CertificateIssuedV2,
     CertificateRevokedV1,
     DisbursementDraftedV1,
     DisbursementStatusChangedV1,
@@ -45,6 +46,7 @@ from shared.events import (
     PersonFactRecordedV1,
     PersonRegisteredV1,
     SubsidyDecidedV1,
+    SubsidyDecidedV2,
 )
 from shared.inbox import route
 
@@ -354,9 +356,9 @@ async def apply_institutions(session: AsyncSession, events: Sequence[Event[Insti
 
 
 HANDLERS: dict[type[Payload], Any] = {
-    SubsidyDecidedV1: apply_decisions,
+    SubsidyDecidedV1: apply_decisions, SubsidyDecidedV2: apply_decisions,  # V2 adds fields only
     DisbursementDraftedV1: apply_payments, DisbursementStatusChangedV1: apply_payments,
-    CertificateIssuedV1: apply_registry, CertificateRevokedV1: apply_registry,
+    CertificateIssuedV1: apply_registry, CertificateIssuedV2: apply_registry, CertificateRevokedV1: apply_registry,
     PersonFactRecordedV1: apply_registry, PersonRegisteredV1: apply_registry,
     InstitutionRecordedV1: apply_institutions,
 }

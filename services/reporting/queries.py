@@ -43,6 +43,7 @@ from services.reporting.reports import (
     figures_to_dict,
     period_bounds,
 )
+from shared.disclosure import min_cell_on, suppress_1d
 from shared.events import Envelope, SpecialReportRaisedV1, derived_event_id, new_envelope
 
 EmployedByYear = dict[int, dict[str, int]]
@@ -158,10 +159,25 @@ async def progress(session: AsyncSession, targets: TargetSet, as_of: dt.date) ->
     tally = await load_tally(session, targets, as_of)
     others = other_actuals(await load_other_inputs(session, as_of), targets, as_of)
     view = progress_view(tally, targets, as_of, others)
-    detail = view.pop("person_times")
+    detail = public_breakdowns(view.pop("person_times"), min_cell_on(as_of))
     goal = int(targets.target("T1").goal)
     return {"target_id": "T1", "person_times": detail["total"], "target": goal,
             "share": round(detail["total"] / goal, 6), **view, "person_times_detail": detail}
+
+
+# Each breakdown of the public progress adds up to the published total: cells below the small-cell
+# threshold, and their complements, are suppressed (shared/disclosure.py). The clause and target-group
+# rows name disability and low-income status; a running total would undo a suppressed quarter.
+_BREAKDOWNS = {"by_year": ("year", ("amount_fen",)), "by_quarter": ("quarter", ("amount_fen", "cumulative")),
+               "by_district": ("code", ("amount_fen",)), "by_department": ("department", ("amount_fen",)),
+               "by_clause": ("clause", ("amount_fen",)), "by_target_group": ("group", ())}
+
+
+def public_breakdowns(detail: dict[str, Any], k: int) -> dict[str, Any]:
+    out = dict(detail) | {"min_cell": k}
+    for name, (key, values) in _BREAKDOWNS.items():
+        out[name] = suppress_1d(detail[name], key, values=values, k=k)
+    return out
 
 
 async def ratios(session: AsyncSession, targets: TargetSet, year: int | None, as_of: dt.date) -> dict[str, Any]:

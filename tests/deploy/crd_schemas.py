@@ -96,6 +96,7 @@ _LISTENER = _obj(
     port={"type": "integer", "minimum": 9092},
     tls={"type": "boolean"},
     type={"enum": ["internal", "route", "loadbalancer", "nodeport", "ingress", "cluster-ip"]},
+    authentication=_obj(["type"], type={"enum": ["scram-sha-512", "tls", "oauth", "custom"]}),
     networkPolicyPeers={
         "type": "array",
         "items": {
@@ -120,6 +121,8 @@ KAFKA = _resource(
             metadataVersion=_STR,
             replicas=_INT,
             listeners={"type": "array", "minItems": 1, "items": _LISTENER},
+            authorization=_obj(["type"], type={"enum": ["simple", "opa", "keycloak", "custom"]},
+                               superUsers={"type": "array", "items": _STR}),
             config=_TOPIC_CONFIG,
             storage=_STORAGE,
             resources=_RESOURCES,
@@ -147,6 +150,34 @@ KAFKA_TOPIC = _resource(
         partitions={"type": "integer", "minimum": 1},
         replicas={"type": "integer", "minimum": 1, "maximum": 32767},
         config=_TOPIC_CONFIG,
+    ),
+)
+_ACL_RULE = _obj(
+    ["resource", "operations"],
+    resource=_obj(
+        ["type"],
+        type={"enum": ["topic", "group", "cluster", "transactionalId"]},
+        name=_STR,
+        patternType={"enum": ["literal", "prefix"]},
+    ),
+    operations={
+        "type": "array",
+        "minItems": 1,
+        "items": {"enum": ["Read", "Write", "Create", "Delete", "Alter", "Describe", "ClusterAction",
+                           "AlterConfigs", "DescribeConfigs", "IdempotentWrite", "All"]},
+    },
+    host=_STR,
+    type={"enum": ["allow", "deny"]},
+)
+KAFKA_USER = _resource(
+    "kafka.strimzi.io/v1beta2",
+    "KafkaUser",
+    _obj(
+        ["authentication"],
+        authentication=_obj(["type"], type={"enum": ["scram-sha-512", "tls", "tls-external"]}),
+        authorization=_obj(
+            ["type", "acls"], type={"enum": ["simple"]}, acls={"type": "array", "items": _ACL_RULE}
+        ),
     ),
 )
 
@@ -184,6 +215,9 @@ PG_CLUSTER = _resource(
         primaryUpdateStrategy={"enum": ["supervised", "unsupervised"]},
         postgresql=_obj([], parameters={"type": "object", "additionalProperties": _STR}),
         bootstrap=_obj([], initdb=_obj([], database=_STR, owner=_STR, secret=_NAME_REF)),
+        managed=_obj([], roles={"type": "array", "items": _obj(
+            ["name"], name=_STR, ensure={"enum": ["present", "absent"]}, login={"type": "boolean"},
+            passwordSecret=_NAME_REF, inRoles={"type": "array", "items": _STR})}),
         storage=_obj(["size"], size=_STR, storageClass=_STR),
         walStorage=_obj(["size"], size=_STR, storageClass=_STR),
         resources=_RESOURCES,
@@ -247,6 +281,31 @@ POD_MONITOR = _resource(
         },
     ),
 )
+_RULE = _obj(
+    ["expr"],
+    alert=_STR,
+    record=_STR,
+    expr=_STR,
+    labels=_LABELS,
+    annotations=_LABELS,
+    keep_firing_for=_STR,
+    **{"for": _STR},
+)
+PROMETHEUS_RULE = _resource(
+    "monitoring.coreos.com/v1",
+    "PrometheusRule",
+    _obj(
+        ["groups"],
+        groups={
+            "type": "array",
+            "minItems": 1,
+            "items": _obj(
+                ["name", "rules"], name=_STR, interval=_STR,
+                rules={"type": "array", "minItems": 1, "items": _RULE},
+            ),
+        },
+    ),
+)
 
 CUSTOM_SCHEMAS: dict[tuple[str, str], Schema] = {
     (s["properties"]["apiVersion"]["const"], s["properties"]["kind"]["const"]): s
@@ -254,9 +313,11 @@ CUSTOM_SCHEMAS: dict[tuple[str, str], Schema] = {
         KAFKA,
         KAFKA_NODE_POOL,
         KAFKA_TOPIC,
+        KAFKA_USER,
         PG_CLUSTER,
         PG_SCHEDULED_BACKUP,
         PG_DATABASE,
         POD_MONITOR,
+        PROMETHEUS_RULE,
     )
 }

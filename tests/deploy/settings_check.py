@@ -7,14 +7,14 @@ from collections.abc import Mapping
 from shared.settings import Settings
 
 # Values a production deployment must supply: Settings refuses dev defaults or None for these.
-PRODUCTION_REQUIRED = ("SKILLSUB_SECRET_KEY", "SKILLSUB_PII_KEY", "KAFKA_BOOTSTRAP_SERVERS")
+PRODUCTION_REQUIRED = ("SKILLSUB_PII_KEY", "SKILLSUB_AUDIT_KEY", "SKILLSUB_REGISTRY_URL", "KAFKA_BOOTSTRAP_SERVERS")
 DATABASE_VARS = ("DATABASE_URL",) + tuple(
     f"{s.upper()}_DATABASE_URL" for s in ("registry", "eligibility", "payments", "reporting")
 )
 # Stand-ins for values only a cluster or an .env file holds (secrets, generated URLs).
 PLACEHOLDERS = {
-    "SKILLSUB_SECRET_KEY": "placeholder-secret-key-for-offline-checks-0123456789",
     "SKILLSUB_PII_KEY": "cGxhY2Vob2xkZXItcGlpLWtleS0zMi1ieXRlcy1sb25nIQ==",
+    "SKILLSUB_AUDIT_KEY": "cGxhY2Vob2xkZXItYXVkaXQta2V5LTMyLWJ5dGVzLWxvbg==",
     "DATABASE_URL": "postgresql://skillsub:pw@db:5432/skillsub_registry",
 }
 

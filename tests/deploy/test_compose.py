@@ -86,9 +86,13 @@ def test_every_variable_compose_sets_is_a_setting_and_production_ones_are_set(
 
 
 def test_secrets_come_from_the_env_file_and_fail_fast_when_missing(compose: dict) -> None:
-    for svc in skillsub_services(compose).values():
-        for var in ("SKILLSUB_SECRET_KEY", "SKILLSUB_PII_KEY", "DATABASE_URL"):
+    for name, svc in skillsub_services(compose).items():
+        for var in ("SKILLSUB_AUDIT_KEY", "SKILLSUB_PII_KEY", f"{name.upper()}_DATABASE_URL",
+                    f"{name.upper()}_MIGRATION_DATABASE_URL"):
             assert FAIL_FAST.search(svc["environment"][var]), var
+    registry = skillsub_services(compose)["registry"]
+    assert registry["environment"]["SKILLSUB_SIGNING_KEY_FILE"] == "/run/secrets/skillsub_signing_key"
+    assert registry["secrets"] == ["skillsub_signing_key"] and "skillsub_signing_key" in compose["secrets"]
     assert FAIL_FAST.search(compose["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"])
     assert FAIL_FAST.search(
         compose["services"]["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
@@ -108,14 +112,18 @@ def test_services_wait_for_healthy_dependencies(compose: dict) -> None:
             assert dep == "kafka-topics" or "healthcheck" in compose["services"][dep], dep
 
 
-def test_the_init_script_creates_the_database_each_service_derives(compose: dict) -> None:
-    env = skillsub_services(compose)["registry"]["environment"]
-    settings = settings_from({"DATABASE_URL": interpolate(env["DATABASE_URL"])})
+def test_the_init_script_creates_each_services_database_and_its_two_roles(compose: dict) -> None:
     script = (DEPLOY / "postgres" / "init-databases.sh").read_text(encoding="utf-8")
     loop = re.search(r"for service in ([a-z ]+); do", script)
-    assert loop and "CREATE DATABASE skillsub_${service}" in script
+    assert loop and 'CREATE DATABASE skillsub_${service} OWNER \\"skillsub_${service}\\"' in script
+    assert "REVOKE ALL ON DATABASE skillsub_${service} FROM PUBLIC" in script
     created = {f"skillsub_{s}" for s in loop.group(1).split()}
-    assert created == {make_url(settings.database_url_for(s)).database for s in SERVICES}
+    for name, svc in skillsub_services(compose).items():
+        env = {k: interpolate(str(v)) for k, v in svc["environment"].items()}
+        settings = settings_from(env)
+        runtime, owner = make_url(settings.database_url_for(name)), make_url(settings.migration_url_for(name))
+        assert runtime.database == owner.database and runtime.database in created
+        assert (runtime.username, owner.username) == (f"skillsub_{name}_app", f"skillsub_{name}")
 
 
 def test_kafka_topics_are_created_with_the_platform_partition_count(compose: dict) -> None:
@@ -131,3 +139,51 @@ def test_kafka_topics_are_created_with_the_platform_partition_count(compose: dic
         == (skillsub_services(compose)["eligibility"]["environment"]["KAFKA_TOPIC_PARTITIONS"])
     )
     assert compose["services"]["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+
+
+def _acl_lines(script: str) -> set[tuple[str, str, str, str, str]]:
+    """The ACLs kafka-topics creates, as (principal, operation, type, pattern, name)."""
+    acls = set()
+    for line in script.splitlines():
+        m = re.match(r"\s*acl (\w+) (.*)$", line)
+        if not m:
+            continue
+        words = m.group(2).split()
+        ops = [words[i + 1].upper() for i, w in enumerate(words) if w == "--operation"]
+        kind = "TOPIC" if "--topic" in words else "GROUP"
+        name = words[words.index("--topic" if kind == "TOPIC" else "--group") + 1]
+        acls |= {(f"User:skillsub-{m.group(1)}", op, kind, "LITERAL", name) for op in ops}
+    return acls
+
+
+def test_compose_kafka_gives_each_principal_exactly_the_acls_the_tests_enforce(compose: dict) -> None:
+    from shared.kafka import service_acls
+
+    script = compose["services"]["kafka-topics"]["command"][0]
+    assert _acl_lines(script) == {a for s in SERVICES for a in service_acls(s)}
+    scram = re.search(r"for service in ([a-z ]+); do\n[^\n]*\n[^\n]*--entity-name \"skillsub-\$\$service\"", script)
+    assert scram and scram.group(1).split() == list(SERVICES) and "SCRAM-SHA-512=" in script
+    kafka = compose["services"]["kafka"]["environment"]
+    assert kafka["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert kafka["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    assert "ports" not in compose["services"]["kafka"]  # neither listener is published to the host
+
+
+def test_compose_runs_the_kafka_version_and_topic_settings_the_tests_run(compose: dict) -> None:
+    from shared.apache_kafka import kafka_version
+    from shared.kafka import RETENTION_MS, topic_config
+
+    for name in ("kafka", "kafka-topics"):
+        assert compose["services"][name]["image"] == f"apache/kafka:{kafka_version()}"
+    script = compose["services"]["kafka-topics"]["command"][0]
+    configs = dict(re.findall(r"--config ([a-z.]+)=(\S+)", script))
+    assert configs == topic_config(1)
+    assert compose["services"]["kafka"]["environment"]["KAFKA_LOG_RETENTION_MS"] == str(RETENTION_MS)
+
+
+def test_each_compose_service_connects_as_its_own_principal(compose: dict) -> None:
+    for name, svc in skillsub_services(compose).items():
+        env = svc["environment"]
+        assert (env["KAFKA_BROKER_KIND"], env["KAFKA_SECURITY_PROTOCOL"]) == ("apache", "SASL_PLAINTEXT")
+        assert env["KAFKA_SASL_USERNAME"] == f"skillsub-{name}"
+        assert FAIL_FAST.search(env["KAFKA_SASL_PASSWORD"]) and name.upper() in env["KAFKA_SASL_PASSWORD"]

@@ -95,6 +95,7 @@ def test_secret_references_name_secrets_the_operators_or_the_readme_provide(
 
     (cluster,) = by_kind(rendered, "Cluster").values()
     generated = {cluster["metadata"]["name"] + "-app"}  # CloudNativePG's application secret
+    generated |= set(by_kind(rendered, "KafkaUser"))  # Strimzi's user secrets, named after the user
     readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
     for workload in [*by_kind(rendered, "Deployment").values(), *by_kind(rendered, "Job").values()]:
         for var in the_container(workload).get("env", []):
@@ -142,9 +143,11 @@ def test_every_deployment_has_a_disruption_budget_and_an_autoscaler(
 
 
 def test_topics_have_the_configured_partitions_and_replication(rendered: tuple[Doc, ...]) -> None:
+    from shared.kafka import topic_config
+
     config = config_data(rendered)
     topics = {t["spec"]["topicName"]: t for t in by_kind(rendered, "KafkaTopic").values()}
-    assert set(topics) == {*EVENT_TOPICS, MARKER_TOPIC}
+    assert set(topics) == set(EVENT_TOPICS)  # on Apache Kafka the relay needs no marker topic
     brokers = sum(
         p["spec"]["replicas"]
         for p in by_kind(rendered, "KafkaNodePool").values()
@@ -159,6 +162,10 @@ def test_topics_have_the_configured_partitions_and_replication(rendered: tuple[D
         assert int(topic["spec"]["config"]["min.insync.replicas"]) <= topic["spec"]["replicas"], (
             name
         )
+        # What the tests' broker gives the topics it creates (retention, min.insync.replicas).
+        assert {k: str(v) for k, v in topic["spec"]["config"].items()} == topic_config(
+            topic["spec"]["replicas"]
+        ), name
         assert topic["metadata"]["labels"]["strimzi.io/cluster"] == kafka["metadata"]["name"]
     assert int(kafka["spec"]["kafka"]["config"]["offsets.topic.replication.factor"]) <= brokers
 
@@ -196,21 +203,59 @@ def test_postgres_accepts_every_connection_the_pools_can_open(rendered: tuple[Do
     assert max_connections >= pods * per_pod + migrations + reserve
 
 
-def test_every_service_database_exists_in_the_postgres_cluster(rendered: tuple[Doc, ...]) -> None:
-    from sqlalchemy.engine import make_url
+def test_every_service_database_exists_owned_by_its_owner_role_beside_a_runtime_role(
+        rendered: tuple[Doc, ...]) -> None:
+    from shared.roles import owner_role, runtime_role
 
     (cluster,) = by_kind(rendered, "Cluster").values()
     initdb = cluster["spec"]["bootstrap"]["initdb"]
-    created = {initdb["database"]} | {
-        d["spec"]["name"] for d in by_kind(rendered, "Database").values()
-    }
-    owners = {initdb["owner"]} | {
-        d["spec"]["owner"] for d in by_kind(rendered, "Database").values()
-    }
-    # The app secret's uri names the initdb database; the settings derive each service's from it.
-    settings = settings_from(
-        {"DATABASE_URL": f"postgresql://{initdb['owner']}:pw@h:5432/{initdb['database']}"}
-    )
-    wanted = {make_url(settings.database_url_for(s)).database for s in SERVICES}
-    assert wanted == created
-    assert owners == {initdb["owner"]}
+    owners = {initdb["database"]: initdb["owner"]} | {
+        d["spec"]["name"]: d["spec"]["owner"] for d in by_kind(rendered, "Database").values()}
+    assert owners == {f"skillsub_{s}": owner_role(s) for s in SERVICES}
+    managed = {r["name"] for r in cluster["spec"]["managed"]["roles"] if r.get("login")}
+    assert managed == {owner_role(s) for s in SERVICES} | {runtime_role(s) for s in SERVICES}
+
+
+def test_each_service_principal_has_exactly_the_acls_the_tests_enforce(rendered: tuple[Doc, ...]) -> None:
+    from shared.kafka import principal_for, service_acls
+
+    users = by_kind(rendered, "KafkaUser")
+    assert set(users) == {principal_for(s) for s in SERVICES}
+    (kafka,) = by_kind(rendered, "Kafka").values()
+    for service in SERVICES:
+        user = users[principal_for(service)]
+        assert user["spec"]["authentication"] == {"type": "scram-sha-512"}
+        assert user["metadata"]["labels"]["strimzi.io/cluster"] == kafka["metadata"]["name"]
+        declared = {
+            (f"User:{principal_for(service)}", op.upper(), acl["resource"]["type"].upper(),
+             acl["resource"]["patternType"].upper(), acl["resource"]["name"])
+            for acl in user["spec"]["authorization"]["acls"]
+            for op in acl["operations"]
+        }
+        assert declared == set(service_acls(service)), service
+
+
+def test_the_brokers_authenticate_every_client_and_authorise_by_acl(rendered: tuple[Doc, ...]) -> None:
+    from shared.apache_kafka import kafka_version
+
+    (kafka,) = by_kind(rendered, "Kafka").values()
+    spec = kafka["spec"]
+    assert spec["kafka"]["version"] == kafka_version()  # the version the tests run
+    assert spec["kafka"]["authorization"] == {"type": "simple"}
+    assert all(li["authentication"] == {"type": "scram-sha-512"} for li in spec["kafka"]["listeners"])
+    assert "userOperator" in spec["entityOperator"]
+    config = config_data(rendered)
+    assert (config["KAFKA_BROKER_KIND"], config["KAFKA_SECURITY_PROTOCOL"], config["KAFKA_SASL_MECHANISM"]) == (
+        "apache", "SASL_PLAINTEXT", "SCRAM-SHA-512")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_connects_as_its_own_principal_with_the_password_strimzi_writes(
+    rendered: tuple[Doc, ...], service: str
+) -> None:
+    env = {v["name"]: v for v in the_container(by_kind(rendered, "Deployment")[service])["env"]}
+    assert env["KAFKA_SASL_USERNAME"]["value"] == f"skillsub-{service}"
+    assert env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": f"skillsub-{service}", "key": "password"}
+    job = the_container(by_kind(rendered, "Job")[f"migrate-{service}"])
+    assert "KAFKA_SASL_PASSWORD" not in {v["name"] for v in job.get("env", [])}  # migrations need no broker

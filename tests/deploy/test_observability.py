@@ -69,3 +69,43 @@ def test_dashboard_queries_only_metrics_the_services_export() -> None:
             expr = re.sub(r"\[[0-9a-z]+\]|\"[^\"]*\"|\{[^}]*\}", "", target["expr"])
             used = set(re.findall(r"[a-z_:][a-z0-9_:]*", expr)) - PROMQL_FUNCTIONS
             assert used and used <= exported, (panel["title"], used - exported)
+
+
+ALERTS = OBS / "alerts.yml"
+
+
+def test_compose_prometheus_loads_the_alert_rules_kubernetes_gets_as_a_prometheus_rule() -> None:
+    (config,) = load_all(OBS / "prometheus.yml")
+    (compose,) = load_all(ROOT / "docker-compose.yml")
+    assert config["rule_files"] == ["/etc/prometheus/alerts.yml"]
+    mount = "./deploy/observability/alerts.yml:/etc/prometheus/alerts.yml:ro"
+    assert mount in compose["services"]["prometheus"]["volumes"]
+    (rule,) = load_all(DEPLOY / "k8s" / "base" / "alerts.yaml")
+    assert rule["spec"]["groups"] == load_all(ALERTS)[0]["groups"]
+
+
+def test_there_is_an_alert_for_any_dead_letter_and_for_consumer_lag_on_exported_metrics() -> None:
+    rules = {r["alert"]: r for g in load_all(ALERTS)[0]["groups"] for r in g["rules"]}
+    assert {"SkillSubDeadLetter", "SkillSubConsumerLag", "SkillSubConsumerStalled"} <= set(rules)
+    assert rules["SkillSubDeadLetter"]["expr"].endswith("> 0")  # any open dead letter, not a rate
+    exported = exported_metric_names()
+    for name, rule in rules.items():
+        expr = re.sub(r"\[[0-9a-z]+\]|\"[^\"]*\"|\{[^}]*\}|\([a-z, ]+\)|\b\d+\b", " ", rule["expr"])
+        used = set(re.findall(r"[a-z_:][a-z0-9_:]*", expr)) - PROMQL_FUNCTIONS - {"and", "on", "delta"}
+        assert used and used <= exported, (name, used - exported)
+
+
+def test_the_alert_rules_pass_promtool_and_fire_when_they_should() -> None:
+    import shutil
+    import subprocess
+
+    import pytest
+
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (scripts/test-deps.sh installs Debian's prometheus)")
+    check = subprocess.run([promtool, "check", "rules", str(ALERTS)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    tests = ROOT / "tests" / "deploy" / "alerts_test.yml"
+    done = subprocess.run([promtool, "test", "rules", str(tests)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -1,7 +1,9 @@
 """What the end-to-end platform tests share: synthetic people and certificates, a REST client
 that gets demo tokens per role, the `platform` fixture (real service processes, embedded
-PostgreSQL and Tansu), stream helpers and the checks that every certificate was decided, drafted
-and counted exactly once. Used by test_platform_faults, test_chaos and test_storm.
+PostgreSQL, and the broker TEST_BROKER names: the embedded Tansu, or Apache Kafka with each
+service connecting over SASL/SCRAM as its own principal under the production ACLs), stream helpers
+and the checks that every certificate was decided, drafted and counted exactly once. Used by
+test_platform_faults, test_chaos and test_storm.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from shared.ids import resident_id_check_char
 from shared.platform import Platform, free_ports
 from shared.settings import SERVICES, Settings, normalise_async_url
 from tests.accounts import card_number
+from tests.conftest import TEST_BROKER
 
 N = 60  # certificates per test: enough for several consumer batches, small enough to stay fast
 APPROVED_FEN = 70_000  # 四.2: 50% x (1,200 + 200) yuan, from the example Catalog row below
@@ -157,7 +160,7 @@ class Timer:
 
 @pytest.fixture(name="platform")
 def platform_fixture(tmp_path: Path) -> Iterator[Platform]:
-    p = Platform(data_dir=tmp_path / "data", ports=free_ports(), env=dict(ENV))
+    p = Platform(data_dir=tmp_path / "data", ports=free_ports(), env=dict(ENV), broker_kind=TEST_BROKER)
     p.start_servers()
     try:
         yield p
@@ -186,7 +189,11 @@ def seed(api: Api, n: int = N, *, bulk: bool = False) -> None:
     """What the bureau does before certificates arrive: a Catalog version and money in the fund;
     then the employment facts of `n` people (one request each, or one NDJSON request when `bulk`),
     and their social-security card accounts (the employment service)."""
-    assert api.post("registry", "/v1/catalog/versions", CATALOG).status_code == 201
+    submitted = api.post("registry", "/v1/catalog/versions", CATALOG)
+    assert submitted.status_code == 202, submitted.text  # four eyes: a second bureau officer approves
+    approved = api.post("registry", f"/v1/catalog/approvals/{submitted.json()['approval_id']}", {},
+                        as_="demo-bureau-2")
+    assert approved.status_code == 201, approved.text
     allocate(api, 100_000_000)
     for seq in range(n):
         r = api.post("registry", "/v1/payee-accounts", card_account(seq), as_=FEEDER)

@@ -21,7 +21,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from shared.platform import Platform, free_ports
-from shared.settings import with_database
+from shared.roles import role_urls
 from tests.e2e.platform_harness import (  # noqa: F401 - platform_fixture is `platform`
     SHORTAGE_FEN,
     Api,
@@ -95,10 +95,14 @@ def fresh_platform(base: Platform, tmp: Path) -> Platform:
     """New databases and a topic prefix for the downstream services; same servers, and the
     clean run's registry still issues the tokens."""
     env = {**base.env, "KAFKA_TOPIC_PREFIX": PREFIX}
-    env.update({f"{s.upper()}_DATABASE_URL": with_database(base.env["DATABASE_URL"], f"storm_{s}") for s in DOWNSTREAM})
-    fresh = Platform(data_dir=tmp, ports=free_ports(), env=env)
+    for s in DOWNSTREAM:  # each as its runtime role, migrated by its owner role (shared/roles.py)
+        env[f"{s.upper()}_DATABASE_URL"], env[f"{s.upper()}_MIGRATION_DATABASE_URL"] = role_urls(
+            base.env["DATABASE_URL"], s, f"storm_{s}")
+    fresh = Platform(data_dir=tmp, ports=free_ports(), env=env, broker_kind=base.broker_kind,
+                     broker=base.broker, owns_broker=False)
     fresh.ports["registry"] = base.ports["registry"]
     fresh.data_dir.mkdir(parents=True, exist_ok=True)
+    fresh.provision_broker()  # on Apache Kafka: the storm's topics and the services' ACLs on them
     return fresh
 
 
@@ -134,7 +138,7 @@ def test_every_registry_event_delivered_three_times_shuffled_gives_the_clean_run
         allocate(fresh_api, 100_000_000)
         storm = [e for e in events for _ in range(COPIES)]
         random.Random(SEED).shuffle(storm)
-        asyncio.run(deliver(platform.env["KAFKA_BOOTSTRAP_SERVERS"], storm))
+        asyncio.run(deliver(platform.admin_bootstrap, storm))
         t.mark(f"storm delivered: {len(storm)} messages (seed {SEED})")
         eventually(lambda: caught_up(fresh, events), fresh, 60, "the fresh services applied every event")
         stormed = snapshot(fresh)

@@ -24,7 +24,7 @@ from services.reporting.main import create_app as reporting_app
 from shared.db import drop_database
 from shared.places import rolled_into
 from shared.settings import SERVICES, Settings, with_database
-from tests.conftest import _async, bearer
+from tests.conftest import TEST_BROKER, _async, bearer
 from tests.fuzz.checks import Caller
 from tests.fuzz.harness import Seeds, valid_resident_id
 
@@ -84,7 +84,7 @@ class Platform:
 def fuzz_settings(pg_server_url: str, broker_bootstrap: str) -> Settings:
     tag = uuid.uuid4().hex[:10]
     urls = {f"{s}_database_url": with_database(_async(pg_server_url), f"f_{tag}_{s}") for s in SERVICES}
-    return Settings(skillsub_env="test", kafka_bootstrap_servers=broker_bootstrap,
+    return Settings(skillsub_env="test", kafka_bootstrap_servers=broker_bootstrap, kafka_broker_kind=TEST_BROKER,
                     kafka_topic_prefix=f"f{tag}.", outbox_poll_seconds=0.2, kafka_topic_partitions=1, **urls)
 
 
@@ -123,9 +123,10 @@ def _seed(p: Platform) -> None:
         _ok(reg.post("/v1/institutions", headers=bureau, json={
             "credit_code": code, "name": f"institution {code[-4:]}", "kind": "training",
             "district": district, "listed_from": "2019-01-01"}))
-    _ok(reg.post("/v1/clients", headers=bureau, json={
+    admin = bearer("demo-security-admin", "security_admin")  # 安全管理员 issues clients
+    _ok(reg.post("/v1/clients", headers=admin, json={
         "client_id": "fuzz-other-institution", "role": "institution", "institution_id": OTHER_INSTITUTION_ID}))
-    _ok(reg.post("/v1/clients", headers=bureau, json={
+    _ok(reg.post("/v1/clients", headers=admin, json={
         "client_id": "fuzz-other-district", "role": "district", "districts": [OTHER_DISTRICT]}))
     inst = headers_for(CALLERS["institution"])
     cert = _ok(reg.post("/v1/certificates", headers=inst, json={

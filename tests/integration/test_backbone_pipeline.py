@@ -66,13 +66,16 @@ async def test_certificate_flows_to_a_decision_a_draft_and_the_progress_count(se
     async with serve(apps[0]) as reg, serve(apps[1]) as eli, serve(apps[2]) as pay, serve(apps[3]) as rep:
         bureau, feeder = await auth(reg, "demo-bureau"), await auth(reg, "demo-feeder-employment_service")
         institution = await auth(reg, "demo-institution")
-        assert (await reg.post("/v1/catalog/versions", json=CATALOG, headers=bureau)).status_code == 201
+        submitted = await reg.post("/v1/catalog/versions", json=CATALOG, headers=bureau)
+        assert submitted.status_code == 202, submitted.text  # four eyes: a second officer approves
+        approval = f"/v1/catalog/approvals/{submitted.json()['approval_id']}"
+        assert (await reg.post(approval, headers=await auth(reg, "demo-bureau-2"))).status_code == 201
         assert (await reg.post("/v1/facts", json=EMPLOYMENT, headers=feeder)).status_code == 201
         await allocate(reg, pay, 10_000_000)
         created = await reg.post("/v1/certificates", json=certificate(), headers=institution)
         assert created.status_code == 201, created.text
         cert_id = created.json()["certificate_id"]
-        assert created.json()["resident_id_masked"] == "1101**********002X"
+        assert created.json()["resident_id_masked"] == "**************002X"  # the last four only
 
         async def decided() -> Any:
             r = await eli.get(f"/v1/certificates/{cert_id}/decisions", headers=await auth(reg, "demo-bureau"))

@@ -29,7 +29,7 @@ applied = sa.Table("applied", metadata, sa.Column("event_id", sa.Uuid, nullable=
 
 @pytest.fixture
 async def world(settings) -> AsyncIterator[dict[str, object]]:
-    url = settings.database_url_for("registry")
+    url = settings.migration_url_for("registry")  # the owner role creates the tables here
     await ensure_database(url)
     engine = make_engine(url, pool_size=2)
     async with engine.begin() as conn:
@@ -39,7 +39,7 @@ async def world(settings) -> AsyncIterator[dict[str, object]]:
     await ensure_topics(bootstrap, 2, 1, prefix)
     producer = make_producer(bootstrap)
     await producer.start()
-    maker = make_sessionmaker(engine)
+    maker = make_sessionmaker(engine, audit_key=audit.audit_key(settings.skillsub_audit_key, "registry"))
     relay = OutboxRelay(producer_name="registry", maker=maker, outbox=plumbing.outbox, marker=plumbing.marker,
                         bootstrap=bootstrap, partitions=2, replication=1, poll_seconds=0.05,
                         retention_hours=1, prefix=prefix)

@@ -1,10 +1,13 @@
 """Helpers: registry envelopes published straight to the (test-prefixed) registry topic, polling,
-and reads of eligibility's current decisions."""
+and reads of eligibility's current decisions. Identifiers are shaped as production sends them:
+person keys are 64-hex HMACs, certificate numbers Y + 21 digits (character 16 the level), credit
+codes pass GB 32100."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -16,12 +19,12 @@ from services.eligibility import store
 from shared.auth import AuthPrincipal, issue_token
 from shared.events import (
     ApprenticeshipYearCompletedV1,
-    CatalogStandardPublishedV1,
-    CertificateIssuedV1,
+    CatalogStandardPublishedV2,
+    CertificateIssuedV2,
     CertificateRevokedV1,
     Envelope,
     PersonFactRecordedV1,
-    TrainingClassRecordedV1,
+    TrainingClassRecordedV2,
     derived_event_id,
     new_envelope,
 )
@@ -30,6 +33,20 @@ from shared.settings import Settings
 
 LATHE = "6-18-01-01"
 DISTRICT = "320612"
+INSTITUTION = "91350100M000100Y43"  # the training institution (demo institution's code)
+EMPLOYER = "91110000802100433B"
+ENTERPRISE = "91320612MA1NT0001R"  # runs the apprenticeship class
+PUBLISHED = dt.datetime(2019, 12, 31, 8, 0, tzinfo=dt.UTC)
+
+
+def pk(label: str) -> str:
+    """A person key of the shape the registry sends (HMAC-SHA256 hex of the resident ID)."""
+    return hashlib.sha256(f"test-person:{label}".encode()).hexdigest()
+
+
+def code(group: int, seq: int) -> str:
+    """An occupation code D-DD-DD-DD of the 职业分类大典."""
+    return f"6-{group:02d}-{seq // 100:02d}-{seq % 100:02d}"
 
 
 def token(settings: Settings, role: str, client: str) -> dict[str, str]:
@@ -65,11 +82,12 @@ def env(payload: Any, key: str, *ident: object) -> Envelope:
                         event_id=derived_event_id(payload.TYPE, key, *ident))
 
 
-def catalog(code: str = LATHE, level: int = 4, training: int = 120000, appraisal: int = 20000) -> Envelope:
-    p = CatalogStandardPublishedV1(catalog_version="t-2019", occupation_code=code, occupation_edition="2015",
+def catalog(occupation: str = LATHE, level: int = 4, training: int = 120000, appraisal: int = 20000,
+            version: str = "t-2019", published: dt.datetime = PUBLISHED) -> Envelope:
+    p = CatalogStandardPublishedV2(catalog_version=version, occupation_code=occupation, occupation_edition="2015",
                                    occupation_name="车工", level=level, training_fen=training,
-                                   appraisal_fen=appraisal, valid_from=dt.date(2019, 1, 1))
-    return env(p, code, level)
+                                   appraisal_fen=appraisal, valid_from=dt.date(2019, 1, 1), published_at=published)
+    return env(p, "catalog", version, occupation, level)
 
 
 def fact(person: str, kind: str, valid_from: str, ident: str = "", **attributes: Any) -> Envelope:
@@ -80,20 +98,29 @@ def fact(person: str, kind: str, valid_from: str, ident: str = "", **attributes:
 
 
 def employment(person: str, hire: str = "2019-03-01", months: int = 36) -> Envelope:
-    return fact(person, "employment", hire, employer_code="91110000802100433B", hire_date=hire,
-                contract_months=months)
+    return fact(person, "employment", hire, employer_code=EMPLOYER, hire_date=hire, contract_months=months)
 
 
-def certificate(person: str, seq: int, *, code: str = LATHE, level: int = 4, issued: str = "2020-05-20",
-                training_kind: str | None = None, start: str | None = None,
-                class_id: uuid.UUID | None = None) -> tuple[Envelope, uuid.UUID]:
+def number(level: int | None, seq: int, kind: str = "skill_level") -> str:
+    """Skill-level certificates: Y + 21 digits, character 16 the level; other kinds their own series."""
+    if kind == "skill_level":
+        return f"Y{seq:014d}{level}{seq:06d}"
+    return f"{kind[:2].upper()}-3206-{seq:010d}"
+
+
+def certificate(person: str, seq: int, *, occupation: str | None = LATHE, level: int | None = 4,
+                issued: str = "2020-05-20", received: str | None = None, kind: str = "skill_level",
+                training_kind: str | None = None, start: str | None = None, class_id: uuid.UUID | None = None,
+                **extra: Any) -> tuple[Envelope, uuid.UUID]:
     cid = derived_event_id("cert", person, seq)
-    p = CertificateIssuedV1(certificate_id=cid, person_key=person, number=f"Y{seq:014d}{level}{seq:06d}",
-                            kind="skill_level", occupation_code=code, level=level,
-                            issue_date=dt.date.fromisoformat(issued), issuer_code="91350100M000100Y43",
-                            issued_in_nantong=True, district=DISTRICT, training_kind=training_kind,
-                            training_start_date=dt.date.fromisoformat(start) if start else None,
-                            class_id=class_id)
+    issue = dt.date.fromisoformat(issued)
+    p = CertificateIssuedV2(certificate_id=cid, person_key=person, number=number(level, seq, kind), kind=kind,
+                            occupation_code=occupation, level=level, issue_date=issue,
+                            issuer_code=INSTITUTION, issued_in_nantong=True, district=DISTRICT,
+                            training_kind=training_kind,
+                            training_start_date=dt.date.fromisoformat(start) if start else None, class_id=class_id,
+                            received_on=dt.date.fromisoformat(received) if received else issue + dt.timedelta(days=30),
+                            **extra)
     return env(p, person, cid), cid
 
 
@@ -105,17 +132,18 @@ def revoke(person: str, cid: uuid.UUID, on: str = "2020-09-01") -> Envelope:
 
 def apprentice_class(level: int = 4, department: str | None = None) -> tuple[Envelope, uuid.UUID]:
     class_id = derived_event_id("class", "apprentice", level)
-    p = TrainingClassRecordedV1(class_id=class_id, institution_id="91320600MA1000000X", class_code=f"A{level}",
+    p = TrainingClassRecordedV2(class_id=class_id, institution_id=INSTITUTION, class_code=f"A{level}",
                                 kind="new_apprenticeship", level=level, start_date=dt.date(2019, 9, 1),
                                 end_date=dt.date(2020, 8, 31), planned_trainees=30, enrolled_trainees=30,
-                                hours=400, online_hours=0, district=DISTRICT, department=department)
+                                hours=400, online_hours=0, district=DISTRICT, department=department,
+                                enterprise_code=ENTERPRISE, required_hours=400)
     return env(p, str(class_id), "recorded"), class_id
 
 
 def apprentice_year(person: str, class_id: uuid.UUID, year: int = 1) -> tuple[Envelope, uuid.UUID]:
     completion = derived_event_id("completion", person, class_id, year)
     p = ApprenticeshipYearCompletedV1(completion_id=completion, person_key=person, class_id=class_id,
-                                      institution_id="91320600MA1000000X", class_kind="new_apprenticeship",
+                                      institution_id=INSTITUTION, class_kind="new_apprenticeship",
                                       completed_on=dt.date(2020, 8, 31), apprenticeship_year=year)
     return env(p, person, completion), completion
 
@@ -124,7 +152,7 @@ async def current(app: Any, person: str | None = None) -> list[dict[str, Any]]:
     """Current decisions straight from eligibility's tables (for whole-state comparisons)."""
     maker = app.state.runtime.maker
     d = store.decisions
-    q = sa.select(d.c.person_key, d.c.trigger_id, d.c.clause, d.c.outcome, d.c.amount_fen).where(d.c.current)
+    q = sa.select(d.c.person_key, d.c.trigger_id, d.c.clause, d.c.outcome, d.c.amount_fen, d.c.year).where(d.c.current)
     if person:
         q = q.where(d.c.person_key == person)
     async with maker() as session:

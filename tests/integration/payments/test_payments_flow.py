@@ -101,8 +101,9 @@ async def test_hr_approves_and_a_different_finance_person_releases_then_the_stat
         assert await scalar(pay, "SELECT count(*) FROM treasury_statements") == 1
 
         public = (await pay.get("/v1/fund-use")).json()
-        spent = {(r["source"], r["district"], r["clause"]): r["spent_fen"] for r in public["spent"]}
-        assert spent == {(UI, DISTRICT, "四.4"): 600_000 - failed_amount}
+        spent = {(r["source"], r["district"], r["clause"]): (r["spent_fen"], r["suppressed"]) for r in public["spent"]}
+        # two payments: under the small-cell threshold (shared/disclosure.yaml), so not published
+        assert spent == {(UI, DISTRICT, "四.4"): (None, True)} and public["min_cell"] == 5
         assert not any(d["person_key"] in str(public) for d in ds) and "payee" not in str(public)
         assert await scalar(pay, "SELECT count(*) FROM outbox WHERE envelope->>'type' = "
                                  "'payments.disbursement.status_changed'") == 3 + 3 + 1 + 1

@@ -51,3 +51,14 @@ async def scalar(client: httpx.AsyncClient, sql: str) -> Any:
     runtime = client._transport.app.state.runtime  # type: ignore[attr-defined]
     async with runtime.maker() as s:
         return await s.scalar(text(sql))
+
+
+async def publish(client: httpx.AsyncClient, path: str, **body: Any) -> httpx.Response:
+    """A Catalog upload as the bureau makes it: demo-bureau submits, demo-bureau-2 approves (four
+    eyes). A refused submission (4xx) comes back as it is."""
+    headers = body.pop("headers", {})
+    submitted = await client.post(path, headers=await auth(client, "demo-bureau") | headers, **body)
+    if submitted.status_code != 202:
+        return submitted
+    approval = f"/v1/catalog/approvals/{submitted.json()['approval_id']}"
+    return await client.post(approval, headers=await auth(client, "demo-bureau-2"))

@@ -41,7 +41,7 @@ async def test_writes_without_a_valid_token_get_401_and_catalog_reads_stay_publi
 
 async def test_a_revoked_client_loses_its_live_tokens_and_cannot_get_new_ones(settings) -> None:
     async with serve(create_app(settings)) as reg:
-        bureau = await auth(reg, "demo-bureau")
+        bureau = await auth(reg, "demo-security-admin")  # 安全管理员 issues and revokes clients
         body = {"client_id": "inst-b", "role": "institution", "institution_id": "91320600MA1MXXXX0B"}
         created = await reg.post("/v1/clients", json=body, headers=bureau)
         assert created.status_code == 201, created.text
@@ -59,13 +59,18 @@ async def test_a_revoked_client_loses_its_live_tokens_and_cannot_get_new_ones(se
         assert again.status_code == 401
 
 
-async def test_only_the_bureau_administers_clients(settings) -> None:
+async def test_only_the_security_administrator_administers_clients(settings) -> None:
     async with serve(create_app(settings)) as reg:
         body = {"client_id": "sneaky", "role": "bureau"}
-        for who in ("demo-auditor", "demo-district", "demo-institution", "demo-feeder-education"):
+        for who in ("demo-bureau", "demo-auditor", "demo-district", "demo-institution", "demo-feeder-education"):
             r = await reg.post("/v1/clients", json=body, headers=await auth(reg, who))
             assert r.status_code == 403, who
             assert (await reg.delete("/v1/clients/demo-bureau", headers=await auth(reg, who))).status_code == 403
         grant = {"client_id": "peek", "role": "district", "districts": ["320612"], "may_see_ids": True}
-        refused = await reg.post("/v1/clients", json=grant, headers=await auth(reg, "demo-bureau"))
+        admin = await auth(reg, "demo-security-admin")
+        refused = await reg.post("/v1/clients", json=grant, headers=admin)
         assert refused.status_code == 422
+        for role in ("hr", "finance"):  # payments' staff clients are issued through the API too
+            r = await reg.post("/v1/clients", json={"client_id": f"nt-{role}-01", "role": role}, headers=admin)
+            assert r.status_code == 201, r.text
+            assert (await auth(reg, f"nt-{role}-01", r.json()["client_secret"]))["Authorization"]

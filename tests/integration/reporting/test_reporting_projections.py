@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import shutil
 import subprocess
 import uuid
@@ -11,7 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from services.reporting import queries
+from services.reporting.handlers import targets_now
 from services.reporting.main import create_app
+from services.reporting.progress import progress_view
 from tests.conftest import bearer, serve
 from tests.integration.reporting.helpers import (
     certificate,
@@ -58,7 +62,11 @@ async def test_person_times_count_approvals_once_and_net_out_reversals_and_super
             return body if body["person_times"] == 1 else None
 
         body = await eventually(one)
-        detail = body["person_times_detail"]
+        public = body["person_times_detail"]
+        # one person in 四.2: below the small-cell threshold, so the public figure hides it
+        assert {r["clause"]: (r["count"], r["suppressed"]) for r in public["by_clause"]} == {
+            "四.2": (None, True), "四.4": (0, False), "五.2b": (0, False)}
+        detail = await unsuppressed(rep)  # the projection behind it, as the bureau's reports use it
         assert {r["clause"]: r["count"] for r in detail["by_clause"]} == {"四.2": 1, "四.4": 0, "五.2b": 0}
         assert detail["amount_fen"] == 60_000 + 30_000  # net of the 70,000 superseded and the reversal
         q = {r["quarter"]: r["count"] for r in detail["by_quarter"]}
@@ -112,6 +120,15 @@ def _sample(exposition: str, name: str) -> float | None:
     return None
 
 
+async def unsuppressed(rep: Any) -> dict[str, Any]:
+    """The person-times breakdown before small-cell suppression (services/reporting/queries.py)."""
+    runtime = rep._transport.app.state.runtime
+    targets = targets_now(runtime)
+    async with runtime.maker() as s:
+        tally = await queries.load_tally(s, targets, dt.date.fromisoformat(AS_OF["as_of"]))
+    return progress_view(tally, targets, dt.date.fromisoformat(AS_OF["as_of"]))["person_times"]
+
+
 async def test_person_times_are_filed_under_the_department_the_decision_names_else_the_bureau(settings) -> None:
     farm = decided("p-1", "四.2", "approved", 70_000, "2020-05-10", department="农业农村局")
     plain = decided("p-2", "四.2", "approved", 70_000, "2020-05-11")
@@ -119,8 +136,9 @@ async def test_person_times_are_filed_under_the_department_the_decision_names_el
                    supersedes=uuid.UUID(farm.payload["decision_id"]))  # a reversal names no department
 
     async def by_department(rep: Any, expected: dict[str, int]) -> Any:
-        detail = (await rep.get("/v1/progress", params=AS_OF)).json()["person_times_detail"]
-        got = {r["department"]: r["count"] for r in detail["by_department"]}
+        public = (await rep.get("/v1/progress", params=AS_OF)).json()["person_times_detail"]
+        assert all(r["count"] is None or r["count"] == 0 for r in public["by_department"])  # small cells
+        got = {r["department"]: r["count"] for r in (await unsuppressed(rep))["by_department"]}
         return got if got == expected else None
 
     async with serve(app_for(settings)) as rep:

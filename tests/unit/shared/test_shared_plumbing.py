@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from shared.logs import JsonFormatter, scrub
 from shared.money import fen_to_yuan, round_half_up, share_at_most, share_of, yuan_to_fen
 from shared.problems import Problem, install_problem_handlers
-from shared.settings import DEV_PII_KEY, DEV_SECRET, Settings, normalise_async_url, with_database
+from shared.settings import DEV_PII_KEY, DEV_SIGNING_KEY, Settings, normalise_async_url, with_database
 
 
 def test_round_half_up_rounds_halves_away_from_zero_once() -> None:
@@ -55,18 +55,25 @@ def test_bad_yuan_strings_are_refused(text: str) -> None:
         yuan_to_fen(text)
 
 
-def test_production_refuses_the_development_secrets() -> None:
-    with pytest.raises(ValidationError, match="SKILLSUB_SECRET_KEY"):
+KEYS = {"skillsub_pii_key": "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=",
+        "skillsub_audit_key": "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=", "skillsub_registry_url": "http://registry"}
+
+
+def test_production_refuses_the_development_secrets_and_signing_key() -> None:
+    with pytest.raises(ValidationError, match="SKILLSUB_PII_KEY and SKILLSUB_AUDIT_KEY"):
         Settings(skillsub_env="production", database_url="postgresql://x/y", kafka_bootstrap_servers="k:9092")
-    ok = Settings(skillsub_env="production", database_url="postgresql://x/y", kafka_bootstrap_servers="k:9092",
-                  skillsub_secret_key="s" * 40, skillsub_pii_key="QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=")
-    assert ok.skillsub_secret_key != DEV_SECRET and ok.skillsub_pii_key != DEV_PII_KEY
+    ok = Settings(skillsub_env="production", database_url="postgresql://x/y", kafka_bootstrap_servers="k:9092", **KEYS)
+    assert ok.skillsub_pii_key != DEV_PII_KEY
+    with pytest.raises(RuntimeError, match="SKILLSUB_SIGNING_KEY_FILE"):
+        ok.signing_key_pem()
+    with pytest.raises(RuntimeError, match="MIGRATION_DATABASE_URL"):
+        ok.migration_url_for("payments")
+    assert Settings(skillsub_env="test").signing_key_pem() == DEV_SIGNING_KEY
 
 
 def test_production_requires_external_servers() -> None:
     with pytest.raises(ValidationError, match="KAFKA_BOOTSTRAP_SERVERS"):
-        Settings(skillsub_env="production", skillsub_secret_key="s" * 40,
-                 skillsub_pii_key="QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=", database_url="postgresql://x/y")
+        Settings(skillsub_env="production", database_url="postgresql://x/y", **KEYS)
 
 
 def test_each_service_gets_its_own_database_on_the_shared_server() -> None:

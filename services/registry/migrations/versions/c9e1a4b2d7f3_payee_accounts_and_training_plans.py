@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "c9e1a4b2d7f3"
-down_revision = "f7afc2356d7d"
+down_revision = "c11a0e7b2d41"
 branch_labels = None
 depends_on = None
 
