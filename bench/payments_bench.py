@@ -39,7 +39,7 @@ from services.payments.ledger import Fund, FundingSource
 from services.payments.main import MIGRATIONS
 from services.payments.treasury import StatementLine
 from shared.db import drop_database, ensure_database, make_engine, make_sessionmaker, migrate
-from shared.events import PayeeAccountRecordedV1, SubsidyDecidedV1, new_envelope
+from shared.events import PayeeAccountRecordedV1, SubsidyDecidedV2, new_envelope
 from shared.pii import encrypt_pii, load_pii_key
 from shared.settings import Settings, normalise_async_url, with_database
 
@@ -125,7 +125,7 @@ class _Clock:
 
 
 def _decisions(size: int, offset: int) -> list[Any]:
-    payloads = [SubsidyDecidedV1(decision_id=uuid.uuid4(), person_key=person(offset + j), trigger_id=uuid.uuid4(),
+    payloads = [SubsidyDecidedV2(decision_id=uuid.uuid4(), person_key=person(offset + j), trigger_id=uuid.uuid4(),
                                  trigger_kind="certificate", clause="四.4", outcome="approved", amount_fen=AMOUNT,
                                  clauses_cited=["四.4"], district=HOT.district, decided_on=dt.date(2020, 6, 1),
                                  year=2020, payee_kind="worker", payee_ref=person(offset + j))

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from services.payments import handlers
 from services.payments.main import create_app
-from shared.events import PayeeAccountRecordedV1, Payload, SubsidyDecidedV1, TrainingPlanRecordedV1, new_envelope
+from shared.events import PayeeAccountRecordedV1, Payload, SubsidyDecidedV2, TrainingPlanRecordedV1, new_envelope
 from shared.ids import resident_id_check_char
 from shared.pii import encrypt_pii, load_pii_key, lookup_hash
 from shared.settings import Settings
@@ -79,7 +79,7 @@ def decision(amount_fen: int = 100_000, clause: str = "四.4", outcome: str = "a
     """A decision as eligibility sends it; a worker's decision names the worker as payee."""
     person = person or worker()
     fields: dict[str, Any] = {"payee_kind": "worker", "payee_ref": person, "trigger_id": uuid.uuid4()} | over
-    p = SubsidyDecidedV1(
+    p = SubsidyDecidedV2(
         decision_id=uuid.uuid4(), person_key=person, trigger_kind="certificate", clause=clause, outcome=outcome,
         amount_fen=amount_fen, clauses_cited=[clause], decided_on=dt.date(2020, 6, 1), year=2020,
         district=DISTRICT, supersedes=supersedes, **fields)
@@ -122,9 +122,9 @@ async def deliver_events(client: Any, *payloads: dict[str, Any]) -> None:
 
 
 def _envelope(p: dict[str, Any]) -> Any:
-    model: type[Payload] = SubsidyDecidedV1 if "decision_id" in p else PayeeAccountRecordedV1
-    if model is SubsidyDecidedV1:
-        return new_envelope(SubsidyDecidedV1.model_validate(p), key=p["person_key"], producer="eligibility",
+    model: type[Payload] = SubsidyDecidedV2 if "decision_id" in p else PayeeAccountRecordedV1
+    if model is SubsidyDecidedV2:
+        return new_envelope(SubsidyDecidedV2.model_validate(p), key=p["person_key"], producer="eligibility",
                             event_id=uuid.UUID(p["decision_id"]))
     if "plan_id" in p:
         return new_envelope(TrainingPlanRecordedV1.model_validate(p), key=p["plan_id"], producer="registry",

@@ -13,7 +13,7 @@ from sqlalchemy import event
 
 from services.payments import handlers
 from services.payments.postings import uuid5_url
-from shared.events import SubsidyDecidedV1, new_envelope
+from shared.events import SubsidyDecidedV2, new_envelope
 from tests.integration.payments.payments_fixtures import (
     account,
     allocate,
@@ -29,7 +29,7 @@ AMOUNT = 10_000
 
 async def _statements_for(pay: Any, payloads: list[dict[str, Any]]) -> list[str]:
     """Every SQL statement handle() sends for one consumed batch (as the inbox would call it)."""
-    envs = [new_envelope(SubsidyDecidedV1.model_validate(p), key=p["person_key"], producer="eligibility",
+    envs = [new_envelope(SubsidyDecidedV2.model_validate(p), key=p["person_key"], producer="eligibility",
                          event_id=uuid.UUID(p["decision_id"])) for p in payloads]
     seen: list[str] = []
 

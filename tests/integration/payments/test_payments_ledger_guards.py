@@ -11,6 +11,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
+from shared.db import make_engine
+from shared.roles import APPEND_ONLY
 from tests.conftest import bearer
 from tests.integration.payments.payments_fixtures import (
     DISTRICT,
@@ -40,6 +42,18 @@ async def _refused(client, sql: str) -> str:
     return str(caught.value)
 
 
+async def _refused_to_owner(settings, sql: str) -> str:
+    """The same statement as payments' owner role (migrations, grants): only the triggers stop it."""
+    engine = make_engine(settings.migration_url_for("payments"), pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            with pytest.raises(DBAPIError) as caught:
+                await conn.execute(sa.text(sql))
+    finally:
+        await engine.dispose()
+    return str(caught.value)
+
+
 async def _paid_ledger(pay) -> None:
     await allocate(pay, 500_000)
     await deliver(pay, decision(100_000), decision(200_000))
@@ -62,9 +76,15 @@ async def _paid_ledger(pay) -> None:
     "UPDATE payee_accounts SET account_cipher = 'x'",
 ])
 async def test_postings_transactions_and_drafted_amounts_refuse_edits(settings, sql: str) -> None:
+    """The runtime role is refused (its grants for the append-only tables, shared/roles.py, else the
+    triggers); the owner role too, by the triggers: no role edits the ledger."""
     async with payments(settings) as pay:
         await _paid_ledger(pay)
-        assert "append-only" in await _refused(pay, sql)
+        table = sql.split()[2] if sql.startswith(("DELETE", "TRUNCATE")) else sql.split()[1]
+        refused = await _refused(pay, sql)
+        frozen = table in APPEND_ONLY["payments"] or sql.startswith("TRUNCATE")
+        assert ("permission denied" if frozen else "append-only") in refused, refused
+        assert "append-only" in await _refused_to_owner(settings, sql)
         assert (await verification(pay))["drift"] == []
 
 

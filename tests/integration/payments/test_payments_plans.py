@@ -45,7 +45,7 @@ def year_decisions(p: dict[str, Any], apprentices: int, years: int) -> list[dict
     for _ in range(apprentices):
         person = worker()
         out += [decision(YEAR_FEN, clause="四.7", person=person, payee_kind="enterprise", payee_ref=ENTERPRISE,
-                         class_id=p["class_id"], institution_id=ENTERPRISE) for _ in range(years)]
+                         class_id=p["class_id"], institution_code=ENTERPRISE) for _ in range(years)]
     return out
 
 
