@@ -470,6 +470,9 @@ class TrainingPlanRecordedV1(Payload):
     start_date: date
     end_date: date
     revision: int = Field(ge=1)
+
+
+@event
 class TrainingClassRecordedV2(TrainingClassRecordedV1):
     """V1 plus the enterprise that runs the class (订单班's enterprise, apprentices' employer, the
     employer of 以工代训; GB 32100 credit code) and the class's required hours (规定课时, credit hours:
