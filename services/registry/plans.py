@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.registry.domain import TrainingClassKind
 from services.registry.handlers import PRODUCER, content_hash
 from services.registry.store import institutions
 from services.registry.store_payees import training_plans
@@ -44,9 +45,15 @@ async def plan_values(session: AsyncSession, body: dict[str, Any]) -> dict[str, 
     values["occupation_code"] = values["occupation_code"] or cls["occupation_code"]
     values["occupation_edition"] = values["occupation_edition"] or cls["occupation_edition"]
     values["level"] = values["level"] or cls["level"]
+    # The plan pays whom eligibility pays for the class's completers (services/eligibility/payees.py),
+    # so the settlement can net their decisions against the advance: the enterprise the class names
+    # (an order class, an apprenticeship, 以工代训) unless the training is project-based, else the
+    # class's institution.
+    enterprise = cls.get("enterprise_code") if cls["kind"] != TrainingClassKind.PROJECT_BASED else None
     return values | {
-        "plan_id": plan_id_for(cls["institution_id"], body["plan_code"]), "institution_id": cls["institution_id"],
-        "payee_kind": "enterprise" if inst["kind"] == "enterprise" else "institution",
+        "plan_id": plan_id_for(cls["institution_id"], body["plan_code"]),
+        "institution_id": enterprise or cls["institution_id"],
+        "payee_kind": "enterprise" if enterprise or inst["kind"] == "enterprise" else "institution",
         "class_id": cls["class_id"], "district": cls["district"] or inst["district"],
         "start_date": cls["start_date"], "end_date": cls["end_date"]}
 

@@ -140,3 +140,18 @@ async def test_the_bureau_records_a_plan_for_a_listed_institutions_class_once_pe
                                 "'registry.training_plan.recorded' ORDER BY id")
         assert [r[0] for r in rows] == ["1", "2"]
         assert ENTERPRISE[:17] + credit_code_check_char(ENTERPRISE[:17]) == ENTERPRISE
+
+
+async def test_a_plan_for_a_class_an_enterprise_runs_pays_that_enterprise_as_eligibility_does(settings) -> None:
+    """An apprenticeship class the school runs for an enterprise: 四.7 pays the enterprise
+    (eligibility's payee table), so the plan's advance goes to it and settles against its decisions."""
+    async with serve(create_app(settings)) as reg:
+        bureau, inst = await auth(reg, "demo-bureau"), await auth(reg, "demo-institution")
+        assert (await reg.post("/v1/institutions", headers=bureau, json={
+            "credit_code": INSTITUTION, "name": "南通示范职业培训学校", "kind": "training", "district": "320612",
+            "listed_from": "2019-01-01"})).status_code == 201
+        klass = await reg.post("/v1/classes", json=PLAN_CLASS | {"enterprise_code": ENTERPRISE}, headers=inst)
+        assert klass.status_code == 201, klass.text
+        r = await reg.post("/v1/training-plans", json=PLAN | {"class_id": klass.json()["class_id"]}, headers=bureau)
+        assert r.status_code == 201, r.text
+        assert (r.json()["institution_id"], r.json()["payee_kind"]) == (ENTERPRISE, "enterprise")
