@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.payments import postings as pg
 from services.payments import reconcile
 from services.payments.claims import PAYEE_KINDS
+from services.payments.funding import FundingParams, route_for
 from shared.events import (
     Event,
     PayeeAccountRecordedV1,
@@ -45,6 +46,12 @@ _REMEMBER = sa.text(
 async def on_decided(session: AsyncSession, events: Sequence[Event[SubsidyDecidedV1]], runtime: Runtime) -> None:
     """Record the batch's decisions and what they supersede, then reconcile their triggers."""
     decided = [e.payload for e in events]
+    # A payable decision whose clause has no funding route on its day is a gap in the funding file:
+    # it fails here, so the decision itself is dead-lettered (and replayed once the bureau fixes the
+    # file), not whichever later event - an account, a plan - would have drafted it.
+    funding: FundingParams = runtime.state["funding"]
+    for clause, day in {(p.clause, p.decided_on) for p in decided if p.outcome == "approved" and p.amount_fen > 0}:
+        route_for(funding, clause, day)
     columns = {c: [getattr(p, c) for p in decided] for c in DECISION_COLUMNS if c not in _DERIVED}
     # V2 names the trigger's class and its institution (十三.5 plans settle by class); V1 did not.
     columns["class_id"] = [getattr(p, "class_id", None) for p in decided]

@@ -98,8 +98,10 @@ def may_set(principal: AuthPrincipal, kind: PayeeKind) -> bool:
 
 
 def may_read(principal: AuthPrincipal, kind: PayeeKind) -> bool:
-    """Staff who pay or audit, and the authority that set it (masked in every answer)."""
-    return principal.role in ("bureau", "auditor", "hr", "finance") or may_set(principal, kind)
+    """The bureau, auditors and the authority that set it (masked in every answer). hr and finance
+    tokens are not addressed to the registry (shared/auth.py ROLE_AUDIENCES): they see the account
+    masked in payments and in full only on the payment file."""
+    return principal.role in ("bureau", "auditor") or may_set(principal, kind)
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,7 +55,8 @@ async def test_the_employment_service_sets_a_workers_card_which_travels_encrypte
                                  headers=feeder)
         assert changed.status_code == 201 and changed.json()["revision"] == 2
         assert [e["revision"] for e in await _account_events(reg)] == [1, 2]
-        read = await reg.get(f"/v1/payee-accounts/worker/{got['payee_ref']}", headers=await auth(reg, "demo-hr"))
+        read = await reg.get(f"/v1/payee-accounts/worker/{got['payee_ref']}",
+                             headers=await auth(reg, "demo-auditor"))
         assert read.status_code == 200 and read.json()["account_masked"].endswith(card_number(8)[-4:])
         everything = json.dumps(await _rows(reg, "SELECT * FROM payee_accounts"), default=str) + json.dumps(
             await _rows(reg, "SELECT envelope::text FROM outbox"), default=str) + read.text
@@ -64,7 +65,8 @@ async def test_the_employment_service_sets_a_workers_card_which_travels_encrypte
 
 @pytest.mark.parametrize(("client", "body"), [
     ("demo-feeder-social_insurance", WORKER), ("demo-bureau", WORKER), ("demo-institution", WORKER),
-    ("demo-feeder-employment_service", COMPANY), ("demo-district", COMPANY), ("demo-finance", COMPANY)])
+    ("demo-feeder-employment_service", COMPANY), ("demo-district", COMPANY),
+    ("demo-security-admin", COMPANY)])
 async def test_only_the_payees_authority_sets_its_account(settings, client: str, body: dict) -> None:
     async with serve(create_app(settings)) as reg:
         r = await reg.post("/v1/payee-accounts", json=body, headers=await auth(reg, client))
