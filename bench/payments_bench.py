@@ -3,8 +3,11 @@
 Run: .venv/bin/python bench/payments_bench.py [--n 20000] [--batch 2000]
      (DATABASE_URL=postgresql://... to use a running server; else an embedded PostgreSQL starts)
 Real path, per batch of decisions, each step one transaction through the service's own code:
-  draft (handlers.draft_many) -> batch -> approve -> release (5 postings each) -> statement paid
-  (2 postings each), with the fund row locked, CHECKs, the balance trigger and the outbox events.
+  draft (handlers.on_decided: record the decisions, reconcile their triggers, draft) -> batch ->
+  approve -> release (5 postings each, the payee's account fixed) -> statement paid (2 postings
+  each, the treasury's answer reconciled), with the fund row locked, CHECKs, the balance and
+  append-only triggers and the outbox events. Every payee's account is on record (registry events
+  applied before the clock starts).
 Ceiling, same run, same server, into a plain table shaped like ledger_postings (same two indexes,
 no rules): the same number of posting rows written (a) at the real path's granularity, one
 `INSERT ... SELECT unnest(...)` transaction per posting statement the real path commits (per batch:
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import datetime as dt
 import os
@@ -27,7 +31,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.payments import handlers, paying
+from services.payments import handlers, manual, paying
 from services.payments import postings as pg
 from services.payments.disbursements import Actor, Role
 from services.payments.funding import load_funding
@@ -35,18 +39,22 @@ from services.payments.ledger import Fund, FundingSource
 from services.payments.main import MIGRATIONS
 from services.payments.treasury import StatementLine
 from shared.db import drop_database, ensure_database, make_engine, make_sessionmaker, migrate
-from shared.events import SubsidyDecidedV1
-from shared.settings import normalise_async_url, with_database
+from shared.events import PayeeAccountRecordedV1, SubsidyDecidedV2, new_envelope
+from shared.pii import encrypt_pii, load_pii_key
+from shared.settings import Settings, normalise_async_url, with_database
 
 HOT = Fund(FundingSource.UNEMPLOYMENT_INSURANCE_SURPLUS, "320612")
 HR, FIN = Actor("hr-1", Role.HR), Actor("fin-1", Role.FINANCE)
+HR2, FIN2 = Actor("hr-2", Role.HR), Actor("fin-2", Role.FINANCE)
+PII_KEY = load_pii_key(Settings().skillsub_pii_key)
 AMOUNT = 97_500  # example: a level-3 四.4 subsidy
 
 
 class BenchRuntime:
     """Only what handlers need from the service runtime: stage events in the outbox."""
 
-    state: dict[str, Any] = {}
+    def __init__(self) -> None:
+        self.state: dict[str, Any] = {"funding": load_funding(), "pii_key": PII_KEY}
 
     async def emit(self, session: Any, envelopes: Any) -> None:
         await pg.emit(self, session, envelopes)  # what every payments route and handler calls
@@ -70,14 +78,32 @@ def server_cpu() -> float:
     return total
 
 
+def person(i: int) -> str:
+    return f"{i:064x}"  # the shape of a person key (a 64-hex keyed hash)
+
+
 async def real_path(maker: Any, n: int, batch: int, steps: dict[str, float]) -> tuple[int, float]:
     funding, rt = load_funding(), BenchRuntime()
     async with maker() as s:
-        await handlers.allocate(s, "bench-alloc", HOT, AMOUNT * n)
+        item = await manual.draft(s, FIN2, manual.ManualKind.ALLOCATION, "bench-alloc", HOT, AMOUNT * n)
+        await manual.approve(s, item["item_id"], HR)
+        await manual.release(s, item["item_id"], FIN)
         await s.commit()
+    cipher = base64.b64encode(encrypt_pii(PII_KEY, "6217000000000000012")).decode()
+    for i in range(0, n, batch):  # the registry sent every worker's card account before
+        async with maker() as s:
+            await handlers.on_account(s, [new_envelope(PayeeAccountRecordedV1(
+                payee_kind="worker", payee_ref=person(j), account_kind="social_security_card",
+                account_cipher=cipher, account_masked="6217***********0012", revision=1,
+                recorded_on=dt.date(2020, 5, 1)), key=person(j), producer="registry").typed()
+                for j in range(i, min(n, i + batch))], rt)
+            await s.commit()
+    # The consumed batches as the inbox hands them over (parsed envelopes): built before the clock,
+    # since parsing is the inbox's work, not payments'.
+    batches = [_decisions(min(batch, n - i), i) for i in range(0, n, batch)]
     start, cpu, db_cpu = time.perf_counter(), time.process_time(), server_cpu()
-    for i in range(0, n, batch):
-        await _one_batch(maker, rt, funding, min(batch, n - i), i, _Clock(steps))
+    for events in batches:
+        await _one_batch(maker, rt, funding, events, _Clock(steps))
     seconds = time.perf_counter() - start
     steps["python cpu"] = time.process_time() - cpu  # this process only
     steps["server cpu"] = server_cpu() - db_cpu
@@ -98,15 +124,20 @@ class _Clock:
         self.last = now
 
 
-async def _one_batch(maker: Any, rt: Any, funding: Any, size: int, offset: int, clock: _Clock) -> None:
-    payloads = [SubsidyDecidedV1(decision_id=uuid.uuid4(), person_key=f"pk{offset + j}", trigger_id=uuid.uuid4(),
+def _decisions(size: int, offset: int) -> list[Any]:
+    payloads = [SubsidyDecidedV2(decision_id=uuid.uuid4(), person_key=person(offset + j), trigger_id=uuid.uuid4(),
                                  trigger_kind="certificate", clause="四.4", outcome="approved", amount_fen=AMOUNT,
                                  clauses_cited=["四.4"], district=HOT.district, decided_on=dt.date(2020, 6, 1),
-                                 year=2020) for j in range(size)]
+                                 year=2020, payee_kind="worker", payee_ref=person(offset + j))
+                for j in range(size)]
+    return [new_envelope(p, key=p.person_key, producer="eligibility", event_id=p.decision_id).typed()
+            for p in payloads]
+
+
+async def _one_batch(maker: Any, rt: Any, funding: Any, events: list[Any], clock: _Clock) -> None:
+    size = len(events)
     async with maker() as s:
-        events, _ = await handlers.draft_many(s, handlers.requests_from_decisions(payloads, funding),
-                                              funding.version)
-        await rt.emit(s, events)
+        await handlers.on_decided(s, events, rt)  # what the consumer does with one batch
         clock.lap("draft")
         batch_id = uuid.UUID((await paying.create_batch(s, HR, limit=size))["batch_id"])
         await s.commit()
@@ -116,13 +147,15 @@ async def _one_batch(maker: Any, rt: Any, funding: Any, size: int, offset: int, 
         await s.commit()
     clock.lap("approve")
     async with maker() as s:
-        released = await paying.release_batch(s, batch_id, FIN)
+        released = await paying.release_batch(s, rt, batch_id, FIN)
         await rt.emit(s, released.events)
         await s.commit()
     clock.lap("release")
-    lines = [StatementLine(k + 2, ln.payment_ref, ln.amount_fen, "paid") for k, ln in enumerate(released.order)]
+    async with maker() as s:  # the treasury's order (what the payment file carries), then its statement
+        order = await paying.order_lines(s, PII_KEY, batch_id)
+    lines = [StatementLine(k + 2, ln.payment_ref, ln.amount_fen, "paid") for k, ln in enumerate(order)]
     async with maker() as s:
-        _, events = await paying.reconcile(s, f"st-{batch_id}", lines)
+        _, events = await paying.reconcile(s, rt, f"st-{batch_id}", lines)
         await rt.emit(s, events)
         await s.commit()
     clock.lap("paid")

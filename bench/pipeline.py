@@ -2,8 +2,8 @@
 
 `--broker tansu|apache|both` picks the broker (both: one after the other in the same run, each on
 a fresh platform, so the figures compare). Per broker: starts a fresh platform (embedded PostgreSQL,
-the broker, four service processes), preloads the
-Catalog, one employment fact per worker and a fund allocation, then pushes N certificates and
+the broker, four service processes), preloads the Catalog, one employment fact and one payment
+account per worker and a fund allocation, then pushes N certificates and
 waits until reporting has counted every one. Prints end-to-end certificates/s, when each stage
 finished and its rate in each tenth of the run, each service's CPU seconds (its process and its
 PostgreSQL backends), peak RSS per process, and - in the same run - a floor: the same four broker
@@ -35,6 +35,7 @@ import psutil
 
 from bench.floor import run_floor
 from bench.progress import CONFIRM, crossings, tenth_rates, watch
+from services.registry.payees import luhn_check_digit
 from shared.ids import resident_id_check_char
 from shared.platform import Platform, free_ports
 from shared.settings import SERVICES, Settings
@@ -108,6 +109,27 @@ async def _token(client: httpx.AsyncClient, base: str, role_client: str) -> dict
     return {"Authorization": f"Bearer {r.json()['access_token']}"} if r.status_code == 200 else {}
 
 
+def card_account(i: int) -> dict[str, Any]:
+    """A worker's social-security card account (19 digits, Luhn check digit)."""
+    body = f"621700{i:012d}"
+    return {"payee_kind": "worker", "resident_id": person_id(i), "account_kind": "social_security_card",
+            "account_number": body + luhn_check_digit(body)}
+
+
+async def _allocate(client: httpx.AsyncClient, reg: str, pay: str, amount_fen: int) -> None:
+    """Maker-checker: one hr client drafts the allocation, another approves, finance releases."""
+    drafter, approver = await _token(client, reg, "demo-hr-2"), await _token(client, reg, "demo-hr")
+    releaser = await _token(client, reg, "demo-finance")
+    r = await client.post(f"{pay}/v1/allocations", headers=drafter, json={
+        "reference": f"BENCH-{uuid.uuid4().hex[:8]}", "source": "unemployment_insurance_surplus",
+        "district": "320612", "amount_fen": amount_fen})
+    item = r.json()["item_id"]
+    for who, step in ((approver, "approve"), (releaser, "release")):
+        r = await client.post(f"{pay}/v1/manual-items/{item}/{step}", headers=who)
+        if r.status_code != 200:
+            raise RuntimeError(f"allocation {step}: {r.status_code} {r.text[:300]}")
+
+
 async def _push(client: httpx.AsyncClient, url: str, bodies: list[dict[str, Any]], concurrency: int,
                 headers: dict[str, str]) -> None:
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -152,15 +174,15 @@ async def run_platform(args: argparse.Namespace, platform: Platform) -> dict[str
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64)) as client:
         feeder = await _token(client, reg, "demo-feeder-employment_service")
         institution = await _token(client, reg, "demo-institution")
-        finance = await _token(client, reg, "demo-finance")  # tokens come from the registry only
         await publish_catalog(client, reg, {
             "catalog_version": f"bench-{uuid.uuid4().hex[:6]}", "standards": [
                 {"occupation_code": LATHE, "occupation_name": "车工", "level": 4, "training_fen": 120000,
                  "appraisal_fen": 20000, "valid_from": "2019-01-01"}]})
-        await client.post(f"{pay}/v1/allocations", headers=finance, json={
-            "reference": f"BENCH-{uuid.uuid4().hex[:8]}", "source": "unemployment_insurance_surplus",
-            "district": "320612", "amount_fen": n * 70000 + 1})
+        await _allocate(client, reg, pay, n * 70000 + 1)
         t0 = time.perf_counter()
+        # Workers are paid to their social-security cards: the employment service records them first.
+        await _push(client, f"{reg}/v1/payee-accounts", [card_account(i) for i in range(n)], 4 * args.concurrency,
+                    feeder)
         if args.mode == "bulk":
             await _push_bulk(client, f"{reg}/v1/bulk/facts", [employment(i) for i in range(n)], args.batch,
                              args.concurrency, feeder)

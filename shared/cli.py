@@ -1,5 +1,5 @@
 """`skillsub` command: up (the whole platform), serve / migrate (one service), audit-verify,
-dead-letters (operators' list, show, replay, discard), bench."""
+verify-ledger, dead-letters (operators' list, show, replay, discard), bench."""
 
 from __future__ import annotations
 
@@ -175,6 +175,31 @@ def _print_dead_letters(action: str, body: object) -> None:
     print(f"{len(body)} dead letter(s)")
 
 
+def cmd_verify_ledger(args: argparse.Namespace) -> int:
+    """Recompute payments' balances, reservations and payment histories from the postings; exit 1 on drift."""
+    import json
+
+    from services.payments.verify import verify_ledger
+    from shared.db import make_engine, make_sessionmaker
+
+    async def run() -> int:
+        engine = make_engine(Settings().database_url_for("payments"), pool_size=1)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                report = await verify_ledger(session)
+        finally:
+            await engine.dispose()
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2, default=str) if args.json else
+              "payments ledger: " + ", ".join(f"{n} {k}" for k, n in report.checked.items())
+              + (" verified" if report.ok else f"; DRIFT in {len(report.drift)} place(s):"))
+        if not args.json:
+            for item in report.drift[:50]:
+                print("  " + json.dumps(item, ensure_ascii=False, default=str))
+        return 0 if report.ok else 1
+
+    return asyncio.run(run())
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from shared.platform import Platform
 
@@ -251,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     av = sub.add_parser("audit-verify", help="verify a service's hash-chained audit log")
     av.add_argument("service", choices=SERVICES)
     av.set_defaults(func=cmd_audit_verify)
+    vl = sub.add_parser("verify-ledger", help="recompute the payments ledger from its postings; exit 1 on drift")
+    vl.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    vl.set_defaults(func=cmd_verify_ledger)
     dl = sub.add_parser("dead-letters", help="list, show, replay or discard a service's dead letters")
     dl.add_argument("action", choices=("list", "show", "replay", "discard"))
     dl.add_argument("service", choices=SERVICES)

@@ -1,4 +1,9 @@
-"""Policy dates are calendar days in Nantong (Asia/Shanghai), whatever the server's time zone."""
+"""Policy and payment dates are calendar days in Nantong (Asia/Shanghai), whatever the host's zone.
+
+`nantong_today()` is the one way to ask "what day is it" for a policy or payment date; timestamps
+stay UTC `timestamptz`. A server in UTC would otherwise call 00:00-07:59 Nantong time "yesterday"
+and pick the previous day's funding route or parameter version.
+"""
 
 from __future__ import annotations
 

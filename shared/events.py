@@ -442,6 +442,52 @@ class TrainingClassRecordedV1(Payload):
 
 
 @event
+class PayeeAccountRecordedV1(Payload):
+    """A payee's payment account, set by its authority: the employment service for a worker's
+    social-security card, the bureau for an enterprise's or institution's bank account. The number
+    travels encrypted (shared/pii.py blob, base64) beside its masked form; keyed by payee_ref, and
+    the highest revision is the account in force."""
+
+    TYPE: ClassVar[str] = "registry.payee_account.recorded"
+    VERSION: ClassVar[int] = 1
+    payee_kind: str  # worker | enterprise | institution
+    payee_ref: str  # person_key (worker) or unified social credit code
+    account_kind: str  # social_security_card | bank_account
+    account_cipher: str
+    account_masked: str
+    account_name: str | None = None  # 户名 of an enterprise or institution account; none for a worker
+    bank_name: str | None = None
+    revision: int = Field(ge=1)
+    recorded_on: date
+
+
+@event
+class TrainingPlanRecordedV1(Payload):
+    """A project-based training plan (项目制培训) the bureau approved: its institution is paid the
+    十三.5 advance from it and settled from the decisions for the class's completers. Keyed by plan
+    id; the highest revision is the plan in force."""
+
+    TYPE: ClassVar[str] = "registry.training_plan.recorded"
+    VERSION: ClassVar[int] = 1
+    plan_id: uuid.UUID
+    plan_code: str
+    institution_id: str  # unified social credit code of the institution (or enterprise) paid
+    payee_kind: str  # institution | enterprise
+    class_id: uuid.UUID
+    clause: str
+    district: str
+    occupation_code: str | None = None
+    occupation_edition: str | None = None
+    level: int | None = Field(default=None, ge=1, le=5)
+    planned_headcount: int = Field(ge=1)
+    standard_per_head_fen: int = Field(ge=1)  # per trainee and year
+    years: int = Field(ge=1, le=5)
+    start_date: date
+    end_date: date
+    revision: int = Field(ge=1)
+
+
+@event
 class TrainingClassRecordedV2(TrainingClassRecordedV1):
     """V1 plus the enterprise that runs the class (订单班's enterprise, apprentices' employer, the
     employer of 以工代训; GB 32100 credit code) and the class's required hours (规定课时, credit hours:

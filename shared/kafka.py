@@ -154,7 +154,7 @@ def consumer_group(service: str, prefix: str = "") -> str:
 CONSUMES: dict[str, tuple[str, ...]] = {
     "registry": (),
     "eligibility": ("registry.events",),
-    "payments": ("eligibility.events",),
+    "payments": ("eligibility.events", "registry.events"),
     "reporting": ("registry.events", "eligibility.events", "payments.events"),
 }
 # What a service reads only to record another's audit checkpoints (ServiceSpec.checkpoints_from):

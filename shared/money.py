@@ -48,4 +48,13 @@ def share_of(amount_fen: int, share: Fraction | Decimal | str) -> int:
     return round_half_up(Fraction(amount_fen) * Fraction(str(share)))
 
 
-__all__ = ["round_half_up", "yuan_to_fen", "fen_to_yuan", "share_of", "FEN_PER_YUAN", "Decimal", "ROUND_HALF_UP"]
+def share_at_most(amount_fen: int, share: Fraction | Decimal | str) -> int:
+    """amount × share, rounded down to the fen: for amounts capped at a share ("不高于", e.g. the
+    十三.5 advance), where rounding half-up could pay a fen above the cap. The one rounding rule
+    for such caps, used by payments and eligibility alike."""
+    exact = Fraction(amount_fen) * Fraction(str(share))
+    return exact.numerator // exact.denominator
+
+
+__all__ = ["round_half_up", "yuan_to_fen", "fen_to_yuan", "share_of", "share_at_most", "FEN_PER_YUAN", "Decimal",
+           "ROUND_HALF_UP"]

@@ -23,10 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.settings import SERVICES, with_database
 
 # Tables whose rows are never changed once written. Payments' ledger is double-entry and derived
-# balances come from it; the audit log is the trail (shared/audit.py).
+# balances come from it, a 十三.5 plan's items and settlements and each payee-account revision are
+# kept as written (their triggers refuse edits too, for every role); the audit log is the trail
+# (shared/audit.py). Disbursements and manual items change status, so the runtime role keeps
+# UPDATE there and the triggers of payments' migration e7a1c3d5f902 fix their drafted columns.
 APPEND_ONLY: dict[str, tuple[str, ...]] = {
     "registry": (), "eligibility": (), "reporting": (),
-    "payments": ("ledger_postings", "ledger_transactions"),
+    "payments": ("ledger_postings", "ledger_transactions", "plan_items", "plan_settlements", "payee_accounts"),
 }
 SHARED_APPEND_ONLY = ("audit_log",)
 READ_ONLY = ("audit_purges", "alembic_version", "alembic_version_shared")

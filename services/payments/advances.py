@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from services.payments.ledger import DomainError
-from shared.money import share_of
+from shared.money import share_at_most
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +39,7 @@ class Settlement:
 def max_advance_fen(planned_subsidy_fen: int, ratio: Fraction) -> int:
     """The cap: floor, not half-up, because 十三.5 says "不高于" (not more than)."""
     _check_ratio(ratio)
-    product = Fraction(planned_subsidy_fen) * ratio
-    return product.numerator // product.denominator
+    return share_at_most(planned_subsidy_fen, ratio)
 
 
 def check_advance(advance_fen: int, planned_subsidy_fen: int, ratio: Fraction) -> None:
@@ -58,7 +57,7 @@ def apprentice_advance_fen(planned_count: int, yearly_standard_fen: int, ratio: 
     """四.7 practice: planned headcount × one year's standard × ratio (within the 十三.5 cap)."""
     _check_count(planned_count, "planned headcount")
     _check_ratio(ratio)
-    return share_of(planned_count * yearly_standard_fen, ratio)
+    return share_at_most(planned_count * yearly_standard_fen, ratio)
 
 
 def apprentice_planned_subsidy_fen(planned_count: int, yearly_standard_fen: int, years: int) -> int:

@@ -1,6 +1,8 @@
-"""Payments REST API: the actor, Idempotency-Key, allocations, funds, disbursements, fund use.
+"""Payments REST API: the actor, Idempotency-Key, funds, disbursements, holds, fund use, and the
+auditors' ledger verification.
 
-Batches, statements, advances and recoveries are in api_batches.py. Every POST accepts an
+Batches and statements are in api_batches.py, allocations and recoveries (manual items) in
+api_manual.py, 十三.5 advances and settlements in api_plans.py. Every POST accepts an
 `Idempotency-Key`: the key is claimed in the same transaction as the effect, so 50 identical
 concurrent requests give one effect and 50 identical answers; the same key with another body is
 refused (422, field Idempotency-Key).
@@ -8,32 +10,29 @@ refused (422, field Idempotency-Key).
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.payments import handlers, store
 from services.payments import postings as pg
+from services.payments import store, verify
+from services.payments.claims import HoldReason
 from services.payments.disbursements import Actor, Role, State
-from services.payments.ledger import Fund, FundingSource
-from shared.app import RuntimeDep, SessionDep
+from shared.app import SessionDep
 from shared.auth import PrincipalDep, principal_of, require_roles
+from shared.clock import nantong_today
 from shared.disclosure import min_cell_on, suppress
 from shared.money import fen_to_yuan
-from shared.problems import Problem, problem_responses
+from shared.problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["payments"])
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Free-text ids go into PostgreSQL text columns, which refuse NUL (a 500 before this pattern).
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 
@@ -91,47 +90,15 @@ async def once(request: Request, session: AsyncSession, key: str | None,
                               field="Idempotency-Key")
             return JSONResponse(row["response"], status_code=row["status_code"]), False
     status, body = await run()
-    if key:
-        await session.execute(sa.update(store.idempotency).where(store.idempotency.c.key == key)
-                              .values(status_code=status, response=body))
+    if key:  # answer with the stored form, so the first answer and every replay are byte-identical
+        body = await session.scalar(sa.update(store.idempotency).where(store.idempotency.c.key == key)
+                                    .values(status_code=status, response=body)
+                                    .returning(store.idempotency.c.response))
     await session.commit()
     return JSONResponse(body, status_code=status), True
 
 
-# ---- allocations and funds -------------------------------------------------------------------
-
-class AllocationCreate(BaseModel):
-    """Finance credits money into the special account for one source and district."""
-
-    model_config = ConfigDict(extra="forbid")
-    reference: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$",
-                           description="the finance bureau's document number")
-    source: FundingSource
-    district: str = Field(min_length=2, max_length=16, pattern=PRINTABLE)
-    amount_fen: int = Field(gt=0, le=10**13)
-
-
-@router.post("/allocations", status_code=201, responses=problem_responses(409))
-async def allocate(body: AllocationCreate, request: Request, session: SessionDep, runtime: RuntimeDep,
-                   actor: ActorDep, idempotency_key: IdemKey = None) -> JSONResponse:
-    require(actor, Role.FINANCE)
-
-    async def run() -> Outcome:
-        t = store.transactions
-        if await session.scalar(sa.select(t.c.txn_id).where(t.c.kind == "allocation",
-                                                            t.c.ref == body.reference)):
-            raise Problem(409, "Allocation already recorded", f"reference {body.reference} exists",
-                          field="reference")
-        admitted = await handlers.allocate(session, body.reference, Fund(body.source, body.district),
-                                           body.amount_fen)
-        await pg.emit(runtime, session, pg.status_events(admitted, State.RESERVED))
-        return 201, {"reference": body.reference,
-                     "admitted_drafts": [str(a["disbursement_id"]) for a in admitted]}
-
-    response, _ = await once(request, session, idempotency_key, run)
-    runtime.wake_relay()
-    return response
-
+# ---- funds ----------------------------------------------------------------------------------
 
 @router.get("/funds")
 async def list_funds(session: SessionDep) -> list[dict[str, Any]]:
@@ -176,6 +143,44 @@ async def list_disbursements(session: SessionDep, _: Annotated[Any, STAFF_READ],
     return [_public(r) for r in (await session.execute(q.limit(limit))).mappings()]
 
 
+@router.get("/holds")
+async def list_holds(session: SessionDep, _: Annotated[Any, STAFF_READ], reason: HoldReason | None = None,
+                     limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict[str, Any]]:
+    """Payable decisions not drafted, and why: no payee named, no payment account on record, a 十三.5
+    plan will settle them, an earlier payment still in flight, an earlier decision not yet received."""
+    h = store.holds
+    q = sa.select(h).where(h.c.resolved_at.is_(None)).order_by(h.c.since, h.c.decision_id).limit(limit)
+    if reason is not None:
+        q = q.where(h.c.reason == reason.value)
+    return [dict(r) for r in (await session.execute(q)).mappings()]
+
+
+@router.get("/decisions/{decision_id}/payment")
+async def payment_of_decision(decision_id: uuid.UUID, session: SessionDep, _: Any = STAFF_READ) -> dict[str, Any]:
+    """Where a decision's money stands: drafted (its disbursements), held (the reason), superseded."""
+    r = store.received_decisions
+    got = (await session.execute(sa.select(r).where(r.c.decision_id == decision_id))).mappings().first()
+    if got is None:
+        raise Problem(404, "Unknown decision", f"payments has not received decision {decision_id}",
+                      field="decision_id")
+    d, h, s = store.disbursements, store.holds, store.superseded_decisions
+    hold = (await session.execute(sa.select(h.c.reason, h.c.since).where(
+        h.c.decision_id == decision_id, h.c.resolved_at.is_(None)))).mappings().first()
+    by = await session.scalar(sa.select(s.c.superseded_by).where(s.c.decision_id == decision_id))
+    money = (await session.execute(sa.select(d).where(d.c.decision_id == decision_id))).mappings().all()
+    return {"decision_id": str(decision_id), "trigger_id": str(got["trigger_id"]), "outcome": got["outcome"],
+            "amount_fen": got["amount_fen"], "payee_kind": got["payee_kind"], "payee_ref": got["payee_ref"],
+            "superseded_by": str(by) if by else None, "hold": dict(hold) if hold else None,
+            "disbursements": [_public(m) for m in money]}
+
+
+@router.get("/ledger/verification", summary="Recompute every balance from the postings (auditors only)")
+async def ledger_verification(session: SessionDep, _: Any = require_roles("auditor")) -> dict[str, Any]:
+    """Balances, reservations, status histories and what each trigger and plan was paid, against the
+    postings; `drift` lists every disagreement (empty when the ledger holds)."""
+    return (await verify.verify_ledger(session)).as_dict()
+
+
 # ---- 公开资金使用情况 --------------------------------------------------------------------------
 
 @router.get("/fund-use")
@@ -186,7 +191,7 @@ async def fund_use(session: SessionDep, year: Annotated[int | None, Query(ge=190
     (shared/disclosure.py): a clause names disability or low-income status."""
     spent = (await session.execute(store.FUND_USE_SQL, {"year": year})).mappings().all()
     allocated = (await session.execute(store.ALLOCATED_SQL, {"year": year})).mappings().all()
-    k = min_cell_on(dt.datetime.now(SHANGHAI).date())
+    k = min_cell_on(nantong_today())
     cells = suppress([dict(r) | {"spent_yuan": fen_to_yuan(r["spent_fen"])} for r in spent],
                      dims=("source", "district", "clause", "month"), count="payments",
                      values=("spent_fen", "spent_yuan"), k=k)

@@ -1,11 +1,10 @@
 """Payments REST API, money out: batches (hr approves, finance releases), the treasury order and
-payment file, statement reconciliation, retries, advances (十三.5) and recoveries (十四)."""
+payment file, statement reconciliation, retries."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import date
 from typing import Any
 
 import httpx
@@ -18,7 +17,7 @@ from services.payments import paying, store
 from services.payments import postings as pg
 from services.payments.api import PRINTABLE, STAFF_READ, ActorDep, IdemKey, Outcome, once, require
 from services.payments.disbursements import Role
-from services.payments.ledger import Fund, FundingSource, Payee, PayeeKind
+from services.payments.ledger import FundingSource
 from services.payments.treasury import StatementError, TreasuryClient, parse_statement, payment_file
 from shared.app import Runtime, RuntimeDep, SessionDep
 from shared.problems import Problem, problem_responses
@@ -74,10 +73,10 @@ async def release_batch(batch_id: uuid.UUID, request: Request, session: SessionD
                         actor: ActorDep, idempotency_key: IdemKey = None) -> Any:
     """Finance releases; the order then goes to the treasury (after the commit, with its own key)."""
     async def run() -> Outcome:
-        released = await paying.release_batch(session, batch_id, actor)
+        released = await paying.release_batch(session, runtime, batch_id, actor)
         await pg.emit(runtime, session, released.events)
-        return 200, {"batch_id": str(batch_id), "status": "released", "payments": len(released.order),
-                     "cash_fen": sum(ln.amount_fen for ln in released.order)}
+        return 200, {"batch_id": str(batch_id), "status": "released", "payments": released.payments,
+                     "cash_fen": released.cash_fen}
 
     response, _ = await once(request, session, idempotency_key, run)
     runtime.wake_relay()
@@ -103,7 +102,7 @@ async def submit_batch(runtime: Runtime, batch_id: uuid.UUID) -> bool:
             raise Problem(409, "Batch not released", f"batch {batch_id} is not released", field="batch_id")
         if client is None:
             return False
-        lines = await paying.order_lines(session, batch_id)
+        lines = await paying.order_lines(session, runtime.state["pii_key"], batch_id)
     try:
         await client.submit(str(batch_id), lines)
     except httpx.HTTPError as exc:
@@ -131,14 +130,17 @@ CSV_FILE = {200: {"description": "The payment file", "content": {"text/csv": {"s
 
 @router.get("/batches/{batch_id}/payment-file", response_class=PlainTextResponse,
             responses=CSV_FILE | problem_responses(409))
-async def batch_payment_file(batch_id: uuid.UUID, session: SessionDep, actor: ActorDep) -> PlainTextResponse:
-    """The released batch as a CSV payment file, for a treasury without an API."""
+async def batch_payment_file(batch_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep,
+                             actor: ActorDep) -> PlainTextResponse:
+    """The released batch as a CSV payment file, for a treasury without an API: one column per field,
+    each payment to the account in force at release."""
     require(actor, Role.FINANCE)
     status = await session.scalar(sa.select(store.batches.c.status).where(store.batches.c.batch_id == batch_id))
     if status != "released":
         raise Problem(409 if status else 404, "No payment file", f"batch {batch_id} is {status or 'unknown'}",
                       field="batch_id")
-    return PlainTextResponse(payment_file(await paying.order_lines(session, batch_id)), media_type="text/csv")
+    lines = await paying.order_lines(session, runtime.state["pii_key"], batch_id)
+    return PlainTextResponse(payment_file(lines), media_type="text/csv")
 
 
 class StatementImport(BaseModel):
@@ -158,7 +160,7 @@ async def import_statement(body: StatementImport, request: Request, session: Ses
         raise Problem(422, "Malformed statement", str(exc), field="csv", extra={"line": exc.line}) from exc
 
     async def run() -> Outcome:
-        result, events = await paying.reconcile(session, body.reference, lines)
+        result, events = await paying.reconcile(session, runtime, body.reference, lines)
         await pg.emit(runtime, session, events)
         return 200, result
 
@@ -175,85 +177,3 @@ async def retry_disbursement(disbursement_id: uuid.UUID, session: SessionDep, ru
     await session.commit()
     runtime.wake_relay()
     return {"disbursement_id": str(disbursement_id), "status": events[0].payload["status"]}
-
-
-class AdvanceCreate(BaseModel):
-    """十三.5: an advance of at most the dated ratio of a planned enterprise/project subsidy."""
-
-    model_config = ConfigDict(extra="forbid")
-    plan_id: uuid.UUID
-    clause: str = Field(min_length=1, max_length=8, pattern=PRINTABLE)
-    district: str = Field(min_length=2, max_length=16, pattern=PRINTABLE)
-    payee_ref: str = Field(min_length=3, max_length=64, pattern=PRINTABLE,
-                           description="the enterprise or institution id")
-    planned_fen: int = Field(gt=0, le=10**12)
-    advance_fen: int = Field(gt=0, le=10**12)
-    on: date
-
-
-@router.post("/advances", status_code=201, responses=problem_responses(409))
-async def draft_advance(body: AdvanceCreate, request: Request, session: SessionDep, runtime: RuntimeDep,
-                        actor: ActorDep, idempotency_key: IdemKey = None) -> Any:
-    require(actor, Role.HR)
-
-    async def run() -> Outcome:
-        out = await paying.draft_advance(session, runtime.state["funding"], paying.AdvanceRequest(
-            **body.model_dump()))
-        await pg.emit(runtime, session, out["events"])
-        row = out["disbursement"]
-        return 201, {"disbursement_id": str(row["disbursement_id"]), "status": row["status"],
-                     "amount_fen": row["amount_fen"], "source": row["source"]}
-
-    response, _ = await once(request, session, idempotency_key, run)
-    runtime.wake_relay()
-    return response
-
-
-class SettlementCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    earned_fen: int = Field(ge=0, le=10**12, description="the subsidy earned on completion")
-
-
-@router.post("/advances/{plan_id}/settlement", status_code=201, responses=problem_responses(409))
-async def settle_advance(plan_id: uuid.UUID, body: SettlementCreate, request: Request, session: SessionDep,
-                         runtime: RuntimeDep, actor: ActorDep, idempotency_key: IdemKey = None) -> Any:
-    require(actor, Role.HR)
-
-    async def run() -> Outcome:
-        out = await paying.settle_advance(session, runtime.state["funding"], plan_id, body.earned_fen)
-        await pg.emit(runtime, session, out.pop("events"))
-        return 201, out
-
-    response, _ = await once(request, session, idempotency_key, run)
-    runtime.wake_relay()
-    return response
-
-
-class RecoveryCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reference: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
-    source: FundingSource
-    district: str = Field(min_length=2, max_length=16, pattern=PRINTABLE)
-    payee_kind: PayeeKind
-    payee_ref: str = Field(min_length=3, max_length=128, pattern=PRINTABLE)
-    amount_fen: int = Field(gt=0, le=10**12)
-
-
-@router.post("/recoveries", status_code=201, responses=problem_responses(409))
-async def recover(body: RecoveryCreate, request: Request, session: SessionDep, runtime: RuntimeDep,
-                  actor: ActorDep, idempotency_key: IdemKey = None) -> Any:
-    """A payee repaid a clawback or an unearned advance: the special account is restored (十四)."""
-    require(actor, Role.FINANCE)
-
-    async def run() -> Outcome:
-        t = store.transactions
-        if await session.scalar(sa.select(t.c.txn_id).where(t.c.kind == "recovery", t.c.ref == body.reference)):
-            raise Problem(409, "Recovery already recorded", f"reference {body.reference} exists", field="reference")
-        events = await paying.recover(session, body.reference, Fund(body.source, body.district),
-                                      Payee(body.payee_kind, body.payee_ref), body.amount_fen)
-        await pg.emit(runtime, session, events)
-        return 201, {"reference": body.reference, "admitted_drafts": len(events)}
-
-    response, _ = await once(request, session, idempotency_key, run)
-    runtime.wake_relay()
-    return response

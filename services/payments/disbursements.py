@@ -151,6 +151,26 @@ def check_releaser(actor: Actor, approved_by: str | None) -> None:
         raise RoleViolation(f"{actor.person_id} approved this disbursement and may not release it")
 
 
+def check_drafter(actor: Actor) -> None:
+    """Manual items (allocations, recoveries, 十三.5 advances) are drafted by payment staff."""
+    if actor.role not in (Role.HR, Role.FINANCE):
+        raise RoleViolation(f"drafting needs role hr or finance, {actor.person_id} acts as {actor.role}")
+
+
+def check_item_approver(actor: Actor, drafted_by: str) -> None:
+    """Maker-checker: hr approves a manual item, and never the person who drafted it."""
+    check_approver(actor)
+    if actor.person_id == drafted_by:
+        raise RoleViolation(f"{actor.person_id} drafted this item and may not approve it")
+
+
+def check_item_releaser(actor: Actor, drafted_by: str, approved_by: str | None) -> None:
+    """Finance releases a manual item: neither its drafter nor its approver (three people)."""
+    check_releaser(actor, approved_by)
+    if actor.person_id == drafted_by:
+        raise RoleViolation(f"{actor.person_id} drafted this item and may not release it")
+
+
 def approve(d: Disbursement, actor: Actor) -> Disbursement:
     check_approver(actor)
     state = next_state(d.state, Action.APPROVE)

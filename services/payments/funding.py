@@ -1,4 +1,7 @@
-"""Dated funding routing (十二.1, 十二.5): which source pays which clause, to whom, with fallbacks.
+"""Dated funding routing (十二.1, 十二.5): which source pays which clause, with fallbacks.
+
+Who is paid is not here: every decision names its payee (eligibility's dated "who is paid" table,
+docs/policy.md), and a 十三.5 advance pays its plan's institution.
 
 `parse_funding` is pure; `load_funding` is the one function here that reads a file.
 """
@@ -13,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from services.payments.disbursements import plan_reservation
-from services.payments.ledger import DomainError, FundingSource, PayeeKind
+from services.payments.ledger import DomainError, FundingSource
 
 DEFAULT_PATH = Path(__file__).parent / "params" / "funding.yaml"
 
@@ -36,7 +39,6 @@ class Validity:
 class FundingRoute:
     clause: str
     validity: Validity
-    payee_kind: PayeeKind
     sources: tuple[FundingSource, ...]  # first is primary, the rest are fallbacks in order
     advance_allowed: bool  # 十三.5
 
@@ -64,7 +66,7 @@ def load_funding(path: Path = DEFAULT_PATH) -> FundingParams:
 
 
 def parse_funding(data: Mapping[str, Any]) -> FundingParams:
-    """Validate parsed YAML: known sources and payees, no overlapping dates per clause."""
+    """Validate parsed YAML: known sources, no overlapping dates per clause."""
     routes = tuple(_route(r) for r in data.get("routes") or ())
     ratios = tuple(_ratio(r) for r in data.get("advance_ratio") or ())
     _no_overlaps([(r.clause, r.validity) for r in routes])
@@ -111,15 +113,21 @@ def _validity(raw: Mapping[str, Any]) -> Validity:
     return Validity(start, end)
 
 
+ROUTE_KEYS = frozenset({"clause", "valid_from", "valid_to", "sources", "advance_allowed"})
+
+
 def _route(raw: Mapping[str, Any]) -> FundingRoute:
+    unknown = set(raw) - ROUTE_KEYS
+    if unknown:  # e.g. an old file's `payee`: who is paid is each decision's, not the route's
+        raise DomainError(f"route {raw.get('clause')}: unknown key(s) {sorted(unknown)}")
     sources = tuple(FundingSource(s) for s in raw.get("sources") or ())
     if not sources or len(set(sources)) != len(sources):
         raise DomainError(f"route {raw.get('clause')}: sources must be non-empty and distinct")
     clause = str(raw.get("clause") or "")
     if not clause:
         raise DomainError("every route names its clause id")
-    return FundingRoute(clause=clause, validity=_validity(raw), payee_kind=PayeeKind(raw["payee"]),
-                        sources=sources, advance_allowed=bool(raw.get("advance_allowed", False)))
+    return FundingRoute(clause=clause, validity=_validity(raw), sources=sources,
+                        advance_allowed=bool(raw.get("advance_allowed", False)))
 
 
 def _ratio(raw: Mapping[str, Any]) -> AdvanceRatio:

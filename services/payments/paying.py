@@ -1,5 +1,6 @@
-"""From draft to money: batches, four-eyes approval and release (十二.2), treasury reconciliation,
-retries, advances and settlement (十三.5), recoveries (十四).
+"""From draft to money: batches, four-eyes approval and release (十二.2), the treasury order and
+its reconciliation, retries. Advances and settlement (十三.5) are in plans.py, manual items
+(allocations, recoveries) in manual.py.
 
 Every function checks before it writes and raises Problem (4xx, field named) on bad input, so
 the caller's transaction rolls back and nothing changes. Callers own the transaction.
@@ -7,26 +8,29 @@ the caller's transaction rolls back and nothing changes. Callers own the transac
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.payments import disbursements as dm
-from services.payments import handlers, store
 from services.payments import postings as pg
-from services.payments.advances import check_advance, settle
+from services.payments import store
 from services.payments.disbursements import Actor, Part, State
-from services.payments.entries import failed_tx, paid_tx, recovery_tx, release_tx, reversal_tx
-from services.payments.funding import FundingParams, advance_ratio, route_for
-from services.payments.ledger import DomainError, Fund, Payee, receivable
+from services.payments.entries import failed_tx, paid_tx, release_tx
+from services.payments.ledger import receivable
+from services.payments.reconcile import after_treasury
 from services.payments.treasury import OrderLine, StatementLine
 from shared.events import Envelope
+from shared.pii import decrypt_pii
 from shared.problems import Problem
+
+if TYPE_CHECKING:
+    from shared.app import Runtime
 
 d = store.disbursements
 b = store.batches
@@ -96,6 +100,7 @@ async def approve_batch(session: AsyncSession, batch_id: uuid.UUID, actor: Actor
     rows = await _items(session, batch_id, State.RESERVED)
     for state in {r["status"] for r in rows}:  # the transition depends on the state alone: once per state
         dm.next_state(State(state), dm.Action.APPROVE)
+    _four_eyes(actor, {r["drafted_by"] for r in rows})
     await pg.set_status(session, rows, State.APPROVED, approved_by=actor.person_id)
     await session.execute(sa.update(b).where(b.c.batch_id == batch_id)
                           .values(status="approved", approved_by=actor.person_id))
@@ -105,10 +110,11 @@ async def approve_batch(session: AsyncSession, batch_id: uuid.UUID, actor: Actor
 @dataclass(frozen=True, slots=True)
 class Released:
     events: list[Envelope]
-    order: list[OrderLine]
+    payments: int  # lines sent to the treasury (a wholly offset item moves no cash)
+    cash_fen: int
 
 
-async def release_batch(session: AsyncSession, batch_id: uuid.UUID, actor: Actor) -> Released:
+async def release_batch(session: AsyncSession, runtime: Runtime, batch_id: uuid.UUID, actor: Actor) -> Released:
     """财政部门 releases an approved batch: a different person; receivables are netted off (十四)."""
     batch = await _lock_batch(session, batch_id)
     if batch["status"] != "approved":
@@ -122,8 +128,13 @@ async def release_batch(session: AsyncSession, batch_id: uuid.UUID, actor: Actor
     await pg.lock_funds(session, {(r["source"], r["district"]) for r in rows})
     items = [pg.to_domain(r) for r in rows]
     for state, approver in {(i.state, i.approved_by) for i in items}:  # the rules see only these two
-        dm.check_releaser(actor, approver)
+        try:
+            dm.check_releaser(actor, approver)
+        except dm.RoleViolation as exc:
+            raise _role_problem(exc) from exc
         dm.next_state(state, dm.Action.RELEASE)
+    _four_eyes(actor, {r["drafted_by"] for r in rows})
+    revisions = await _accounts_in_force(session, rows)
     owed = await pg.receivables(session, items)
     txs, offsets = [], []
     for item in items:
@@ -133,38 +144,72 @@ async def release_batch(session: AsyncSession, batch_id: uuid.UUID, actor: Actor
         offsets.append(offset)
         txs.append(release_tx(item.attempt_ref, item.fund, item.clause, item.payee, item.amount_fen, offset))
     await pg.post(session, txs, reserved=pg.sum_by_fund(rows, sign=-1))
-    await _mark_released(session, rows, offsets, actor.person_id)
+    await _mark_released(session, rows, offsets, revisions, actor.person_id)
     await session.execute(sa.update(b).where(b.c.batch_id == batch_id)
                           .values(status="released", released_by=actor.person_id))
     events = pg.status_events(rows, State.RELEASED)
     netted = [r for r, o in zip(rows, offsets, strict=True) if o == r["amount_fen"]]
-    events += await _settle_paid(session, netted)  # wholly offset: no cash moves, paid at once
-    order = [OrderLine(i.attempt_ref, r["payee_kind"], r["payee_ref"], r["amount_fen"] - o)
-             for r, o, i in zip(rows, offsets, items, strict=True) if o < r["amount_fen"]]
-    return Released(events, order)
+    events += await _settle_paid(session, runtime, netted)  # wholly offset: no cash moves, paid at once
+    cash = sum(r["amount_fen"] - o for r, o in zip(rows, offsets, strict=True))
+    return Released(events, sum(1 for r, o in zip(rows, offsets, strict=True) if o < r["amount_fen"]), cash)
+
+
+def _four_eyes(actor: Actor, drafters: set[str | None]) -> None:
+    """Whoever drafted a manual item (a 十三.5 advance or settlement) neither approves nor releases it."""
+    if actor.person_id in drafters:
+        raise Problem(403, "Maker cannot check", f"{actor.person_id} drafted an item of this batch and may not "
+                      f"{'approve' if actor.role is dm.Role.HR else 'release'} it", field="role")
+
+
+_IN_FORCE = sa.text(
+    "SELECT DISTINCT ON (a.payee_kind, a.payee_ref) a.payee_kind, a.payee_ref, a.revision FROM payee_accounts a "
+    "JOIN unnest(CAST(:kinds AS text[]), CAST(:refs AS text[])) AS k(payee_kind, payee_ref) "
+    "USING (payee_kind, payee_ref) ORDER BY a.payee_kind, a.payee_ref, a.revision DESC")
+
+
+async def _accounts_in_force(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """The account each payment goes to, fixed when finance releases it (a later change moves the next)."""
+    wanted = sorted({(r["payee_kind"], r["payee_ref"]) for r in rows})
+    found = {(k, p): rev for k, p, rev in await session.execute(
+        _IN_FORCE, {"kinds": [w[0] for w in wanted], "refs": [w[1] for w in wanted]})} if wanted else {}
+    missing = [w for w in wanted if w not in found]
+    if missing:
+        raise Problem(409, "No payment account", f"{len(missing)} payee(s) of this batch have no account on "
+                      "record", field="batch_id")
+    return [found[(r["payee_kind"], r["payee_ref"])] for r in rows]
 
 
 async def _mark_released(session: AsyncSession, rows: Sequence[Mapping[str, Any]], offsets: list[int],
-                         releaser: str) -> None:
+                         revisions: list[int], releaser: str) -> None:
     await session.execute(sa.text(
         "UPDATE disbursements t SET status = 'released', released_by = :who, offset_fen = v.o, "
-        "updated_at = now() FROM unnest(CAST(:ids AS uuid[]), CAST(:offs AS bigint[])) AS v(id, o) "
-        "WHERE t.disbursement_id = v.id"),
-        {"who": releaser, "ids": [r["disbursement_id"] for r in rows], "offs": offsets})
+        "account_revision = v.a, updated_at = now() FROM unnest(CAST(:ids AS uuid[]), CAST(:offs AS bigint[]), "
+        "CAST(:accs AS int[])) AS v(id, o, a) WHERE t.disbursement_id = v.id"),
+        {"who": releaser, "ids": [r["disbursement_id"] for r in rows], "offs": offsets, "accs": revisions})
 
 
-async def order_lines(session: AsyncSession, batch_id: uuid.UUID) -> list[OrderLine]:
-    """The payment order of a released batch, for the treasury call and the payment file."""
-    rows = await session.execute(sa.select(d).where(
-        d.c.batch_id == batch_id, d.c.released_by.is_not(None)).order_by(d.c.disbursement_id))
-    return [OrderLine(pg.to_domain(r).attempt_ref, r["payee_kind"], r["payee_ref"],
-                      r["amount_fen"] - r["offset_fen"])
-            for r in rows.mappings() if r["amount_fen"] > r["offset_fen"]]
+_ORDER = sa.text(
+    "SELECT d.decision_id, d.part, d.attempt, d.clause, d.source, d.district, d.payee_kind, d.payee_ref, "
+    "d.amount_fen - d.offset_fen AS cash_fen, a.account_kind, a.account_cipher, a.account_name, a.bank_name "
+    "FROM disbursements d JOIN payee_accounts a ON (a.payee_kind, a.payee_ref, a.revision) = "
+    "(d.payee_kind, d.payee_ref, d.account_revision) WHERE d.batch_id = :batch AND d.released_by IS NOT NULL "
+    "AND d.amount_fen > d.offset_fen ORDER BY d.disbursement_id")
+
+
+async def order_lines(session: AsyncSession, pii_key: bytes, batch_id: uuid.UUID) -> list[OrderLine]:
+    """The payment order of a released batch, for the treasury call and the payment file: each line
+    to the account in force at release, its number decrypted only here."""
+    return [OrderLine(payment_ref=f"{r.decision_id}:{r.part}#{r.attempt}", decision_id=str(r.decision_id),
+                      part=r.part, attempt=r.attempt, clause=r.clause, source=r.source, district=r.district,
+                      payee_kind=r.payee_kind, payee_ref=r.payee_ref, account_kind=r.account_kind,
+                      account_number=decrypt_pii(pii_key, base64.b64decode(r.account_cipher)),
+                      account_name=r.account_name, bank_name=r.bank_name, amount_fen=r.cash_fen)
+            for r in await session.execute(_ORDER, {"batch": batch_id})]
 
 
 # ---- reconciliation ------------------------------------------------------------------------
 
-async def reconcile(session: AsyncSession, reference: str,
+async def reconcile(session: AsyncSession, runtime: Runtime, reference: str,
                     lines: Sequence[StatementLine]) -> tuple[dict[str, Any], list[Envelope]]:
     """Match every statement line to a released payment: paid or failed; report the rest.
 
@@ -186,7 +231,7 @@ async def reconcile(session: AsyncSession, reference: str,
         assert row is not None
         seen.add(ln.payment_ref)
         (paid if ln.status == "paid" else failed).append(row)
-    events = await _settle_paid(session, paid) + await _settle_failed(session, failed)
+    events = await _settle_paid(session, runtime, paid) + await _settle_failed(session, runtime, failed)
     result = {"reference": reference, "lines": len(lines), "paid": len(paid), "failed": len(failed),
               "unmatched": unmatched}
     await session.execute(sa.insert(store.statements).values(reference=reference, result=result))
@@ -225,7 +270,7 @@ def _mismatch(row: Mapping[str, Any] | None, ln: StatementLine) -> str | None:
     return None
 
 
-async def _settle_paid(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[Envelope]:
+async def _settle_paid(session: AsyncSession, runtime: Runtime, rows: Sequence[dict[str, Any]]) -> list[Envelope]:
     txs = [tx for r in rows if (tx := paid_tx((i := pg.to_domain(r)).attempt_ref, i.fund, i.payee,
                                               r["amount_fen"] - r["offset_fen"])) is not None]
     await pg.post(session, txs)
@@ -233,10 +278,10 @@ async def _settle_paid(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
     for r in rows:
         r["status"] = State.PAID.value
     events = pg.status_events(rows, State.PAID)
-    return events + await handlers.claw_back(session, [r for r in rows if r["clawback_on_paid"]])
+    return events + await after_treasury(session, runtime, rows)  # claw back what no longer stands
 
 
-async def _settle_failed(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[Envelope]:
+async def _settle_failed(session: AsyncSession, runtime: Runtime, rows: Sequence[dict[str, Any]]) -> list[Envelope]:
     """The treasury refused: the release is undone, money is available again and the queue moves."""
     if not rows:
         return []
@@ -248,7 +293,8 @@ async def _settle_failed(session: AsyncSession, rows: Sequence[dict[str, Any]]) 
     await pg.post(session, txs)
     await pg.set_status(session, rows, State.FAILED)
     admitted = await pg.admit_queues(session, {(r["source"], r["district"]) for r in rows})
-    return pg.status_events(rows, State.FAILED) + pg.status_events(admitted, State.RESERVED)
+    events = pg.status_events(rows, State.FAILED) + pg.status_events(admitted, State.RESERVED)
+    return events + await after_treasury(session, runtime, rows)  # a successor that waited goes ahead
 
 
 async def retry(session: AsyncSession, disbursement_id: uuid.UUID, actor: Actor) -> list[Envelope]:
@@ -277,82 +323,3 @@ async def retry(session: AsyncSession, disbursement_id: uuid.UUID, actor: Actor)
     if plan.reserve:
         await pg.move_funds(session, {}, {key: row["amount_fen"]})
     return pg.status_events([dict(row) | {"attempt": again.attempt}], again.state)
-
-
-# ---- advances and settlement (十三.5), recoveries (十四) ----------------------------------
-
-@dataclass(frozen=True, slots=True)
-class AdvanceRequest:
-    plan_id: uuid.UUID
-    clause: str
-    district: str
-    payee_ref: str
-    planned_fen: int
-    advance_fen: int
-    on: date
-
-
-async def draft_advance(session: AsyncSession, funding: FundingParams, a: AdvanceRequest) -> dict[str, Any]:
-    try:
-        route = route_for(funding, a.clause, a.on)
-        if not route.advance_allowed:
-            raise DomainError(f"clause {a.clause} may not be paid in advance (十三.5)")
-    except DomainError as exc:
-        raise Problem(422, "No advance for this clause", str(exc), field="clause") from exc
-    try:
-        check_advance(a.advance_fen, a.planned_fen, advance_ratio(funding, a.on))
-    except DomainError as exc:
-        raise Problem(422, "Advance above the cap", str(exc), field="advance_fen") from exc
-    req = handlers.DraftRequest(decision_id=a.plan_id, person_key=f"plan:{a.plan_id}", clause=a.clause,
-                                amount_fen=a.advance_fen, district=a.district, route=route,
-                                payee_ref=a.payee_ref, part=Part.ADVANCE, planned_fen=a.planned_fen)
-    events, rows = await handlers.draft_many(session, [req], funding.version)
-    if not rows:
-        raise Problem(409, "Advance exists", f"plan {a.plan_id} already has an advance", field="plan_id")
-    return {"events": events, "disbursement": rows[0]}
-
-
-async def settle_advance(session: AsyncSession, funding: FundingParams, plan_id: uuid.UUID,
-                         earned_fen: int) -> dict[str, Any]:
-    """Completion: draft the rest, or turn the unearned advance into a receivable (十三.5)."""
-    rows = {r["part"]: dict(r) for r in (await session.execute(
-        sa.select(d).where(d.c.decision_id == plan_id).with_for_update())).mappings()}
-    advance = rows.get(Part.ADVANCE.value)
-    if advance is None:
-        raise Problem(404, "Unknown plan", f"no advance for plan {plan_id}", field="plan_id")
-    if advance["status"] != State.PAID.value:
-        raise Problem(409, "Advance not paid", f"the advance is {advance['status']}", field="plan_id")
-    recovered = await session.scalar(sa.select(store.transactions.c.txn_id).where(
-        store.transactions.c.kind == "unearned_advance", store.transactions.c.ref == f"{plan_id}:settlement"))
-    if Part.SETTLEMENT.value in rows or recovered:
-        raise Problem(409, "Already settled", f"plan {plan_id} is settled: it pays at most once", field="plan_id")
-    s = settle(earned_fen, advance["amount_fen"])
-    item = pg.to_domain(advance)
-    if s.pay_fen > 0:
-        route = route_for(funding, item.clause, date.today())
-        req = handlers.DraftRequest(decision_id=plan_id, person_key=advance["person_key"], clause=item.clause,
-                                    amount_fen=s.pay_fen, district=item.fund.district, route=route,
-                                    payee_ref=advance["payee_ref"], part=Part.SETTLEMENT,
-                                    fixed_source=item.fund.source)
-        events, _ = await handlers.draft_many(session, [req], funding.version)
-        return {"pay_fen": s.pay_fen, "recover_fen": 0, "events": events}
-    if s.recover_fen > 0:
-        await pg.post(session, [reversal_tx(f"{plan_id}:settlement", item.fund, item.clause, item.payee,
-                                            s.recover_fen, kind="unearned_advance")])
-    return {"pay_fen": 0, "recover_fen": s.recover_fen, "events": []}
-
-
-async def recover(session: AsyncSession, ref: str, fund: Fund, payee: Payee, amount_fen: int) -> list[Envelope]:
-    """The payee repaid what it owed: the special account is restored and the queue moves (十四)."""
-    owed = (await pg.receivables(session, [_stub(fund, payee)])).get(receivable(fund, payee).code, 0)
-    if amount_fen > owed:
-        raise Problem(422, "Recovery exceeds what is owed", f"{payee.ref} owes {owed} fen to this fund",
-                      field="amount_fen")
-    await pg.lock_funds(session, [pg.fund_key(fund)])
-    await pg.post(session, [recovery_tx(ref, fund, payee, amount_fen)])
-    admitted = await pg.admit_queues(session, [pg.fund_key(fund)])
-    return pg.status_events(admitted, State.RESERVED)
-
-
-def _stub(fund: Fund, payee: Payee) -> dm.Disbursement:
-    return dm.Disbursement("", Part.WHOLE, fund, "", payee, 1, State.PAID)

@@ -42,6 +42,12 @@ _MOVE_FUNDS = sa.text(
     "WHERE f.source = v.source AND f.district = v.district")
 
 
+def unnest_insert(table: str, columns: Mapping[str, str], tail: str = "") -> sa.TextClause:
+    """INSERT of any number of rows in one statement: one array parameter per column (name -> SQL type)."""
+    return sa.text(f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest("
+                   + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in columns.items()) + f") {tail}".rstrip())
+
+
 _URL_NS = uuid.NAMESPACE_URL.bytes
 
 

@@ -2,16 +2,21 @@
 
 Tests drive it; the store layer does the same steps with row locks and constraints. Every
 method checks everything before it changes anything, so a refused call leaves no trace.
+Decisions per trigger go through `decide`, which applies claims.decide as reconcile.py does:
+supersession, revocation, holds, and the treasury's answers re-reconciling their trigger.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from dataclasses import replace
 from fractions import Fraction
 
+from services.payments import claims
 from services.payments import disbursements as d
 from services.payments.advances import Settlement, check_advance
+from services.payments.claims import Claim, HoldReason, Money, TriggerPlan, TriggerView
 from services.payments.disbursements import Actor, Disbursement, Part, State
 from services.payments.entries import (
     allocation_tx,
@@ -23,9 +28,11 @@ from services.payments.entries import (
 )
 from services.payments.ledger import (
     Account,
+    AccountKind,
     DomainError,
     Fund,
     Payee,
+    PayeeKind,
     Transaction,
     receivable,
     special,
@@ -41,6 +48,14 @@ class Ledger:
         self._disb: dict[str, Disbursement] = {}
         self._parts: dict[str, list[Part]] = defaultdict(list)
         self._releases: dict[str, Transaction] = {}
+        # decisions per trigger (decide): what reconcile.py keeps in its tables
+        self._claims: dict[uuid.UUID, list[Claim]] = defaultdict(list)
+        self._superseded: set[uuid.UUID] = set()
+        self._accounts: set[tuple[PayeeKind, str]] = set()
+        self._trigger_fund: dict[uuid.UUID, Fund] = {}
+        self._trigger_of: dict[str, uuid.UUID] = {}  # disbursement key -> trigger
+        self._flagged: set[str] = set()  # money of decisions that no longer stand
+        self._holds: dict[uuid.UUID, dict[uuid.UUID, HoldReason]] = {}
 
     # ---- reading --------------------------------------------------------------------------
 
@@ -121,7 +136,9 @@ class Ledger:
         tx = paid_tx(item.attempt_ref, item.fund, item.payee, item.cash_fen)
         if tx is not None:
             self._post(tx)
-        return self._store(paid)
+        self._store(paid)
+        self._after_treasury(key)
+        return paid
 
     def mark_failed(self, key: str) -> Disbursement:
         """The treasury refused: the release is undone and the money is available again."""
@@ -130,10 +147,13 @@ class Ledger:
         self._post(failed_tx(self._releases.pop(key)))
         self._store(failed)
         self._admit(item.fund)
+        self._after_treasury(key)
         return failed
 
     def retry(self, key: str) -> Disbursement:
         item = self.disbursement(key)
+        if key in self._flagged:
+            raise DomainError(f"{key}: its decision no longer stands; it is not retried")
         d.next_state(item.state, d.Action.RETRY, State.RESERVED)  # refuse early if not failed
         plan = d.plan_reservation(available_fen=self.available(item.fund),
                                   amount_fen=item.amount_fen,
@@ -190,6 +210,75 @@ class Ledger:
                          advance.payee, settlement.recover_fen, kind="unearned_advance")
         self._post(tx)
         return tx
+
+    # ---- decisions per trigger: supersession, revocation, holds ------------------------------
+
+    def record_account(self, payee: Payee) -> None:
+        """The payee's payment account arrived (registry.payee_account.recorded)."""
+        self._accounts.add((payee.kind, payee.party_id))
+        for trigger, held in list(self._holds.items()):
+            if HoldReason.NO_PAYMENT_ACCOUNT in held.values():
+                self._reconcile(trigger)
+
+    def decide(self, trigger: uuid.UUID, claim: Claim, fund: Fund) -> TriggerPlan:
+        """A decision for the trigger arrived: remember it and what it supersedes, then reconcile."""
+        if any(c.decision_id == claim.decision_id for c in self._claims[trigger]):
+            return TriggerPlan()  # a redelivery
+        self._claims[trigger].append(claim)
+        self._trigger_fund.setdefault(trigger, fund)
+        if claim.supersedes is not None:
+            self._superseded.add(claim.supersedes)
+        return self._reconcile(trigger)
+
+    def stands(self, key: str) -> bool:
+        """False for money of a decision that no longer stands: never retried, clawed back if paid."""
+        return key not in self._flagged
+
+    def holds(self, trigger: uuid.UUID) -> dict[uuid.UUID, HoldReason]:
+        return dict(self._holds.get(trigger, {}))
+
+    def money_of(self, trigger: uuid.UUID) -> list[Disbursement]:
+        return [self._disb[k] for k, t in self._trigger_of.items() if t == trigger]
+
+    def paid_less_recovered(self, trigger: uuid.UUID) -> int:
+        """Σ paid − Σ recovered for the trigger, from the postings on `disbursed` alone."""
+        keys = {k for k, t in self._trigger_of.items() if t == trigger}
+        return sum(p.amount_fen for tx in self._txs if tx.ref.split("#")[0] in keys
+                   for p in tx.postings if p.account.kind is AccountKind.DISBURSED)
+
+    def standing_fen(self, trigger: uuid.UUID) -> int:
+        view = TriggerView(self._claims[trigger], frozenset(self._superseded))
+        return sum(c.amount_fen for c in claims.standing(view))
+
+    def _reconcile(self, trigger: uuid.UUID) -> TriggerPlan:
+        plan = claims.decide(self._view(trigger))
+        for key in plan.cancel:
+            self.cancel(str(key))
+            self._flagged.add(str(key))
+        self._flagged.update(str(k) for k in plan.flag)
+        for key in plan.claw_back:
+            self.reverse(str(key))
+            self._flagged.add(str(key))
+        for draft in plan.draft:
+            c, payee = draft.claim, draft.claim.payee
+            assert payee is not None
+            item = self.draft(str(c.decision_id), self._trigger_fund[trigger], c.clause, Payee(*payee),
+                              c.amount_fen)
+            self._trigger_of[item.key] = trigger
+        self._holds[trigger] = plan.hold
+        return plan
+
+    def _view(self, trigger: uuid.UUID) -> TriggerView:
+        money = [Money(k, uuid.UUID(self._disb[k].decision_id), self._disb[k].state, k in self._flagged,
+                       (self._disb[k].payee.kind, self._disb[k].payee.party_id), self._disb[k].fund.source.value)
+                 for k, t in self._trigger_of.items() if t == trigger]
+        return TriggerView(self._claims[trigger], frozenset(self._superseded), money,
+                           accounts=frozenset(self._accounts))
+
+    def _after_treasury(self, key: str) -> None:
+        trigger = self._trigger_of.get(key)
+        if trigger is not None and (key in self._flagged or self._holds.get(trigger)):
+            self._reconcile(trigger)
 
     # ---- internals -------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ Postings are append-only and every transaction sums to zero (a deferred constrai
 it at commit). `funds` holds one row per (source, district) that drafts lock: its balance and
 reserved columns are maintained in the same transaction as the postings they summarise, and a
 CHECK keeps available = balance - reserved from ever going below zero, whatever the concurrency.
-`verify_ledger` recomputes balances from postings.
+`verify.py` recomputes every balance from the postings and reports drift. Postings, transactions
+and drafted amounts are append-only in the database itself (append_only_ddl).
 """
 
 from __future__ import annotations
@@ -68,10 +69,15 @@ disbursements = sa.Table(
     sa.Column("attempt", sa.Integer, nullable=False, server_default="1"),  # bumped by a retry after failure
     sa.Column("planned_fen", sa.BigInteger),  # 十三.5: the planned subsidy an advance was capped by
     sa.Column("clawback_on_paid", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("trigger_id", UUID(as_uuid=True)),  # the decision's trigger; none for an advance/settlement
+    sa.Column("drafted_by", sa.Text),  # a manual item's maker (十三.5 advance, settlement request)
+    sa.Column("account_revision", sa.Integer),  # the payee's account in force when finance released it
     sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.CheckConstraint("approved_by IS NULL OR released_by IS NULL OR approved_by <> released_by",
                        name="approver_is_not_releaser"),
+    sa.CheckConstraint("drafted_by IS NULL OR ((approved_by IS NULL OR approved_by <> drafted_by) AND "
+                       "(released_by IS NULL OR released_by <> drafted_by))", name="maker_is_not_checker"),
     # A decision pays at most once: whole, or one advance and one settlement (十三.5).
     sa.UniqueConstraint("decision_id", "part", name="one_disbursement_per_decision_part"),
     sa.CheckConstraint("part IN ('whole','advance','settlement')", name="known_part"),
@@ -84,6 +90,7 @@ disbursements = sa.Table(
     sa.Index("disbursements_queue", "source", "district", "queued_seq",
              postgresql_where=sa.text("queued_seq IS NOT NULL")),
     sa.Index("disbursements_batch", "batch_id"),
+    sa.Index("disbursements_trigger", "trigger_id", postgresql_where=sa.text("trigger_id IS NOT NULL")),
     # create_batch: reserved (not queued) drafts without a batch, oldest first
     sa.Index("disbursements_unbatched", "created_at", "disbursement_id",
              postgresql_where=sa.text("batch_id IS NULL AND queued_seq IS NULL")),
@@ -178,3 +185,136 @@ WHERE p.account LIKE 'special|%' AND t.kind = 'allocation'
        OR EXTRACT(YEAR FROM t.created_at AT TIME ZONE 'Asia/Shanghai') = CAST(:year AS int))
 GROUP BY 1, 2, 3 ORDER BY 3, 1, 2
 """)
+
+
+# ---- who is paid, and what each trigger is owed ----------------------------------------------
+
+# Every decision eligibility sent, as received: the supersession chain and the payee are read here.
+received_decisions = sa.Table(
+    "received_decisions", metadata,
+    sa.Column("decision_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("trigger_id", UUID(as_uuid=True), nullable=False, index=True),
+    sa.Column("person_key", sa.Text, nullable=False),
+    sa.Column("clause", sa.Text, nullable=False),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("amount_fen", sa.BigInteger, nullable=False),
+    sa.Column("payee_kind", sa.Text),  # as the decision names it: worker | enterprise | institution
+    sa.Column("payee_ref", sa.Text),
+    sa.Column("ledger_payee_kind", sa.Text),  # the ledger's name of that kind (claims.PAYEE_KINDS); none: unknown
+    sa.Column("district", sa.Text),
+    sa.Column("decided_on", sa.Date, nullable=False),
+    sa.Column("class_id", UUID(as_uuid=True)),
+    sa.Column("institution_id", sa.Text),
+    sa.Column("supersedes", UUID(as_uuid=True)),
+    sa.Column("received_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    sa.Index("received_decisions_class", "class_id", postgresql_where=sa.text("class_id IS NOT NULL")),
+)
+
+# Remembered: a decision named as superseded is never drafted, even if it arrives afterwards.
+superseded_decisions = sa.Table(
+    "superseded_decisions", metadata,
+    sa.Column("decision_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("superseded_by", UUID(as_uuid=True), nullable=False),
+)
+
+# A payable decision not drafted, and why (claims.HoldReason); resolved when drafted or moot.
+holds = sa.Table(
+    "payment_holds", metadata,
+    sa.Column("decision_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("trigger_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("payee_kind", sa.Text),
+    sa.Column("payee_ref", sa.Text),
+    sa.Column("class_id", UUID(as_uuid=True)),
+    sa.Column("amount_fen", sa.BigInteger, nullable=False),
+    sa.Column("since", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    sa.Column("resolved_at", sa.DateTime(timezone=True)),
+    sa.Index("payment_holds_open", "reason", "payee_kind", "payee_ref",
+             postgresql_where=sa.text("resolved_at IS NULL")),
+    sa.Index("payment_holds_open_trigger", "trigger_id", postgresql_where=sa.text("resolved_at IS NULL")),
+)
+
+# Payees' accounts as the registry sent them: every revision kept (append-only), the number still
+# encrypted (shared/pii.py); decrypted only to write a payment order or file.
+payee_accounts = sa.Table(
+    "payee_accounts", metadata,
+    sa.Column("payee_kind", sa.Text, nullable=False),
+    sa.Column("payee_ref", sa.Text, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("account_kind", sa.Text, nullable=False),
+    sa.Column("account_cipher", sa.Text, nullable=False),
+    sa.Column("account_masked", sa.Text, nullable=False),
+    sa.Column("account_name", sa.Text),
+    sa.Column("bank_name", sa.Text),
+    sa.Column("recorded_on", sa.Date, nullable=False),
+    sa.PrimaryKeyConstraint("payee_kind", "payee_ref", "revision"),
+)
+
+# 项目制培训 plans from the registry (十三.5), the highest revision in force.
+training_plans = sa.Table(
+    "training_plans", metadata,
+    sa.Column("plan_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("plan_code", sa.Text, nullable=False),
+    sa.Column("institution_id", sa.Text, nullable=False),
+    sa.Column("payee_kind", sa.Text, nullable=False),
+    sa.Column("class_id", UUID(as_uuid=True), nullable=False, unique=True),
+    sa.Column("clause", sa.Text, nullable=False),
+    sa.Column("district", sa.Text, nullable=False),
+    sa.Column("planned_headcount", sa.Integer, nullable=False),
+    sa.Column("standard_per_head_fen", sa.BigInteger, nullable=False),
+    sa.Column("years", sa.SmallInteger, nullable=False),
+    sa.Column("start_date", sa.Date, nullable=False),
+    sa.Column("end_date", sa.Date, nullable=False),
+    sa.Column("revision", sa.Integer, nullable=False),
+)
+
+# A plan's settlement (十三.5), once: what its completers earned against the advance paid.
+plan_settlements = sa.Table(
+    "plan_settlements", metadata,
+    sa.Column("plan_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("earned_fen", sa.BigInteger, nullable=False),
+    sa.Column("advance_fen", sa.BigInteger, nullable=False),
+    sa.Column("pay_fen", sa.BigInteger, nullable=False),
+    sa.Column("recover_fen", sa.BigInteger, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("district", sa.Text, nullable=False),
+    sa.Column("settled_by", sa.Text, nullable=False),
+    sa.Column("settled_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+)
+
+# The decisions a settlement paid: each trigger's share of the plan's money (append-only).
+plan_items = sa.Table(
+    "plan_items", metadata,
+    sa.Column("plan_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("decision_id", UUID(as_uuid=True), nullable=False, unique=True),
+    sa.Column("trigger_id", UUID(as_uuid=True), nullable=False, index=True),
+    sa.Column("clause", sa.Text, nullable=False),
+    sa.Column("amount_fen", sa.BigInteger, sa.CheckConstraint("amount_fen > 0"), nullable=False),
+    sa.PrimaryKeyConstraint("plan_id", "decision_id"),
+)
+
+# Manual items (allocations, recoveries): drafted, approved by hr (not the drafter), released by
+# finance (neither of them); only release touches the ledger. Amounts are fixed when drafted.
+manual_items = sa.Table(
+    "manual_items", metadata,
+    sa.Column("item_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("reference", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("district", sa.Text, nullable=False),
+    sa.Column("payee_kind", sa.Text),
+    sa.Column("payee_ref", sa.Text),
+    sa.Column("amount_fen", sa.BigInteger, sa.CheckConstraint("amount_fen > 0"), nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("drafted_by", sa.Text, nullable=False),
+    sa.Column("approved_by", sa.Text),
+    sa.Column("released_by", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    sa.UniqueConstraint("kind", "reference", name="one_manual_item_per_kind_and_reference"),
+    sa.CheckConstraint("kind IN ('allocation','recovery')", name="known_manual_kind"),
+    sa.CheckConstraint("status IN ('drafted','approved','released')", name="known_manual_status"),
+    sa.CheckConstraint("approved_by IS NULL OR approved_by <> drafted_by", name="manual_approver_is_not_drafter"),
+    sa.CheckConstraint("released_by IS NULL OR (released_by <> drafted_by AND released_by <> approved_by)",
+                       name="manual_releaser_is_neither"),
+)

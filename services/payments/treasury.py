@@ -2,7 +2,10 @@
 
 Every outbound call carries an Idempotency-Key derived from what it sends (the batch), so a
 call repeated after a crash or timeout is recognised by the treasury and never pays twice.
-Payment files and statements hold opaque payee references only: no personal data.
+Orders and payment files name the payee by registry identity (person key or credit code) and the
+account it is paid to (decrypted only for them); statements carry payment references only.
+The payment file has one column per field, and a cell a spreadsheet would read as a formula
+(= + - @, tab, carriage return first) is neutralised with a leading apostrophe (CSV injection).
 """
 
 from __future__ import annotations
@@ -18,16 +21,29 @@ from shared.money import fen_to_yuan
 
 ORDER_PATH = "/v1/payment-orders"
 STATEMENT_PATH = "/v1/statement"
-FILE_COLUMNS = ("payment_ref", "payee_kind", "payee_ref", "amount_fen", "amount_yuan")
+FILE_COLUMNS = ("payment_ref", "decision_id", "part", "attempt", "clause", "source", "district", "payee_kind",
+                "payee_ref", "account_kind", "account_number", "account_name", "bank_name", "amount_fen",
+                "amount_yuan")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 STATEMENT_COLUMNS = ("payment_ref", "amount_fen", "status")
 STATEMENT_STATUSES = ("paid", "failed")
 
 
 @dataclass(frozen=True, slots=True)
 class OrderLine:
-    payment_ref: str  # Disbursement.attempt_ref: unique per payment attempt
+    payment_ref: str  # Disbursement.attempt_ref `<decision_id>:<part>#<attempt>`: unique per attempt
+    decision_id: str
+    part: str
+    attempt: int
+    clause: str
+    source: str
+    district: str
     payee_kind: str
-    payee_ref: str
+    payee_ref: str  # person key (worker) or unified social credit code
+    account_kind: str  # social_security_card | bank_account
+    account_number: str
+    account_name: str | None
+    bank_name: str | None
     amount_fen: int  # cash actually sent, after any offset (十四)
 
 
@@ -51,13 +67,20 @@ def idempotency_key(batch_id: str) -> str:
     return f"skillsub-payments:batch:{batch_id}"
 
 
+def cell(value: object) -> str:
+    """A CSV cell no spreadsheet evaluates: text starting like a formula gets a leading apostrophe."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def payment_file(lines: Sequence[OrderLine]) -> str:
-    """The CSV a treasury without an API imports: one row per payment, amounts in fen and yuan."""
+    """The CSV a treasury without an API imports: one row per payment, one column per field."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(FILE_COLUMNS)
     for ln in lines:
-        writer.writerow([ln.payment_ref, ln.payee_kind, ln.payee_ref, ln.amount_fen, fen_to_yuan(ln.amount_fen)])
+        values = asdict(ln) | {"amount_yuan": fen_to_yuan(ln.amount_fen)}
+        writer.writerow([cell(values[c]) for c in FILE_COLUMNS])
     return out.getvalue()
 
 

@@ -11,6 +11,8 @@ from services.registry import (
     api_auth,
     api_bulk,
     api_catalog,
+    api_payees,
+    api_plans,
     api_training,
     bulk,
     catalog_load,
@@ -55,7 +57,7 @@ async def _on_start(runtime: Runtime) -> None:
 def create_app(settings: Settings | None = None, *, example_catalog: bool | None = None) -> FastAPI:
     """`example_catalog`: load catalog_data/*.EXAMPLE.csv at first start (default: development only)."""
     routers = [api.router, api_auth.router, api_catalog.router, api_training.router, api_bulk.router,
-               contacts.router]
+               api_payees.router, api_plans.router, contacts.router]
     # Reporting's audit checkpoints are recorded here: nobody else reads its topic (shared/audit.py).
     spec = ServiceSpec(name="registry", plumbing=plumbing, migrations=MIGRATIONS, routers=routers,
                        on_start=_on_start, state={"example_catalog": example_catalog},

@@ -14,7 +14,6 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -33,6 +32,7 @@ from services.reporting.ratios import (
     RatioCounters,
     RatioEvent,
 )
+from shared.clock import nantong_day, nantong_today
 from shared.db import any_of, insert_many
 from shared.departments import AGGREGATOR
 from shared.events import (
@@ -51,7 +51,6 @@ from shared.events import (
 )
 from shared.inbox import route
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")  # policy dates are calendar dates in Asia/Shanghai
 # A decision names the department (行业主管部门) of its trigger's class; training without one is filed
 # under the HR & social-security bureau, which aggregates all training (十二: 人社部门牵头汇总).
 DEPARTMENT = AGGREGATOR
@@ -64,12 +63,9 @@ MEASURE_OF: Mapping[str, Measure] = {"reserved": "reserved", "approved": "reserv
                                      "released": "reserved", "paid": "paid"}
 
 
-def today() -> dt.date:
-    return dt.datetime.now(SHANGHAI).date()
-
-
-def local_day(moment: dt.datetime) -> dt.date:
-    return moment.astimezone(SHANGHAI).date()
+# Policy dates are Nantong calendar days (shared/clock.py, the one helper every service uses).
+today = nantong_today
+local_day = nantong_day
 
 
 async def upsert_add(session: AsyncSession, table: sa.Table, rows: list[dict[str, Any]],

@@ -18,6 +18,18 @@ def test_docs_events_md_equals_the_registered_payload_models() -> None:
     assert DOC.read_text(encoding="utf-8") == render(), "run: python -m shared.events_doc > docs/events.md"
 
 
+def test_every_payload_model_with_a_type_is_registered() -> None:
+    """A model left without @event (a merge can drop the decorator line) is published by its
+    producer and dead-lettered by every consumer as an unknown type."""
+    import inspect
+
+    import shared.events as events
+
+    models = {(c.TYPE, c.VERSION): c for _, c in inspect.getmembers(events, inspect.isclass)
+              if issubclass(c, events.Payload) and hasattr(c, "TYPE") and ("TYPE" in vars(c) or "VERSION" in vars(c))}
+    assert len(models) > 20 and {k: PAYLOADS.get(k) for k in models} == models
+
+
 def test_every_event_type_is_past_tense_and_travels_on_its_producers_topic() -> None:
     for type_, version in PAYLOADS:
         producer, *_, verb = type_.split(".")

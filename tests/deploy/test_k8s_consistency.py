@@ -14,7 +14,7 @@ MARKER_TOPIC = "skillsub.markers"
 CONSUMES = {
     "registry": (),
     "eligibility": ("registry.events",),
-    "payments": ("eligibility.events",),
+    "payments": ("eligibility.events", "registry.events"),
     "reporting": ("registry.events", "eligibility.events", "payments.events"),
 }
 

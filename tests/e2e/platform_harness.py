@@ -24,6 +24,7 @@ import pytest
 from shared.ids import resident_id_check_char
 from shared.platform import Platform, free_ports
 from shared.settings import SERVICES, Settings, normalise_async_url
+from tests.accounts import card_number
 from tests.conftest import TEST_BROKER
 
 N = 60  # certificates per test: enough for several consumer batches, small enough to stay fast
@@ -65,7 +66,9 @@ def certificate(seq: int) -> dict[str, Any]:
 # Who does what, once the registry issues tokens (docs/auth.md: one demo client per role, secret
 # "<client id>-secret", development and test environments only).
 BUREAU, INSTITUTION, FEEDER = "demo-bureau", "demo-institution", "demo-feeder-employment_service"
-FINANCE = "demo-finance"  # payments: allocations are 财政's
+FINANCE = "demo-finance"  # payments: releases are 财政's
+HR, HR_2 = "demo-hr", "demo-hr-2"  # payments: 人社 draft and approve (never the same client for one item)
+AUDITOR = "demo-auditor"
 # Before tokens, payments named the acting official in its own headers (four-eyes needs a person).
 
 
@@ -165,17 +168,36 @@ def platform_fixture(tmp_path: Path) -> Iterator[Platform]:
         p.stop()
 
 
+def allocate(api: Api, amount_fen: int, reference: str = "CZ-E2E-001") -> None:
+    """Money into the fund, maker-checker: one hr client drafts, another approves, finance releases."""
+    r = api.post("payments", "/v1/allocations", {"reference": reference, "source": SOURCE, "district": DISTRICT,
+                                                 "amount_fen": amount_fen}, as_=HR_2)
+    assert r.status_code == 201, r.text
+    item = r.json()["item_id"]
+    assert api.post("payments", f"/v1/manual-items/{item}/approve", {}, as_=HR).status_code == 200
+    released = api.post("payments", f"/v1/manual-items/{item}/release", {}, as_=FINANCE)
+    assert released.status_code == 200, released.text
+
+
+def card_account(seq: int) -> dict[str, Any]:
+    """A worker's social-security card account, as the employment service records it."""
+    return {"payee_kind": "worker", "resident_id": resident_id(seq), "account_kind": "social_security_card",
+            "account_number": card_number(seq)}
+
+
 def seed(api: Api, n: int = N, *, bulk: bool = False) -> None:
     """What the bureau does before certificates arrive: a Catalog version and money in the fund;
-    then the employment facts of `n` people (one request each, or one NDJSON request when `bulk`)."""
+    then the employment facts of `n` people (one request each, or one NDJSON request when `bulk`),
+    and their social-security card accounts (the employment service)."""
     submitted = api.post("registry", "/v1/catalog/versions", CATALOG)
     assert submitted.status_code == 202, submitted.text  # four eyes: a second bureau officer approves
     approved = api.post("registry", f"/v1/catalog/approvals/{submitted.json()['approval_id']}", {},
                         as_="demo-bureau-2")
     assert approved.status_code == 201, approved.text
-    r = api.post("payments", "/v1/allocations", {"reference": "CZ-E2E-001", "source": SOURCE,
-                                                 "district": DISTRICT, "amount_fen": 100_000_000})
-    assert r.status_code == 201, r.text
+    allocate(api, 100_000_000)
+    for seq in range(n):
+        r = api.post("registry", "/v1/payee-accounts", card_account(seq), as_=FEEDER)
+        assert r.status_code in (200, 201), r.text
     if bulk:
         r = api.post_ndjson("registry", "/v1/bulk/facts", [employment(s) for s in range(n)], as_=FEEDER)
         assert r.headers["X-Lines-Error"] == "0", r.text
@@ -337,3 +359,83 @@ def lag_samples(text: str) -> dict[str, float]:
             labels, value = line.rsplit(" ", 1)
             out[labels.removeprefix("skillsub_consumer_lag")] = float(value)
     return out
+
+
+# --- money out, re-decisions and revocations, and the ledger's own check -----------------------
+
+SHORTAGE_FEN = 140_000  # 四.2 once 车工 is on the 2020 market-shortage list: 100% x (1,200 + 200) yuan
+SHORTAGE_2020 = ("# version: e2e-shortage-2020.1\n# year: 2020\noccupation_code,edition,name_zh\n"
+                 f"{LATHE},2015,车工\n")
+
+
+def publish_shortage_list(api: Api) -> None:
+    """The bureau puts 车工 on 2020's shortage list: eligibility re-decides every lathe certificate."""
+    r = api.http.post(api.platform.url("registry") + "/v1/catalog/shortage-lists", content=SHORTAGE_2020,
+                      headers=api.headers(BUREAU) | {"Content-Type": "text/csv"})
+    assert r.status_code in (201, 409), r.text  # 409: already published (a retried request)
+
+
+def revoke(api: Api, certificate_id: str) -> None:
+    r = api.post("registry", f"/v1/certificates/{certificate_id}/revocations",
+                 {"revoked_on": "2020-09-01", "reason": "证书核查不实 (e2e)"}, as_=INSTITUTION)
+    assert r.status_code == 200, r.text
+
+
+def release_all(api: Api) -> list[dict[str, str]]:
+    """hr batches every reserved draft, another hr approves, finance releases: the payment file's rows
+    (money in flight until a statement answers)."""
+    r = api.post("payments", "/v1/batches", {}, as_=HR)
+    if r.status_code == 409:  # nothing reserved
+        return []
+    assert r.status_code == 201, r.text
+    bid = r.json()["batch_id"]
+    assert api.post("payments", f"/v1/batches/{bid}/approve", {}, as_=HR_2).status_code == 200
+    released = api.post("payments", f"/v1/batches/{bid}/release", {}, as_=FINANCE)
+    assert released.status_code == 200, released.text
+    import csv
+    import io
+
+    text = api.get("payments", f"/v1/batches/{bid}/payment-file", as_=FINANCE).text
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def answer(api: Api, rows: list[dict[str, str]], status: str = "paid") -> None:
+    """The treasury's statement for these payments."""
+    if not rows:
+        return
+    body = "payment_ref,amount_fen,status\n" + "".join(f"{r['payment_ref']},{r['amount_fen']},{status}\n"
+                                                       for r in rows)
+    r = api.post("payments", "/v1/statements", {"reference": f"ST-{rows[0]['payment_ref'][:8]}-{len(rows)}",
+                                                "csv": body}, as_=FINANCE)
+    assert r.status_code == 200, r.text
+
+
+def pay_out(api: Api, rounds: int = 8) -> None:
+    """Release and pay whatever is reserved, round after round (a successor is drafted once its
+    predecessor's payment is answered), until nothing is left to pay."""
+    for _ in range(rounds):
+        rows = release_all(api)
+        if not rows and not _unsettled(api):
+            return
+        answer(api, rows)
+        time.sleep(0.2)
+    raise AssertionError(f"money still unsettled after {rounds} rounds: {_unsettled(api)}")
+
+
+def _unsettled(api: Api) -> int:
+    return sum(f["reserved_fen"] for f in api.get("payments", "/v1/funds").json())
+
+
+def ledger_verified(api: Api, settled_triggers: int | None = None) -> dict[str, Any]:
+    """skillsub verify-ledger's report (as the auditor reads it): no drift, and Σ paid − Σ recovered
+    = the standing decision for every trigger payments has a decision for (`settled_triggers` of
+    them, when the caller knows), none left pending."""
+    r = api.get("payments", "/v1/ledger/verification", as_=AUDITOR)
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["drift"] == [], report["drift"][:5]
+    known = scalar(api.platform, "payments", "SELECT count(DISTINCT trigger_id) FROM received_decisions")
+    assert (report["checked"]["triggers_settled"], report["checked"]["triggers_pending"]) == (known, 0), \
+        report["checked"]
+    assert settled_triggers is None or known == settled_triggers, (known, settled_triggers)
+    return dict(report)

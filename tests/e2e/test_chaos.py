@@ -4,6 +4,10 @@ its batch — after the fetch, inside the batch transaction before its commit, a
 and before the offset commit — and the broker is restarted once and PostgreSQL crashed and
 restarted once, mid-stream. Afterwards nothing is lost or doubled: every certificate decided once,
 drafted once and counted once, the ledger conserved, no dead letters, every consumer caught up.
+Then, with the consumers killed again: every draft released (money in flight), every certificate
+re-decided (its occupation put on the shortage list) and some revoked, the treasury answers, and
+everything is paid out: skillsub verify-ledger finds no drift and Σ paid − Σ recovered equals the
+standing decision of every certificate (only the difference moved; a revoked one owes its payment).
 
 The schedule (seed, kills, how each ended) is printed: run with -s to see it, or set
 SKILLSUB_CHAOS_SEED to replay another one. Real processes, embedded PostgreSQL and Tansu.
@@ -28,13 +32,20 @@ from tests.e2e.platform_harness import (  # noqa: F401 - platform_fixture is `pl
     APPROVED_FEN,
     DISTRICT,
     INSTITUTION,
+    SHORTAGE_FEN,
     SOURCE,
     Api,
     Timer,
+    answer,
     certificate,
     eventually,
     lag_samples,
+    ledger_verified,
+    pay_out,
     platform_fixture,
+    publish_shortage_list,
+    release_all,
+    revoke,
     scalar,
     seed,
     sql,
@@ -314,7 +325,61 @@ def run_chaos(platform: Platform, *, total: int, kills: int, name: str) -> None:
     assert_no_dead_letters(platform)
     lags = eventually(lambda: lag_is_zero(api), platform, 20, "skillsub_consumer_lag 0 on every partition")
     t.mark(f"lag 0 on {sum(len(p) for p in lags.values())} partitions")
+    redecide_and_revoke_under_kills(platform, api, stream.ids, max(3, kills // 3), t)
     t.report(name)
+
+
+def redecide_and_revoke_under_kills(platform: Platform, api: Api, ids: dict[int, str], kills: int, t: Timer) -> None:
+    """Phase two: money in flight, every certificate re-decided, every seventh revoked, consumers
+    killed meanwhile; then the treasury answers, everything is paid out and the ledger verified."""
+    in_flight = release_all(api)  # every draft sent to the treasury, no answer yet (payments' API is
+    assert len(in_flight) == len(ids)  # not called while its process is being killed)
+    chaos = Chaos(platform, schedule(random.Random(SEED + 1), kills))
+    workers = chaos.threads()
+    for w in workers:
+        w.start()
+    publish_shortage_list(api)
+    revoked = {seq: ids[seq] for seq in sorted(ids)[::7]}
+    for cert_id in revoked.values():
+        revoke(api, cert_id)
+    for w in workers:
+        w.join(240)
+    assert chaos.done == kills and not any(w.is_alive() for w in workers)
+    platform.wait_ready(CONSUMERS)
+    t.mark(f"phase two: {len(in_flight)} payments in flight, all re-decided, {len(revoked)} revoked, {kills} kills")
+    eventually(lambda: redecided(platform, len(ids), len(revoked)), platform, 120, "re-decisions and reversals")
+    eventually(lambda: payments_caught_up(platform), platform, 60, "payments applied every decision")
+    answer(api, in_flight)  # the treasury pays: predecessors are clawed back, their successors drafted
+    pay_out(api)
+    report = ledger_verified(api, settled_triggers=len(ids))
+    spent = scalar(platform, "payments", "SELECT coalesce(sum(amount_fen), 0) FROM ledger_postings "
+                                         "WHERE account LIKE 'disbursed|%'")
+    assert spent == (len(ids) - len(revoked)) * SHORTAGE_FEN
+    owed = scalar(platform, "payments", "SELECT coalesce(sum(amount_fen), 0) FROM ledger_postings "
+                                        "WHERE account LIKE 'receivable|%'")
+    assert owed == len(revoked) * APPROVED_FEN  # a revoked certificate's paid subsidy is owed back
+    assert_ledger_conserved(platform)
+    assert_no_dead_letters(platform)
+    t.mark(f"paid out and verified: {report['checked']}")
+
+
+def redecided(platform: Platform, total: int, revoked: int) -> bool:
+    """Every certificate's current decision: the shortage rate, or the reversal of a revoked one (of
+    whichever amount it held when the revocation was decided)."""
+    current = dict(sql(platform, "eligibility", "SELECT outcome, count(*) FROM decisions WHERE current "
+                                                "AND (outcome = 'reversed' OR amount_fen = $1) GROUP BY 1",
+                       SHORTAGE_FEN))
+    everything = scalar(platform, "eligibility", "SELECT count(*) FROM decisions WHERE current")
+    return current == {"approved": total - revoked, "reversed": revoked} and everything == total
+
+
+def payments_caught_up(platform: Platform) -> bool:
+    """Payments received every decision eligibility sent, and nothing is waiting in the outboxes."""
+    sent = scalar(platform, "eligibility", "SELECT count(*) FROM outbox")
+    received = scalar(platform, "payments", "SELECT count(*) FROM received_decisions")
+    unsent = sum(scalar(platform, s, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+                 for s in ("registry", "eligibility", "payments"))
+    return received == sent and unsent == 0
 
 
 def crash_postgres(platform: Platform) -> None:

@@ -1,9 +1,11 @@
-"""Duplicate and reorder storm: take every event the registry published in a clean run, deliver
-each one three times in a seeded shuffled order to a FRESH eligibility, payments and reporting
-(their own new databases, their own topic prefix, same PostgreSQL server and broker), and require
-the final state to equal the clean run's: the same current decisions (certificate, clause,
-outcome, amount), the same disbursements (by decision, amount, status), the same fund figures and
-the same progress and fund counts in reporting.
+"""Duplicate and reorder storm: take every event the registry published in a clean run (payment
+accounts, certificates, then a shortage list that re-decides every certificate and revocations of
+some), deliver each one three times in a seeded shuffled order to a FRESH eligibility, payments and
+reporting (their own new databases, their own topic prefix, same PostgreSQL server and broker), and
+require the final state to equal the clean run's: the same current decisions (certificate, clause,
+outcome, amount), the same live disbursements (by decision, amount, status), the same fund figures
+and the same progress and fund counts in reporting. Then both are paid out and verify-ledger finds,
+in each, Σ paid − Σ recovered = the standing decision of every certificate.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import json
 import os
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +23,19 @@ from aiokafka import AIOKafkaProducer
 from shared.platform import Platform, free_ports
 from shared.roles import role_urls
 from tests.e2e.platform_harness import (  # noqa: F401 - platform_fixture is `platform`
-    DISTRICT,
-    FINANCE,
-    SOURCE,
+    SHORTAGE_FEN,
     Api,
     N,
     Timer,
+    allocate,
     eventually,
+    ledger_verified,
     metric,
+    pay_out,
     platform_fixture,
+    publish_shortage_list,
     push_certificates,
+    revoke,
     scalar,
     seed,
     sql,
@@ -45,13 +51,20 @@ PREFIX = "storm."
 
 def snapshot(platform: Platform) -> dict[str, Any]:
     """The state a clean run and a stormed run must share. Decision ids are the services' own, so
-    disbursements are compared by the decision's certificate and clause."""
-    decisions = sql(platform, "eligibility", "SELECT decision_id, trigger_id::text, clause, outcome, amount_fen "
-                                             "FROM decisions WHERE current")
-    by_id = {d[0]: (d[1], d[2]) for d in decisions}
-    disbursements = sql(platform, "payments", "SELECT decision_id, part, amount_fen, status FROM disbursements")
+    disbursements are compared by the decision's certificate and clause. A revoked certificate's
+    current decision depends on what was read first (revoked after its approval: reversed; revoked
+    before its issue was read: rejected, or never decided): it is compared as "no subsidy"."""
+    current = sql(platform, "eligibility", "SELECT decision_id, trigger_id::text, clause, outcome, amount_fen "
+                                           "FROM decisions WHERE current")
+    by_id = {d[0]: (d[1], d[2]) for d in current}
+    decisions = [d for d in current if d[3] == "approved"]
+    certificates = {str(r[0]) for r in sql(platform, "registry", "SELECT certificate_id FROM certificates")}
+    # Live money only: which predecessors were drafted and cancelled depends on the delivery order.
+    disbursements = sql(platform, "payments", "SELECT decision_id, part, amount_fen, status FROM disbursements "
+                                              "WHERE status <> 'cancelled'")
     return {
         "decisions": sorted(d[1:] for d in decisions),
+        "no_subsidy": sorted(certificates - {d[1] for d in decisions}),
         "disbursements": sorted((*by_id.get(d[0], ("unknown decision", str(d[0]))), *d[1:]) for d in disbursements),
         "funds": sorted(sql(platform, "payments", "SELECT source, district, balance_fen, reserved_fen FROM funds")),
         "progress": sorted(sql(platform, "reporting", "SELECT quarter, district, department, clause, "
@@ -99,8 +112,15 @@ def test_every_registry_event_delivered_three_times_shuffled_gives_the_clean_run
     platform.start_services()
     api = Api(platform)
     seed(api)
-    push_certificates(api, range(N))
+    ids = push_certificates(api, range(N))
     wait_all_counted(api)
+    publish_shortage_list(api)  # re-decides every certificate at the shortage rate
+    revoked = [ids[seq] for seq in sorted(ids)[::7]]
+    for cert_id in revoked:
+        revoke(api, cert_id)
+    eventually(lambda: scalar(platform, "eligibility", "SELECT count(*) FROM decisions WHERE current AND "
+                                                       "(outcome = 'reversed' OR amount_fen = $1)",
+                              SHORTAGE_FEN) == N, platform, 60, "every certificate re-decided or reversed")
     for service in ("registry", "eligibility", "payments"):
         wait_outbox_drained(platform, service)
     events = registry_events(platform)
@@ -108,16 +128,14 @@ def test_every_registry_event_delivered_three_times_shuffled_gives_the_clean_run
     eventually(lambda: caught_up(platform, events), platform, 60, "the clean run's services applied every event")
     clean = snapshot(platform)
     t.mark(f"clean run: {len(events)} registry events, {len(clean['decisions'])} current decisions")
-    assert len(clean["decisions"]) == N and len(clean["disbursements"]) == N  # the clean run did decide and draft
+    assert len(clean["decisions"]) == len(clean["disbursements"]) == N - len(revoked)  # decided and drafted
+    assert clean["no_subsidy"] == sorted(revoked)
 
     fresh = fresh_platform(platform, tmp_path / "storm")
     try:
         fresh.start_services(DOWNSTREAM)
         fresh_api = Api(fresh)
-        r = fresh_api.post("payments", "/v1/allocations", {"reference": "CZ-E2E-001", "source": SOURCE,
-                                                           "district": DISTRICT, "amount_fen": 100_000_000},
-                           as_=FINANCE)
-        assert r.status_code == 201, r.text
+        allocate(fresh_api, 100_000_000)
         storm = [e for e in events for _ in range(COPIES)]
         random.Random(SEED).shuffle(storm)
         asyncio.run(deliver(platform.admin_bootstrap, storm))
@@ -125,20 +143,45 @@ def test_every_registry_event_delivered_three_times_shuffled_gives_the_clean_run
         eventually(lambda: caught_up(fresh, events), fresh, 60, "the fresh services applied every event")
         stormed = snapshot(fresh)
         t.mark("fresh services caught up")
+        held = sql(fresh, "payments", "SELECT reason, count(*) FROM payment_holds WHERE resolved_at IS NULL "
+                                      "GROUP BY 1") + sql(fresh, "eligibility", "SELECT outcome, count(*) FROM "
+                                                                                "decisions WHERE current GROUP BY 1")
+        dead = {s: sql(fresh, s, "SELECT error FROM dead_letter LIMIT 3") for s in DOWNSTREAM}
+        assert all(not d for d in dead.values()), dead  # nothing dead-lettered (else "caught up" means little)
         for part in ("disbursements", "funds", "progress", "fund_counts"):
-            assert stormed[part] == clean[part], f"{part} differs:\n{diff(clean[part], stormed[part])}"
+            assert stormed[part] == clean[part], f"{part} differs ({held}):\n{diff(clean[part], stormed[part])}"
         duplicates = metric(fresh_api.get("eligibility", "/metrics").text, "skillsub_events_duplicate_total")
         assert duplicates == (COPIES - 1) * len(events)  # every extra copy was absorbed by the inbox
         assert {s: scalar(fresh, s, "SELECT count(*) FROM dead_letter") for s in DOWNSTREAM} == dict.fromkeys(
             DOWNSTREAM, 0)
+        # Paid out, both ledgers hold for every trigger they were told of (in the storm a certificate
+        # revoked before its issue was read was never decided, so payments never heard of it).
+        pay_out(api)
+        ledger_verified(api, settled_triggers=N)
+        pay_out(fresh_api)
+        ledger_verified(fresh_api)
+        assert snapshot(fresh)["funds"] == snapshot(platform)["funds"]  # the same money went out
+        t.mark("both runs paid out and verified")
     finally:
         fresh.stop()
     t.report(f"storm (duplicates absorbed by eligibility {duplicates:.0f})")
     assert stormed["decisions"] == clean["decisions"], diff(clean["decisions"], stormed["decisions"])
+    assert stormed["no_subsidy"] == clean["no_subsidy"]
 
 
 def caught_up(platform: Platform, events: list[tuple[str, str, str]]) -> bool:
-    """Each downstream consumer's inbox holds every distinct event of the topics it reads, and
+    """`counts` agree, and still agree a second later: the counts are read one database after another,
+    so a batch committed between two reads could make them agree for a moment."""
+    first = counts(platform, events)
+    if first is None:
+        return False
+    time.sleep(1.0)
+    return counts(platform, events) == first
+
+
+def counts(platform: Platform, events: list[tuple[str, str, str]]) -> tuple[int, ...] | None:
+    """Each downstream consumer's inbox holds every distinct event of the topics it reads (payments
+    reads the registry's too: accounts and plans), and
     nothing is waiting in their outboxes (the clean run's services or the fresh ones)."""
     registry_ids = {json.loads(e[2])["event_id"] for e in events}
     if any(scalar(platform, s, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")
@@ -147,8 +190,9 @@ def caught_up(platform: Platform, events: list[tuple[str, str, str]]) -> bool:
     decided = scalar(platform, "eligibility", "SELECT count(*) FROM outbox")
     drafted = scalar(platform, "payments", "SELECT count(*) FROM outbox")
     inbox = {s: scalar(platform, s, "SELECT count(*) FROM inbox") for s in DOWNSTREAM}
-    return inbox == {"eligibility": len(registry_ids), "payments": decided,
-                     "reporting": len(registry_ids) + decided + drafted}
+    agree = inbox == {"eligibility": len(registry_ids), "payments": len(registry_ids) + decided,
+                      "reporting": len(registry_ids) + decided + drafted}
+    return (decided, drafted, *inbox.values()) if agree else None
 
 
 def diff(clean: list[Any], stormed: list[Any]) -> str:

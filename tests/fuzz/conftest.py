@@ -138,9 +138,11 @@ def _seed(p: Platform) -> None:
         "start_date": "2020-03-01", "end_date": "2020-05-01", "planned_trainees": 30,
         "enrolled_trainees": 20, "hours": 120, "district": DEMO_DISTRICT}))
     pay = p.client("payments")
-    _ok(pay.post("/v1/allocations", headers=headers_for(CALLERS["finance"]), json={
+    item = _ok(pay.post("/v1/allocations", headers=bearer("fuzz-hr-drafter", "hr"), json={
         "reference": "FUZZ-ALLOC-1", "source": "unemployment_insurance_surplus", "district": DEMO_DISTRICT,
-        "amount_fen": 10_000_000}))
+        "amount_fen": 10_000_000}))["item_id"]
+    _ok(pay.post(f"/v1/manual-items/{item}/approve", headers=headers_for(CALLERS["hr"])))  # maker-checker
+    _ok(pay.post(f"/v1/manual-items/{item}/release", headers=headers_for(CALLERS["finance"])))
     p.objects.update(certificate_id=cert["certificate_id"], person_key=cert["person_key"],
                      class_id=klass["class_id"])
     p.seeds["registry"] = Seeds(path={"certificate_id": [cert["certificate_id"]],

@@ -77,13 +77,11 @@ ALLOCATION: dict[str, Any] = {"reference": "FUZZ-ALLOC-X", "source": "unemployme
 
 
 @pytest.mark.parametrize(("path", "body", "wrong_role"), [
-    ("/v1/allocations", ALLOCATION, "hr"),
+    ("/v1/allocations", ALLOCATION, "auditor"),
     ("/v1/recoveries", {"reference": "FUZZ-REC-X", "source": "unemployment_insurance_surplus",
-                        "district": DEMO_DISTRICT, "payee_kind": "enterprise", "payee_ref": "abc", "amount_fen": 1},
-     "hr"),
-    ("/v1/advances", {"plan_id": "6f1c2a52-4a0e-4a51-9d0c-1f8f0d0a0a01", "clause": "四.7",
-                      "district": DEMO_DISTRICT, "payee_ref": "ent-1", "planned_fen": 100, "advance_fen": 50,
-                      "on": "2020-06-01"}, "finance"),
+                        "district": DEMO_DISTRICT, "payee_kind": "enterprise", "payee_ref": "91110000802100433B",
+                        "amount_fen": 1}, "auditor"),
+    ("/v1/advances", {"plan_id": "6f1c2a52-4a0e-4a51-9d0c-1f8f0d0a0a01"}, "finance"),
 ])
 def test_money_is_set_only_by_the_role_that_owns_it(platform: Platform, path: str, body: dict[str, Any],
                                                     wrong_role: str) -> None:
@@ -91,6 +89,16 @@ def test_money_is_set_only_by_the_role_that_owns_it(platform: Platform, path: st
     for caller in (wrong_role, "institution", "bureau", "district"):
         r = pay.post(path, headers=_as(caller), json=body)
         assert r.status_code == 403, (caller, r.status_code, r.text[:200])
+
+
+def test_a_manual_item_is_never_approved_by_its_drafter_nor_released_by_hr(platform: Platform) -> None:
+    pay = platform.client("payments")
+    item = pay.post("/v1/allocations", headers=_as("hr"), json=ALLOCATION | {"reference": "FUZZ-ALLOC-MC"})
+    assert item.status_code == 201, item.text
+    item_id = item.json()["item_id"]
+    assert pay.post(f"/v1/manual-items/{item_id}/approve", headers=_as("hr")).status_code == 403
+    assert pay.post(f"/v1/manual-items/{item_id}/release", headers=_as("hr")).status_code == 403
+    assert pay.get("/v1/manual-items", headers=_as("institution")).status_code == 403
 
 
 @pytest.mark.parametrize("extra", [{"status": "paid"}, {"approved_by": "demo-hr"}, {"balance_fen": 10**9}])

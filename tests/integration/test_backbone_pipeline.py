@@ -12,6 +12,7 @@ from services.eligibility.main import create_app as eligibility_app
 from services.payments.main import create_app as payments_app
 from services.registry.main import create_app as registry_app
 from services.reporting.main import create_app as reporting_app
+from tests.accounts import card_number
 from tests.conftest import serve
 
 pytestmark = pytest.mark.usefixtures("drop_test_databases")
@@ -70,9 +71,7 @@ async def test_certificate_flows_to_a_decision_a_draft_and_the_progress_count(se
         approval = f"/v1/catalog/approvals/{submitted.json()['approval_id']}"
         assert (await reg.post(approval, headers=await auth(reg, "demo-bureau-2"))).status_code == 201
         assert (await reg.post("/v1/facts", json=EMPLOYMENT, headers=feeder)).status_code == 201
-        await pay.post("/v1/allocations", json={"reference": "CZ-2020-001", "source": "unemployment_insurance_surplus",
-                                                 "district": "320612", "amount_fen": 10_000_000},
-                       headers=await auth(reg, "demo-finance"))
+        await allocate(reg, pay, 10_000_000)
         created = await reg.post("/v1/certificates", json=certificate(), headers=institution)
         assert created.status_code == 201, created.text
         cert_id = created.json()["certificate_id"]
@@ -94,8 +93,15 @@ async def test_certificate_flows_to_a_decision_a_draft_and_the_progress_count(se
             r = await pay.get(f"/v1/decisions/{pre_job['decision_id']}/disbursement", headers=finance)
             return r.json() if r.status_code == 200 else None
 
+        held = await eventually(lambda: payment_status(pay, reg, pre_job["decision_id"]))
+        assert held["hold"]["reason"] == "no_payment_account"  # the worker's card is not on record yet
+        assert held["payee_kind"] == "worker" and held["payee_ref"] == created.json()["person_key"]
+        account = {"payee_kind": "worker", "resident_id": WORKER_ID, "account_kind": "social_security_card",
+                   "account_number": card_number(1)}
+        assert (await reg.post("/v1/payee-accounts", json=account, headers=feeder)).status_code == 201
         draft = await eventually(drafted)
         assert draft["status"] == "reserved" and draft["amount_fen"] == 70000
+        assert (draft["payee_kind"], draft["payee_ref"]) == ("worker_card", created.json()["person_key"])
 
         async def counted() -> Any:
             r = await rep.get("/v1/progress")
@@ -105,6 +111,21 @@ async def test_certificate_flows_to_a_decision_a_draft_and_the_progress_count(se
         assert progress["target"] == 305000
         metrics = (await rep.get("/metrics")).text
         assert "skillsub_subsidised_person_times 1.0" in metrics
+
+
+async def allocate(reg: Any, pay: Any, amount_fen: int) -> None:
+    """One hr client drafts, another approves, finance releases (maker-checker)."""
+    item = (await pay.post("/v1/allocations", headers=await auth(reg, "demo-hr-2"), json={
+        "reference": "CZ-2020-001", "source": "unemployment_insurance_surplus", "district": "320612",
+        "amount_fen": amount_fen})).json()["item_id"]
+    assert (await pay.post(f"/v1/manual-items/{item}/approve", headers=await auth(reg, "demo-hr"))).status_code == 200
+    released = await pay.post(f"/v1/manual-items/{item}/release", headers=await auth(reg, "demo-finance"))
+    assert released.status_code == 200, released.text
+
+
+async def payment_status(pay: Any, reg: Any, decision_id: str) -> Any:
+    r = await pay.get(f"/v1/decisions/{decision_id}/payment", headers=await auth(reg, "demo-finance"))
+    return r.json() if r.status_code == 200 and r.json()["hold"] else None
 
 
 async def test_same_certificate_twice_gives_same_answer_and_one_effect(settings) -> None:

@@ -27,9 +27,11 @@ from services.payments.main import create_app as payments_app
 from services.registry.main import create_app as registry_app
 from shared.cli import main as skillsub
 from shared.embedded import free_port
-from shared.events import SubsidyDecidedV1, new_envelope
+from shared.events import SubsidyDecidedV2, new_envelope
 from shared.kafka import make_producer
 from shared.settings import Settings
+from tests.accounts import card_number
+from tests.integration.registry.registry_helpers import resident_id
 
 DISTRICT = "320612"
 SOURCE = "local_talent"  # 四.5b is paid from local talent funds (services/payments/params/funding.yaml)
@@ -96,10 +98,26 @@ def running(settings: Settings) -> Iterator[Running]:
 
 def degree_reward(person: str) -> dict[str, Any]:
     """四.5b as eligibility decides it, on a day before payments' 四.5b route begins (2019-07-01)."""
-    return SubsidyDecidedV1(
+    return SubsidyDecidedV2(
         decision_id=uuid.uuid4(), person_key=person, trigger_id=uuid.uuid4(), trigger_kind="certificate",
         clause="四.5b", outcome="approved", amount_fen=300_000, clauses_cited=["四.5b"],
-        decided_on=dt.date(2019, 3, 1), year=2019, district=DISTRICT).model_dump(mode="json")
+        decided_on=dt.date(2019, 3, 1), year=2019, district=DISTRICT, payee_kind="worker",
+        payee_ref=person).model_dump(mode="json")
+
+
+def card_on_record(r: Running, seq: int) -> str:
+    """The employment service records a worker's social-security card in the registry and payments
+    receives it; the worker's person key."""
+    resp = r.http.post(f"{r.urls['registry']}/v1/payee-accounts", headers=r.token("demo-feeder-employment_service"),
+                       json={"payee_kind": "worker", "resident_id": resident_id(seq),
+                             "account_kind": "social_security_card", "account_number": card_number(seq)})
+    assert resp.status_code == 201, resp.text
+    person = str(resp.json()["payee_ref"])
+    deadline = time.monotonic() + 60
+    while not r.sql("SELECT count(*) FROM payee_accounts WHERE payee_ref = $1", person)[0][0]:
+        assert time.monotonic() < deadline, "payments never received the account"
+        time.sleep(0.2)
+    return person
 
 
 def publish(r: Running, *messages: bytes) -> None:
@@ -115,7 +133,7 @@ def publish(r: Running, *messages: bytes) -> None:
 
 
 def decided(payload: dict[str, Any]) -> bytes:
-    env = new_envelope(SubsidyDecidedV1.model_validate(payload), key=payload["person_key"], producer="eligibility",
+    env = new_envelope(SubsidyDecidedV2.model_validate(payload), key=payload["person_key"], producer="eligibility",
                        event_id=uuid.UUID(payload["decision_id"]))
     return env.model_dump_json().encode()
 
@@ -131,10 +149,15 @@ def wait_dead_letters(r: Running, n: int) -> list[tuple[Any, ...]]:
 
 
 def allocate(r: Running) -> None:
-    resp = r.http.post(f"{r.urls['payments']}/v1/allocations", headers=r.token("demo-finance"), json={
+    """Money into the fund, maker-checker: one hr client drafts, another approves, finance releases."""
+    resp = r.http.post(f"{r.urls['payments']}/v1/allocations", headers=r.token("demo-hr-2"), json={
         "reference": f"CZ-DL-{uuid.uuid4().hex[:6]}", "source": SOURCE, "district": DISTRICT,
         "amount_fen": 10_000_000})
     assert resp.status_code == 201, resp.text
+    item = f"{r.urls['payments']}/v1/manual-items/{resp.json()['item_id']}"
+    assert r.http.post(f"{item}/approve", headers=r.token("demo-hr")).status_code == 200
+    released = r.http.post(f"{item}/release", headers=r.token("demo-finance"))
+    assert released.status_code == 200, released.text
 
 
 def fund_the_gap(r: Running) -> None:
@@ -156,7 +179,7 @@ def test_a_dead_lettered_decision_is_replayed_once_after_the_fix_and_never_again
         running: Running, capsys: pytest.CaptureFixture[str]) -> None:
     r = running
     allocate(r)
-    payload = degree_reward("pk-degree-1")
+    payload = degree_reward(card_on_record(r, 1))
     publish(r, decided(payload))
     [(dead_id, status, claimed)] = wait_dead_letters(r, 1)
     assert (status, claimed) == ("open", True) and drafts_for(r, payload["decision_id"]) == 0

@@ -34,10 +34,16 @@ def _resident_id(seq: int) -> str:
 
 
 def _allocate(platform: Platform, reference: str) -> None:
-    r = httpx.post(f"{platform.url('payments')}/v1/allocations", headers=bearer(token(platform, "demo-finance")),
+    """Maker-checker: one hr client drafts the allocation, another approves, finance releases it."""
+    pay = platform.url("payments")
+    r = httpx.post(f"{pay}/v1/allocations", headers=bearer(token(platform, "demo-hr-2")),
                    json={"reference": reference, "source": "unemployment_insurance_surplus", "district": "320612",
                          "amount_fen": 5_000_000}, timeout=30)
     assert r.status_code == 201, r.text
+    item = f"{pay}/v1/manual-items/{r.json()['item_id']}"
+    for who, step in (("demo-hr", "approve"), ("demo-finance", "release")):
+        done = httpx.post(f"{item}/{step}", headers=bearer(token(platform, who)), timeout=30)
+        assert done.status_code == 200, done.text
 
 
 async def test_the_runtime_role_cannot_rewrite_the_ledger_or_audit_log_nor_open_another_database(
@@ -49,6 +55,8 @@ async def test_the_runtime_role_cannot_rewrite_the_ledger_or_audit_log_nor_open_
         for sql in ("UPDATE ledger_postings SET amount_fen = amount_fen * 10",
                     "DELETE FROM ledger_postings", "UPDATE ledger_transactions SET ref = 'x'",
                     "DELETE FROM ledger_transactions", "TRUNCATE ledger_postings CASCADE",
+                    "UPDATE plan_items SET amount_fen = 1", "DELETE FROM plan_settlements",
+                    "UPDATE payee_accounts SET account_cipher = 'x'", "DELETE FROM payee_accounts",
                     "UPDATE audit_log SET actor = 'nobody'", "DELETE FROM audit_log", "TRUNCATE audit_log",
                     "INSERT INTO audit_purges VALUES (999999, 'x', 1, now(), 'me')",
                     "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"):

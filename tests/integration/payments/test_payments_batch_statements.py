@@ -13,15 +13,23 @@ from sqlalchemy import event
 
 from services.payments import handlers
 from services.payments.postings import uuid5_url
-from shared.events import SubsidyDecidedV1, new_envelope
-from tests.integration.payments.payments_fixtures import allocate, decision, deliver, payments
+from shared.events import SubsidyDecidedV2, new_envelope
+from tests.integration.payments.payments_fixtures import (
+    account,
+    allocate,
+    decision,
+    deliver,
+    deliver_events,
+    payments,
+    successor,
+)
 
 AMOUNT = 10_000
 
 
 async def _statements_for(pay: Any, payloads: list[dict[str, Any]]) -> list[str]:
     """Every SQL statement handle() sends for one consumed batch (as the inbox would call it)."""
-    envs = [new_envelope(SubsidyDecidedV1.model_validate(p), key=p["person_key"], producer="eligibility",
+    envs = [new_envelope(SubsidyDecidedV2.model_validate(p), key=p["person_key"], producer="eligibility",
                          event_id=uuid.UUID(p["decision_id"])) for p in payloads]
     seen: list[str] = []
 
@@ -48,10 +56,11 @@ async def test_a_consumed_batch_sends_the_same_statements_for_four_decisions_as_
     async with payments(settings) as pay:
         await allocate(pay, 2 * AMOUNT)
         old = [decision(AMOUNT) for _ in range(2)]
-        await deliver(pay, *old)  # the fund is now fully reserved: both batches below wait, and each
-        # retires one old draft, whose money goes to the head of the queue
-        small = [decision(AMOUNT) for _ in range(3)] + [decision(AMOUNT, supersedes=uuid.UUID(old[0]["decision_id"]))]
-        big = [decision(AMOUNT) for _ in range(199)] + [decision(AMOUNT, supersedes=uuid.UUID(old[1]["decision_id"]))]
+        await deliver(pay, *old, decision(AMOUNT), decision(AMOUNT))  # the fund is now fully reserved and two
+        # drafts wait: each batch below retires one old draft, whose money goes to the head of the queue
+        small = [decision(AMOUNT) for _ in range(3)] + [successor(old[0], AMOUNT + 1)]
+        big = [decision(AMOUNT) for _ in range(199)] + [successor(old[1], AMOUNT + 1)]
+        await deliver_events(pay, *(account(pay, d["payee_ref"]) for d in small + big))  # registry sent them before
         few, many = await _statements_for(pay, small), await _statements_for(pay, big)
         assert len(few) == len(many), (few, many)
         assert _writes(few) == _writes(many)

@@ -11,6 +11,8 @@ from tests.conftest import bearer
 from tests.integration.payments.payments_fixtures import (
     DISTRICT,
     FIN_B,
+    FIN_D,
+    HR_A,
     UI,
     allocate,
     decision,
@@ -51,6 +53,13 @@ async def test_fifty_identical_requests_with_one_idempotency_key_have_one_effect
                                          for _ in range(50)))
         assert {r.status_code for r in answers} == {201}
         assert len({r.text for r in answers}) == 1
+        assert await scalar(pay, "SELECT count(*) FROM manual_items") == 1
+        item = answers[0].json()["item_id"]
+        assert (await pay.post(f"/v1/manual-items/{item}/approve", headers=HR_A)).status_code == 200
+        release = FIN_D | {"Idempotency-Key": f"idem-{uuid.uuid4()}"}
+        released = await asyncio.gather(*(pay.post(f"/v1/manual-items/{item}/release", headers=release)
+                                          for _ in range(20)))
+        assert {r.status_code for r in released} == {200}
         assert (await fund(pay))["balance_fen"] == 123_456
         assert await scalar(pay, "SELECT count(*) FROM ledger_transactions WHERE kind = 'allocation'") == 1
         other = await pay.post("/v1/allocations", json=body | {"amount_fen": 1}, headers=headers)
@@ -71,7 +80,7 @@ async def test_bad_input_is_refused_with_the_field_named_and_changes_nothing(set
         nobody = await pay.post("/v1/allocations", json={"reference": "CZ-X", "source": UI, "district": DISTRICT,
                                                          "amount_fen": 5})
         assert nobody.status_code == 401 and nobody.headers["www-authenticate"].startswith("Bearer")
-        wrong_role = await pay.post("/v1/allocations", headers=bearer("x", "hr"),
+        wrong_role = await pay.post("/v1/allocations", headers=bearer("x", "institution"),
                                     json={"reference": "CZ-X", "source": UI, "district": DISTRICT, "amount_fen": 5})
         assert wrong_role.status_code == 403
         assert (await pay.get("/v1/disbursements")).status_code == 401  # payees are personal data
@@ -84,6 +93,7 @@ async def test_bad_input_is_refused_with_the_field_named_and_changes_nothing(set
         assert no_retry.status_code == 404
         assert (await fund(pay))["balance_fen"] == 50_000
         assert await scalar(pay, "SELECT count(*) FROM ledger_transactions") == 1
+        assert await scalar(pay, "SELECT count(*) FROM manual_items WHERE reference = 'CZ-X'") == 0
         # an overdraw can only wait, it never reserves beyond the fund
         await deliver(pay, decision(60_000))
         f = await fund(pay)

@@ -13,7 +13,7 @@ from services.payments.funding import (
     parse_funding,
     route_for,
 )
-from services.payments.ledger import DomainError, FundingSource, PayeeKind
+from services.payments.ledger import DomainError, FundingSource
 
 PARAMS = load_funding()
 UIS = FundingSource.UNEMPLOYMENT_INSURANCE_SURPLUS
@@ -24,10 +24,14 @@ def test_shipped_routing_is_marked_as_example_values() -> None:
     assert PARAMS.example and "example" in PARAMS.version
 
 
-def test_clause_4_4_is_paid_from_the_unemployment_insurance_surplus_to_the_workers_card() -> None:
+def test_clause_4_4_is_paid_from_the_unemployment_insurance_surplus() -> None:
     route = route_for(PARAMS, "四.4", date(2020, 5, 1))
     assert route.sources == (UIS,)
-    assert route.payee_kind is PayeeKind.WORKER_CARD
+
+
+def test_a_route_names_no_payee_each_decision_does() -> None:
+    with pytest.raises(DomainError, match=r"unknown key\(s\) \['payee'\]"):
+        parse_funding({"version": "t", "routes": [_route(payee="worker_card")]})
 
 
 def test_routing_follows_the_date_of_the_decision() -> None:
@@ -64,7 +68,7 @@ def test_advance_ratio_is_a_dated_half() -> None:
 
 def _route(**over: Any) -> dict[str, Any]:
     base = {"clause": "四.4", "valid_from": date(2019, 1, 1), "valid_to": None,
-            "payee": "worker_card", "sources": ["unemployment_insurance_surplus"]}
+            "sources": ["unemployment_insurance_surplus"]}
     return base | over
 
 

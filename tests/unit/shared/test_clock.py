@@ -1,8 +1,12 @@
-"""Policy days are Nantong days: a UTC evening is already the next day there."""
+"""Policy days are Nantong days: a UTC evening is already the next day there, whatever the host's zone."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import time
+
+import pytest
 
 from shared.clock import nantong_day, nantong_today
 
@@ -15,3 +19,15 @@ def test_a_utc_evening_is_the_next_day_in_nantong() -> None:
 def test_today_in_nantong_is_the_shanghai_calendar_day() -> None:
     before = nantong_day(dt.datetime.now(dt.UTC))
     assert nantong_today() in (before, before + dt.timedelta(days=1))
+
+
+def test_the_hosts_zone_does_not_move_the_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/Los_Angeles")
+    time.tzset()
+    try:
+        expected = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8))).date()
+        assert nantong_today() in (expected, expected + dt.timedelta(days=1))
+    finally:
+        monkeypatch.delenv("TZ")
+        os.environ.pop("TZ", None)
+        time.tzset()

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from shared.logs import JsonFormatter, scrub
-from shared.money import fen_to_yuan, round_half_up, share_of, yuan_to_fen
+from shared.money import fen_to_yuan, round_half_up, share_at_most, share_of, yuan_to_fen
 from shared.problems import Problem, install_problem_handlers
 from shared.settings import DEV_PII_KEY, DEV_SIGNING_KEY, Settings, normalise_async_url, with_database
 
@@ -30,6 +30,18 @@ def test_round_half_up_rounds_halves_away_from_zero_once() -> None:
 def test_shortage_uplift_of_sixty_five_percent_rounds_at_the_end_only() -> None:
     standard_fen = 170001  # 1,700.01 yuan
     assert share_of(standard_fen, Fraction(1, 2) * Fraction(13, 10)) == 110501  # 110500.65 -> 110501
+
+
+def test_a_capped_share_rounds_down_so_the_cap_is_never_passed_by_a_fen() -> None:
+    assert share_at_most(225_001, Fraction(1, 2)) == 112_500  # half-up would give 112,501 > 50%
+    assert share_of(225_001, Fraction(1, 2)) == 112_501
+    assert share_at_most(45 * 500_000, "0.5") == 11_250_000  # REFERENCE.md: 45 x 5,000 yuan x 50%
+
+
+@given(st.integers(min_value=0, max_value=10**12), st.fractions(min_value=0, max_value=1))
+def test_a_capped_share_is_the_largest_fen_amount_within_the_share(amount: int, share: Fraction) -> None:
+    got = share_at_most(amount, share)
+    assert got <= amount * share < got + 1
 
 
 @given(st.integers(min_value=-10**12, max_value=10**12))
