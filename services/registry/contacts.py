@@ -14,12 +14,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.registry import handlers
 from services.registry.api import AUTH_ERRORS
 from services.registry.handlers import PRODUCER, ensure_person
 from services.registry.schemas import District, checked_resident_id
 from shared.app import RuntimeDep, SessionDep
 from shared.auth import AuthPrincipal, require_roles
+from shared.clock import nantong_today
 from shared.events import TraineeContactRecordedV1, derived_event_id, new_envelope
 from shared.pii import contact_hash
 
@@ -77,7 +77,7 @@ async def record_contact(body: TraineeContactCreate, session: SessionDep, runtim
     key = await ensure_person(session, runtime, body.resident_id, body.district)
     details: list[tuple[Literal["phone", "bank_account"], str | None]] = [
         ("phone", body.phone), ("bank_account", body.bank_account)]
-    today = handlers.nantong_today()  # the registry's clock (tests set it)
+    today = nantong_today()  # the registry's clock (tests set it)
     envelopes = []
     for kind, value in details:
         if value is None:

@@ -26,8 +26,9 @@ from services.payments.main import create_app as payments_app
 from services.payments.treasury_sim import create_app as treasury_app
 from services.registry.main import create_app as registry_app
 from services.reporting.main import create_app as reporting_app
+from shared.embedded import distinct_free_ports
 from tests.conftest import ROOT
-from tests.e2e.browser_helpers import free_port, running
+from tests.e2e.browser_helpers import running
 from tests.integration.eligibility.eligibility_helpers import eventually
 from tests.integration.eligibility.pipeline import resident_id, skill_number
 from tests.integration.registry.registry_helpers import publish
@@ -47,8 +48,10 @@ LATHE = "6-18-01-01"
 @pytest.fixture
 def platform(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     # The registry receives the certificates in 2020, as it did (its receipt day is a test clock).
-    monkeypatch.setattr("services.registry.handlers.nantong_today", lambda: dt.date(2020, 6, 10))
-    ports = {s: free_port() for s in ("registry", "eligibility", "payments", "reporting", "treasury")}
+    for module in ("services.registry.group", "services.registry.bulk", "services.registry.contacts"):
+        monkeypatch.setattr(f"{module}.nantong_today", lambda: dt.date(2020, 6, 10))
+    names = ("registry", "eligibility", "payments", "reporting", "treasury")
+    ports = dict(zip(names, distinct_free_ports(len(names)), strict=True))
     origin = f"http://127.0.0.1:{ports['reporting']}"
     s = settings.model_copy(update={"skillsub_console_origins": origin,
                                     "treasury_url": f"http://127.0.0.1:{ports['treasury']}"})

@@ -152,7 +152,8 @@ async def pipeline(pg_server_url: str, broker_bootstrap: str) -> AsyncIterator[P
                         kafka_topic_prefix=f"t{tag}.", outbox_poll_seconds=0.05, kafka_topic_partitions=2, **urls)
     received = {"today": dt.date(2020, 6, 1)}
     with pytest.MonkeyPatch.context() as mp:
-        for module in ("services.registry.handlers", "services.registry.bulk", "services.registry.group"):
+        for module in ("services.registry.handlers", "services.registry.bulk", "services.registry.group",
+                       "services.registry.contacts"):
             mp.setattr(f"{module}.nantong_today", lambda: received["today"], raising=False)
         try:
             async with serve(registry_app(settings)) as reg, serve(eligibility_app(settings)) as eli:
