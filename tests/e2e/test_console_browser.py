@@ -27,6 +27,7 @@ from services.payments.treasury_sim import create_app as treasury_app
 from services.registry.main import create_app as registry_app
 from services.reporting.main import create_app as reporting_app
 from shared.embedded import distinct_free_ports
+from tests.accounts import card_number
 from tests.conftest import ROOT
 from tests.e2e.browser_helpers import running
 from tests.integration.eligibility.eligibility_helpers import eventually
@@ -72,7 +73,8 @@ async def staff(reg: httpx.AsyncClient) -> dict[str, str]:
     """The security administrator issues each person their own account; secrets by client id."""
     admin = await token(reg, "demo-security-admin")
     out = {}
-    for client_id, role in (("reviewer-wang", "bureau"), ("hr-li", "hr"), ("finance-zhao", "finance")):
+    for client_id, role in (("reviewer-wang", "bureau"), ("hr-li", "hr"), ("finance-zhao", "finance"),
+                            ("finance-qian", "finance")):
         r = await reg.post("/v1/clients", headers=admin, json={"client_id": client_id, "role": role})
         assert r.status_code == 201, r.text
         out[client_id] = r.json()["client_secret"]
@@ -91,6 +93,11 @@ async def seed(urls: dict[str, str]) -> dict[str, Any]:
         certs = []
         for seq in (801, 802):
             rid = resident_id(seq)
+            # Who is paid: the worker's social-security card, as the employment service records it.
+            a = await reg.post("/v1/payee-accounts", headers=await token(reg, "demo-feeder-employment_service"), json={
+                "payee_kind": "worker", "resident_id": rid, "account_kind": "social_security_card",
+                "account_number": card_number(seq)})
+            assert a.status_code in (200, 201), a.text
             for kind, fields in (("employment", {"employer_code": EMPLOYER, "hire_date": "2018-01-01",
                                                  "contract_months": 36}),
                                  ("unemployment_insurance_months", {"months": 30})):
@@ -182,7 +189,20 @@ async def test_staff_approve_a_review_and_approve_and_release_a_batch_in_the_con
     await page.fill("#alloc-district", "320612")
     await page.fill("#alloc-yuan", "10,000.00")
     await page.click("#alloc-submit")
-    await page.wait_for_selector("#message.ok >> text=拨入专账：成功")
+    await page.wait_for_selector("#message.ok >> text=起草拨款：成功")
+    await page.click("#logout")
+    # Maker-checker (十二.2): hr approves the drafted allocation, a second finance officer books it.
+    await login(page, console, "hr-li", secrets["hr-li"])
+    item_row = page.locator("#drafted-items tr[data-item]")
+    await item_row.wait_for()
+    await item_row.locator(".approve-item").click()
+    await page.wait_for_selector("#message.ok >> text=审批拨款：成功")
+    await page.click("#logout")
+    await login(page, console, "finance-qian", secrets["finance-qian"])
+    booked = page.locator("#approved-items tr[data-item] .release-item")
+    await booked.wait_for()
+    await booked.click()
+    await page.wait_for_selector("#message.ok >> text=拨款入账：成功")
     await page.click("#logout")
 
     async with httpx.AsyncClient(base_url=platform["registry"]) as reg, \
@@ -227,6 +247,8 @@ async def test_staff_approve_a_review_and_approve_and_release_a_batch_in_the_con
                 audits[name] = (await svc.get("/v1/audit", params={"limit": 1000}, headers=auditor)).json()
         assert any(e["actor"] == "reviewer-wang" and e["action"].endswith("/resolution") for e in audits["eligibility"])
         assert {("hr-li", "POST /v1/batches/{batch_id}/approve"), ("finance-zhao", "POST /v1/allocations"),
+                ("hr-li", "POST /v1/manual-items/{item_id}/approve"),
+                ("finance-qian", "POST /v1/manual-items/{item_id}/release"),
                 ("finance-zhao", "POST /v1/batches/{batch_id}/release")} <= {
             (e["actor"], e["action"]) for e in audits["payments"]}
         funds = (await pay.get("/v1/funds")).json()

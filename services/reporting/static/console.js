@@ -134,8 +134,9 @@ async function refresh() {
   const r = state.role;
   const jobs = [];
   if (r === "bureau" || r === "auditor") jobs.push(loadReviews(), loadSignals(), loadObjections());
-  if (r === "hr") jobs.push(loadBatches("open", "open-batches"));
-  if (r === "finance") jobs.push(loadBatches("approved", "approved-batches"), loadFunds());
+  if (r === "hr") jobs.push(loadBatches("open", "open-batches"), loadItems("drafted", "drafted-items"));
+  if (r === "finance") jobs.push(loadBatches("approved", "approved-batches"), loadItems("approved", "approved-items"),
+    loadFunds());
   await Promise.all(jobs);
   document.body.dataset.loaded = String(Date.now());
 }
@@ -229,6 +230,29 @@ async function loadBatches(status, tableId) {
   });
 }
 
+// Allocations and recoveries are maker-checker (十二.2): drafted by hr or finance, approved by hr
+// (not the drafter), booked by finance (neither of them). The services enforce it; the page lists.
+const ITEM_KINDS = { allocation: "拨款", recovery: "收回" };
+
+async function loadItems(status, tableId) {
+  const items = await api("payments", `/v1/manual-items?status=${status}`);
+  rows(tableId, items, (tr, m) => {
+    tr.dataset.item = m.item_id;
+    cell(tr, m.reference);
+    cell(tr, ITEM_KINDS[m.kind] || m.kind);
+    cell(tr, yuan(m.amount_fen));
+    cell(tr, status === "drafted" ? m.drafted_by : m.approved_by);
+    const ops = cell(tr, "");
+    if (status === "drafted") {
+      control(ops, "button", { textContent: "审批通过", className: "approve-item", onclick: () => act("审批拨款",
+        () => api("payments", `/v1/manual-items/${m.item_id}/approve`, { method: "POST", idempotent: true })) });
+    } else {
+      control(ops, "button", { textContent: "入账", className: "release-item", onclick: () => act("拨款入账",
+        () => api("payments", `/v1/manual-items/${m.item_id}/release`, { method: "POST", idempotent: true })) });
+    }
+  });
+}
+
 async function loadFunds() {
   const items = await api("payments", "/v1/funds");
   rows("funds", items, (tr, f) => {
@@ -253,7 +277,7 @@ async function allocate(event) {
   event.preventDefault();
   let amount;
   try { amount = fen($("alloc-yuan").value); } catch (e) { say(e.message, false); return; }
-  await act("拨入专账", () => api("payments", "/v1/allocations", { method: "POST", idempotent: true, body: {
+  await act("起草拨款", () => api("payments", "/v1/allocations", { method: "POST", idempotent: true, body: {
     reference: $("alloc-ref").value, source: $("alloc-source").value, district: $("alloc-district").value,
     amount_fen: amount } }));
 }
