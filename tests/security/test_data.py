@@ -117,19 +117,24 @@ async def test_a_chain_rewritten_without_the_key_is_found(platform: Platform) ->
         await _wait_recorded(rep, "registry", await reg.fetchval("SELECT max(seq) FROM audit_log"))
         assert cli(platform, "audit-verify", "registry").returncode == 0
         # the rewrite an attacker without the key can make: every hash recomputed as plain SHA-256
-        await reg.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
-        rows = await reg.fetch("SELECT * FROM audit_log ORDER BY seq")
-        prev = "0" * 64
-        for r in rows:
-            body = json.dumps([prev, r["seq"], r["at"].isoformat(), "someone-else", r["role"], r["action"],
-                               r["resource"], r["outcome"], r["request_id"], json.loads(r["detail"])],
-                              sort_keys=True, ensure_ascii=False, default=str)
-            digest = hashlib.sha256(body.encode()).hexdigest()
-            await reg.execute("UPDATE audit_log SET actor = 'someone-else', prev_hash = $1, hash = $2, "
-                              "alg = 'sha256' WHERE seq = $3", prev, "tmp" + digest, r["seq"])
-            prev = digest
-        await reg.execute("UPDATE audit_log SET hash = substr(hash, 4)")
-        await reg.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
+        # In one transaction holding the table against writers: an entry the registry appends while
+        # the rows are rewritten (a background audit write) would otherwise link to an old hash and
+        # show as a broken link instead of the rewrite this test is about.
+        async with reg.transaction():
+            await reg.execute("LOCK TABLE audit_log IN EXCLUSIVE MODE")
+            await reg.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+            rows = await reg.fetch("SELECT * FROM audit_log ORDER BY seq")
+            prev = "0" * 64
+            for r in rows:
+                body = json.dumps([prev, r["seq"], r["at"].isoformat(), "someone-else", r["role"], r["action"],
+                                   r["resource"], r["outcome"], r["request_id"], json.loads(r["detail"])],
+                                  sort_keys=True, ensure_ascii=False, default=str)
+                digest = hashlib.sha256(body.encode()).hexdigest()
+                await reg.execute("UPDATE audit_log SET actor = 'someone-else', prev_hash = $1, hash = $2, "
+                                  "alg = 'sha256' WHERE seq = $3", prev, "tmp" + digest, r["seq"])
+                prev = digest
+            await reg.execute("UPDATE audit_log SET hash = substr(hash, 4)")
+            await reg.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
         found = cli(platform, "audit-verify", "registry")
         assert found.returncode == 1 and "rewritten" in found.stdout, found.stdout + found.stderr
     finally:
