@@ -261,6 +261,7 @@ class Verifier:
     http: httpx.AsyncClient | None = None
     _fetched: dict[str, Ed25519PublicKey] = field(default_factory=dict)
     _last_fetch: float = -1e9
+    _next_fetch: float = -1e9
     _revoked: frozenset[str] = frozenset()
     _revoked_at: float | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -291,18 +292,22 @@ class Verifier:
         return principal
 
     async def _refresh_keys(self) -> None:
-        """Fetch the JWKS again, at most every 5 s (an unknown kid must not become a flood)."""
-        if not self.settings.skillsub_registry_url or time.monotonic() - self._last_fetch < 5.0:
+        """Fetch the JWKS again, at most every 5 s after a fetch that worked (an unknown kid must not
+        become a flood), and 0.5 s after one that failed: a service that started before the registry
+        must not refuse every token for 5 s once the registry is up."""
+        if not self.settings.skillsub_registry_url or time.monotonic() < self._next_fetch:
             return
         async with self._lock:
-            if time.monotonic() - self._last_fetch < 5.0:
+            if time.monotonic() < self._next_fetch:
                 return
-            self._last_fetch = time.monotonic()
             try:
                 r = await self._client().get(JWKS_PATH)
                 r.raise_for_status()
                 self._fetched = keys_from_jwks(r.json())
+                self._last_fetch = time.monotonic()
+                self._next_fetch = self._last_fetch + 5.0
             except (httpx.HTTPError, ValueError, KeyError) as exc:
+                self._next_fetch = time.monotonic() + 0.5
                 log.warning("JWKS fetch from the registry failed: %s", type(exc).__name__)
 
     async def _active(self, client_id: str) -> bool:
