@@ -42,6 +42,8 @@ class Run:
     samples: list[dict[str, Any]] = field(default_factory=list)
     sent: int = 0
     acked: int = 0  # certificates the registry accepted (what reporting must end up counting)
+    elapsed: float = 0.0  # from the first due certificate to the last answer
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds (user + system) per process during the drive
 
 
 class Tokens:
@@ -168,7 +170,10 @@ async def main_async(args: argparse.Namespace, platform: Platform, run: Run) -> 
         await preload(client, platform, min(total, args.preload))
         stop = asyncio.Event()
         sampler = asyncio.create_task(sample(platform, run, dsns, stop))
+        before, started = cpu_seconds(platform), time.perf_counter()
         await drive(client, platform.url("registry"), Tokens(client, platform.url("registry")), args, run)
+        run.elapsed = time.perf_counter() - started
+        run.cpu = {k: v - before.get(k, 0.0) for k, v in cpu_seconds(platform).items()}
         deadline = time.perf_counter() + args.drain_seconds
         while time.perf_counter() < deadline:
             if run.samples and run.samples[-1]["reporting_count"] >= run.acked:
@@ -177,6 +182,19 @@ async def main_async(args: argparse.Namespace, platform: Platform, run: Run) -> 
         stop.set()
         await sampler
     return run
+
+
+def cpu_seconds(platform: Platform) -> dict[str, float]:
+    """User + system CPU seconds used so far by each service process and by this one (the client)."""
+    procs = {s: p.pid for s, p in platform.procs.items()} | {"client": None}
+    out = {}
+    for name, pid in procs.items():
+        try:
+            t = psutil.Process(pid).cpu_times()
+            out[name] = t.user + t.system
+        except psutil.Error:
+            continue
+    return out
 
 
 def pct(values: list[float], p: float) -> float:
@@ -242,11 +260,14 @@ def write_report(args: argparse.Namespace, run: Run) -> Path:
     peak = {s: max((x[f"{s}_rss"] for x in run.samples), default=0.0) for s in SERVICES}
     max_lag = max((max(0, x["sent"] - x["reporting_count"]) for x in run.samples), default=0)
     last = run.samples[-1] if run.samples else {}
-    achieved = run.acked / args.seconds
+    achieved = run.acked / run.elapsed if run.elapsed else 0.0
+    per_cert = ", ".join(f"{k} {v / run.acked * 1000:.2f}" for k, v in run.cpu.items()) if run.acked else "-"
     text = "\n".join([
         f"# Load run {stamp}", "",
         f"- target {args.rate:.0f} certificates/s for {args.seconds:.0f} s; accepted {achieved:.0f}/s "
-        f"({run.acked} of {run.sent} due, in {len(run.latencies)} requests{f' of {args.bulk}' if args.bulk else ''})",
+        f"({run.acked} of {run.sent} due in {run.elapsed:.1f} s to the last answer, in {len(run.latencies)} "
+        f"requests{f' of {args.bulk}' if args.bulk else ''})",
+        f"- CPU ms per accepted certificate during the drive (user + system): {per_cert}",
         f"- errors: {sum(run.errors.values())} {dict(run.errors) if run.errors else ''}",
         f"- latency ms (from when each was due): p50 {pct(lat, .5):.1f}, p95 {pct(lat, .95):.1f}, "
         f"p99 {pct(lat, .99):.1f}, mean {statistics.fmean(lat) if lat else 0:.1f}",
