@@ -167,7 +167,7 @@ async def main_async(args: argparse.Namespace, platform: Platform, run: Run) -> 
     dsns = {s: settings.database_url_for(s).replace("postgresql+asyncpg://", "postgresql://") for s in SERVICES}
     total = int(args.rate * args.seconds) + max(1, args.bulk)
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:  # preload uploads on a loaded machine
         await preload(client, platform, min(total, args.preload))
         stop = asyncio.Event()
         sampler = asyncio.create_task(sample(platform, run, dsns, stop))
