@@ -47,7 +47,7 @@ REVOCATIONS_PATH = "/v1/oauth/revocations"
 # `exp`); its client's revocation is still checked on every request. Shorter than a key that left
 # the JWKS stays trusted anyway (until the next fetch of the keys, every minute).
 VERIFIED_TOKEN_SECONDS = 5.0
-VERIFIED_TOKENS_MAX = 10_000
+VERIFIED_TOKENS_MAX = 1_000  # about 1 KB each; cleared when full
 # hr approves payment batches and finance releases them (十二: two different roles, four eyes).
 # security_admin issues and revokes clients (等保2.0 level 3: 系统管理员 / 安全管理员 / 审计管理员 apart).
 ROLES = frozenset({"institution", "feeder", "bureau", "district", "auditor", "hr", "finance",
