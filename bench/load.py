@@ -42,6 +42,9 @@ class Run:
     samples: list[dict[str, Any]] = field(default_factory=list)
     sent: int = 0
     acked: int = 0  # certificates the registry accepted (what reporting must end up counting)
+    elapsed: float = 0.0  # from the first due certificate to the last answer
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds (user + system) per process during the drive
+    idle: dict[str, float] = field(default_factory=dict)  # CPU seconds per second per process before it
 
 
 class Tokens:
@@ -164,11 +167,20 @@ async def main_async(args: argparse.Namespace, platform: Platform, run: Run) -> 
     dsns = {s: settings.database_url_for(s).replace("postgresql+asyncpg://", "postgresql://") for s in SERVICES}
     total = int(args.rate * args.seconds) + max(1, args.bulk)
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:  # preload uploads on a loaded machine
         await preload(client, platform, min(total, args.preload))
         stop = asyncio.Event()
         sampler = asyncio.create_task(sample(platform, run, dsns, stop))
+        # What each process burns with no certificates (relays, polls, checkpoints), per second:
+        # at a low accepted rate it would otherwise dominate the CPU charged per certificate.
+        idle_from, idle_start = cpu_seconds(platform), time.perf_counter()
+        await asyncio.sleep(args.idle_seconds)
+        idle_to = cpu_seconds(platform)
+        run.idle = {k: (v - idle_from.get(k, 0.0)) / (time.perf_counter() - idle_start) for k, v in idle_to.items()}
+        before, started = cpu_seconds(platform), time.perf_counter()
         await drive(client, platform.url("registry"), Tokens(client, platform.url("registry")), args, run)
+        run.elapsed = time.perf_counter() - started
+        run.cpu = {k: v - before.get(k, 0.0) for k, v in cpu_seconds(platform).items()}
         deadline = time.perf_counter() + args.drain_seconds
         while time.perf_counter() < deadline:
             if run.samples and run.samples[-1]["reporting_count"] >= run.acked:
@@ -177,6 +189,19 @@ async def main_async(args: argparse.Namespace, platform: Platform, run: Run) -> 
         stop.set()
         await sampler
     return run
+
+
+def cpu_seconds(platform: Platform) -> dict[str, float]:
+    """User + system CPU seconds used so far by each service process and by this one (the client)."""
+    procs = {s: p.pid for s, p in platform.procs.items()} | {"client": None}
+    out = {}
+    for name, pid in procs.items():
+        try:
+            t = psutil.Process(pid).cpu_times()
+            out[name] = t.user + t.system
+        except psutil.Error:
+            continue
+    return out
 
 
 def pct(values: list[float], p: float) -> float:
@@ -242,11 +267,18 @@ def write_report(args: argparse.Namespace, run: Run) -> Path:
     peak = {s: max((x[f"{s}_rss"] for x in run.samples), default=0.0) for s in SERVICES}
     max_lag = max((max(0, x["sent"] - x["reporting_count"]) for x in run.samples), default=0)
     last = run.samples[-1] if run.samples else {}
-    achieved = run.acked / args.seconds
+    achieved = run.acked / run.elapsed if run.elapsed else 0.0
+    per_cert = ", ".join(f"{k} {v / run.acked * 1000:.2f}" for k, v in run.cpu.items()) if run.acked else "-"
+    marginal = ", ".join(f"{k} {(v - run.idle.get(k, 0.0) * run.elapsed) / run.acked * 1000:.2f}"
+                         for k, v in run.cpu.items()) if run.acked else "-"
     text = "\n".join([
         f"# Load run {stamp}", "",
         f"- target {args.rate:.0f} certificates/s for {args.seconds:.0f} s; accepted {achieved:.0f}/s "
-        f"({run.acked} of {run.sent} due, in {len(run.latencies)} requests{f' of {args.bulk}' if args.bulk else ''})",
+        f"({run.acked} of {run.sent} due in {run.elapsed:.1f} s to the last answer, in {len(run.latencies)} "
+        f"requests{f' of {args.bulk}' if args.bulk else ''})",
+        f"- CPU ms per accepted certificate during the drive (user + system): {per_cert}",
+        f"- the same less each process's idle CPU rate ({args.idle_seconds:.0f} s measured before the drive): "
+        f"{marginal}",
         f"- errors: {sum(run.errors.values())} {dict(run.errors) if run.errors else ''}",
         f"- latency ms (from when each was due): p50 {pct(lat, .5):.1f}, p95 {pct(lat, .95):.1f}, "
         f"p99 {pct(lat, .99):.1f}, mean {statistics.fmean(lat) if lat else 0:.1f}",
@@ -272,6 +304,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--backlog-seconds", type=float, default=5.0,
                         help="most seconds of certificates left waiting before due ones count as overload")
     parser.add_argument("--drain-seconds", type=float, default=120)
+    parser.add_argument("--idle-seconds", type=float, default=10,
+                        help="CPU of each process measured this long with no load first")
     parser.add_argument("--data-dir", default=".data/load")
     parser.add_argument("--preload", type=int, default=50000,
                         help="workers given an employment fact first (the rest are decided as rejections)")

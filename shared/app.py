@@ -12,7 +12,7 @@ import gc
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +24,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.datastructures import MutableHeaders
 
 from shared import audit, deadletters
 from shared.audit import AuditEntry
@@ -345,24 +346,51 @@ def _document_problem_responses(app: FastAPI) -> None:
 
 
 def _install_request_metrics(app: FastAPI, runtime: Runtime) -> None:
-    @app.middleware("http")
-    async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    app.add_middleware(RequestMetrics, runtime=runtime)
+
+
+class RequestMetrics:
+    """Request id, counts and latency per route, the audit of personal reads, and a problem+json
+    500 for an unhandled error. Plain ASGI: `@app.middleware("http")` (BaseHTTPMiddleware) ran
+    every request through an anyio task group and memory streams, about a fifth of the registry's
+    per-request CPU in py-spy under `bench.load` (docs/performance.md)."""
+
+    def __init__(self, app: Any, *, runtime: Runtime) -> None:
+        self.app, self.runtime = app, runtime
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         start = time.perf_counter()
-        request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request = Request(scope)
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request.state.request_id = request_id
+        started = False
+
+        async def answer(message: MutableMapping[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+                await self._answered(request, message["status"], start)
+            await send(message)
+
         try:
-            response = await call_next(request)
+            await self.app(scope, receive, answer)
         except Exception:  # counted like any answer, then answered as problem+json (never the trace)
             log.exception("unhandled error on %s %s", request.method, request.url.path)
-            response = problem_response(500, "Internal error", "the error is logged under this request id",
-                                        request_id=request.state.request_id)
-        response.headers["X-Request-ID"] = request.state.request_id
-        if request.method == "GET" and response.status_code == 200 and _personal(request.url.path):
-            await _audit_personal_read(request, runtime)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        runtime.metrics.http_requests.labels(request.method, path, str(response.status_code)).inc()
-        runtime.metrics.http_latency.labels(request.method, path).observe(time.perf_counter() - start)
-        return response
+            if started:
+                raise
+            await problem_response(500, "Internal error", "the error is logged under this request id",
+                                   request_id=request_id)(scope, receive, answer)
+
+    async def _answered(self, request: Request, status: int, start: float) -> None:
+        if request.method == "GET" and status == 200 and _personal(request.url.path):
+            await _audit_personal_read(request, self.runtime)
+        path = getattr(request.scope.get("route"), "path", "unmatched")
+        self.runtime.metrics.http_requests.labels(request.method, path, str(status)).inc()
+        self.runtime.metrics.http_latency.labels(request.method, path).observe(time.perf_counter() - start)
 
 
 # Paths whose answers carry personal data: people and their records, and decisions (their facts).

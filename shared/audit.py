@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import insert_many
 from shared.pii import load_pii_key
 
 GENESIS = "0" * 64
@@ -141,7 +142,9 @@ async def append(session: AsyncSession, entries: list[AuditEntry]) -> None:
     await session.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK)))
     last = (await session.execute(_HEAD)).first() or (await session.execute(_PURGED)).first()
     seq, prev = (int(last[0]), str(last[1])) if last else (0, GENESIS)
-    await session.execute(sa.insert(audit_log).values(_rows(key, seq, prev, entries)))
+    # One statement text whatever the number of entries (a group commit appends one per request):
+    # a multi-VALUES insert was compiled by SQLAlchemy and prepared by asyncpg for every count.
+    await insert_many(session, audit_log, _rows(key, seq, prev, entries), conflict="")
 
 
 async def record(maker: Callable[[], AsyncSession], entries: list[AuditEntry]) -> None:
