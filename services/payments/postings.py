@@ -3,10 +3,11 @@
 A batch's ledger transactions and postings go in with one COPY each (asyncpg, in the caller's
 transaction): the statement-level balance trigger sees the whole batch at once (COPY fires it with
 its transition table as an INSERT does), one round trip carries any number of rows, and the
-database parses binary rows instead of arrays (bench/payments_bench.py: COPY about 1.8x cheaper
-than the unnest INSERT it replaced). The funds move by one UPDATE per call, every fund of the call
-in it, after the postings: the CHECK available >= 0 sees the batch's sum under the row lock.
-Funds are locked in (source, district) order, so concurrent writers never deadlock.
+database parses binary rows instead of arrays (bench/payments_bench.py's ceiling rows: one COPY
+1.3-1.8x the rate of one unnest INSERT in most runs on the shared machine; docs/performance.md).
+The funds move by one UPDATE per call, every fund of the call in it, after the postings: the CHECK
+available >= 0 sees the batch's sum under the row lock. Funds are locked in (source, district)
+order, so concurrent writers never deadlock.
 """
 
 from __future__ import annotations
