@@ -1,6 +1,6 @@
 """Payments benchmark: postings/s on one hot fund through the real DB path vs the raw ceiling.
 
-Run: .venv/bin/python bench/payments_bench.py [--n 20000] [--batch 2000]
+Run: .venv/bin/python bench/payments_bench.py [--n 20000] [--batch 2000] [--statements]
      (DATABASE_URL=postgresql://... to use a running server; else an embedded PostgreSQL starts)
 Real path, per batch of decisions, each step one transaction through the service's own code:
   draft (handlers.on_decided: record the decisions, reconcile their triggers, draft) -> batch ->
@@ -113,15 +113,17 @@ async def real_path(maker: Any, n: int, batch: int, steps: dict[str, float]) -> 
 
 
 class _Clock:
-    """Adds the seconds since the previous lap to steps[name]."""
+    """Adds the seconds since the previous lap to steps[name], and this process's CPU seconds to
+    steps[name + " cpu"] (CPU moves far less with the shared machine's load than wall time)."""
 
     def __init__(self, steps: dict[str, float]) -> None:
-        self.steps, self.last = steps, time.perf_counter()
+        self.steps, self.last, self.cpu = steps, time.perf_counter(), time.process_time()
 
     def lap(self, name: str) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         self.steps[name] = self.steps.get(name, 0.0) + now - self.last
-        self.last = now
+        self.steps[name + " cpu"] = self.steps.get(name + " cpu", 0.0) + cpu - self.cpu
+        self.last, self.cpu = now, cpu
 
 
 def _decisions(size: int, offset: int) -> list[Any]:
@@ -199,7 +201,26 @@ async def ceiling(engine: Any, rows: int, batch: int) -> tuple[float, float, flo
     return batched_s, insert_s, time.perf_counter() - start
 
 
-async def main(n: int, batch: int) -> None:
+_TOP = ("SELECT calls, rows, total_exec_time, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query "
+        "FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "ORDER BY total_exec_time DESC LIMIT 15")
+
+
+async def _sql(url: str, *statements: str) -> list[Any]:
+    """Run statements on their own connection; the last one's rows."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        rows: list[Any] = []
+        for sql in statements:
+            rows = await conn.fetch(sql)
+        return rows
+    finally:
+        await conn.close()
+
+
+async def main(n: int, batch: int, statements: bool = False) -> None:
     server = os.environ.get("DATABASE_URL")
     pg = None
     if not server:
@@ -207,14 +228,21 @@ async def main(n: int, batch: int) -> None:
 
         pg = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="skillsub-bench-pg-")) / "data")
         server = pg.start()
+        if statements:  # the extension needs shared_preload_libraries: set it, restart
+            await _sql(server, "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+            pg.stop()
+            server = pg.start()
         SERVER_PIDS.append(int((pg.data_dir / "postmaster.pid").read_text().split("\n", 1)[0]))
     url = with_database(normalise_async_url(server), f"bench_payments_{uuid.uuid4().hex[:6]}")
     await ensure_database(url)
     engine = make_engine(url, pool_size=2)
     try:
         await migrate(engine, MIGRATIONS)
+        if statements:
+            await _sql(url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements", "SELECT pg_stat_statements_reset()")
         steps: dict[str, float] = {}
         postings, seconds = await real_path(make_sessionmaker(engine), n, batch, steps)
+        top = await _sql(url, _TOP) if statements else []
         batched_s, insert_s, copy_s = await ceiling(engine, postings, batch)
     finally:
         await engine.dispose()
@@ -228,15 +256,24 @@ async def main(n: int, batch: int) -> None:
           "(draft+batch+approve+release+paid, events included)")
     print("  steps (s): " + ", ".join(f"{k} {steps.get(k, 0):.2f}" for k in STEPS)
           + f"; cpu: python {steps['python cpu']:.2f}, server {steps['server cpu']:.2f}")
+    print("  python cpu per step (s): " + ", ".join(f"{k} {steps.get(k + ' cpu', 0):.2f}" for k in STEPS))
+    cpu_us = (steps["python cpu"] + steps["server cpu"]) * 1e6 / postings
+    print(f"  cpu per posting: {cpu_us:.1f} us (python + server) = {1e6 / cpu_us:,.0f} postings per CPU second")
     for name, secs in ceilings.items():
         print(f"ceiling    {name:<16} {postings / secs:>10,.0f} postings/s -> real path = "
               f"{rate * secs / postings:.0%} of it")
     print("goal: >= 25,000 postings/s and >= 50% of the ceiling")
+    if top:
+        print("pg_stat_statements, real path (accounts set-up included): calls, rows, ms, statement")
+        for r in top:
+            print(f"  {r['calls']:>6} {r['rows']:>8} {r['total_exec_time']:>8.0f}  {r['query']}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=2_000)
+    parser.add_argument("--statements", action="store_true",
+                        help="embedded server only: load pg_stat_statements and print the costliest statements")
     args = parser.parse_args()
-    asyncio.run(main(args.n, args.batch))
+    asyncio.run(main(args.n, args.batch, args.statements))

@@ -134,8 +134,8 @@ idempotency = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
 )
 
-# Each transaction's postings are inserted by one statement; the statement-level trigger sees
-# them together and refuses any transaction that does not sum to zero.
+# A batch's postings go in by one COPY (postings.post); the statement-level trigger sees them
+# together and refuses any transaction that does not sum to zero.
 BALANCE_TRIGGER = """CREATE OR REPLACE FUNCTION ledger_txn_balances() RETURNS trigger AS $$
 DECLARE bad uuid;
 BEGIN

@@ -6,11 +6,15 @@ import asyncio
 import os
 import subprocess
 import sys
+import uuid
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
+from services.payments import postings as pg
+from services.payments.ledger import Fund, FundingSource, clearing, special
 from shared.db import make_engine
 from shared.roles import APPEND_ONLY
 from tests.conftest import bearer
@@ -86,6 +90,46 @@ async def test_postings_transactions_and_drafted_amounts_refuse_edits(settings, 
         assert ("permission denied" if frozen else "append-only") in refused, refused
         assert "append-only" in await _refused_to_owner(settings, sql)
         assert (await verification(pay))["drift"] == []
+
+
+HOT = Fund(FundingSource(UI), DISTRICT)
+
+
+async def _copy_refused(pay, postings: list[tuple[uuid.UUID, str, int]], txns: list[uuid.UUID]) -> str:
+    """Rows sent by the ledger's own COPY path (pg.copy_rows, what pg.post uses), bypassing the
+    domain's balance check: only the database stands in the way."""
+    async with pay.runtime.maker() as session:
+        with pytest.raises(asyncpg.PostgresError) as caught:  # COPY runs on the raw asyncpg connection
+            await pg.copy_rows(session, "ledger_transactions", ["txn_id", "kind", "ref"],
+                               [(t, "release", f"forged-{t}") for t in txns])
+            await pg.copy_rows(session, "ledger_postings", ["txn_id", "account", "amount_fen"], postings)
+            await session.commit()
+        await session.rollback()
+    return str(caught.value)
+
+
+async def test_a_copied_batch_with_one_unbalanced_transaction_is_refused_whole(settings) -> None:
+    """The statement-level trigger sees the whole COPY: one transaction of a thousand that does not
+    sum to zero fails them all, and nothing of the batch is left behind."""
+    async with payments(settings) as pay:
+        await _paid_ledger(pay)
+        before = await scalar(pay, "SELECT count(*) FROM ledger_postings")
+        txns = [uuid.uuid4() for _ in range(1_000)]
+        rows = [row for t in txns for row in ((t, clearing(HOT).code, 100), (t, special(HOT).code, -100))]
+        rows[-1] = (txns[-1], special(HOT).code, -99)
+        assert "does not balance" in await _copy_refused(pay, rows, txns)
+        assert await scalar(pay, "SELECT count(*) FROM ledger_postings") == before
+        assert (await verification(pay))["drift"] == []
+
+
+async def test_a_ledger_transaction_copied_twice_is_refused(settings) -> None:
+    """A replayed step that would post the same transaction again fails on its id (never pays twice)."""
+    async with payments(settings) as pay:
+        await _paid_ledger(pay)
+        paid = await scalar(pay, "SELECT txn_id FROM ledger_transactions WHERE kind = 'paid' LIMIT 1")
+        refused = await _copy_refused(pay, [(paid, clearing(HOT).code, 1), (paid, special(HOT).code, -1)], [paid])
+        assert "duplicate key" in refused, refused
+        assert await scalar(pay, "SELECT count(*) FROM ledger_transactions WHERE txn_id = :t", t=paid) == 1
 
 
 async def test_status_moves_still_work_and_corrections_are_new_entries(settings) -> None:
