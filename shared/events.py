@@ -188,6 +188,18 @@ class CertificateIssuedV2(CertificateIssuedV1):
 
 
 @event
+class CertificateIssuedV3(CertificateIssuedV2):
+    """V2 plus what the public notice (公示) of a subsidy shows about its holder, already masked by
+    the registry: the surname and a star per other character of the name the institution reported
+    (`holder_name_masked`, null when it reported none) and the resident ID's last four characters
+    (`holder_id_last4`). The clear name and ID never travel."""
+
+    VERSION: ClassVar[int] = 3
+    holder_name_masked: str | None = Field(default=None, description="surname + * per other character")
+    holder_id_last4: str | None = Field(default=None, min_length=4, max_length=4)
+
+
+@event
 class CertificateRevokedV1(Payload):
     TYPE: ClassVar[str] = "registry.certificate.revoked"
     VERSION: ClassVar[int] = 1
@@ -352,6 +364,30 @@ class SubsidyDecidedV2(SubsidyDecidedV1):
     occupation_edition: str | None = None
     catalog_line: str | None = None
     shortage_list: str | None = None
+
+
+@event
+class SubsidyDecidedV3(SubsidyDecidedV2):
+    """V2 whose `approved` no longer means payable: an approval paying money first stands a public
+    notice (公示) of `notice.working_days` working days (`notice_ends_on`, its last day; null when
+    the official calendar of that year is not yet known, or when the decision pays nothing).
+    Payments drafts an approval only on `eligibility.notice.ended`; this event still retires
+    the decisions it supersedes."""
+
+    VERSION: ClassVar[int] = 3
+    notice_ends_on: date | None = None
+
+
+@event
+class NoticeEndedV1(SubsidyDecidedV2):
+    """An approved decision whose public notice ended without an open objection: payments drafts
+    it now. It repeats the decision's fields (as `eligibility.subsidy.decided` V2 names them, same
+    `decision_id`) and the notice's first and last days (Asia/Shanghai)."""
+
+    TYPE: ClassVar[str] = "eligibility.notice.ended"
+    VERSION: ClassVar[int] = 1
+    notice_published_on: date
+    notice_ended_on: date
 
 
 # ------------------------------------------------------------------ payments.* (producer: payments)

@@ -25,7 +25,7 @@ from shared.settings import SERVICES, with_database
 # Tables whose rows are never changed once written. Payments' ledger is double-entry and derived
 # balances come from it; the audit log is the trail (shared/audit.py).
 APPEND_ONLY: dict[str, tuple[str, ...]] = {
-    "registry": (), "eligibility": (), "reporting": (),
+    "registry": (), "eligibility": ("notice_objections",), "reporting": (),
     "payments": ("ledger_postings", "ledger_transactions"),
 }
 SHARED_APPEND_ONLY = ("audit_log",)

@@ -92,6 +92,8 @@ class Settings(BaseSettings):
 
     outbox_retention_hours: int = Field(default=168, ge=1)
     outbox_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    # How often eligibility ends the public notices (公示) whose last working day has passed.
+    eligibility_notice_poll_seconds: float = Field(default=60.0, gt=0, le=3600)
     consumer_max_retries: int = Field(default=5, ge=0, le=100)
 
     treasury_url: str | None = None

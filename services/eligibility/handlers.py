@@ -32,6 +32,7 @@ from shared.events import (
     CatalogStandardPublishedV2,
     CertificateIssuedV1,
     CertificateIssuedV2,
+    CertificateIssuedV3,
     CertificateRevokedV1,
     ClassCompletedV1,
     ClassCompletedV2,
@@ -153,6 +154,8 @@ def _certificate(ev: Event[Any], t: Touched) -> None:
     p = ev.payload
     if not isinstance(p, CertificateIssuedV2):  # V1: received the day the registry emitted it
         p = CertificateIssuedV2.upcast(p, received_on=nantong_day(ev.occurred_at))
+    if not isinstance(p, CertificateIssuedV3):  # V2: no holder for the 公示 (shown as unreported)
+        p = CertificateIssuedV3.upcast(p)
     t.add("certs", {"certificate_id": p.certificate_id, "person_key": p.person_key,
                     "payload": p.model_dump(mode="json")})
     t.persons.add(p.person_key)
@@ -187,7 +190,8 @@ def _completion(ev: Event[Any], t: Touched) -> None:
 COLLECT: dict[type[Payload], Callable[[Event[Any], Touched], None]] = {
     CatalogStandardPublishedV1: _catalog, CatalogStandardPublishedV2: _catalog,
     ShortageListPublishedV1: _shortage, ShortageListPublishedV2: _shortage, PersonFactRecordedV1: _fact,
-    CertificateIssuedV1: _certificate, CertificateIssuedV2: _certificate, CertificateRevokedV1: _revoked,
+    CertificateIssuedV1: _certificate, CertificateIssuedV2: _certificate, CertificateIssuedV3: _certificate,
+    CertificateRevokedV1: _revoked,
     TrainingClassRecordedV1: _class, TrainingClassRecordedV2: _class,
     ClassCompletedV1: _completion, ClassCompletedV2: _completion, OrderClassCompletedV1: _completion,
     ApprenticeshipYearCompletedV1: _completion, WorkBasedTrainingMonthsRecordedV1: _completion,

@@ -32,7 +32,7 @@ from services.eligibility.person import (
 from services.eligibility.projection import FactRecord, linked_relatives
 from shared.events import (
     ApprenticeshipYearCompletedV1,
-    CertificateIssuedV2,
+    CertificateIssuedV3,
     ClassCompletedV2,
     Payload,
     TrainingClassRecordedV2,
@@ -51,7 +51,7 @@ COMPLETIONS: Mapping[str, tuple[str, type[Payload]]] = {
 ORDER_CLASS_TYPE = "registry.training.order_class_completed"
 SUMMARY = ("number", "kind", "occupation_code", "occupation_edition", "level", "issue_date", "received_on",
            "district", "issuer_code", "class_id", "institution_id", "completed_on", "apprenticeship_year",
-           "months", "operation_category", "operation_item", "project_type")
+           "months", "operation_category", "operation_item", "project_type", "holder_name_masked", "holder_id_last4")
 
 
 async def load_reference(session: AsyncSession, runtime: Runtime) -> tuple[CatalogView, ParameterSet]:
@@ -110,7 +110,7 @@ def training_class(class_id: uuid.UUID, payload: Mapping[str, Any] | None) -> Tr
                          p.enterprise_code, p.required_hours, p.district, p.department)
 
 
-def certificate_facts(p: CertificateIssuedV2, cls: TrainingClass | None) -> CertificateFacts:
+def certificate_facts(p: CertificateIssuedV3, cls: TrainingClass | None) -> CertificateFacts:
     return CertificateFacts(
         certificate_id=str(p.certificate_id), number=p.number, kind=p.kind, occupation_code=p.occupation_code,
         level=p.level, issue_date=p.issue_date, issued_in_nantong=p.issued_in_nantong,
@@ -134,7 +134,7 @@ async def _certificates(session: AsyncSession, persons: Sequence[str]) -> dict[s
         c.c.person_key.in_(persons))
     out: dict[str, list[Trigger]] = defaultdict(list)
     for r in (await session.execute(q)).mappings():
-        p = CertificateIssuedV2.model_validate(r["payload"])
+        p = CertificateIssuedV3.model_validate(r["payload"])
         cls = training_class(r["class_id"], r["cls"])
         out[r["person_key"]].append(Trigger(
             p.certificate_id, CERTIFICATE, r["arrival"], p.issue_date, cert=certificate_facts(p, cls),

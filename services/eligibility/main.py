@@ -9,8 +9,9 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.eligibility import handlers, paramstore
+from services.eligibility import handlers, notices, paramstore
 from services.eligibility.api import router
+from services.eligibility.api_notice import router as notice_router
 from services.eligibility.catalog import load_edition_map
 from services.eligibility.store import plumbing
 from shared.app import Runtime, ServiceSpec, build_app
@@ -21,8 +22,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    spec = ServiceSpec(name="eligibility", plumbing=plumbing, migrations=MIGRATIONS, routers=[router],
-                       consumes=("registry.events",))
+    spec = ServiceSpec(name="eligibility", plumbing=plumbing, migrations=MIGRATIONS, routers=[router, notice_router],
+                       consumes=("registry.events",), loops=(("notices", notices.run_loop),))
     app = build_app(spec, settings or Settings(), title="SkillSub eligibility",
                     description="Subsidy decisions per clause of 通政办发〔2019〕112号, explained.")
     runtime: Runtime = app.state.runtime

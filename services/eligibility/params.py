@@ -224,11 +224,16 @@ def load_parameters_text(text: str) -> ParameterSet:
     return ParameterSet(str(doc["set_version"]), versions)
 
 
+NOTICE_KEY = "notice.working_days"
+
+
 def _check_required(versions: Mapping[str, tuple[ParameterVersion, ...]]) -> None:
     """A file without the plan period or with an unknown payee kind would decide on a default."""
     for key in PERIOD_KEYS:
         if key not in versions:
             raise ValueError(f"parameter {key} is required (the plan period)")
+    if NOTICE_KEY not in versions:  # without it an approval would be paid with no public notice
+        raise ValueError(f"parameter {NOTICE_KEY} is required (the 公示 period in working days)")
     for entry in versions.get("payee.kind", ()):
         table: Mapping[str, str] = entry.value  # type: ignore[assignment]
         odd, missing = set(table.values()) - PAYEE_KINDS, PAYEE_CLAUSES - set(table)

@@ -29,9 +29,11 @@ from shared.events import (
     DisbursementDraftedV1,
     Envelope,
     Event,
+    NoticeEndedV1,
     Payload,
     SubsidyDecidedV1,
     SubsidyDecidedV2,
+    SubsidyDecidedV3,
     new_envelope,
 )
 from shared.inbox import route
@@ -243,18 +245,31 @@ async def allocate(session: AsyncSession, ref: str, fund: Fund, amount_fen: int)
 
 # ---- the consumer ------------------------------------------------------------------------
 
+def payable(p: SubsidyDecidedV1) -> bool:
+    """What drafts: `eligibility.notice.ended` (the public notice (公示) of an approval ended
+    without an open objection), and V1 / V2 approvals, which were payable as decided. A V3
+    approval only opens its notice; payments waits for the payable event."""
+    if isinstance(p, NoticeEndedV1):
+        return p.amount_fen > 0
+    return not isinstance(p, SubsidyDecidedV3) and p.outcome == "approved" and p.amount_fen > 0
+
+
 async def on_decided(session: AsyncSession, events: Sequence[Event[SubsidyDecidedV1]], runtime: Runtime) -> None:
-    """Draft approved decisions and retire superseded ones, for the whole batch at once."""
+    """Draft what is payable and retire superseded decisions, for the whole batch at once (one
+    handler for decided and payable events: drafting before retiring, whatever their order in the
+    batch, undoes a payable decision that a later one in the batch superseded)."""
     funding: FundingParams = runtime.state["funding"]
     decided = [e.payload for e in events]
-    requests = requests_from_decisions([p for p in decided if p.outcome == "approved" and p.amount_fen > 0],
-                                       funding)
+    requests = requests_from_decisions([p for p in decided if payable(p)], funding)
     out, _ = await draft_many(session, requests, funding.version)
-    out += await retire(session, [p.supersedes for p in decided if p.supersedes])
+    out += await retire(session, [p.supersedes for p in decided if p.supersedes
+                                  and not isinstance(p, NoticeEndedV1)])
     await pg.emit(runtime, session, out)
 
 
-HANDLERS: dict[type[Payload], Any] = {SubsidyDecidedV1: on_decided, SubsidyDecidedV2: on_decided}  # V2 adds fields
+HANDLERS: dict[type[Payload], Any] = {  # V2 and V3 add fields; V3 approvals are drafted on payable
+    SubsidyDecidedV1: on_decided, SubsidyDecidedV2: on_decided, SubsidyDecidedV3: on_decided,
+    NoticeEndedV1: on_decided}
 
 
 async def handle(session: AsyncSession, events: Sequence[Event[Any]], runtime: Runtime) -> None:

@@ -40,7 +40,7 @@ from services.registry.domain import (
     check_certificate_identity,
 )
 from services.registry.fact_contract import attribute_problems, relative_resident_id, stored_attributes
-from services.registry.handlers import PRODUCER, content_hash
+from services.registry.handlers import PRODUCER, certificate_fields, content_hash
 from services.registry.people import (
     NewPerson,
     ParsedId,
@@ -55,7 +55,7 @@ from services.registry.schemas import CertificateCreate, FactCreate, PersonCreat
 from services.registry.store import certificates, facts
 from shared.auth import AuthPrincipal
 from shared.clock import nantong_today
-from shared.events import CertificateIssuedV2, PersonFactRecordedV1, derived_event_id, new_envelope
+from shared.events import CertificateIssuedV3, PersonFactRecordedV1, derived_event_id, new_envelope
 from shared.ids import parse_resident_id
 from shared.pii import lookup_hash
 
@@ -385,9 +385,10 @@ def validate_certificates(chunk: Chunk, p: AuthPrincipal
 
 
 def certificate_row(cert: CertificateCreate, key: str, received_on: date) -> dict[str, Any]:
-    fields = cert.model_dump(exclude={"resident_id"}) | {"person_key": key}
+    fields = certificate_fields(cert, key)
     cert_id = uuid.uuid5(uuid.NAMESPACE_URL, f"skillsub:certificate:{cert.number}")
-    return fields | {"certificate_id": cert_id, "content_hash": content_hash(fields), "received_on": received_on}
+    return fields | {"certificate_id": cert_id, "content_hash": content_hash(fields), "received_on": received_on,
+                     "holder_id_last4": cert.resident_id[-4:]}
 
 
 async def import_certificates(session: AsyncSession, runtime: Runtime, p: AuthPrincipal,
@@ -402,7 +403,7 @@ async def import_certificates(session: AsyncSession, runtime: Runtime, p: AuthPr
         new = await _insert_new(session, certificates, _first_per_number(rows), certificates.c.number)
         stored = await _hashes(session, [r["number"] for r in rows])
         await runtime.emit(session, [new_envelope(
-            CertificateIssuedV2(**{k: v for k, v in r.items() if k != "content_hash"}), key=r["person_key"],
+            CertificateIssuedV3(**{k: v for k, v in r.items() if k != "content_hash"}), key=r["person_key"],
             producer=PRODUCER, event_id=derived_event_id("certificate-issued", r["certificate_id"]))
             for r in _first_per_number(rows) if r["number"] in new])
         await _commit(session)

@@ -19,14 +19,14 @@ from services.registry.store import catalog_standards, certificates, facts, peop
 from shared.clock import nantong_today
 from shared.events import (
     CatalogStandardPublishedV2,
-    CertificateIssuedV2,
+    CertificateIssuedV3,
     CertificateRevokedV1,
     PersonFactRecordedV1,
     PersonRegisteredV1,
     derived_event_id,
     new_envelope,
 )
-from shared.ids import mask_resident_id, parse_resident_id
+from shared.ids import mask_name, mask_resident_id, parse_resident_id
 from shared.pii import decrypt_pii, encrypt_pii, lookup_hash
 from shared.problems import Problem
 
@@ -67,13 +67,23 @@ async def ensure_person(session: AsyncSession, runtime: Runtime, resident_id: st
     return key
 
 
+def certificate_fields(body: CertificateCreate, key: str) -> dict[str, Any]:
+    """The stored fields of a pushed certificate: the holder's name only in its masked 公示 form
+    (absent when none was reported, so certificates recorded before keep their content hash)."""
+    fields = body.model_dump(exclude={"resident_id", "holder_name"}) | {"person_key": key}
+    if body.holder_name:
+        fields["holder_name_masked"] = mask_name(body.holder_name)
+    return fields
+
+
 async def record_certificate(session: AsyncSession, runtime: Runtime, body: CertificateCreate) -> Recorded:
     """Insert the certificate once; a repeat with equal content is a no-op, different content 409."""
     key = await ensure_person(session, runtime, body.resident_id, body.district)
-    fields = body.model_dump(exclude={"resident_id"}) | {"person_key": key}
+    fields = certificate_fields(body, key)
     cert_id = uuid.uuid5(uuid.NAMESPACE_URL, f"skillsub:certificate:{body.number}")
     digest = content_hash(fields)  # the receipt day is not content: a repeat on another day is the same
     fields["received_on"] = nantong_today()
+    fields["holder_id_last4"] = body.resident_id[-4:]
     stmt = insert(certificates).values(certificate_id=cert_id, content_hash=digest, **fields)
     inserted = (await session.execute(stmt.on_conflict_do_nothing().returning(certificates.c.number))).first()
     if inserted is None:
@@ -83,7 +93,7 @@ async def record_certificate(session: AsyncSession, runtime: Runtime, body: Cert
             raise Problem(409, "Certificate number already recorded with different content",
                           f"certificate {body.number} exists with other details", field="number")
     else:
-        payload = CertificateIssuedV2(certificate_id=cert_id, **fields)
+        payload = CertificateIssuedV3(certificate_id=cert_id, **fields)
         await runtime.emit(session, [new_envelope(payload, key=key, producer=PRODUCER,
                                                   event_id=derived_event_id("certificate-issued", cert_id))])
     read = await certificate_read(session, cert_id, runtime)

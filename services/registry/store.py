@@ -40,6 +40,8 @@ certificates = sa.Table(
     sa.Column("operation_item", sa.Text),  # 特种作业 item / 作业项目 code (safety kinds)
     sa.Column("project_type", sa.Text),  # 五.4 training project (entrepreneurship)
     sa.Column("received_on", sa.Date),  # Asia/Shanghai day the registry first received it
+    sa.Column("holder_name_masked", sa.Text),  # 公示 form ('张**'): the clear name is never stored
+    sa.Column("holder_id_last4", sa.Text),  # 公示: the resident ID's last four characters
     sa.Column("content_hash", sa.Text, nullable=False),
     sa.Column("revoked_on", sa.Date),
     sa.Column("revoke_reason", sa.Text),

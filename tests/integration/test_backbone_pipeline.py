@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -60,7 +61,7 @@ EMPLOYMENT = {"resident_id": WORKER_ID, "kind": "employment", "valid_from": "202
                              "contract_months": 36}}
 
 
-async def test_certificate_flows_to_a_decision_a_draft_and_the_progress_count(settings) -> None:
+async def test_certificate_flows_to_a_decision_a_notice_a_draft_and_the_progress_count(settings, monkeypatch) -> None:
     apps = [registry_app(settings), eligibility_app(settings), payments_app(settings), reporting_app(settings)]
     async with serve(apps[0]) as reg, serve(apps[1]) as eli, serve(apps[2]) as pay, serve(apps[3]) as rep:
         bureau, feeder = await auth(reg, "demo-bureau"), await auth(reg, "demo-feeder-employment_service")
@@ -88,6 +89,17 @@ async def test_certificate_flows_to_a_decision_a_draft_and_the_progress_count(se
         assert pre_job["amount_fen"] == 70000  # 50% x (1,200 + 200) yuan
         assert "四.2" in pre_job["clauses_cited"]
         assert pre_job["explanation_zh"] and pre_job["explanation_en"]
+
+        # Public notice (公示): nothing is drafted while the approval stands its 5 working days.
+        notice = (await eli.get(f"/v1/public/notices/{pre_job['decision_id']}")).json()
+        assert notice["status"] == "in_notice" and notice["amount_fen"] == 70000
+        finance = await auth(reg, "demo-finance")
+        assert (await pay.get(f"/v1/decisions/{pre_job['decision_id']}/disbursement",
+                              headers=finance)).status_code == 404
+        after = dt.date.fromisoformat(notice["ends_on"]) + dt.timedelta(days=1)
+        monkeypatch.setattr("services.eligibility.notices.nantong_today", lambda: after)
+        ended = await eli.post("/v1/notices/end-due", headers=bureau)
+        assert ended.json()["payable"] == 1
 
         async def drafted() -> Any:
             finance = await auth(reg, "demo-finance")

@@ -22,7 +22,7 @@ from services.registry.main import create_app as registry_app
 from shared.db import drop_database
 from shared.ids import credit_code_check_char, resident_id_check_char
 from shared.settings import SERVICES, Settings, normalise_async_url, with_database
-from tests.conftest import serve
+from tests.conftest import TEST_BROKER, serve
 from tests.integration.registry.registry_helpers import publish
 
 INSTITUTION = "91350100M000100Y43"  # the demo institution: trains, evaluates, runs classes
@@ -145,6 +145,7 @@ async def pipeline(pg_server_url: str, broker_bootstrap: str) -> AsyncIterator[P
     tag = uuid.uuid4().hex[:10]
     urls = {f"{s}_database_url": with_database(normalise_async_url(pg_server_url), f"t_{tag}_{s}") for s in SERVICES}
     settings = Settings(skillsub_env="test", kafka_bootstrap_servers=broker_bootstrap, kafka_topic_prefix=f"t{tag}.",
+                        kafka_broker_kind=TEST_BROKER,  # the default is apache (idempotent producers)
                         outbox_poll_seconds=0.05, kafka_topic_partitions=2, **urls)
     received = {"today": dt.date(2020, 6, 1)}
     with pytest.MonkeyPatch.context() as mp:
