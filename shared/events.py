@@ -439,6 +439,35 @@ class InstitutionRecordedV1(Payload):
     credit_code_warning: str | None = None
 
 
+class ListedOccupation(BaseModel):
+    """An occupation an institution is catalogued for, with the levels (empty: every level)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    code: str
+    edition: Literal["2015", "2022"] = "2015"
+    levels: list[int] = Field(default_factory=list)
+
+
+@event
+class InstitutionCatalogEntryPublishedV1(Payload):
+    """One entry of the bureau's catalogue of training and evaluation institutions (培训和评价机构目录,
+    九, 十七), published once a second bureau officer approved the upload: the institution's GB 32100
+    credit code, the occupations and levels it may train and evaluate for subsidy, the days it is
+    listed (inclusive; null = open) and its credit rating (信用等级, 十七). Keyed `catalog`. For one
+    institution, the latest published entry whose days cover a day decides that day; an entry with
+    no occupations takes the institution off the catalogue for its days."""
+
+    TYPE: ClassVar[str] = "registry.institution_catalog.entry_published"
+    VERSION: ClassVar[int] = 1
+    listing_version: str
+    institution_code: str
+    occupations: list[ListedOccupation]
+    valid_from: date
+    valid_to: date | None = None
+    credit_rating: Literal["A", "B", "C", "D"] | None = None
+    published_at: datetime
+
+
 @event
 class TrainingClassRecordedV1(Payload):
     """A training class opened or changed; keyed by class id. A later one supersedes."""

@@ -75,6 +75,17 @@ async def object_to(decision_id: uuid.UUID, body: ObjectionCreate, session: Sess
     return out
 
 
+@router.post("/pending/expire-due", summary="Decide the pending certificates whose wait is over (the loop does "
+             "it each minute)")
+async def expire_due(session: SessionDep, runtime: RuntimeDep, _: Bureau) -> dict[str, int]:
+    from services.eligibility.handlers import expire_pending
+
+    persons = await expire_pending(session, runtime, notices.nantong_today())
+    await session.commit()
+    runtime.wake_relay()
+    return {"persons": persons}
+
+
 @router.post("/notices/end-due", summary="End the notices whose period is over (the loop does it each minute)")
 async def end_due(session: SessionDep, runtime: RuntimeDep, _: Bureau) -> dict[str, int]:
     made = await notices.end_due(session, runtime, notices.nantong_today())

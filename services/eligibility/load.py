@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eligibility import paramstore, store
-from services.eligibility.catalog import CatalogLine, CatalogView, YearList, catalog_view
+from services.eligibility.catalog import CatalogLine, CatalogView, Listing, YearList, catalog_view
 from services.eligibility.domain import ORDER_CLASS, OrderClassState, order_class_key
 from services.eligibility.facts import CertificateFacts, TrainingClass
 from services.eligibility.params import ParameterSet
@@ -30,6 +30,7 @@ from services.eligibility.person import (
     Trigger,
 )
 from services.eligibility.projection import FactRecord, linked_relatives
+from shared.clock import nantong_today
 from shared.events import (
     ApprenticeshipYearCompletedV1,
     CertificateIssuedV3,
@@ -61,7 +62,8 @@ async def load_reference(session: AsyncSession, runtime: Runtime) -> tuple[Catal
 
 async def load_catalog(session: AsyncSession, runtime: Runtime) -> CatalogView:
     stamp = tuple((await session.execute(sa.text(
-        "SELECT (SELECT count(*) FROM catalog_standards), (SELECT count(*) FROM shortage_lists)"))).one())
+        "SELECT (SELECT count(*) FROM catalog_standards), (SELECT count(*) FROM shortage_lists), "
+        "(SELECT count(*) FROM institution_listings)"))).one())
     cached = runtime.state.get("catalog")
     if cached is not None and cached[0] == stamp:
         return cached[1]  # type: ignore[no-any-return]
@@ -74,7 +76,12 @@ async def load_catalog(session: AsyncSession, runtime: Runtime) -> CatalogView:
     lists = [(r["list_kind"], r["year"], YearList(
         r["list_version"], frozenset(editions.canonical(o["code"], o["edition"]) for o in r["occupations"] or ()),
         r["published_at"] or epoch)) for r in (await session.execute(sa.select(store.shortage_lists))).mappings()]
-    view = catalog_view(lines, lists, editions)
+    institutions = [(r["institution_code"], Listing(
+        r["listing_version"], frozenset((editions.canonical(o["code"], o["edition"]), lv)
+                                        for o in r["occupations"] for lv in (o["levels"] or [None])),
+        r["valid_from"], r["valid_to"], r["published_at"], r["credit_rating"]))
+        for r in (await session.execute(sa.select(store.institution_listings))).mappings()]
+    view = catalog_view(lines, lists, editions, institutions)
     runtime.state["catalog"] = (stamp, view)
     return view
 
@@ -88,8 +95,9 @@ async def load_people(session: AsyncSession, persons: Sequence[str]) -> dict[str
     for person, items in (await _completions(session, persons)).items():
         triggers[person] += items
     current = await _current(session, persons)
+    today = nantong_today()  # the decision day: a certificate may wait for its holder's facts until then
     return {p: PersonState(p, tuple(facts[p]), {k: tuple(relatives[k]) for k in linked_relatives(facts[p])},
-                           tuple(triggers[p]), current[p]) for p in persons}
+                           tuple(triggers[p]), current[p], today) for p in persons}
 
 
 async def _facts(session: AsyncSession, persons: Sequence[str]) -> dict[str, list[FactRecord]]:
@@ -117,7 +125,7 @@ def certificate_facts(p: CertificateIssuedV3, cls: TrainingClass | None) -> Cert
         training_start=p.training_start_date, training_kind=p.training_kind,
         occupation_edition=p.occupation_edition or "2015", operation_category=p.operation_category,
         operation_item=p.operation_item, project_type=p.project_type, received_on=p.received_on,
-        training_class=cls)
+        training_class=cls, issuer_code=p.issuer_code)
 
 
 def _summary(payload: Mapping[str, Any], kind: str, cls: TrainingClass | None) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eligibility import handlers, notices, paramstore
 from services.eligibility.api import router
+from services.eligibility.api_institution import router as institution_router
 from services.eligibility.api_notice import router as notice_router
 from services.eligibility.catalog import load_edition_map
 from services.eligibility.store import plumbing
@@ -22,8 +23,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    spec = ServiceSpec(name="eligibility", plumbing=plumbing, migrations=MIGRATIONS, routers=[router, notice_router],
-                       consumes=("registry.events",), loops=(("notices", notices.run_loop),))
+    spec = ServiceSpec(name="eligibility", plumbing=plumbing, migrations=MIGRATIONS,
+                       routers=[router, notice_router, institution_router],
+                       consumes=("registry.events", "payments.events"), loops=(("notices", notices.run_loop),))
     app = build_app(spec, settings or Settings(), title="SkillSub eligibility",
                     description="Subsidy decisions per clause of 通政办发〔2019〕112号, explained.")
     runtime: Runtime = app.state.runtime

@@ -245,11 +245,16 @@ async def of_decisions(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[
 
 
 async def run_loop(runtime: Runtime) -> None:
-    """End due notices every `eligibility_notice_poll_seconds` (a day changes at midnight in Nantong)."""
+    """Every `eligibility_notice_poll_seconds` (a day changes at midnight in Nantong): end due
+    notices, and decide the certificates whose wait for their holder's facts is over."""
+    from services.eligibility.handlers import expire_pending  # the handlers import write, which imports us
+
     assert runtime.maker is not None
     while True:
         async with runtime.maker() as session, session.begin():
             made = await end_due(session, runtime, nantong_today())
+        async with runtime.maker() as session, session.begin():
+            made += await expire_pending(session, runtime, nantong_today())
         if made:
             runtime.wake_relay()
         await asyncio.sleep(runtime.settings.eligibility_notice_poll_seconds)

@@ -45,6 +45,19 @@ shortage_lists = sa.Table(
     sa.PrimaryKeyConstraint("list_version", "list_kind", "year"),
 )
 
+# The registry's catalogue of training and evaluation institutions (九, 十七), entry per version.
+institution_listings = sa.Table(
+    "institution_listings", metadata,
+    sa.Column("listing_version", sa.Text, nullable=False),
+    sa.Column("institution_code", sa.Text, nullable=False),
+    sa.Column("occupations", JSONB, nullable=False),  # [{code, edition, levels}]
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("valid_to", sa.Date),
+    sa.Column("credit_rating", sa.Text),
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint("listing_version", "institution_code"),
+)
+
 person_facts = sa.Table(
     "person_facts", metadata,
     sa.Column("fact_id", UUID(as_uuid=True), primary_key=True),
@@ -151,7 +164,7 @@ decisions = sa.Table(
     sa.Column("supersedes", UUID(as_uuid=True)),
     sa.Column("record", JSONB, nullable=False),  # steps, reasons, facts snapshot, params, texts
     sa.Column("decided_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.CheckConstraint("outcome IN ('approved','rejected','needs_review','reversed')",
+    sa.CheckConstraint("outcome IN ('approved','rejected','needs_review','reversed','pending')",
                        name="decision_outcome"),
     sa.Index("one_current_decision_per_trigger_clause", "trigger_id", "clause", unique=True,
              postgresql_where=sa.text("current")),
@@ -199,4 +212,16 @@ notice_objections = sa.Table(
     sa.Column("contact", sa.Text, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("received_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+)
+
+# What payments did with each decision, from payments.events: shown to the institution that pushed
+# the trigger (its outcome view) without reading payments' database. One row per disbursement (a
+# 十三.5 advance and settlement are two); the latest status delivered wins.
+decision_payments = sa.Table(
+    "decision_payments", metadata,
+    sa.Column("disbursement_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("decision_id", UUID(as_uuid=True), nullable=False, index=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("amount_fen", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
 )

@@ -70,7 +70,7 @@ async def ensure_person(session: AsyncSession, runtime: Runtime, resident_id: st
 def certificate_fields(body: CertificateCreate, key: str) -> dict[str, Any]:
     """The stored fields of a pushed certificate: the holder's name only in its masked 公示 form
     (absent when none was reported, so certificates recorded before keep their content hash)."""
-    fields = body.model_dump(exclude={"resident_id", "holder_name"}) | {"person_key": key}
+    fields = body.model_dump(exclude={"resident_id", "holder_name", "received_on"}) | {"person_key": key}
     if body.holder_name:
         fields["holder_name_masked"] = mask_name(body.holder_name)
     return fields

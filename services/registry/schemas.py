@@ -57,6 +57,19 @@ class CertificateCreate(_Strict):
     _rid = field_validator("resident_id")(classmethod(lambda cls, v: checked_resident_id(v)))
 
 
+class HistoricCertificateCreate(CertificateCreate):
+    """A certificate of earlier years migrated by the bureau, with the day the bureau's earlier
+    system received it (the application window runs to that day, not to the import)."""
+
+    received_on: date = Field(description="the original receipt day (Asia/Shanghai), from the earlier system")
+
+    @model_validator(mode="after")
+    def _received_after_issue(self) -> HistoricCertificateCreate:
+        if self.received_on < self.issue_date:
+            raise ValueError("received_on is before issue_date")
+        return self
+
+
 class CertificateRead(BaseModel):
     certificate_id: uuid.UUID
     number: str

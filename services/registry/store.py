@@ -162,3 +162,17 @@ completions = sa.Table(
     sa.Column("online_hours", sa.Integer),
     sa.Column("received_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
 )
+
+# The catalogue of training and evaluation institutions (九, 十七): dated entries per version,
+# never edited (services/registry/institution_catalog.py).
+institution_listings = sa.Table(
+    "institution_listings", metadata,
+    sa.Column("listing_version", sa.Text, nullable=False),
+    sa.Column("institution_code", sa.Text, nullable=False),
+    sa.Column("occupations", JSONB, nullable=False),  # [{code, edition, levels}]
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("valid_to", sa.Date),
+    sa.Column("credit_rating", sa.Text),
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint("listing_version", "institution_code"),
+)

@@ -55,6 +55,9 @@ def certificate(number: str = skill_number(4, 1), **over: Any) -> dict[str, Any]
 CATALOG = {"catalog_version": "test-2019", "standards": [
     {"occupation_code": LATHE, "occupation_name": "车工", "level": 4, "training_fen": 120000,
      "appraisal_fen": 20000, "valid_from": "2019-01-01"}]}
+LISTING = {"listing_version": "inst-test-2019", "entries": [
+    {"institution_code": "91350100M000100Y43", "valid_from": "2019-01-01", "credit_rating": "A",
+     "occupations": [{"occupation_code": LATHE}]}]}
 EMPLOYMENT = {"resident_id": WORKER_ID, "kind": "employment", "valid_from": "2020-02-15",
               "source": "employment_service",
               "attributes": {"employer_code": "91110000802100433B", "hire_date": "2020-02-15",
@@ -69,6 +72,10 @@ async def test_certificate_flows_to_a_decision_a_notice_a_draft_and_the_progress
         submitted = await reg.post("/v1/catalog/versions", json=CATALOG, headers=bureau)
         assert submitted.status_code == 202, submitted.text  # four eyes: a second officer approves
         approval = f"/v1/catalog/approvals/{submitted.json()['approval_id']}"
+        assert (await reg.post(approval, headers=await auth(reg, "demo-bureau-2"))).status_code == 201
+        listing = await reg.post("/v1/catalog/institutions", json=LISTING, headers=bureau)  # 九, 十七
+        assert listing.status_code == 202, listing.text
+        approval = f"/v1/catalog/approvals/{listing.json()['approval_id']}"
         assert (await reg.post(approval, headers=await auth(reg, "demo-bureau-2"))).status_code == 201
         assert (await reg.post("/v1/facts", json=EMPLOYMENT, headers=feeder)).status_code == 201
         await pay.post("/v1/allocations", json={"reference": "CZ-2020-001", "source": "unemployment_insurance_surplus",
@@ -108,6 +115,14 @@ async def test_certificate_flows_to_a_decision_a_notice_a_draft_and_the_progress
 
         draft = await eventually(drafted)
         assert draft["status"] == "reserved" and draft["amount_fen"] == 70000
+
+        async def institution_sees_payment() -> Any:  # payments.events -> eligibility's institution view
+            r = await eli.get(f"/v1/institution/triggers/{cert_id}/decisions", headers=institution)
+            rows = [d for d in r.json() if d["clause"] == "四.2"] if r.status_code == 200 else []
+            return rows[0] if rows and rows[0]["payments"] else None
+
+        seen = await eventually(institution_sees_payment)
+        assert [p["status"] for p in seen["payments"]] == ["reserved"] and seen["notice"]["status"] == "ended"
 
         async def counted() -> Any:
             r = await rep.get("/v1/progress")

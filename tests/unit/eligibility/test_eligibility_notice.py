@@ -53,5 +53,5 @@ parameters:
     type: date
     values: [{value: 2021-12-31, valid_from: 2019-01-01, valid_to: null, version: v1}]
 """
-    with pytest.raises(ValueError, match="notice.working_days"):
+    with pytest.raises(ValueError, match="notice.working_days|waiting.facts_days"):
         load_parameters_text(text)

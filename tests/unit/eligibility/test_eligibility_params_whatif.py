@@ -29,6 +29,9 @@ parameters:
   - key: notice.working_days
     type: int
     values: [{value: 5, valid_from: 2019-01-01, valid_to: null, version: v1}]
+  - key: waiting.facts_days
+    type: int
+    values: [{value: 30, valid_from: 2019-01-01, valid_to: null, version: v1}]
   - key: 四.4.shortage_uplift
     type: share
     values:
