@@ -113,7 +113,12 @@ class Pipeline:
             "institution_code": institution, "valid_from": valid_from,
             "occupations": [{"occupation_code": c, "edition": e, "levels": levels or []} for c, e in occupations]}
             | entry]}
-        await self.publish("/v1/catalog/institutions", json=body)
+        # With the pipeline's cached tokens (the registry limits token requests): submit, approve.
+        submitted = await self.reg.post("/v1/catalog/institutions", json=body, headers=await self.auth("demo-bureau"))
+        assert submitted.status_code == 202, submitted.text
+        approved = await self.reg.post(f"/v1/catalog/approvals/{submitted.json()['approval_id']}",
+                                       headers=await self.auth("demo-bureau-2"))
+        assert approved.status_code == 201, approved.text
 
     async def shortage(self, version: str, year: int, *codes: str) -> None:
         rows = "".join(f"{c},2015,示例工种\n" for c in codes)
