@@ -12,7 +12,15 @@ import pytest
 
 from services.payments import handlers
 from shared.events import NoticeEndedV1, Payload, SubsidyDecidedV3, new_envelope
-from tests.integration.payments.payments_fixtures import FIN_B, allocate, decision, payments
+from tests.integration.payments.payments_fixtures import (
+    FIN_B,
+    account,
+    allocate,
+    decision,
+    deliver_events,
+    held,
+    payments,
+)
 
 pytestmark = pytest.mark.usefixtures("drop_test_databases")
 
@@ -30,6 +38,9 @@ def ended(p: SubsidyDecidedV3) -> NoticeEndedV1:
 
 
 async def deliver(client: Any, *payloads: Payload) -> None:
+    """As the consumer hands a batch over; the worker's card account is on record first."""
+    await deliver_events(client, *(account(client, p.person_key) for p in payloads  # type: ignore[attr-defined]
+                                   if isinstance(p, SubsidyDecidedV3)))
     envs = [new_envelope(p, key=p.person_key, producer="eligibility",  # type: ignore[attr-defined]
                          event_id=uuid.uuid5(p.decision_id, p.TYPE)) for p in payloads]  # type: ignore[attr-defined]
     async with client.runtime.maker() as session:
@@ -43,20 +54,22 @@ async def drafted(client: Any) -> dict[str, str]:
 
 async def test_an_approval_in_notice_is_not_drafted_until_its_notice_ends(settings) -> None:
     async with payments(settings) as pay:
-        assert (await allocate(pay, 500_000)).status_code == 201
+        assert (await allocate(pay, 500_000)).status_code == 200
         d = v3(amount_fen=70_000)
         await deliver(pay, d)
         assert str(d.decision_id) not in await drafted(pay)
+        assert (await held(pay))[str(d.decision_id)] == "in_notice"  # held, named, counted
         await deliver(pay, ended(d))
         await deliver(pay, ended(d))  # redelivery: one draft
         assert (await drafted(pay))[str(d.decision_id)] == "reserved"
+        assert str(d.decision_id) not in await held(pay)  # the hold is resolved once drafted
         rows = (await pay.get("/v1/disbursements", headers=FIN_B)).json()
         assert [r["decision_id"] for r in rows].count(str(d.decision_id)) == 1
 
 
 async def test_a_decision_superseded_in_the_batch_that_ends_its_notice_is_cancelled(settings) -> None:
     async with payments(settings) as pay:
-        assert (await allocate(pay, 500_000)).status_code == 201
+        assert (await allocate(pay, 500_000)).status_code == 200
         old = v3(amount_fen=70_000)
         await deliver(pay, old)
         newer = v3(amount_fen=0, outcome="rejected", supersedes=old.decision_id, person=old.person_key)
