@@ -22,6 +22,7 @@ from services.eligibility import notice as nt
 from services.eligibility import store
 from services.eligibility.params import ParameterSet
 from shared.clock import nantong_today
+from shared.db import any_of
 from shared.events import Envelope, NoticeEndedV1, new_envelope
 
 if TYPE_CHECKING:
@@ -80,10 +81,11 @@ async def plan_notices(session: AsyncSession, rows: Sequence[dict[str, Any]], re
     (what the public saw has not changed); its open objection moves with it, unless this
     decision is the review that resolved that objection."""
     n = store.notices
+    prior = [r["supersedes"] for r in rows if r["supersedes"]]
     old = {r["decision_id"]: dict(r) for r in (await session.execute(
-        sa.select(n).where(n.c.decision_id.in_([r["supersedes"] for r in rows if r["supersedes"]])))).mappings()}
+        sa.select(n).where(any_of(n.c.decision_id, prior)))).mappings()} if prior else {}
     if retired:
-        await session.execute(sa.update(n).where(n.c.decision_id.in_(list(retired)), n.c.status.notin_(
+        await session.execute(sa.update(n).where(any_of(n.c.decision_id, list(retired)), n.c.status.notin_(
             [nt.ENDED, nt.WITHDRAWN])).values(status=nt.WITHDRAWN))
     return {r["decision_id"]: _notice(r, old.get(r["supersedes"]), params, today) for r in rows if pays(r)}
 

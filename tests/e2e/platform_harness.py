@@ -42,7 +42,7 @@ INSTITUTION_CODE = "91350100M000100Y43"
 # certifies the e2e people is listed for the lathe, level 4, since before their training started.
 INSTITUTIONS = {"listing_version": "e2e-inst-2019", "entries": [
     {"institution_code": INSTITUTION_CODE, "valid_from": "2019-01-01", "credit_rating": "A",
-     "occupations": [{"occupation_code": LATHE, "occupation_edition": "2015", "levels": [4]}]}]}
+     "occupations": [{"occupation_code": LATHE, "edition": "2015", "levels": [4]}]}]}
 CATALOG = {"catalog_version": "e2e-2019", "standards": [
     {"occupation_code": LATHE, "occupation_name": "车工", "level": 4, "training_fen": 120000,
      "appraisal_fen": 20000, "valid_from": "2019-01-01"}]}

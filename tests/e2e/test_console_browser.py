@@ -192,6 +192,8 @@ async def test_staff_approve_a_review_and_approve_and_release_a_batch_in_the_con
     row = page.locator(f"#reviews tr[data-review='{seeded['review_id']}']")
     await row.wait_for()
     assert await page.is_hidden("#hr-section") and await page.is_visible("#signals-section")
+    # Objections to public notices (GET /v1/objections?status=open): the section shows (none open yet).
+    await page.wait_for_selector("#objections-section:not([hidden])")
     await row.locator(".review-amount").fill("600.00")
     await row.locator(".review-reason").fill("核对培训合同后核定")
     await shot(page, "1-reviewer-queue")

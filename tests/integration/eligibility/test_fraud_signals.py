@@ -158,6 +158,13 @@ async def test_signals_count_on_metrics_and_a_reviewers_resolution_moves_the_cre
     after = await rating(pipeline)
     assert after["confirmed_signals"] == rating_before["confirmed_signals"] + 1
     assert after["score"] == rating_before["score"] - 20 + 5  # one open signal (-5) became confirmed (-20)
+    # 十七: the rating its signals give is shown in the public catalogue (no token, no signal shown).
+    public = await pipeline.eli.get("/v1/public/institutions", params={"institution_code": INSTITUTION,
+                                                                      "on": "2020-06-01"})
+    assert public.status_code == 200, public.text
+    [entry] = public.json()["institutions"]
+    assert (entry["signal_rating"], entry["signal_score"]) == (after["rating"], after["score"])
+    assert entry["listed_rating"] in (None, "A", "B", "C", "D") and "evidence" not in public.text
     audit = await pipeline.eli.get("/v1/audit", params={"limit": 1000}, headers=await pipeline.auth("demo-auditor"))
     assert any(e["action"] == "POST /v1/fraud-signals/{signal_id}/resolution" and e["actor"] == "demo-bureau"
                for e in audit.json()), audit.text[:500]
