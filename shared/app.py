@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import time
@@ -82,6 +83,8 @@ class ServiceSpec:
     # nothing, the service scales for its REST traffic.
     checkpoints_from: tuple[str, ...] = ()
     on_start: Callable[[Runtime], Awaitable[None]] | None = None
+    # Background loops of the service (name, body), started with the relay, stopped with the rest.
+    loops: Sequence[tuple[str, Callable[[Runtime], Awaitable[None]]]] = ()
     extra_metrics: Callable[[Runtime], Awaitable[None]] | None = None
     state: dict[str, Any] = field(default_factory=dict)
 
@@ -134,6 +137,8 @@ class Runtime:
         if self.verifier.polls_registry:
             self.tasks.append(_supervised(f"{self.name}-revocations", self.verifier.poll_revocations))
         await self._start_relay(kafka)
+        for name, body in self.spec.loops:
+            self.tasks.append(_supervised(f"{self.name}-{name}", functools.partial(body, self)))
         if self.spec.consumes or self.spec.checkpoints_from:
             await self._start_consumer(kafka)
         self.tasks.append(_supervised(f"{self.name}-audit-checkpoints", self._checkpoint_loop))

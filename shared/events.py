@@ -188,6 +188,18 @@ class CertificateIssuedV2(CertificateIssuedV1):
 
 
 @event
+class CertificateIssuedV3(CertificateIssuedV2):
+    """V2 plus what the public notice (公示) of a subsidy shows about its holder, already masked by
+    the registry: the surname and a star per other character of the name the institution reported
+    (`holder_name_masked`, null when it reported none) and the resident ID's last four characters
+    (`holder_id_last4`). The clear name and ID never travel."""
+
+    VERSION: ClassVar[int] = 3
+    holder_name_masked: str | None = Field(default=None, description="surname + * per other character")
+    holder_id_last4: str | None = Field(default=None, min_length=4, max_length=4)
+
+
+@event
 class CertificateRevokedV1(Payload):
     TYPE: ClassVar[str] = "registry.certificate.revoked"
     VERSION: ClassVar[int] = 1
@@ -369,6 +381,30 @@ class SubsidyDecidedV2(SubsidyDecidedV1):
     shortage_list: str | None = None
 
 
+@event
+class SubsidyDecidedV3(SubsidyDecidedV2):
+    """V2 whose `approved` no longer means payable: an approval paying money first stands a public
+    notice (公示) of `notice.working_days` working days (`notice_ends_on`, its last day; null when
+    the official calendar of that year is not yet known, or when the decision pays nothing).
+    Payments drafts an approval only on `eligibility.notice.ended`; this event still retires
+    the decisions it supersedes."""
+
+    VERSION: ClassVar[int] = 3
+    notice_ends_on: date | None = None
+
+
+@event
+class NoticeEndedV1(SubsidyDecidedV2):
+    """An approved decision whose public notice ended without an open objection: payments drafts
+    it now. It repeats the decision's fields (as `eligibility.subsidy.decided` V2 names them, same
+    `decision_id`) and the notice's first and last days (Asia/Shanghai)."""
+
+    TYPE: ClassVar[str] = "eligibility.notice.ended"
+    VERSION: ClassVar[int] = 1
+    notice_published_on: date
+    notice_ended_on: date
+
+
 # ------------------------------------------------------------------ payments.* (producer: payments)
 
 
@@ -416,6 +452,35 @@ class InstitutionRecordedV1(Payload):
     listed_from: date
     listed_to: date | None = None
     credit_code_warning: str | None = None
+
+
+class ListedOccupation(BaseModel):
+    """An occupation an institution is catalogued for, with the levels (empty: every level)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    code: str
+    edition: Literal["2015", "2022"] = "2015"
+    levels: list[int] = Field(default_factory=list)
+
+
+@event
+class InstitutionCatalogEntryPublishedV1(Payload):
+    """One entry of the bureau's catalogue of training and evaluation institutions (培训和评价机构目录,
+    九, 十七), published once a second bureau officer approved the upload: the institution's GB 32100
+    credit code, the occupations and levels it may train and evaluate for subsidy, the days it is
+    listed (inclusive; null = open) and its credit rating (信用等级, 十七). Keyed `catalog`. For one
+    institution, the latest published entry whose days cover a day decides that day; an entry with
+    no occupations takes the institution off the catalogue for its days."""
+
+    TYPE: ClassVar[str] = "registry.institution_catalog.entry_published"
+    VERSION: ClassVar[int] = 1
+    listing_version: str
+    institution_code: str
+    occupations: list[ListedOccupation]
+    valid_from: date
+    valid_to: date | None = None
+    credit_rating: Literal["A", "B", "C", "D"] | None = None
+    published_at: datetime
 
 
 @event

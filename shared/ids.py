@@ -112,6 +112,13 @@ def _birth_date(yyyymmdd: str) -> date:
     return born
 
 
+def mask_name(name: str) -> str:
+    """公示 form of a name: the surname (first character) and a star for each other character:
+    '张三丰' -> '张**'. A compound surname (欧阳) shows its first character only, which hides more."""
+    value = "".join(name.split())
+    return value[:1] + "*" * (len(value) - 1)
+
+
 def mask_resident_id(text: str) -> str:
     """Keep the last 4 characters only: '**************001X'. The place code and birth date stay
     hidden: beside a district and a birth date, first-4 + last-4 left about nine candidate IDs.

@@ -153,7 +153,7 @@ def consumer_group(service: str, prefix: str = "") -> str:
 # they agree), for the ACLs of its principal.
 CONSUMES: dict[str, tuple[str, ...]] = {
     "registry": (),
-    "eligibility": ("registry.events",),
+    "eligibility": ("registry.events", "payments.events"),  # payments: statuses for institutions
     "payments": ("eligibility.events", "registry.events"),
     "reporting": ("registry.events", "eligibility.events", "payments.events"),
 }

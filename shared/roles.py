@@ -28,7 +28,7 @@ from shared.settings import SERVICES, with_database
 # (shared/audit.py). Disbursements and manual items change status, so the runtime role keeps
 # UPDATE there and the triggers of payments' migration e7a1c3d5f902 fix their drafted columns.
 APPEND_ONLY: dict[str, tuple[str, ...]] = {
-    "registry": (), "eligibility": (), "reporting": (),
+    "registry": (), "eligibility": ("notice_objections",), "reporting": (),
     "payments": ("ledger_postings", "ledger_transactions", "plan_items", "plan_settlements", "payee_accounts"),
 }
 SHARED_APPEND_ONLY = ("audit_log",)

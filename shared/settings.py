@@ -96,13 +96,19 @@ class Settings(BaseSettings):
 
     outbox_retention_hours: int = Field(default=168, ge=1)
     outbox_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    # How often eligibility ends the public notices (公示) whose last working day has passed.
+    eligibility_notice_poll_seconds: float = Field(default=60.0, gt=0, le=3600)
     consumer_max_retries: int = Field(default=5, ge=0, le=100)
 
     treasury_url: str | None = None
+    # The test clock (shared/clock.py reads the variable itself): tests and the demo only.
+    skillsub_clock_file: str | None = None
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
         if self.skillsub_env == "production":
+            if self.skillsub_clock_file:
+                raise ValueError("SKILLSUB_CLOCK_FILE is a test clock: production refuses it")
             if self.skillsub_pii_key == DEV_PII_KEY or self.skillsub_audit_key == DEV_AUDIT_KEY:
                 raise ValueError("SKILLSUB_PII_KEY and SKILLSUB_AUDIT_KEY must be set in production")
             if not self.skillsub_registry_url:

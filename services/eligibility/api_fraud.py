@@ -9,6 +9,7 @@ from its signals with the dated `credit.*` parameters in force today.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -78,13 +79,48 @@ GROUP BY institution_code ORDER BY institution_code
 """
 
 
+async def _rated(session: Any, runtime: Any, institution_code: str | None) -> tuple[Any, Any, list[Any]]:
+    view = (await paramstore.current(session, runtime)).at(nantong_today())
+    rows = (await session.execute(sa.text(COUNTS_SQL), {"code": institution_code})).all()
+    return view, fraud_scan.credit_rules(view), list(rows)
+
+
+LISTED_SQL = """
+SELECT DISTINCT ON (institution_code) institution_code, listing_version, occupations, valid_from, valid_to,
+       credit_rating, published_at
+FROM institution_listings WHERE valid_from <= :on AND (valid_to IS NULL OR valid_to >= :on)
+  AND (CAST(:code AS text) IS NULL OR institution_code = :code)
+ORDER BY institution_code, published_at DESC, listing_version DESC
+"""
+
+
+@router.get("/public/institutions", summary="Public: the institution catalogue (九, 十七) with each "
+            "institution's credit rating from its fraud signals")
+async def public_institutions(session: SessionDep, runtime: RuntimeDep, institution_code: CreditCodeQuery = None,
+                              on: Annotated[dt.date | None, Query()] = None) -> dict[str, Any]:
+    """The entries in force on `on` (default today, Nantong) as eligibility reads the registry's
+    catalogue, each with the bureau's listed rating and the rating its fraud signals give today
+    (十七: signals feed the rating shown in the catalogue). No signal, evidence or person is shown."""
+    day = on or nantong_today()
+    listed = (await session.execute(sa.text(LISTED_SQL), {"on": day, "code": institution_code})).mappings().all()
+    view, rules, counted = await _rated(session, runtime, institution_code)
+    by_code = {code: fraud.credit_rating(confirmed, open_, rules) for code, confirmed, open_, _ in counted}
+    clean = fraud.credit_rating(0, 0, rules)
+    out = []
+    for r in listed:
+        rating, score = by_code.get(r["institution_code"], clean)
+        out.append({k: r[k] for k in ("institution_code", "listing_version", "occupations", "valid_from",
+                                      "valid_to")} | {"listed_rating": r["credit_rating"],
+                                                      "signal_rating": rating, "signal_score": score})
+    return {"on": day, "rated_on": nantong_today(),
+            "parameter_versions": dict(view.versions_of(fraud_scan.CREDIT_KEYS) or ()), "institutions": out}
+
+
 @router.get("/credit-ratings", summary="Institutions' credit rating (十七), from their fraud signals")
 async def credit_ratings(session: SessionDep, runtime: RuntimeDep, _: Reader,
                          institution_code: CreditCodeQuery = None) -> dict[str, Any]:
     """An institution without signals is rated A (score 100); only institutions with signals are listed."""
-    view = (await paramstore.current(session, runtime)).at(nantong_today())
-    rules = fraud_scan.credit_rules(view)
-    rows = (await session.execute(sa.text(COUNTS_SQL), {"code": institution_code})).all()
+    view, rules, rows = await _rated(session, runtime, institution_code)
     out = []
     for code, confirmed, open_, dismissed in rows:
         rating, score = fraud.credit_rating(confirmed, open_, rules)

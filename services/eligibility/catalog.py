@@ -81,6 +81,25 @@ class YearList:
         return self.version
 
 
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One entry of the catalogue of training and evaluation institutions (九, 十七): the
+    (2022-edition code, level) pairs it covers (level None: every level), and its days."""
+
+    version: str
+    occupations: frozenset[tuple[str, int | None]]
+    valid_from: dt.date
+    valid_to: dt.date | None
+    published: dt.datetime
+    credit_rating: str | None = None
+
+    def covers(self, day: dt.date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+    def lists(self, code: str | None, level: int | None) -> bool:
+        return code is not None and ((code, None) in self.occupations or (code, level) in self.occupations)
+
+
 @dataclass(frozen=True)
 class CatalogView:
     """The Catalog and the market-shortage and provincial lists in force, indexed for lookups."""
@@ -89,6 +108,14 @@ class CatalogView:
     market: Mapping[int, YearList] = field(default_factory=dict)
     provincial: Mapping[int, YearList] = field(default_factory=dict)
     editions: EditionMap = field(default_factory=EditionMap)
+    institutions: Mapping[str, tuple[Listing, ...]] = field(default_factory=dict)  # latest published first
+
+    def listing(self, institution: str | None, day: dt.date) -> Listing | None:
+        """The institution's entry in force on `day`: the latest published one whose days cover it."""
+        for entry in self.institutions.get(institution or "", ()):
+            if entry.covers(day):
+                return entry
+        return None
 
     def canonical(self, code: str | None, edition: str) -> str | None:
         return None if code is None else self.editions.canonical(code, edition)
@@ -109,7 +136,8 @@ class CatalogView:
 
 
 def catalog_view(lines: Iterable[CatalogLine], lists: Iterable[tuple[str, int, YearList]] = (),
-                 editions: EditionMap | None = None) -> CatalogView:
+                 editions: EditionMap | None = None,
+                 institutions: Iterable[tuple[str, Listing]] = ()) -> CatalogView:
     """Index lines by (2022 code, level), latest published first; keep the latest list per kind
     and year. `lists` are (kind, year, list) with codes already in the 2022 edition."""
     editions = editions or EditionMap()
@@ -123,7 +151,12 @@ def catalog_view(lines: Iterable[CatalogLine], lists: Iterable[tuple[str, int, Y
         held = latest.setdefault(kind, {}).get(year)
         if held is None or (listed.published, listed.version) > (held.published, held.version):
             latest[kind][year] = listed
-    return CatalogView(standards, latest["market"], latest["provincial_high_skill"], editions)
+    by_institution: dict[str, list[Listing]] = {}
+    for code, entry in institutions:
+        by_institution.setdefault(code, []).append(entry)
+    entries = {k: tuple(sorted(v, key=lambda e: (e.published, e.version), reverse=True))
+               for k, v in by_institution.items()}
+    return CatalogView(standards, latest["market"], latest["provincial_high_skill"], editions, entries)
 
 
 def parse_edition_map(text: str) -> EditionMap:

@@ -27,6 +27,7 @@ from .rules import (
     CLAUSE_KEYS,
     CLAUSES,
     HIGH_SKILL_LEVELS,
+    LISTED_CLAUSES,
     NANTONG_ONLY_KINDS,
     NO_AMOUNT,
     NO_MONTHS,
@@ -97,6 +98,8 @@ def cited(clause: str, kind: str) -> tuple[str, ...]:
     ids = [clause]
     if clause == "四.2":
         ids.append("五.3")
+    if clause in LISTED_CLAUSES:
+        ids += ["九", "十七"]
     if clause in CAP_CLAUSES or clause in OCCUPATION_CLAUSES:
         ids.append("十三.1")
     if kind in NANTONG_ONLY_KINDS:

@@ -16,7 +16,8 @@ APPROVED = "approved"
 REJECTED = "rejected"
 NEEDS_REVIEW = "needs_review"
 REVERSED = "reversed"  # a reversal of an earlier decision (negative amount)
-OUTCOMES = (APPROVED, REJECTED, NEEDS_REVIEW, REVERSED)
+PENDING = "pending"  # waiting for the holder's facts (waiting.facts_days), then decided on what is known
+OUTCOMES = (APPROVED, REJECTED, NEEDS_REVIEW, REVERSED, PENDING)
 
 CLAUSE_TITLES: dict[str, tuple[str, str]] = {
     "四.1": ("订单班补贴", "order-class subsidy"),
@@ -109,6 +110,7 @@ def explain_zh(d: Decision) -> str:
         NEEDS_REVIEW: f"第{d.clause}项（{title}）需人工审核，"
         f"拟定金额{fen_to_yuan(d.amount_fen)}元。",
         REVERSED: f"撤销第{d.clause}项（{title}）补贴，冲回{fen_to_yuan(-d.amount_fen)}元。",
+        PENDING: f"第{d.clause}项（{title}）待补充持证人信息后审核。",
     }[d.outcome]
     steps = "".join(f"{s.description_zh}：{s.value}；" for s in d.steps)
     reasons = "".join(f"{r.zh}。" for r in d.reasons)
@@ -119,7 +121,8 @@ def explain_zh(d: Decision) -> str:
     return f"{head}{('计算：' + steps) if steps else ''}{reasons}{others}适用条款：{cited}。"
 
 
-_OUTCOME_ZH = {APPROVED: "可予补贴", REJECTED: "不予补贴", NEEDS_REVIEW: "需人工审核", REVERSED: "冲回"}
+_OUTCOME_ZH = {APPROVED: "可予补贴", REJECTED: "不予补贴", NEEDS_REVIEW: "需人工审核", REVERSED: "冲回",
+               PENDING: "待补充信息"}
 
 
 def explain_en(d: Decision) -> str:
@@ -130,6 +133,7 @@ def explain_en(d: Decision) -> str:
         NEEDS_REVIEW: f"Clause {d.clause} ({title}): needs human review; proposed "
         f"{fen_to_yuan(d.amount_fen)} yuan.",
         REVERSED: f"Clause {d.clause} ({title}): reversed, {fen_to_yuan(d.amount_fen)} yuan.",
+        PENDING: f"Clause {d.clause} ({title}): pending, waiting for the holder's facts.",
     }[d.outcome]
     steps = " ".join(f"{_cap(s.description_en)}: {s.value}." for s in d.steps)
     reasons = " ".join(f"{_cap(r.en)}." for r in d.reasons)

@@ -93,6 +93,7 @@ class CertificateFacts:
     received_on: dt.date | None = None  # the registry's receipt day (application window)
     training_class: TrainingClass | None = None
     completed_hours: Decimal | None = None
+    issuer_code: str | None = None  # the institution or evaluation body that issued it (GB 32100)
 
     def __post_init__(self) -> None:
         if self.kind not in CERTIFICATE_KINDS:
@@ -104,6 +105,12 @@ class CertificateFacts:
     def training_evidence(self) -> frozenset[str]:
         """What the records say the training was: the certificate's training kind, its class's kind."""
         return _evidence(self.training_kind, self.training_class.kind if self.training_class else None)
+
+    @property
+    def trained_by(self) -> str | None:
+        """The institution that delivered the training: the class's, else the issuer's (training and
+        evaluation institutions are one catalogue, 十七)."""
+        return self.training_class.institution_code if self.training_class else self.issuer_code
 
     @property
     def started(self) -> dt.date | None:

@@ -4,7 +4,8 @@
 table, and calls `redecide`: load -> decide -> write for every person the batch touched (and for
 order classes, 四.1). Projection is idempotent (ON CONFLICT DO NOTHING / same-value upserts), so
 duplicates change nothing; a certificate or completion keeps the arrival number of its first
-delivery. Reference data arriving late (a Catalog line, a list, a class record) touches every
+delivery. Reference data arriving late (a Catalog line, a list, a class record, an entry of the
+institution catalogue) touches every
 person whose decisions could read it; a fact about a person touches the persons whose family links
 name them (十三.4).
 """
@@ -33,10 +34,14 @@ from shared.events import (
     CatalogStandardPublishedV2,
     CertificateIssuedV1,
     CertificateIssuedV2,
+    CertificateIssuedV3,
     CertificateRevokedV1,
     ClassCompletedV1,
     ClassCompletedV2,
+    DisbursementDraftedV1,
+    DisbursementStatusChangedV1,
     Event,
+    InstitutionCatalogEntryPublishedV1,
     OccupationRef,
     OrderClassCompletedV1,
     Payload,
@@ -66,6 +71,7 @@ class Touched:
     occupations: set[str] = field(default_factory=set)
     list_years: set[tuple[str, int]] = field(default_factory=set)  # a list replaces the year's earlier ones
     classes: set[uuid.UUID] = field(default_factory=set)
+    institutions: set[str] = field(default_factory=set)  # catalogue entries (九, 十七) published
     order_classes: set[uuid.UUID] = field(default_factory=set)
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -79,7 +85,7 @@ async def handle(session: AsyncSession, events: Sequence[Event[Any]], runtime: R
         collect = COLLECT.get(type(ev.payload))
         if collect is not None:
             collect(ev, t)
-    if t.rows.keys() & {"catalog", "shortage", "classes"}:
+    if t.rows.keys() & {"catalog", "shortage", "classes", "listings"}:
         await lock_reference(session, exclusive=True)
     await _write(session, t)
     persons = t.persons | await _holders(session, t, runtime.state["editions"]) | await load.linked_persons(
@@ -104,6 +110,17 @@ async def redecide(session: AsyncSession, runtime: Runtime, persons: Sequence[st
     for order in await load.load_order_classes(session, classes):
         out[order.key] = decide_order_class_state(order, params)
     await write_changes(session, runtime, out, params)
+
+
+async def expire_pending(session: AsyncSession, runtime: Runtime, today: Any, limit: int = 1000) -> int:
+    """Re-decide the persons whose `pending` certificates waited past their last day: they are
+    decided on what is known now. Returns the number of persons re-decided."""
+    rows = await session.execute(sa.text(
+        "SELECT DISTINCT person_key FROM decisions WHERE current AND outcome = 'pending' "
+        "AND (record->>'pending_until')::date < :today LIMIT :n"), {"today": today, "n": limit})
+    persons = sorted(r[0] for r in rows)
+    await redecide(session, runtime, persons)
+    return len(persons)
 
 
 async def lock_reference(session: AsyncSession, exclusive: bool) -> None:
@@ -145,6 +162,21 @@ def _shortage(ev: Event[Any], t: Touched) -> None:
     t.list_years.add((p.list_kind, p.year))
 
 
+def _listing(ev: Event[InstitutionCatalogEntryPublishedV1], t: Touched) -> None:
+    p = ev.payload
+    t.add("listings", {"listing_version": p.listing_version, "institution_code": p.institution_code,
+                       "occupations": [o.model_dump() for o in p.occupations], "valid_from": p.valid_from,
+                       "valid_to": p.valid_to, "credit_rating": p.credit_rating, "published_at": p.published_at})
+    t.institutions.add(p.institution_code)
+
+
+def _payment(ev: Event[Any], t: Touched) -> None:
+    """payments.events: the status of each disbursement, for the institutions' outcome view."""
+    p = ev.payload
+    t.add("payments", {"disbursement_id": p.disbursement_id, "decision_id": p.decision_id, "status": p.status,
+                       "amount_fen": p.amount_fen})
+
+
 def _fact(ev: Event[PersonFactRecordedV1], t: Touched) -> None:
     p = ev.payload
     t.add("facts", p.model_dump(include={"fact_id", "person_key", "kind", "valid_from", "valid_to", "attributes"}))
@@ -156,6 +188,8 @@ def _certificate(ev: Event[Any], t: Touched) -> None:
     p = ev.payload
     if not isinstance(p, CertificateIssuedV2):  # V1: received the day the registry emitted it
         p = CertificateIssuedV2.upcast(p, received_on=nantong_day(ev.occurred_at))
+    if not isinstance(p, CertificateIssuedV3):  # V2: no holder for the 公示 (shown as unreported)
+        p = CertificateIssuedV3.upcast(p)
     t.add("certs", {"certificate_id": p.certificate_id, "person_key": p.person_key,
                     "payload": p.model_dump(mode="json")})
     t.persons.add(p.person_key)
@@ -190,7 +224,10 @@ def _completion(ev: Event[Any], t: Touched) -> None:
 COLLECT: dict[type[Payload], Callable[[Event[Any], Touched], None]] = {
     CatalogStandardPublishedV1: _catalog, CatalogStandardPublishedV2: _catalog,
     ShortageListPublishedV1: _shortage, ShortageListPublishedV2: _shortage, PersonFactRecordedV1: _fact,
-    CertificateIssuedV1: _certificate, CertificateIssuedV2: _certificate, CertificateRevokedV1: _revoked,
+    InstitutionCatalogEntryPublishedV1: _listing,
+    DisbursementDraftedV1: _payment, DisbursementStatusChangedV1: _payment,
+    CertificateIssuedV1: _certificate, CertificateIssuedV2: _certificate, CertificateIssuedV3: _certificate,
+    CertificateRevokedV1: _revoked,
     TrainingClassRecordedV1: _class, TrainingClassRecordedV2: _class,
     ClassCompletedV1: _completion, ClassCompletedV2: _completion, OrderClassCompletedV1: _completion,
     ApprenticeshipYearCompletedV1: _completion, WorkBasedTrainingMonthsRecordedV1: _completion,
@@ -201,10 +238,15 @@ COLLECT: dict[type[Payload], Callable[[Event[Any], Touched], None]] = {
 async def _write(session: AsyncSession, t: Touched) -> None:
     """One statement per table for the whole batch."""
     simple = {"catalog": store.catalog, "shortage": store.shortage_lists, "facts": store.person_facts,
-              "certs": store.certificates, "completions": store.completions, "revoked": store.revocations}
+              "certs": store.certificates, "completions": store.completions, "revoked": store.revocations,
+              "listings": store.institution_listings}
     for name, table in simple.items():
         if t.rows.get(name):
             await insert_many(session, table, t.rows[name])  # one execution, not one per row
+    if t.rows.get("payments"):
+        stmt = insert(store.decision_payments).values(_last_per_key(t.rows["payments"], "disbursement_id"))
+        await session.execute(stmt.on_conflict_do_update(index_elements=["disbursement_id"], set_={
+            "status": stmt.excluded.status, "updated_at": sa.func.now()}))
     if t.rows.get("classes"):
         stmt = insert(store.training_classes).values(_last_per_key(t.rows["classes"], "class_id"))
         await session.execute(stmt.on_conflict_do_update(index_elements=["class_id"],
@@ -228,6 +270,13 @@ async def _holders(session: AsyncSession, t: Touched, editions: EditionMap) -> s
         rows = await session.execute(sa.text(
             "SELECT DISTINCT person_key FROM certificates WHERE payload->>'occupation_code' = ANY(:codes)"),
             {"codes": sorted(editions.related(t.occupations))})
+        found |= {r[0] for r in rows}
+    if t.institutions:  # a catalogue entry: holders of certificates that institution trained or issued
+        codes = sorted(t.institutions)
+        rows = await session.execute(sa.text(
+            "SELECT DISTINCT c.person_key FROM certificates c LEFT JOIN training_classes k "
+            "ON k.class_id = CAST(c.payload->>'class_id' AS uuid) WHERE c.payload->>'issuer_code' = ANY(:codes) "
+            "OR k.payload->>'institution_id' = ANY(:codes)"), {"codes": codes})
         found |= {r[0] for r in rows}
     if t.classes:
         k, c = store.completions, store.certificates

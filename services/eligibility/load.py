@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eligibility import paramstore, store
-from services.eligibility.catalog import CatalogLine, CatalogView, YearList, catalog_view
+from services.eligibility.catalog import CatalogLine, CatalogView, Listing, YearList, catalog_view
 from services.eligibility.domain import ORDER_CLASS, OrderClassState, order_class_key
 from services.eligibility.facts import CertificateFacts, TrainingClass
 from services.eligibility.params import ParameterSet
@@ -30,10 +30,11 @@ from services.eligibility.person import (
     Trigger,
 )
 from services.eligibility.projection import FactRecord, linked_relatives
+from shared.clock import nantong_today
 from shared.db import any_of
 from shared.events import (
     ApprenticeshipYearCompletedV1,
-    CertificateIssuedV2,
+    CertificateIssuedV3,
     ClassCompletedV2,
     Payload,
     TrainingClassRecordedV2,
@@ -52,7 +53,7 @@ COMPLETIONS: Mapping[str, tuple[str, type[Payload]]] = {
 ORDER_CLASS_TYPE = "registry.training.order_class_completed"
 SUMMARY = ("number", "kind", "occupation_code", "occupation_edition", "level", "issue_date", "received_on",
            "district", "issuer_code", "class_id", "institution_id", "completed_on", "apprenticeship_year",
-           "months", "operation_category", "operation_item", "project_type")
+           "months", "operation_category", "operation_item", "project_type", "holder_name_masked", "holder_id_last4")
 
 
 async def load_reference(session: AsyncSession, runtime: Runtime) -> tuple[CatalogView, ParameterSet]:
@@ -62,7 +63,8 @@ async def load_reference(session: AsyncSession, runtime: Runtime) -> tuple[Catal
 
 async def load_catalog(session: AsyncSession, runtime: Runtime) -> CatalogView:
     stamp = tuple((await session.execute(sa.text(
-        "SELECT (SELECT count(*) FROM catalog_standards), (SELECT count(*) FROM shortage_lists)"))).one())
+        "SELECT (SELECT count(*) FROM catalog_standards), (SELECT count(*) FROM shortage_lists), "
+        "(SELECT count(*) FROM institution_listings)"))).one())
     cached = runtime.state.get("catalog")
     if cached is not None and cached[0] == stamp:
         return cached[1]  # type: ignore[no-any-return]
@@ -75,7 +77,12 @@ async def load_catalog(session: AsyncSession, runtime: Runtime) -> CatalogView:
     lists = [(r["list_kind"], r["year"], YearList(
         r["list_version"], frozenset(editions.canonical(o["code"], o["edition"]) for o in r["occupations"] or ()),
         r["published_at"] or epoch)) for r in (await session.execute(sa.select(store.shortage_lists))).mappings()]
-    view = catalog_view(lines, lists, editions)
+    institutions = [(r["institution_code"], Listing(
+        r["listing_version"], frozenset((editions.canonical(o["code"], o["edition"]), lv)
+                                        for o in r["occupations"] for lv in (o["levels"] or [None])),
+        r["valid_from"], r["valid_to"], r["published_at"], r["credit_rating"]))
+        for r in (await session.execute(sa.select(store.institution_listings))).mappings()]
+    view = catalog_view(lines, lists, editions, institutions)
     runtime.state["catalog"] = (stamp, view)
     return view
 
@@ -89,8 +96,9 @@ async def load_people(session: AsyncSession, persons: Sequence[str]) -> dict[str
     for person, items in (await _completions(session, persons)).items():
         triggers[person] += items
     current = await _current(session, persons)
+    today = nantong_today()  # the decision day: a certificate may wait for its holder's facts until then
     return {p: PersonState(p, tuple(facts[p]), {k: tuple(relatives[k]) for k in linked_relatives(facts[p])},
-                           tuple(triggers[p]), current[p]) for p in persons}
+                           tuple(triggers[p]), current[p], today) for p in persons}
 
 
 async def _facts(session: AsyncSession, persons: Sequence[str]) -> dict[str, list[FactRecord]]:
@@ -111,14 +119,14 @@ def training_class(class_id: uuid.UUID, payload: Mapping[str, Any] | None) -> Tr
                          p.enterprise_code, p.required_hours, p.district, p.department)
 
 
-def certificate_facts(p: CertificateIssuedV2, cls: TrainingClass | None) -> CertificateFacts:
+def certificate_facts(p: CertificateIssuedV3, cls: TrainingClass | None) -> CertificateFacts:
     return CertificateFacts(
         certificate_id=str(p.certificate_id), number=p.number, kind=p.kind, occupation_code=p.occupation_code,
         level=p.level, issue_date=p.issue_date, issued_in_nantong=p.issued_in_nantong,
         training_start=p.training_start_date, training_kind=p.training_kind,
         occupation_edition=p.occupation_edition or "2015", operation_category=p.operation_category,
         operation_item=p.operation_item, project_type=p.project_type, received_on=p.received_on,
-        training_class=cls)
+        training_class=cls, issuer_code=p.issuer_code)
 
 
 def _summary(payload: Mapping[str, Any], kind: str, cls: TrainingClass | None) -> dict[str, Any]:
@@ -135,7 +143,7 @@ async def _certificates(session: AsyncSession, persons: Sequence[str]) -> dict[s
         any_of(c.c.person_key, persons))
     out: dict[str, list[Trigger]] = defaultdict(list)
     for r in (await session.execute(q)).mappings():
-        p = CertificateIssuedV2.model_validate(r["payload"])
+        p = CertificateIssuedV3.model_validate(r["payload"])
         cls = training_class(r["class_id"], r["cls"])
         out[r["person_key"]].append(Trigger(
             p.certificate_id, CERTIFICATE, r["arrival"], p.issue_date, cert=certificate_facts(p, cls),

@@ -10,8 +10,10 @@ from fastapi import FastAPI
 from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.eligibility import api_fraud, handlers, paramstore
+from services.eligibility import api_fraud, handlers, notices, paramstore
 from services.eligibility.api import router
+from services.eligibility.api_institution import router as institution_router
+from services.eligibility.api_notice import router as notice_router
 from services.eligibility.catalog import load_edition_map
 from services.eligibility.store import plumbing
 from shared.app import Runtime, ServiceSpec, build_app
@@ -22,8 +24,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    spec = ServiceSpec(name="eligibility", plumbing=plumbing, migrations=MIGRATIONS, routers=[router, api_fraud.router],
-                       consumes=("registry.events",))
+    spec = ServiceSpec(name="eligibility", plumbing=plumbing, migrations=MIGRATIONS,
+                       routers=[router, api_fraud.router, notice_router, institution_router],
+                       consumes=("registry.events", "payments.events"), loops=(("notices", notices.run_loop),))
     app = build_app(spec, settings or Settings(), title="SkillSub eligibility",
                     description="Subsidy decisions per clause of 通政办发〔2019〕112号, explained.")
     runtime: Runtime = app.state.runtime

@@ -224,11 +224,19 @@ def load_parameters_text(text: str) -> ParameterSet:
     return ParameterSet(str(doc["set_version"]), versions)
 
 
+NOTICE_KEY = "notice.working_days"
+WAITING_KEY = "waiting.facts_days"
+
+
 def _check_required(versions: Mapping[str, tuple[ParameterVersion, ...]]) -> None:
     """A file without the plan period or with an unknown payee kind would decide on a default."""
     for key in PERIOD_KEYS:
         if key not in versions:
             raise ValueError(f"parameter {key} is required (the plan period)")
+    if NOTICE_KEY not in versions:  # without it an approval would be paid with no public notice
+        raise ValueError(f"parameter {NOTICE_KEY} is required (the 公示 period in working days)")
+    if WAITING_KEY not in versions:  # without it a certificate arriving before its facts is refused
+        raise ValueError(f"parameter {WAITING_KEY} is required (days a certificate waits for its facts)")
     for entry in versions.get("payee.kind", ()):
         table: Mapping[str, str] = entry.value  # type: ignore[assignment]
         odd, missing = set(table.values()) - PAYEE_KINDS, PAYEE_CLAUSES - set(table)

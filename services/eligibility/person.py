@@ -19,9 +19,10 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from . import reasons as rs
 from .catalog import CatalogView
 from .choice import decide_certificate
-from .decision import APPROVED, NEEDS_REVIEW, REVERSED, Decision
+from .decision import APPROVED, NEEDS_REVIEW, PENDING, REJECTED, REVERSED, Decision
 from .facts import (
     SAFETY_KINDS,
     ApprenticeYearFacts,
@@ -115,6 +116,7 @@ class PersonState:
     relatives: Mapping[str, tuple[FactRecord, ...]] = field(default_factory=dict)
     triggers: tuple[Trigger, ...] = ()
     current: Current = field(default_factory=dict)
+    today: dt.date | None = None  # the decision day (Nantong); None: no waiting for facts (dry run)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,10 +181,35 @@ def _decide(t: Trigger, state: PersonState, catalog: CatalogView, params: Parame
             cert = dataclasses.replace(cert, completed_hours=hours.get(cert.training_class.class_id))
         person = snapshot(state.person_key, state.facts, t.day, state.relatives)
         d = decide_certificate(cert, person, catalog, params, prior)
+        until = waiting_until(d, cert, state, params)
+        if until is not None:
+            d = d._replace(outcome=PENDING, amount_fen=0, reasons=(rs.AWAITING_FACTS,), steps=(), considered=())
+            return dataclasses.replace(_decided(t, d, t.day, used, person), extra={"pending_until": until.isoformat()})
         return _decided(t, d, t.day, used, person)
     if t.cls is None or t.completion is None:
         return None  # the class record has not arrived: no level or dates yet
     return _COMPLETIONS[t.kind](t, state, params, prior, used)
+
+
+# The facts a certificate clause reads about its holder's status (四.2–五.4): with none of them a
+# refusal would only say that nothing has arrived yet.
+STATUS_FACTS = frozenset({"employment", "registered_unemployment", "unemployment_insurance_months",
+                          "pension_insurance_months", "student", "degree_record", "employment_difficulty"})
+WAITING_KEY = "waiting.facts_days"  # params.WAITING_KEY
+
+
+def waiting_until(d: Decision, cert: CertificateFacts, state: PersonState, params: ParameterSet) -> dt.date | None:
+    """The last day a refusal waits as `pending`: the holder has none of the status facts, and the
+    registry received the certificate less than `waiting.facts_days` ago (read on that day)."""
+    if state.today is None or d.outcome != REJECTED or cert.received_on is None:
+        return None
+    if any(f.kind in STATUS_FACTS for f in state.facts):
+        return None
+    view = params.at(cert.received_on)
+    if not view.has(WAITING_KEY):
+        return None
+    until = cert.received_on + dt.timedelta(days=int(view.get(WAITING_KEY)))
+    return until if state.today <= until else None
 
 
 def _decided(t: Trigger, d: Decision, day: dt.date, used: tuple[Mapping[str, Any], ...],

@@ -31,6 +31,16 @@ NOT_NANTONG_EMPLOYER = R("not_employed_and_insured_in_nantong", "未在我市企
                          "not employed and pension-insured in a Nantong enterprise")
 NOT_FURTHER_EDUCATION = R("not_further_education", "非在职接受更高水平学历教育取得",
                           "the degree was not obtained through further education")
+AWAITING_FACTS = R(
+    "awaiting_holder_facts", "尚未收到持证人的就业、失业或参保信息，等待期内暂缓决定",
+    "none of the holder's employment, unemployment or insurance facts has arrived yet: decision waits")
+INSTITUTION_NOT_LISTED = R(
+    "institution_not_listed", "培训开始时培训机构未列入政府培训和评价机构目录（九、十七）",
+    "the training institution was not in the catalogue of training and evaluation institutions when the "
+    "training started (九, 十七)")
+INSTITUTION_NOT_LISTED_FOR_OCCUPATION = R(
+    "institution_not_listed_for_occupation", "培训开始时培训机构未就该职业（工种）等级列入机构目录（九、十七）",
+    "the training institution was not catalogued for this occupation and level when the training started (九, 十七)")
 NOT_IN_CATALOG = R("not_in_catalog", "证书职业（工种）等级不在《目录》内",
                    "the occupation and level are not in the Catalog")
 OUT_OF_CATALOG_AT_COST = R("out_of_catalog_at_cost", "目录外工种按实际培训成本和考核费核定，需提供凭证",

@@ -153,6 +153,23 @@ def _catalog_share(c: Ctx, clause: str, found: list[Reason], missing: Reason) ->
     return found, c.std_amount(std, SHARE[clause])
 
 
+# Training an institution delivers (九, 十七): 四.2 and 五.2 always; 四.3 when a class names the
+# institution (an employer's own on-the-job training has none to list).
+LISTED_CLAUSES = frozenset({"四.2", "五.2"})
+
+
+def _listed(c: Ctx, fails: list[Reason]) -> None:
+    """九 / 十七: the institution that delivered the training was on the bureau's catalogue of
+    training and evaluation institutions, for this occupation and level, on the day the training
+    started (the issue date when no start is recorded: the latest it can have started)."""
+    day = c.cert.started or c.cert.issue_date
+    entry = c.catalog.listing(c.cert.trained_by, day)
+    if entry is None or not entry.occupations:  # an entry listing nothing: taken off for its days
+        fails.append(rs.INSTITUTION_NOT_LISTED)
+    elif not entry.lists(c.code, c.cert.level):
+        fails.append(rs.INSTITUTION_NOT_LISTED_FOR_OCCUPATION)
+
+
 def _contract_year(p: PersonFacts, view: ParamView) -> bool:
     if p.open_ended_contract:
         return True
@@ -173,6 +190,7 @@ def clause_4_2(c: Ctx) -> Found:
         fails.append(rs.TRAINING_NOT_WITHIN_HIRE_WINDOW)
     if c.prior.work_training_hires and p.hire_key in c.prior.work_training_hires:
         fails.append(rs.EXCLUDED_BY_53)
+    _listed(c, fails)
     return _catalog_share(c, "四.2", fails, rs.NOT_IN_CATALOG)
 
 
@@ -181,6 +199,8 @@ def clause_4_3(c: Ctx) -> Found:
     if not c.person.employed:
         return NOT_EMPLOYED_ONLY
     fails = [] if c.evidence & f.ON_THE_JOB_TRAININGS else [rs.NOT_ON_THE_JOB_TRAINING]
+    if c.cert.training_class is not None:
+        _listed(c, fails)
     return _catalog_share(c, "四.3", fails, rs.OUT_OF_CATALOG_AT_COST)
 
 
@@ -272,6 +292,7 @@ def clause_5_2(c: Ctx) -> Found:
         fails.append(rs.HOURS_UNKNOWN)
     elif done < cls.required_hours:
         fails.append(rs.HOURS_NOT_COMPLETED)
+    _listed(c, fails)
     return _catalog_share(c, "五.2", fails, rs.NOT_IN_CATALOG)
 
 

@@ -45,6 +45,19 @@ shortage_lists = sa.Table(
     sa.PrimaryKeyConstraint("list_version", "list_kind", "year"),
 )
 
+# The registry's catalogue of training and evaluation institutions (九, 十七), entry per version.
+institution_listings = sa.Table(
+    "institution_listings", metadata,
+    sa.Column("listing_version", sa.Text, nullable=False),
+    sa.Column("institution_code", sa.Text, nullable=False),
+    sa.Column("occupations", JSONB, nullable=False),  # [{code, edition, levels}]
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("valid_to", sa.Date),
+    sa.Column("credit_rating", sa.Text),
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint("listing_version", "institution_code"),
+)
+
 person_facts = sa.Table(
     "person_facts", metadata,
     sa.Column("fact_id", UUID(as_uuid=True), primary_key=True),
@@ -62,7 +75,7 @@ certificates = sa.Table(
     "certificates", metadata,
     sa.Column("certificate_id", UUID(as_uuid=True), primary_key=True),
     sa.Column("person_key", sa.Text, nullable=False, index=True),
-    sa.Column("payload", JSONB, nullable=False),  # a CertificateIssuedV2 payload (V1 upcast)
+    sa.Column("payload", JSONB, nullable=False),  # a CertificateIssuedV3 payload (V1, V2 upcast)
     sa.Column("revoked_on", sa.Date),
     sa.Column("arrival", sa.BigInteger, sa.Identity(), nullable=False),
     # A Catalog row or shortage list arriving late re-decides the holders of that occupation; a class
@@ -116,7 +129,7 @@ reviews = sa.Table(
     sa.Column("review_id", UUID(as_uuid=True), primary_key=True),
     sa.Column("decision_id", UUID(as_uuid=True), nullable=False, index=True),
     sa.Column("person_key", sa.Text, nullable=False),
-    sa.Column("origin", sa.Text, nullable=False),  # needs_review | requested
+    sa.Column("origin", sa.Text, nullable=False),  # needs_review | requested | objection (公示)
     sa.Column("status", sa.Text, nullable=False, server_default="open"),
     sa.Column("requested_by", sa.Text),
     sa.Column("request_reason", sa.Text),
@@ -127,7 +140,7 @@ reviews = sa.Table(
     sa.Column("resolution_reason", sa.Text),
     sa.Column("amount_fen", sa.BigInteger),
     sa.Column("result_decision_id", UUID(as_uuid=True)),
-    sa.CheckConstraint("origin IN ('needs_review','requested')", name="review_origin"),
+    sa.CheckConstraint("origin IN ('needs_review','requested','objection')", name="review_origin"),
     sa.CheckConstraint("status IN ('open','approved','rejected','superseded')", name="review_status"),
     sa.CheckConstraint("amount_fen IS NULL OR amount_fen >= 0", name="review_amount_not_negative"),
     sa.Index("one_open_review_per_decision", "decision_id", unique=True,
@@ -151,7 +164,7 @@ decisions = sa.Table(
     sa.Column("supersedes", UUID(as_uuid=True)),
     sa.Column("record", JSONB, nullable=False),  # steps, reasons, facts snapshot, params, texts
     sa.Column("decided_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.CheckConstraint("outcome IN ('approved','rejected','needs_review','reversed')",
+    sa.CheckConstraint("outcome IN ('approved','rejected','needs_review','reversed','pending')",
                        name="decision_outcome"),
     sa.Index("one_current_decision_per_trigger_clause", "trigger_id", "clause", unique=True,
              postgresql_where=sa.text("current")),
@@ -167,4 +180,48 @@ person_year_slots = sa.Table(
     sa.Column("cap", sa.SmallInteger, nullable=False),  # 十三.1.per_year_cap in force that year
     sa.PrimaryKeyConstraint("person_key", "year"),
     sa.CheckConstraint("used >= 0 AND used <= cap", name="at_most_the_yearly_cap"),
+)
+
+# Public notice (公示) of approvals that pay: one row per decision, published the day it was
+# approved, payable after `ends_on` (services/eligibility/notice.py). `shown` holds only the masked
+# public fields; `decided` the decision's event payload, repeated in eligibility.notice.ended.
+notices = sa.Table(
+    "notices", metadata,
+    sa.Column("decision_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("person_key", sa.Text, nullable=False),
+    sa.Column("published_on", sa.Date, nullable=False),
+    sa.Column("working_days", sa.SmallInteger, nullable=False),
+    sa.Column("parameter_version", sa.Text, nullable=False),
+    sa.Column("ends_on", sa.Date),  # null while the official calendar of a year it reaches is unknown
+    sa.Column("status", sa.Text, nullable=False, server_default="in_notice"),
+    sa.Column("shown", JSONB, nullable=False),
+    sa.Column("decided", JSONB, nullable=False),
+    sa.Column("payable_on", sa.Date),
+    sa.CheckConstraint("status IN ('in_notice','objected','ended','withdrawn','awaiting_calendar')",
+                       name="notice_status"),
+    sa.Index("notices_by_status", "status", "ends_on"),
+)
+
+# Objections to a notice: anyone may file one (contact and reason, never shown publicly nor
+# logged). Never changed once written (its review carries the outcome).
+notice_objections = sa.Table(
+    "notice_objections", metadata,
+    sa.Column("objection_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("decision_id", UUID(as_uuid=True), nullable=False, index=True),
+    sa.Column("review_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("contact", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+)
+
+# What payments did with each decision, from payments.events: shown to the institution that pushed
+# the trigger (its outcome view) without reading payments' database. One row per disbursement (a
+# 十三.5 advance and settlement are two); the latest status delivered wins.
+decision_payments = sa.Table(
+    "decision_payments", metadata,
+    sa.Column("disbursement_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("decision_id", UUID(as_uuid=True), nullable=False, index=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("amount_fen", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
 )

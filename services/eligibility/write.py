@@ -1,5 +1,6 @@
 """Write: store what the decide step changed and stage its events, in a fixed handful of
-statements per batch: retire, insert, emit, open reviews, recount the 十三.1 slots."""
+statements per batch: retire, insert, emit, open the notices (公示) of approvals that pay and the
+reviews, recount the 十三.1 slots."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.eligibility import store
+from services.eligibility import notices, store
 from services.eligibility.decision import NEEDS_REVIEW
 from services.eligibility.params import ParameterSet
 from services.eligibility.person import Changes, Decided, Held
 from shared.clock import nantong_today
 from shared.db import insert_many
-from shared.events import Envelope, PayeeKind, SubsidyDecidedV2, new_envelope
+from shared.events import Envelope, PayeeKind, SubsidyDecidedV3, new_envelope
 
 if TYPE_CHECKING:
     from shared.app import Runtime
@@ -72,12 +73,16 @@ async def write_changes(session: AsyncSession, runtime: Runtime, changes: Mappin
         await session.execute(sa.update(store.reviews).where(
             store.reviews.c.decision_id.in_(ids), store.reviews.c.status == "open").values(
             status="superseded", resolved_at=sa.func.now(), resolution_reason="facts changed"))
+    today = nantong_today()
+    planned = await notices.plan_notices(session, rows, [h.decision_id for h in retire], params, today)
     if rows:
         clean = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
         # Only a replayed decision id is skipped: 十三 index and CHECK violations must fail the batch.
         await insert_many(session, d, clean, conflict="ON CONFLICT (decision_id) DO NOTHING")
-        today = nantong_today()
-        await runtime.emit(session, [_event(r, today) for r in rows])
+        events = [_event(r, today, planned.get(r["decision_id"], {}).get("ends_on")) for r in rows]
+        await runtime.emit(session, events)
+        await notices.insert_notices(session, rows, planned, {
+            e.event_id: e.payload for e in events if e.event_id in planned})
         await _open_reviews(session, [r for r in rows if r["outcome"] == NEEDS_REVIEW])
     await recount_slots(session, sorted(changes), params)
     return rows
@@ -117,11 +122,11 @@ async def _open_reviews(session: AsyncSession, rows: list[dict[str, Any]]) -> No
              "person_key": r["person_key"], "origin": "needs_review"} for r in rows]).on_conflict_do_nothing())
 
 
-def _event(r: dict[str, Any], today: Any) -> Envelope:
+def _event(r: dict[str, Any], today: Any, notice_ends_on: Any) -> Envelope:
     got: Decided = r["_decided"]
     d, rec = got.decision, r["record"]
     code, level = _occupation(got)
-    payload = SubsidyDecidedV2(
+    payload = SubsidyDecidedV3(
         decision_id=r["decision_id"], person_key=r["person_key"], trigger_id=r["trigger_id"],
         trigger_kind=r["trigger_kind"], clause=d.clause, outcome=r["outcome"], amount_fen=r["amount_fen"],
         clauses_cited=list(d.clauses_cited), reasons=[x["code"] for x in rec["reasons"]], decided_on=today,
@@ -130,7 +135,7 @@ def _event(r: dict[str, Any], today: Any) -> Envelope:
         parameter_versions=rec["parameter_versions"], department=rec["trigger"].get("department"),
         class_id=uuid.UUID(got.class_id) if got.class_id else None, institution_code=got.institution_code,
         occupation_edition=got.summary.get("occupation_edition"), catalog_line=d.catalog_line,
-        shortage_list=d.shortage_list)
+        shortage_list=d.shortage_list, notice_ends_on=notice_ends_on)
     return new_envelope(payload, key=r["person_key"], producer=PRODUCER, event_id=r["decision_id"])
 
 

@@ -8,7 +8,8 @@ brings the trigger's money in line with the decisions that still stand:
   released at once), paid -> a receivable from the payee (十四), in flight (released, not yet
   confirmed) -> flagged, so it is clawed back when the treasury confirms it and never retried;
 - a standing payable decision is drafted once, unless it is held with a named reason:
-  the decision names no payee, the payee has no payment account on record, a 十三.5 plan will
+  its public notice (公示) has not ended (a V3 approval, until eligibility.notice.ended), the
+  decision names no payee, the payee has no payment account on record, a 十三.5 plan will
   settle it, an earlier payment of the trigger is still in flight (the successor waits, so both
   are never paid in cash), or the chain names a decision payments has not received yet.
 
@@ -38,6 +39,7 @@ PAYEE_KINDS: Mapping[str, PayeeKind] = {"worker": PayeeKind.WORKER_CARD, "enterp
 
 
 class HoldReason(StrEnum):
+    IN_NOTICE = "in_notice"  # 公示: the approval's public notice has not ended (eligibility.notice.ended)
     PAYEE_UNKNOWN = "payee_unknown"  # the decision names no payee (or a kind payments does not know)
     NO_PAYMENT_ACCOUNT = "no_payment_account"  # the payee has no account on record at the registry
     AWAITING_PLAN_SETTLEMENT = "awaiting_plan_settlement"  # 十三.5: the plan's settlement pays it
@@ -57,6 +59,7 @@ class Claim:
     payee_ref: str | None
     supersedes: uuid.UUID | None = None
     class_id: uuid.UUID | None = None
+    in_notice: bool = False  # a V3 approval whose public notice (公示) has not ended
 
     @property
     def payable(self) -> bool:
@@ -175,6 +178,8 @@ def _settle_claim(view: TriggerView, claim: Claim, own: Money | None, in_flight:
 
 
 def _hold_reason(view: TriggerView, claim: Claim, cover: PlanCover | None, in_flight: bool) -> HoldReason | None:
+    if claim.in_notice:
+        return HoldReason.IN_NOTICE
     payee = claim.payee
     if payee is None:
         return HoldReason.PAYEE_UNKNOWN

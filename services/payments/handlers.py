@@ -1,9 +1,11 @@
-"""Payments' consumer: decisions, payees' accounts and training plans, one transaction per batch.
+"""Payments' consumer: decisions, notices' ends, payees' accounts and training plans, one
+transaction per batch.
 
 The inbox owns the transaction and handlers never commit. A decision is recorded as received (and
 the one it supersedes remembered), then its trigger is reconciled (reconcile.py): drafted, held
-with a named reason, or its predecessor's money undone. An account or a plan arriving releases
-what waited for it.
+with a named reason, or its predecessor's money undone. A V3 approval stands its public notice
+(公示) first: it is held `in_notice` until `eligibility.notice.ended` names it. An account, a plan
+or a notice's end arriving releases what waited for it.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from services.payments.claims import PAYEE_KINDS
 from services.payments.funding import FundingParams, route_for
 from shared.events import (
     Event,
+    NoticeEndedV1,
     PayeeAccountRecordedV1,
     Payload,
     SubsidyDecidedV1,
     SubsidyDecidedV2,
+    SubsidyDecidedV3,
     TrainingPlanRecordedV1,
 )
 from shared.inbox import route
@@ -35,12 +39,21 @@ if TYPE_CHECKING:
 DECISION_COLUMNS = {"decision_id": "uuid", "trigger_id": "uuid", "person_key": "text", "clause": "text",
                     "outcome": "text", "amount_fen": "bigint", "payee_kind": "text", "payee_ref": "text",
                     "district": "text", "decided_on": "date", "class_id": "uuid", "institution_id": "text",
-                    "supersedes": "uuid", "ledger_payee_kind": "text"}
-_DERIVED = ("class_id", "institution_id", "ledger_payee_kind")
+                    "supersedes": "uuid", "ledger_payee_kind": "text", "notice_required": "boolean"}
+_DERIVED = ("class_id", "institution_id", "ledger_payee_kind", "notice_required")
 _RECORD = pg.unnest_insert("received_decisions", DECISION_COLUMNS, "ON CONFLICT DO NOTHING")
 _REMEMBER = sa.text(
     "INSERT INTO superseded_decisions (decision_id, superseded_by) SELECT * FROM unnest("
     "CAST(:old AS uuid[]), CAST(:new AS uuid[])) ON CONFLICT DO NOTHING")
+_ENDED = sa.text(
+    "INSERT INTO notices_ended (decision_id, published_on, ended_on) SELECT * FROM unnest("
+    "CAST(:d AS uuid[]), CAST(:p AS date[]), CAST(:e AS date[])) ON CONFLICT DO NOTHING")
+
+
+def notice_required(p: SubsidyDecidedV1) -> bool:
+    """A V3 approval paying money stands its public notice (公示) before it is payable. The notice's
+    end repeats the decision, so an end read before its decision (a replay) records it as such."""
+    return isinstance(p, (SubsidyDecidedV3, NoticeEndedV1)) and p.outcome == "approved" and p.amount_fen > 0
 
 
 async def on_decided(session: AsyncSession, events: Sequence[Event[SubsidyDecidedV1]], runtime: Runtime) -> None:
@@ -57,7 +70,12 @@ async def on_decided(session: AsyncSession, events: Sequence[Event[SubsidyDecide
     columns["class_id"] = [getattr(p, "class_id", None) for p in decided]
     columns["institution_id"] = [getattr(p, "institution_code", None) for p in decided]
     columns["ledger_payee_kind"] = [k.value if (k := PAYEE_KINDS.get(p.payee_kind)) else None for p in decided]
+    columns["notice_required"] = [notice_required(p) for p in decided]
     await session.execute(_RECORD, columns)
+    ended = [p for p in decided if isinstance(p, NoticeEndedV1)]
+    if ended:
+        await session.execute(_ENDED, {"d": [p.decision_id for p in ended], "p": [p.notice_published_on for p in ended],
+                                       "e": [p.notice_ended_on for p in ended]})
     chain = [p for p in decided if p.supersedes is not None]
     if chain:
         await session.execute(_REMEMBER, {"old": [p.supersedes for p in chain], "new": [p.decision_id for p in chain]})
@@ -106,9 +124,12 @@ async def on_plan(session: AsyncSession, events: Sequence[Event[TrainingPlanReco
     await pg.emit(runtime, session, await reconcile.reconcile(session, runtime, triggers))
 
 
-# Accounts and plans first: a decision in the same batch then finds what it needs.
+# Accounts and plans first: a decision in the same batch then finds what it needs. Decisions and
+# their notices' ends share one handler, so a decision superseded in the batch that ends its
+# notice is judged with its successor (never drafted, then cancelled).
 HANDLERS: dict[type[Payload], Any] = {PayeeAccountRecordedV1: on_account, TrainingPlanRecordedV1: on_plan,
-                                      SubsidyDecidedV1: on_decided, SubsidyDecidedV2: on_decided}
+                                      SubsidyDecidedV1: on_decided, SubsidyDecidedV2: on_decided,
+                                      SubsidyDecidedV3: on_decided, NoticeEndedV1: on_decided}
 
 
 async def handle(session: AsyncSession, events: Sequence[Event[Any]], runtime: Runtime) -> None:

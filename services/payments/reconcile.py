@@ -31,11 +31,13 @@ if TYPE_CHECKING:
 
 _LOCK = sa.text("SELECT count(pg_advisory_xact_lock(hashtextextended(t::text, 12))) "
                 "FROM (SELECT unnest(CAST(:ids AS uuid[])) AS t ORDER BY 1) s")
-# One statement: each decision of the triggers with what its payment depends on (superseded? its
-# payee's account on record? paid by a 十三.5 settlement? a plan for its class?).
+# One statement: each decision of the triggers with what its payment depends on (superseded? in its
+# public notice (公示)? its payee's account on record? paid by a 十三.5 settlement? a plan for its class?).
 _DECISIONS = sa.text("""
 SELECT r.decision_id, r.trigger_id, r.person_key, r.clause, r.outcome, r.amount_fen, r.payee_kind, r.payee_ref,
        r.district, r.decided_on, r.class_id, r.supersedes, r.ledger_payee_kind,
+       r.notice_required AND NOT EXISTS (SELECT 1 FROM notices_ended n WHERE n.decision_id = r.decision_id)
+         AS in_notice,
        EXISTS (SELECT 1 FROM superseded_decisions s WHERE s.decision_id = r.decision_id) AS superseded,
        EXISTS (SELECT 1 FROM payee_accounts a WHERE a.payee_kind = r.ledger_payee_kind
                AND a.payee_ref = r.payee_ref) AS has_account,
@@ -110,7 +112,7 @@ async def _load(session: AsyncSession, ids: list[uuid.UUID]) -> tuple[dict[uuid.
 
 def _claim(r: Mapping[str, Any]) -> Claim:
     return Claim(r["decision_id"], r["clause"], r["outcome"], r["amount_fen"], r["payee_kind"], r["payee_ref"],
-                 r["supersedes"], r["class_id"])
+                 r["supersedes"], r["class_id"], in_notice=r["in_notice"])
 
 
 def _money(r: Mapping[str, Any]) -> Money:

@@ -206,8 +206,19 @@ received_decisions = sa.Table(
     sa.Column("class_id", UUID(as_uuid=True)),
     sa.Column("institution_id", sa.Text),
     sa.Column("supersedes", UUID(as_uuid=True)),
+    # A V3 approval paying money: payable only once its public notice (公示) ended (notices_ended).
+    sa.Column("notice_required", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("received_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.Index("received_decisions_class", "class_id", postgresql_where=sa.text("class_id IS NOT NULL")),
+)
+
+# eligibility.notice.ended as received: the decision's public notice ended without an open objection.
+notices_ended = sa.Table(
+    "notices_ended", metadata,
+    sa.Column("decision_id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("published_on", sa.Date, nullable=False),
+    sa.Column("ended_on", sa.Date, nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
 )
 
 # Remembered: a decision named as superseded is never drafted, even if it arrives afterwards.

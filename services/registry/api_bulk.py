@@ -6,6 +6,7 @@ bulk.py); the body may be up to SKILLSUB_MAX_BULK_BYTES (413 past it, shared/lim
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Awaitable, Callable
+from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.registry import bulk
 from services.registry.api import AUTH_ERRORS
 from shared.app import Runtime, RuntimeDep, SessionDep
-from shared.auth import AuthPrincipal, PrincipalDep
+from shared.auth import AuthPrincipal, PrincipalDep, require_roles
 
 router = APIRouter(prefix="/v1/bulk", tags=["bulk"])
+BureauDep = Annotated[AuthPrincipal, require_roles("bureau")]
 NDJSON = "application/x-ndjson"
 Importer = Callable[[AsyncSession, Runtime, AuthPrincipal, AsyncIterable[bulk.Chunk]],
                     Awaitable[list[bulk.LineResult]]]
@@ -52,5 +54,15 @@ async def bulk_facts(request: Request, session: SessionDep, runtime: RuntimeDep,
 @router.post("/certificates", responses=AUTH_ERRORS, openapi_extra=DOC, response_class=Response)
 async def bulk_certificates(request: Request, session: SessionDep, runtime: RuntimeDep,
                             principal: PrincipalDep) -> Response:
-    """Lines as POST /v1/certificates; institutions only their own."""
+    """Lines as POST /v1/certificates; institutions only their own. Received today: a line naming a
+    `received_on` is refused (the receipt day is the registry's, never the sender's)."""
     return await _run(bulk.import_certificates, request, session, runtime, principal)
+
+
+@router.post("/certificates/historic", responses=AUTH_ERRORS, openapi_extra=DOC, response_class=Response)
+async def bulk_historic_certificates(request: Request, session: SessionDep, runtime: RuntimeDep,
+                                     principal: BureauDep) -> Response:
+    """The bureau's migration of earlier years: lines as POST /v1/certificates plus the original
+    `received_on` (not after today, not before the issue date), so the application window judges
+    them as they were received. Bureau only; audited like every write (its request path names it)."""
+    return await _run(bulk.import_historic_certificates, request, session, runtime, principal)

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry import catalog_load, handlers
+from services.registry import catalog_load, handlers, institution_catalog
 from services.registry.catalog import (
     CatalogError,
     parse_catalog,
@@ -112,8 +112,20 @@ async def _provincial_list(session: AsyncSession, runtime: Runtime, body: bytes,
     return {"list_version": hl.version, "entries": len(hl.entries)}
 
 
+async def _institution_listing(session: AsyncSession, runtime: Runtime, body: bytes, content_type: str
+                               ) -> dict[str, object]:
+    if not content_type.startswith("application/json"):
+        raise Problem(415, "Send application/json", "upload the institution catalogue as JSON", field="content-type")
+    try:
+        upload = institution_catalog.InstitutionCatalogUpload.model_validate_json(body)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
+    return {"listing_version": upload.listing_version,
+            "entries": await institution_catalog.publish(session, runtime, upload)}
+
+
 PUBLISHERS: dict[str, Publisher] = {"catalog_version": _catalog_version, "shortage_list": _shortage_list,
-                                    "provincial_list": _provincial_list}
+                                    "provincial_list": _provincial_list, "institution_listing": _institution_listing}
 
 
 async def _submit(kind: str, request: Request, session: AsyncSession, runtime: Runtime,
@@ -150,6 +162,19 @@ async def publish_shortage_list(request: Request, session: SessionDep, runtime: 
 async def publish_provincial_list(request: Request, session: SessionDep, runtime: RuntimeDep,
                                   principal: BureauDep) -> JSONResponse:
     return await _submit("provincial_list", request, session, runtime, principal)
+
+
+@router.post("/institutions", status_code=202, responses=SUBMITTED,
+             summary="Submit a version of the catalogue of training and evaluation institutions (bureau, JSON)")
+async def publish_institution_listing(request: Request, session: SessionDep, runtime: RuntimeDep,
+                                      principal: BureauDep) -> JSONResponse:
+    return await _submit("institution_listing", request, session, runtime, principal)
+
+
+@router.get("/institutions", summary="Public: the catalogue of training and evaluation institutions (九, 十七)")
+async def list_institutions(session: SessionDep, institution_code: Annotated[str | None, Query(
+        min_length=18, max_length=18)] = None, on: date | None = None) -> list[dict[str, Any]]:
+    return await institution_catalog.entries(session, institution_code, on)
 
 
 @router.get("/approvals", summary="Catalog uploads waiting for a second bureau officer")

@@ -40,7 +40,7 @@ from services.registry.domain import (
     check_certificate_identity,
 )
 from services.registry.fact_contract import attribute_problems, relative_resident_id, stored_attributes
-from services.registry.handlers import PRODUCER, content_hash
+from services.registry.handlers import PRODUCER, certificate_fields, content_hash
 from services.registry.people import (
     NewPerson,
     ParsedId,
@@ -51,11 +51,11 @@ from services.registry.people import (
     raw_connection,
     register_people,
 )
-from services.registry.schemas import CertificateCreate, FactCreate, PersonCreate
+from services.registry.schemas import CertificateCreate, FactCreate, HistoricCertificateCreate, PersonCreate
 from services.registry.store import certificates, facts
 from shared.auth import AuthPrincipal
 from shared.clock import nantong_today
-from shared.events import CertificateIssuedV2, PersonFactRecordedV1, derived_event_id, new_envelope
+from shared.events import CertificateIssuedV3, PersonFactRecordedV1, derived_event_id, new_envelope
 from shared.ids import parse_resident_id
 from shared.pii import lookup_hash
 
@@ -362,47 +362,60 @@ async def _insert_new(session: AsyncSession, table: sa.Table, rows: list[dict[st
 # --- certificates ---------------------------------------------------------------------------
 
 
-def certificate_check(p: AuthPrincipal) -> Callable[[str], CertificateCreate]:
+def certificate_check(p: AuthPrincipal, historic: bool = False) -> Callable[[str], CertificateCreate]:
+    model = HistoricCertificateCreate if historic else CertificateCreate
+
     def check(raw: str) -> CertificateCreate:
-        cert = _parse(CertificateCreate, raw)
+        cert = _parse(model, raw)
+        if historic and cert.received_on > nantong_today():  # type: ignore[attr-defined]
+            raise LineError("received_on", "the receipt day is in the future")
         try:
             check_certificate(cert.kind, cert.number, cert.level)
             check_certificate_identity(cert.kind, cert.operation_category, cert.operation_item, cert.project_type)
         except InvalidCertificate as exc:
             raise LineError(exc.field, exc.reason) from None
         resource = Resource(ResourceKind.CERTIFICATE, institution_id=cert.issuer_code)
-        if not may_write(p, Action.CREATE, resource):
+        if not historic and not may_write(p, Action.CREATE, resource):  # historic: the bureau's route
             raise _forbid("institutions push only their own certificates", "issuer_code")
         return cert
     return check
 
 
-def validate_certificates(chunk: Chunk, p: AuthPrincipal
+def validate_certificates(chunk: Chunk, p: AuthPrincipal, historic: bool = False
                           ) -> tuple[list[tuple[int, CertificateCreate]], list[LineResult]]:
     """Worker process: the chunk's valid certificates, and a result for each refused line."""
     refused: list[LineResult] = []
-    return _validated(chunk, certificate_check(p), refused), refused
+    return _validated(chunk, certificate_check(p, historic), refused), refused
 
 
 def certificate_row(cert: CertificateCreate, key: str, received_on: date) -> dict[str, Any]:
-    fields = cert.model_dump(exclude={"resident_id"}) | {"person_key": key}
+    fields = certificate_fields(cert, key)
     cert_id = uuid.uuid5(uuid.NAMESPACE_URL, f"skillsub:certificate:{cert.number}")
-    return fields | {"certificate_id": cert_id, "content_hash": content_hash(fields), "received_on": received_on}
+    return fields | {"certificate_id": cert_id, "content_hash": content_hash(fields), "received_on": received_on,
+                     "holder_id_last4": cert.resident_id[-4:]}
+
+
+async def import_historic_certificates(session: AsyncSession, runtime: Runtime, p: AuthPrincipal,
+                                       chunks: AsyncIterable[Chunk]) -> list[LineResult]:
+    return await import_certificates(session, runtime, p, chunks, historic=True)
 
 
 async def import_certificates(session: AsyncSession, runtime: Runtime, p: AuthPrincipal,
-                              chunks: AsyncIterable[Chunk]) -> list[LineResult]:
+                              chunks: AsyncIterable[Chunk], historic: bool = False) -> list[LineResult]:
+    """Certificates as pushed: received today. `historic` (the bureau's migration of earlier years
+    only, the route checks the role): each line carries the day the earlier system received it."""
     results: list[LineResult] = []
     async for chunk in chunks:
-        good, refused = await off_loop(validate_certificates, chunk, p)
+        good, refused = await off_loop(validate_certificates, chunk, p, historic)
         results += refused
         keys = await register_people(session, runtime, [NewPerson(c.resident_id, c.district) for _, c in good])
         today = nantong_today()
-        rows = [certificate_row(c, keys[c.resident_id], today) for _, c in good]
+        rows = [certificate_row(c, keys[c.resident_id], c.received_on if historic else today)  # type: ignore[attr-defined]
+                for _, c in good]
         new = await _insert_new(session, certificates, _first_per_number(rows), certificates.c.number)
         stored = await _hashes(session, [r["number"] for r in rows])
         await runtime.emit(session, [new_envelope(
-            CertificateIssuedV2(**{k: v for k, v in r.items() if k != "content_hash"}), key=r["person_key"],
+            CertificateIssuedV3(**{k: v for k, v in r.items() if k != "content_hash"}), key=r["person_key"],
             producer=PRODUCER, event_id=derived_event_id("certificate-issued", r["certificate_id"]))
             for r in _first_per_number(rows) if r["number"] in new])
         await _commit(session)

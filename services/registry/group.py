@@ -29,7 +29,7 @@ from services.registry.schemas import CertificateCreate
 from services.registry.store import certificates
 from shared import audit
 from shared.clock import nantong_today
-from shared.events import CertificateIssuedV2, derived_event_id, new_envelope
+from shared.events import CertificateIssuedV3, derived_event_id, new_envelope
 from shared.ids import mask_resident_id
 from shared.problems import Problem
 
@@ -96,7 +96,7 @@ class CertificateGroups:
             new = await _insert_new(session, certificates, firsts, certificates.c.number)
             stored = await _stored(session, [r["number"] for r in firsts])
             await runtime.emit(session, [new_envelope(
-                CertificateIssuedV2(**{k: v for k, v in r.items() if k != "content_hash"}), key=r["person_key"],
+                CertificateIssuedV3(**{k: v for k, v in r.items() if k != "content_hash"}), key=r["person_key"],
                 producer=PRODUCER, event_id=derived_event_id("certificate-issued", r["certificate_id"]))
                 for r in firsts if r["number"] in new])
             outcomes = [_outcome(b, r, new, stored) for b, r in zip(bodies, rows, strict=True)]

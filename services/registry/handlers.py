@@ -24,12 +24,12 @@ from shared.events import (
     derived_event_id,
     new_envelope,
 )
-from shared.ids import mask_resident_id, parse_resident_id
+from shared.ids import mask_name, mask_resident_id, parse_resident_id
 from shared.pii import decrypt_pii, encrypt_pii, lookup_hash
 from shared.problems import Problem
 
 if TYPE_CHECKING:
-    from services.registry.schemas import FactCreate
+    from services.registry.schemas import CertificateCreate, FactCreate
     from shared.app import Runtime
 
 PRODUCER = "registry"
@@ -63,6 +63,15 @@ async def ensure_person(session: AsyncSession, runtime: Runtime, resident_id: st
         await runtime.emit(session, [new_envelope(payload, key=key, producer=PRODUCER,
                                                   event_id=derived_event_id("person", key))])
     return key
+
+
+def certificate_fields(body: CertificateCreate, key: str) -> dict[str, Any]:
+    """The stored fields of a pushed certificate: the holder's name only in its masked 公示 form
+    (absent when none was reported, so certificates recorded before keep their content hash)."""
+    fields = body.model_dump(exclude={"resident_id", "holder_name", "received_on"}) | {"person_key": key}
+    if body.holder_name:
+        fields["holder_name_masked"] = mask_name(body.holder_name)
+    return fields
 
 
 async def certificate_read(session: AsyncSession, cert_id: uuid.UUID, runtime: Runtime) -> dict[str, Any] | None:

@@ -50,8 +50,24 @@ class CertificateCreate(_Strict):
         default=None, max_length=8, description="特种作业 item (1.2 低压电工作业) or the 作业项目 code of a "
         "special-equipment (N1, Q2) or safety-management (A, B, C) certificate")
     project_type: EntrepreneurshipProject | None = Field(default=None, description="五.4 training project")
+    holder_name: str | None = Field(
+        default=None, min_length=2, max_length=20, pattern=r"^[\u3400-\u9fff\u00b7·A-Za-z ]+$",
+        description="the holder's name as on the certificate; only its masked 公示 form is kept")
 
     _rid = field_validator("resident_id")(classmethod(lambda cls, v: checked_resident_id(v)))
+
+
+class HistoricCertificateCreate(CertificateCreate):
+    """A certificate of earlier years migrated by the bureau, with the day the bureau's earlier
+    system received it (the application window runs to that day, not to the import)."""
+
+    received_on: date = Field(description="the original receipt day (Asia/Shanghai), from the earlier system")
+
+    @model_validator(mode="after")
+    def _received_after_issue(self) -> HistoricCertificateCreate:
+        if self.received_on < self.issue_date:
+            raise ValueError("received_on is before issue_date")
+        return self
 
 
 class CertificateRead(BaseModel):

@@ -40,6 +40,8 @@ certificates = sa.Table(
     sa.Column("operation_item", sa.Text),  # 特种作业 item / 作业项目 code (safety kinds)
     sa.Column("project_type", sa.Text),  # 五.4 training project (entrepreneurship)
     sa.Column("received_on", sa.Date),  # Asia/Shanghai day the registry first received it
+    sa.Column("holder_name_masked", sa.Text),  # 公示 form ('张**'): the clear name is never stored
+    sa.Column("holder_id_last4", sa.Text),  # 公示: the resident ID's last four characters
     sa.Column("content_hash", sa.Text, nullable=False),
     sa.Column("revoked_on", sa.Date),
     sa.Column("revoke_reason", sa.Text),
@@ -159,4 +161,18 @@ completions = sa.Table(
     sa.Column("hours", sa.Integer),
     sa.Column("online_hours", sa.Integer),
     sa.Column("received_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+)
+
+# The catalogue of training and evaluation institutions (九, 十七): dated entries per version,
+# never edited (services/registry/institution_catalog.py).
+institution_listings = sa.Table(
+    "institution_listings", metadata,
+    sa.Column("listing_version", sa.Text, nullable=False),
+    sa.Column("institution_code", sa.Text, nullable=False),
+    sa.Column("occupations", JSONB, nullable=False),  # [{code, edition, levels}]
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("valid_to", sa.Date),
+    sa.Column("credit_rating", sa.Text),
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint("listing_version", "institution_code"),
 )

@@ -38,6 +38,7 @@ from shared.departments import AGGREGATOR
 from shared.events import (
     CertificateIssuedV1,
     CertificateIssuedV2,
+    CertificateIssuedV3,
     CertificateRevokedV1,
     DisbursementDraftedV1,
     DisbursementStatusChangedV1,
@@ -48,6 +49,7 @@ from shared.events import (
     PersonRegisteredV1,
     SubsidyDecidedV1,
     SubsidyDecidedV2,
+    SubsidyDecidedV3,
 )
 from shared.inbox import route
 
@@ -350,9 +352,11 @@ async def apply_institutions(session: AsyncSession, events: Sequence[Event[Insti
 
 
 HANDLERS: dict[type[Payload], Any] = {
-    SubsidyDecidedV1: apply_decisions, SubsidyDecidedV2: apply_decisions,  # V2 adds fields only
+    # V2 and V3 add fields only (V3: the notice's last day, which reporting does not read)
+    SubsidyDecidedV1: apply_decisions, SubsidyDecidedV2: apply_decisions, SubsidyDecidedV3: apply_decisions,
     DisbursementDraftedV1: apply_payments, DisbursementStatusChangedV1: apply_payments,
-    CertificateIssuedV1: apply_registry, CertificateIssuedV2: apply_registry, CertificateRevokedV1: apply_registry,
+    CertificateIssuedV1: apply_registry, CertificateIssuedV2: apply_registry, CertificateIssuedV3: apply_registry,
+    CertificateRevokedV1: apply_registry,
     PersonFactRecordedV1: apply_registry, PersonRegisteredV1: apply_registry,
     InstitutionRecordedV1: apply_institutions,
 }

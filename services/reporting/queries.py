@@ -159,10 +159,21 @@ async def progress(session: AsyncSession, targets: TargetSet, as_of: dt.date) ->
     tally = await load_tally(session, targets, as_of)
     others = other_actuals(await load_other_inputs(session, as_of), targets, as_of)
     view = progress_view(tally, targets, as_of, others)
-    detail = public_breakdowns(view.pop("person_times"), min_cell_on(as_of))
+    k = min_cell_on(as_of)
+    detail = public_breakdowns(view.pop("person_times"), k)
     goal = int(targets.target("T1").goal)
     return {"target_id": "T1", "person_times": detail["total"], "target": goal,
-            "share": round(detail["total"] / goal, 6), **view, "person_times_detail": detail}
+            "share": round(detail["total"] / goal, 6), **view, "person_times_detail": detail,
+            "current_decisions": await current_decisions(session, k)}
+
+
+async def current_decisions(session: AsyncSession, k: int) -> list[dict[str, Any]]:
+    """Current decisions by outcome (approved, rejected, needs_review, pending while the holder's
+    facts are awaited, reversed), small cells suppressed like every public breakdown."""
+    rows = [{"outcome": r.outcome, "count": int(r.decisions)}
+            for r in await session.execute(sa.select(store.outcome_counts).order_by(store.outcome_counts.c.outcome))
+            if r.decisions]
+    return suppress_1d(rows, "outcome", values=(), k=k)
 
 
 # Each breakdown of the public progress adds up to the published total: cells below the small-cell

@@ -13,7 +13,7 @@ EVENT_TOPICS = ("registry.events", "eligibility.events", "payments.events", "rep
 MARKER_TOPIC = "skillsub.markers"
 CONSUMES = {
     "registry": (),
-    "eligibility": ("registry.events",),
+    "eligibility": ("registry.events", "payments.events"),
     "payments": ("eligibility.events", "registry.events"),
     "reporting": ("registry.events", "eligibility.events", "payments.events"),
 }

@@ -9,6 +9,7 @@ test_platform_faults, test_chaos and test_storm.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import threading
 import time
@@ -21,6 +22,7 @@ import asyncpg
 import httpx
 import pytest
 
+from shared.clock import CLOCK_FILE_ENV, nantong_today, set_test_clock
 from shared.ids import resident_id_check_char
 from shared.platform import Platform, free_ports
 from shared.settings import SERVICES, Settings, normalise_async_url
@@ -32,7 +34,15 @@ APPROVED_FEN = 70_000  # 四.2: 50% x (1,200 + 200) yuan, from the example Catal
 DISTRICT = "320612"
 SOURCE = "unemployment_insurance_surplus"
 LATHE = "6-18-01-01"
-ENV = {"KAFKA_TOPIC_PARTITIONS": "2", "OUTBOX_POLL_SECONDS": "0.05", "SKILLSUB_ENV": "test"}
+# ELIGIBILITY_NOTICE_POLL_SECONDS: the end-of-notice loop looks each second (production: each minute).
+ENV = {"KAFKA_TOPIC_PARTITIONS": "2", "OUTBOX_POLL_SECONDS": "0.05", "SKILLSUB_ENV": "test",
+       "ELIGIBILITY_NOTICE_POLL_SECONDS": "1"}
+INSTITUTION_CODE = "91350100M000100Y43"
+# The catalogue of training and evaluation institutions (九, 十七): the institution that trains and
+# certifies the e2e people is listed for the lathe, level 4, since before their training started.
+INSTITUTIONS = {"listing_version": "e2e-inst-2019", "entries": [
+    {"institution_code": INSTITUTION_CODE, "valid_from": "2019-01-01", "credit_rating": "A",
+     "occupations": [{"occupation_code": LATHE, "edition": "2015", "levels": [4]}]}]}
 CATALOG = {"catalog_version": "e2e-2019", "standards": [
     {"occupation_code": LATHE, "occupation_name": "车工", "level": 4, "training_fen": 120000,
      "appraisal_fen": 20000, "valid_from": "2019-01-01"}]}
@@ -57,7 +67,7 @@ def certificate(seq: int) -> dict[str, Any]:
     """A level-4 skill certificate; number: Y + 21 digits, character 16 the level."""
     return {"number": f"Y{seq:014d}4{seq:06d}", "kind": "skill_level", "resident_id": resident_id(seq),
             "occupation_code": LATHE, "level": 4, "issue_date": "2020-05-20",
-            "issuer_code": "91350100M000100Y43", "issued_in_nantong": True, "district": DISTRICT,
+            "issuer_code": INSTITUTION_CODE, "issued_in_nantong": True, "district": DISTRICT,
             "training_kind": "pre_job", "training_start_date": "2020-03-01"}
 
 
@@ -160,7 +170,9 @@ class Timer:
 
 @pytest.fixture(name="platform")
 def platform_fixture(tmp_path: Path) -> Iterator[Platform]:
-    p = Platform(data_dir=tmp_path / "data", ports=free_ports(), env=dict(ENV), broker_kind=TEST_BROKER)
+    # The services' test clock (shared/clock.py): no file yet, so the real day until end_notices moves it.
+    env = dict(ENV) | {CLOCK_FILE_ENV: str(tmp_path / "today")}
+    p = Platform(data_dir=tmp_path / "data", ports=free_ports(), env=env, broker_kind=TEST_BROKER)
     p.start_servers()
     try:
         yield p
@@ -179,6 +191,42 @@ def allocate(api: Api, amount_fen: int, reference: str = "CZ-E2E-001") -> None:
     assert released.status_code == 200, released.text
 
 
+def list_institutions(api: Api, body: dict[str, Any] | None = None) -> None:
+    """The bureau publishes the institution catalogue (九, 十七), four eyes like a Catalog."""
+    submitted = api.post("registry", "/v1/catalog/institutions", body or INSTITUTIONS)
+    assert submitted.status_code == 202, submitted.text
+    approved = api.post("registry", f"/v1/catalog/approvals/{submitted.json()['approval_id']}", {},
+                        as_="demo-bureau-2")
+    assert approved.status_code == 201, approved.text
+
+
+def end_notices(api: Api) -> int:
+    """Let the public notices (公示) run their course: the platform's test clock moves to the day
+    after the last open notice's last day (never back), then the bureau's end-of-notice step makes
+    every notice that is over payable (the loop, each second here, may take some first). Returns
+    how many of the notices that were open have ended."""
+    path = api.platform.env[CLOCK_FILE_ENV]
+    notices = api.get("eligibility", "/v1/public/notices?limit=500").json()
+    assert all(n["ends_on"] for n in notices), notices  # the official calendar knows the period's year
+    if not notices:
+        return 0
+    after = max(dt.date.fromisoformat(n["ends_on"]) for n in notices) + dt.timedelta(days=1)
+    set_test_clock(path, max(after, nantong_today_of(path)))
+    while True:
+        r = api.post("eligibility", "/v1/notices/end-due", {}, as_=BUREAU)
+        assert r.status_code == 200, r.text
+        if not r.json()["payable"]:
+            break
+    states = [api.get("eligibility", f"/v1/public/notices/{n['decision_id']}").json()["status"] for n in notices]
+    return states.count("ended")
+
+
+def nantong_today_of(path: str) -> dt.date:
+    """The platform's day: its test clock's, or the real one while the file is not written."""
+    p = Path(path)
+    return dt.date.fromisoformat(p.read_text().strip()) if p.exists() else nantong_today()
+
+
 def card_account(seq: int) -> dict[str, Any]:
     """A worker's social-security card account, as the employment service records it."""
     return {"payee_kind": "worker", "resident_id": resident_id(seq), "account_kind": "social_security_card",
@@ -194,6 +242,7 @@ def seed(api: Api, n: int = N, *, bulk: bool = False) -> None:
     approved = api.post("registry", f"/v1/catalog/approvals/{submitted.json()['approval_id']}", {},
                         as_="demo-bureau-2")
     assert approved.status_code == 201, approved.text
+    list_institutions(api)
     allocate(api, 100_000_000)
     for seq in range(n):
         r = api.post("registry", "/v1/payee-accounts", card_account(seq), as_=FEEDER)
@@ -249,8 +298,13 @@ class Pusher(threading.Thread):
 
 
 def wait_all_counted(api: Api, timeout: float = 45.0, n: int = N) -> None:
-    """Reporting has counted every certificate and payments has reserved money for each."""
+    """Reporting has counted every certificate; none is drafted while its public notice runs; once
+    the notices are over, payments has reserved money for each."""
     eventually(lambda: api.counted() == n, api.platform, timeout, f"reporting counts {n}")
+    assert reserved_fen(api) == 0, "drafted during the public notice"
+    eventually(lambda: len(api.get("eligibility", "/v1/public/notices?limit=500").json()) == n, api.platform,
+               timeout, f"{n} approvals in notice")
+    end_notices(api)
     eventually(lambda: reserved_fen(api) == n * APPROVED_FEN, api.platform, timeout, f"payments drafts {n}")
 
 

@@ -38,6 +38,7 @@ from tests.e2e.platform_harness import (  # noqa: F401 - platform_fixture is `pl
     Timer,
     answer,
     certificate,
+    end_notices,
     eventually,
     lag_samples,
     ledger_verified,
@@ -205,6 +206,14 @@ def _id(line: str) -> str:
 
 # --- what must hold afterwards ---------------------------------------------------------------
 
+def decided(platform: Platform, total: int) -> bool:
+    """Every certificate decided, approved and in its public notice (公示), and nothing drafted yet."""
+    assert scalar(platform, "payments", "SELECT count(*) FROM disbursements") == 0, "drafted during the notice"
+    return (scalar(platform, "eligibility", "SELECT count(*) FROM notices WHERE status = 'in_notice'") >= total
+            and all(scalar(platform, s, "SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0
+                    for s in ("registry", "eligibility")))
+
+
 def caught_up(platform: Platform, total: int) -> bool:
     """Every service applied everything, judged from their own databases (the embedded broker's
     end offsets under-report, so lag alone cannot tell)."""
@@ -315,6 +324,8 @@ def run_chaos(platform: Platform, *, total: int, kills: int, name: str) -> None:
     assert chaos.done == kills and not any(w.is_alive() for w in workers)
     assert chaos.odd_exits_outside_outages() == []
     platform.wait_ready(CONSUMERS)
+    eventually(lambda: decided(platform, total), platform, 90, "every certificate approved and in notice")
+    assert end_notices(api) == total  # the notices' working days pass; the bureau's end-of-notice step
     eventually(lambda: caught_up(platform, total), platform, 90, "every service caught up (DB counts)")
     t.mark("caught up")
     assert_nothing_lost(platform, stream.ids, total)
@@ -348,6 +359,9 @@ def redecide_and_revoke_under_kills(platform: Platform, api: Api, ids: dict[int,
     platform.wait_ready(CONSUMERS)
     t.mark(f"phase two: {len(in_flight)} payments in flight, all re-decided, {len(revoked)} revoked, {kills} kills")
     eventually(lambda: redecided(platform, len(ids), len(revoked)), platform, 120, "re-decisions and reversals")
+    # The re-decided amounts are new approvals: each stands its own notice before it is payable.
+    eventually(lambda: notices_open(platform) == len(ids) - len(revoked), platform, 60, "re-decisions in notice")
+    assert end_notices(api) == len(ids) - len(revoked)
     eventually(lambda: payments_caught_up(platform), platform, 60, "payments applied every decision")
     answer(api, in_flight)  # the treasury pays: predecessors are clawed back, their successors drafted
     pay_out(api)
@@ -373,9 +387,17 @@ def redecided(platform: Platform, total: int, revoked: int) -> bool:
     return current == {"approved": total - revoked, "reversed": revoked} and everything == total
 
 
+def notices_open(platform: Platform) -> int:
+    """Current approvals whose public notice is running."""
+    return int(scalar(platform, "eligibility", "SELECT count(*) FROM notices n JOIN decisions d USING (decision_id) "
+                                               "WHERE d.current AND n.status = 'in_notice'"))
+
+
 def payments_caught_up(platform: Platform) -> bool:
-    """Payments received every decision eligibility sent, and nothing is waiting in the outboxes."""
-    sent = scalar(platform, "eligibility", "SELECT count(*) FROM outbox")
+    """Payments received every decision eligibility sent (a notice's end repeats its decision),
+    and nothing is waiting in the outboxes."""
+    sent = scalar(platform, "eligibility", "SELECT count(*) FROM outbox "
+                                           "WHERE envelope->>'type' = 'eligibility.subsidy.decided'")
     received = scalar(platform, "payments", "SELECT count(*) FROM received_decisions")
     unsent = sum(scalar(platform, s, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")
                  for s in ("registry", "eligibility", "payments"))

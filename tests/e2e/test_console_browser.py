@@ -26,6 +26,7 @@ from services.payments.main import create_app as payments_app
 from services.payments.treasury_sim import create_app as treasury_app
 from services.registry.main import create_app as registry_app
 from services.reporting.main import create_app as reporting_app
+from shared.clock import CLOCK_FILE_ENV, nantong_today, set_test_clock
 from shared.embedded import distinct_free_ports
 from tests.accounts import card_number
 from tests.conftest import ROOT
@@ -47,10 +48,12 @@ LATHE = "6-18-01-01"
 
 
 @pytest.fixture
-def platform(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+def platform(settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, str]]:
     # The registry receives the certificates in 2020, as it did (its receipt day is a test clock).
     for module in ("services.registry.group", "services.registry.bulk", "services.registry.contacts"):
         monkeypatch.setattr(f"{module}.nantong_today", lambda: dt.date(2020, 6, 10))
+    # The other services' test clock (shared/clock.py): the real day until end_notices moves it.
+    monkeypatch.setenv(CLOCK_FILE_ENV, str(tmp_path / "today"))
     names = ("registry", "eligibility", "payments", "reporting", "treasury")
     ports = dict(zip(names, distinct_free_ports(len(names)), strict=True))
     origin = f"http://127.0.0.1:{ports['reporting']}"
@@ -67,6 +70,20 @@ async def token(reg: httpx.AsyncClient, client_id: str, secret: str | None = Non
                                                 "client_secret": secret or f"{client_id}-secret"})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+async def end_notices(urls: dict[str, str], bureau: dict[str, str]) -> int:
+    """The approvals' public notices (公示) run their working days: the test clock moves to the day
+    after the last one ends, and the bureau's end-of-notice step makes them payable."""
+    async with httpx.AsyncClient(base_url=urls["eligibility"]) as eli:
+        notices = (await eli.get("/v1/public/notices")).json()
+        assert notices and all(n["ends_on"] for n in notices), notices
+        last = max(dt.date.fromisoformat(n["ends_on"]) for n in notices)
+        assert last > nantong_today()  # five working days: nothing was payable before
+        set_test_clock(os.environ[CLOCK_FILE_ENV], last + dt.timedelta(days=1))
+        ended = await eli.post("/v1/notices/end-due", headers=bureau)
+        assert ended.status_code == 200, ended.text
+        return int(ended.json()["payable"])
 
 
 async def staff(reg: httpx.AsyncClient) -> dict[str, str]:
@@ -175,6 +192,8 @@ async def test_staff_approve_a_review_and_approve_and_release_a_batch_in_the_con
     row = page.locator(f"#reviews tr[data-review='{seeded['review_id']}']")
     await row.wait_for()
     assert await page.is_hidden("#hr-section") and await page.is_visible("#signals-section")
+    # Objections to public notices (GET /v1/objections?status=open): the section shows (none open yet).
+    await page.wait_for_selector("#objections-section:not([hidden])")
     await row.locator(".review-amount").fill("600.00")
     await row.locator(".review-reason").fill("核对培训合同后核定")
     await shot(page, "1-reviewer-queue")
@@ -209,6 +228,13 @@ async def test_staff_approve_a_review_and_approve_and_release_a_batch_in_the_con
             httpx.AsyncClient(base_url=platform["payments"]) as pay, \
             httpx.AsyncClient(base_url=platform["eligibility"]) as eli:
         hr_token = await token(reg, "hr-li", secrets["hr-li"])
+        notices = (await eli.get("/v1/public/notices")).json()
+        assert len(notices) == 2 and {n["id_last4"] for n in notices} == {resident_id(801)[-4:],
+                                                                          resident_id(802)[-4:]}
+        undrafted = await pay.get("/v1/disbursements", params={"status": "reserved"}, headers=hr_token)
+        assert undrafted.json() == []  # in notice: not payable yet
+        reviewer = await token(reg, "reviewer-wang", secrets["reviewer-wang"])
+        assert await end_notices(platform, reviewer) == 2
 
         async def both_reserved() -> list[Any] | None:
             r = await pay.get("/v1/disbursements", params={"status": "reserved"}, headers=hr_token)

@@ -108,7 +108,10 @@ async def seed(settings: Any, base: str) -> None:
         disbursement("drafted", did, "reserved", 70_000, source="unemployment_insurance_surplus"),
         disbursement("changed", did, "paid", 70_000, source="unemployment_insurance_surplus"),
         disbursement("drafted", uuid.uuid4(), "reserved", 150_050, source="employment_subsidy"),
-        employed("a", "320612"), certificate("a", 3), employed("b", "320613"), certificate("b", 5)])
+        employed("a", "320612"), certificate("a", 3), employed("b", "320613"), certificate("b", 5),
+        # certificates waiting for their holders' facts (pending) and refusals: no person-times
+        *(decided(f"w-{i}", "四.4", "pending", 0, "2020-10-05") for i in range(6)),
+        *(decided(f"r-{i}", "四.4", "rejected", 0, "2020-10-05") for i in range(5))])
 
 
 async def test_the_dashboard_shows_the_numbers_the_api_returns(settings: Any, server: str) -> None:
@@ -121,6 +124,7 @@ async def test_the_dashboard_shows_the_numbers_the_api_returns(settings: Any, se
             # Three topics arrive independently: wait until every one is applied.
             money = f["totals"]["paid_fen"], f["totals"]["reserved_fen"]
             done = p["person_times"] == 3 and money == (70_000, 150_050) and r["city"]["skilled"] == 2
+            done = done and {(x["outcome"], x["count"]) for x in p["current_decisions"]} >= {("pending", 6)}
             return (p, f, r) if done else None
 
         progress, funds, ratios = await eventually(loaded)
@@ -137,6 +141,13 @@ async def test_the_dashboard_shows_the_numbers_the_api_returns(settings: Any, se
     for row in districts["districts"]:
         assert page.by_id[f"row:{row['code']}"] == f"{row['person_times']:,}", row["code"]
     assert page.by_id["row:320612"] == "2"
+    # Current decisions by outcome: pending shows as pending; 3 approvals fall under the small-cell
+    # threshold (5), and the smallest other cell with them, so the 3 cannot be derived.
+    outcomes = {r["outcome"]: r for r in progress["current_decisions"]}
+    assert (outcomes["pending"]["count"], outcomes["approved"]["suppressed"]) == (6, True)
+    pending = re.search(r'data-key="pending"><td>([^<]*)</td><td class="count">([^<]*)<', dom)
+    assert pending is not None and pending.groups() == ("待补信息（等待持证人信息）", "6")
+    assert re.search(r'data-key="approved"><td>批准</td><td class="count">不足公开阈值<', dom)
     artifacts = ROOT / "artifacts"
     artifacts.mkdir(exist_ok=True)
     shot = artifacts / "dashboard.png"

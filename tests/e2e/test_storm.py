@@ -28,6 +28,7 @@ from tests.e2e.platform_harness import (  # noqa: F401 - platform_fixture is `pl
     N,
     Timer,
     allocate,
+    end_notices,
     eventually,
     ledger_verified,
     metric,
@@ -121,6 +122,9 @@ def test_every_registry_event_delivered_three_times_shuffled_gives_the_clean_run
     eventually(lambda: scalar(platform, "eligibility", "SELECT count(*) FROM decisions WHERE current AND "
                                                        "(outcome = 'reversed' OR amount_fen = $1)",
                               SHORTAGE_FEN) == N, platform, 60, "every certificate re-decided or reversed")
+    # The shortage-rate approvals are new amounts: each stands its own public notice (公示) first.
+    wait_outbox_drained(platform, "eligibility")
+    assert end_notices(api) == N - len(revoked)
     for service in ("registry", "eligibility", "payments"):
         wait_outbox_drained(platform, service)
     events = registry_events(platform)
@@ -140,6 +144,8 @@ def test_every_registry_event_delivered_three_times_shuffled_gives_the_clean_run
         random.Random(SEED).shuffle(storm)
         asyncio.run(deliver(platform.admin_bootstrap, storm))
         t.mark(f"storm delivered: {len(storm)} messages (seed {SEED})")
+        eventually(lambda: decided_all(fresh, events), fresh, 60, "the fresh eligibility decided every event")
+        assert end_notices(fresh_api) == N - len(revoked)  # its approvals stand their notices too
         eventually(lambda: caught_up(fresh, events), fresh, 60, "the fresh services applied every event")
         stormed = snapshot(fresh)
         t.mark("fresh services caught up")
@@ -179,6 +185,15 @@ def caught_up(platform: Platform, events: list[tuple[str, str, str]]) -> bool:
     return counts(platform, events) == first
 
 
+def decided_all(platform: Platform, events: list[tuple[str, str, str]]) -> bool:
+    """Eligibility applied every registry event and published what it decided; nothing drafted is
+    left to read (payments drafts nothing while the notices run)."""
+    registry_ids = {json.loads(e[2])["event_id"] for e in events}
+    return (scalar(platform, "eligibility", "SELECT count(*) FROM inbox WHERE event_id = ANY($1::uuid[])",
+                   sorted(registry_ids)) == len(registry_ids)
+            and scalar(platform, "eligibility", "SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0)
+
+
 def counts(platform: Platform, events: list[tuple[str, str, str]]) -> tuple[int, ...] | None:
     """Each downstream consumer's inbox holds every distinct event of the topics it reads (payments
     reads the registry's too: accounts and plans), and
@@ -190,7 +205,8 @@ def counts(platform: Platform, events: list[tuple[str, str, str]]) -> tuple[int,
     decided = scalar(platform, "eligibility", "SELECT count(*) FROM outbox")
     drafted = scalar(platform, "payments", "SELECT count(*) FROM outbox")
     inbox = {s: scalar(platform, s, "SELECT count(*) FROM inbox") for s in DOWNSTREAM}
-    agree = inbox == {"eligibility": len(registry_ids), "payments": len(registry_ids) + decided,
+    # eligibility reads payments' events too (the institutions' view of payment status)
+    agree = inbox == {"eligibility": len(registry_ids) + drafted, "payments": len(registry_ids) + decided,
                       "reporting": len(registry_ids) + decided + drafted}
     return (decided, drafted, *inbox.values()) if agree else None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -55,13 +56,16 @@ def certificate(number: str = skill_number(4, 1), **over: Any) -> dict[str, Any]
 CATALOG = {"catalog_version": "test-2019", "standards": [
     {"occupation_code": LATHE, "occupation_name": "车工", "level": 4, "training_fen": 120000,
      "appraisal_fen": 20000, "valid_from": "2019-01-01"}]}
+LISTING = {"listing_version": "inst-test-2019", "entries": [
+    {"institution_code": "91350100M000100Y43", "valid_from": "2019-01-01", "credit_rating": "A",
+     "occupations": [{"occupation_code": LATHE}]}]}
 EMPLOYMENT = {"resident_id": WORKER_ID, "kind": "employment", "valid_from": "2020-02-15",
               "source": "employment_service",
               "attributes": {"employer_code": "91110000802100433B", "hire_date": "2020-02-15",
                              "contract_months": 36}}
 
 
-async def test_certificate_flows_to_a_decision_a_draft_and_the_progress_count(settings) -> None:
+async def test_certificate_flows_to_a_decision_a_notice_a_draft_and_the_progress_count(settings, monkeypatch) -> None:
     apps = [registry_app(settings), eligibility_app(settings), payments_app(settings), reporting_app(settings)]
     async with serve(apps[0]) as reg, serve(apps[1]) as eli, serve(apps[2]) as pay, serve(apps[3]) as rep:
         bureau, feeder = await auth(reg, "demo-bureau"), await auth(reg, "demo-feeder-employment_service")
@@ -69,6 +73,10 @@ async def test_certificate_flows_to_a_decision_a_draft_and_the_progress_count(se
         submitted = await reg.post("/v1/catalog/versions", json=CATALOG, headers=bureau)
         assert submitted.status_code == 202, submitted.text  # four eyes: a second officer approves
         approval = f"/v1/catalog/approvals/{submitted.json()['approval_id']}"
+        assert (await reg.post(approval, headers=await auth(reg, "demo-bureau-2"))).status_code == 201
+        listing = await reg.post("/v1/catalog/institutions", json=LISTING, headers=bureau)  # 九, 十七
+        assert listing.status_code == 202, listing.text
+        approval = f"/v1/catalog/approvals/{listing.json()['approval_id']}"
         assert (await reg.post(approval, headers=await auth(reg, "demo-bureau-2"))).status_code == 201
         assert (await reg.post("/v1/facts", json=EMPLOYMENT, headers=feeder)).status_code == 201
         await allocate(reg, pay, 10_000_000)
@@ -88,6 +96,17 @@ async def test_certificate_flows_to_a_decision_a_draft_and_the_progress_count(se
         assert "四.2" in pre_job["clauses_cited"]
         assert pre_job["explanation_zh"] and pre_job["explanation_en"]
 
+        # Public notice (公示): nothing is drafted while the approval stands its 5 working days.
+        notice = (await eli.get(f"/v1/public/notices/{pre_job['decision_id']}")).json()
+        assert notice["status"] == "in_notice" and notice["amount_fen"] == 70000
+        finance = await auth(reg, "demo-finance")
+        assert (await pay.get(f"/v1/decisions/{pre_job['decision_id']}/disbursement",
+                              headers=finance)).status_code == 404
+        after = dt.date.fromisoformat(notice["ends_on"]) + dt.timedelta(days=1)
+        monkeypatch.setattr("services.eligibility.notices.nantong_today", lambda: after)
+        ended = await eli.post("/v1/notices/end-due", headers=bureau)
+        assert ended.json()["payable"] == 1
+
         async def drafted() -> Any:
             finance = await auth(reg, "demo-finance")
             r = await pay.get(f"/v1/decisions/{pre_job['decision_id']}/disbursement", headers=finance)
@@ -102,6 +121,14 @@ async def test_certificate_flows_to_a_decision_a_draft_and_the_progress_count(se
         draft = await eventually(drafted)
         assert draft["status"] == "reserved" and draft["amount_fen"] == 70000
         assert (draft["payee_kind"], draft["payee_ref"]) == ("worker_card", created.json()["person_key"])
+
+        async def institution_sees_payment() -> Any:  # payments.events -> eligibility's institution view
+            r = await eli.get(f"/v1/institution/triggers/{cert_id}/decisions", headers=institution)
+            rows = [d for d in r.json() if d["clause"] == "四.2"] if r.status_code == 200 else []
+            return rows[0] if rows and rows[0]["payments"] else None
+
+        seen = await eventually(institution_sees_payment)
+        assert [p["status"] for p in seen["payments"]] == ["reserved"] and seen["notice"]["status"] == "ended"
 
         async def counted() -> Any:
             r = await rep.get("/v1/progress")

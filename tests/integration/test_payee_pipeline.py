@@ -6,6 +6,7 @@ never the apprentice, and the ledger verifies."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from typing import Any
 
@@ -27,8 +28,19 @@ INSTITUTION = "91350100M000100Y43"  # the demo institution
 DISTRICT = "320612"
 
 
+async def end_notices(eli: Any, bureau: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> int:
+    """The approvals' public notices (公示) run their working days (eligibility's clock moves past the
+    last one's last day), then the bureau's end-of-notice step makes them payable."""
+    notices = (await eli.get("/v1/public/notices", params={"limit": 500})).json()
+    after = max(dt.date.fromisoformat(n["ends_on"]) for n in notices) + dt.timedelta(days=1)
+    monkeypatch.setattr("services.eligibility.notices.nantong_today", lambda: after)
+    ended = await eli.post("/v1/notices/end-due", headers=bureau)
+    assert ended.status_code == 200, ended.text
+    return int(ended.json()["payable"])
+
+
 async def test_an_apprenticeship_year_is_paid_to_the_enterprises_bank_account_recorded_by_the_bureau(
-        settings) -> None:
+        settings, monkeypatch: pytest.MonkeyPatch) -> None:
     apps = [registry_app(settings), eligibility_app(settings), payments_app(settings)]
     async with serve(apps[0]) as reg, serve(apps[1]) as eli, serve(apps[2]) as pay:
         feeder, institution = await auth(reg, "demo-feeder-employment_service"), await auth(reg, "demo-institution")
@@ -62,8 +74,16 @@ async def test_an_apprenticeship_year_is_paid_to_the_enterprises_bank_account_re
             r = await pay.get(f"/v1/decisions/{d['decision_id']}/payment", headers=finance)
             return r.json() if r.status_code == 200 else None
 
-        held = await eventually(payment)
-        assert held["hold"]["reason"] == "no_payment_account" and held["disbursements"] == []
+        in_notice = await eventually(payment)  # 公示 first: held while the notice runs
+        assert in_notice["hold"]["reason"] == "in_notice" and in_notice["disbursements"] == []
+        assert await end_notices(eli, bureau, monkeypatch) == 1
+
+        async def unpaid_for_want_of_account() -> Any:
+            got = await payment()
+            return got if got and got["hold"]["reason"] == "no_payment_account" else None
+
+        held = await eventually(unpaid_for_want_of_account)
+        assert held["disbursements"] == []
         assert (held["payee_kind"], held["payee_ref"]) == ("enterprise", ENTERPRISE)
 
         account = {"payee_kind": "enterprise", "credit_code": ENTERPRISE, "account_kind": "bank_account",
@@ -111,7 +131,8 @@ async def _release(pay: Any, reg: Any, drafter: str) -> list[dict[str, str]]:
     return rows
 
 
-async def test_the_reference_payout_through_the_services_advance_112500_then_settlement_217500(settings) -> None:
+async def test_the_reference_payout_through_the_services_advance_112500_then_settlement_217500(
+        settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """REFERENCE.md's county payout: a school's apprenticeship class for an enterprise, 45 planned at
     level 3 for 2 years. The bureau records the plan in the registry; payments advances 112,500 yuan
     to the enterprise from the plan alone; 33 apprentices complete both years (registry -> eligibility
@@ -160,6 +181,13 @@ async def test_the_reference_payout_through_the_services_advance_112500_then_set
                     "kind": "apprenticeship_year_completed", "resident_id": rid, "class_id": class_id,
                     "completed_on": day, "apprenticeship_year": year})
                 assert done.status_code == 201, done.text
+
+        async def all_in_notice() -> Any:
+            r = await pay.get("/v1/holds", params={"reason": "in_notice"}, headers=hr)
+            return r.json() if r.status_code == 200 and len(r.json()) == 66 else None
+
+        await eventually(all_in_notice, timeout=120)  # the completers' approvals stand their notices first
+        assert await end_notices(eli, bureau, monkeypatch) == 66
 
         async def all_held() -> Any:
             r = await pay.get("/v1/holds", params={"reason": "awaiting_plan_settlement"}, headers=hr)

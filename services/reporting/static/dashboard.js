@@ -130,6 +130,7 @@ function renderProgress(doc, p) {
   // The API keeps the flat T1 total in `person_times` and the breakdown beside it.
   const detail = p.person_times_detail || p.person_times;
   renderBreakdowns(doc, detail);
+  renderOutcomes(doc, p.current_decisions);
   // The axis is the plan's (to 2021Q4); what was recorded after the plan is named beneath it.
   const q = detail.by_quarter.filter((r) => r.in_plan !== false);
   const later = detail.by_quarter.filter((r) => r.in_plan === false);
@@ -147,6 +148,16 @@ function breakdownRowHtml(key, r) {
   const small = r.suppressed ? "不足公开阈值" : null;
   return `<tr data-key="${escapeXml(r[key])}"><td>${escapeXml(r[key])}</td>` +
     `<td class="count">${small || formatInt(r.count)}</td><td class="amount">${small || formatYuan(r.amount_fen)}</td></tr>`;
+}
+
+// Outcomes as the decision API names them; pending: the holder's facts are still awaited.
+const OUTCOMES = { approved: "批准", rejected: "不予补贴", needs_review: "待复核", pending: "待补信息（等待持证人信息）",
+  reversed: "撤销" };
+
+function renderOutcomes(doc, rows) {
+  doc.querySelector("#by-outcome tbody").innerHTML = (rows || []).map((r) =>
+    `<tr data-key="${escapeXml(r.outcome)}"><td>${escapeXml(OUTCOMES[r.outcome] || r.outcome)}</td>` +
+    `<td class="count">${r.suppressed ? "不足公开阈值" : formatInt(r.count)}</td></tr>`).join("");
 }
 
 function renderBreakdowns(doc, detail) {

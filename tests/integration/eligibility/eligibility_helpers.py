@@ -23,6 +23,8 @@ from shared.events import (
     CertificateIssuedV2,
     CertificateRevokedV1,
     Envelope,
+    InstitutionCatalogEntryPublishedV1,
+    ListedOccupation,
     PersonFactRecordedV1,
     TrainingClassRecordedV2,
     derived_event_id,
@@ -64,8 +66,26 @@ async def eventually(probe: Callable[[], Awaitable[Any]], timeout: float = 30.0)
         await asyncio.sleep(0.05)
 
 
+CATALOGUED: set[str] = set()  # occupations the test Catalog carries: the institution is listed for them
+
+
+def institution_listing(codes: set[str]) -> Envelope:
+    """The catalogue of training and evaluation institutions (九, 十七): the test institution, for
+    every occupation the test Catalog has carried so far (a later entry replaces the earlier one)."""
+    version = f"t-inst-{uuid.uuid4().hex[:8]}"
+    p = InstitutionCatalogEntryPublishedV1(
+        listing_version=version, institution_code=INSTITUTION, valid_from=dt.date(2019, 1, 1), credit_rating="A",
+        occupations=[ListedOccupation(code=c) for c in sorted(codes)], published_at=dt.datetime.now(dt.UTC))
+    return env(p, "catalog", version)
+
+
 async def publish(settings: Settings, envelopes: Sequence[Envelope]) -> None:
-    """What the registry's relay does: one message per envelope, keyed by its key."""
+    """What the registry's relay does: one message per envelope, keyed by its key. A Catalog line
+    for a new occupation comes with the institution catalogued for it, as the bureau publishes."""
+    lines = {e.payload["occupation_code"] for e in envelopes if e.type == CatalogStandardPublishedV2.TYPE}
+    if lines:  # each test has its own database: list again whenever a Catalog line is published
+        CATALOGUED.update(lines)
+        envelopes = [*envelopes, institution_listing(CATALOGUED)]
     producer: AIOKafkaProducer = make_producer(settings.kafka_bootstrap_servers or "")
     await producer.start()
     try:

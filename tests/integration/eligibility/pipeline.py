@@ -58,6 +58,7 @@ class Pipeline:
     eli: httpx.AsyncClient
     received: dict[str, dt.date]
     tokens: dict[str, dict[str, str]] = field(default_factory=dict)
+    listed: set[tuple[str, str]] = field(default_factory=set)  # (code, edition) INSTITUTION is catalogued for
 
     async def auth(self, client_id: str) -> dict[str, str]:
         if client_id not in self.tokens:
@@ -102,6 +103,23 @@ class Pipeline:
         row = {"occupation_code": code, "occupation_edition": edition, "occupation_name": "示例工种", "level": level,
                "training_fen": training, "appraisal_fen": appraisal, "valid_from": valid_from}
         await self.publish("/v1/catalog/versions", json={"catalog_version": version, "standards": [row]})
+        if (code, edition) not in self.listed:  # the demo institution trains every occupation it is given
+            self.listed.add((code, edition))
+            await self.list_institution(f"{version}-inst", INSTITUTION, sorted(self.listed))
+
+    async def list_institution(self, version: str, institution: str, occupations: list[tuple[str, str]],
+                               valid_from: str = "2019-01-01", levels: list[int] | None = None, **entry: Any) -> None:
+        """The bureau's catalogue of training and evaluation institutions (九, 十七): one entry."""
+        body = {"listing_version": version, "entries": [{
+            "institution_code": institution, "valid_from": valid_from,
+            "occupations": [{"occupation_code": c, "edition": e, "levels": levels or []} for c, e in occupations]}
+            | entry]}
+        # With the pipeline's cached tokens (the registry limits token requests): submit, approve.
+        submitted = await self.reg.post("/v1/catalog/institutions", json=body, headers=await self.auth("demo-bureau"))
+        assert submitted.status_code == 202, submitted.text
+        approved = await self.reg.post(f"/v1/catalog/approvals/{submitted.json()['approval_id']}",
+                                       headers=await self.auth("demo-bureau-2"))
+        assert approved.status_code == 201, approved.text
 
     async def shortage(self, version: str, year: int, *codes: str) -> None:
         rows = "".join(f"{c},2015,示例工种\n" for c in codes)

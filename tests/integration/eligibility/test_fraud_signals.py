@@ -158,6 +158,21 @@ async def test_signals_count_on_metrics_and_a_reviewers_resolution_moves_the_cre
     after = await rating(pipeline)
     assert after["confirmed_signals"] == rating_before["confirmed_signals"] + 1
     assert after["score"] == rating_before["score"] - 20 + 5  # one open signal (-5) became confirmed (-20)
+    # 十七: the rating its signals give is shown in the public catalogue (no token, no signal shown).
+    await pipeline.list_institution("fraud-inst-1", INSTITUTION, sorted(pipeline.listed | {("6-18-01-01", "2015")}),
+                                    credit_rating="B")  # what it was listed for, now rated B by the bureau
+
+    async def listed() -> Any:
+        r = await pipeline.eli.get("/v1/public/institutions", params={"institution_code": INSTITUTION,
+                                                                     "on": "2020-06-01"})
+        assert r.status_code == 200, r.text
+        return r if r.json()["institutions"] and r.json()["institutions"][0]["listing_version"] == "fraud-inst-1" \
+            else None
+
+    public = await eventually(listed)
+    [entry] = public.json()["institutions"]
+    assert (entry["signal_rating"], entry["signal_score"]) == (after["rating"], after["score"])
+    assert entry["listed_rating"] == "B" and "evidence" not in public.text  # the bureau's, beside the signals'
     audit = await pipeline.eli.get("/v1/audit", params={"limit": 1000}, headers=await pipeline.auth("demo-auditor"))
     assert any(e["action"] == "POST /v1/fraud-signals/{signal_id}/resolution" and e["actor"] == "demo-bureau"
                for e in audit.json()), audit.text[:500]

@@ -57,8 +57,9 @@ async def test_safety_and_entrepreneurship_certificates_carry_what_identifies_th
         lathe = await reg.post("/v1/certificates", json=certificate(3) | {"operation_item": "1.2"}, headers=inst)
         assert lathe.status_code == 422 and lathe.json()["errors"][0]["field"] == "operation_item"
         issued = await payloads(reg, "registry.certificate.issued")
-        assert {p["_v"] for p in issued} == {2}
+        assert {p["_v"] for p in issued} == {3}
         assert issued[0]["operation_category"] == "1" and issued[0]["operation_item"] == "1.2"
+        assert (issued[0]["holder_id_last4"], issued[0]["holder_name_masked"]) == (resident_id(1)[-4:], None)
         assert issued[0]["received_on"] == nantong_today().isoformat()
         assert sorted(p["project_type"] for p in issued[1:]) == sorted(
             ["syb", "simulation", "online_entrepreneurship", "entrepreneur_upgrade"])
@@ -154,3 +155,19 @@ async def test_catalog_and_list_versions_carry_publication_time_and_the_latest_p
         assert {p["_v"] for p in lines} == {2} and lines[0]["published_at"] < lines[1]["published_at"]
         lists = await payloads(reg, "registry.catalog.shortage_list_published")
         assert lists[-1]["occupations"] == [{"code": "6-18-02-04", "edition": "2015"}]
+
+
+async def test_the_holders_name_is_kept_only_in_its_masked_public_notice_form(settings) -> None:
+    async with serve(create_app(settings)) as reg:
+        inst = await auth(reg, "demo-institution")
+        bad = await reg.post("/v1/certificates", json=certificate(7) | {"holder_name": "Robert'); DROP"}, headers=inst)
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "holder_name"
+        ok = await reg.post("/v1/certificates", json=certificate(7) | {"holder_name": "欧阳明月"}, headers=inst)
+        assert ok.status_code == 201, ok.text
+        (issued,) = await payloads(reg, "registry.certificate.issued")
+        assert (issued["holder_name_masked"], issued["holder_id_last4"]) == ("欧***", resident_id(7)[-4:])
+        runtime = reg._transport.app.state.runtime  # type: ignore[attr-defined]
+        async with runtime.maker() as s:
+            dumped = await s.scalar(text("SELECT string_agg(t::text, '') FROM (SELECT c::text AS t FROM "
+                                            "certificates c UNION ALL SELECT o::text FROM outbox o) x"))
+        assert "明月" not in dumped and "欧***" in dumped

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.eligibility import facts as f
-from services.eligibility.catalog import CatalogLine, EditionMap, YearList, catalog_view
+from services.eligibility.catalog import CatalogLine, EditionMap, Listing, YearList, catalog_view
 from services.eligibility.domain import Decision, PriorApprovals, decide_certificate
 from services.eligibility.params import ParameterSet, default_parameters
 
@@ -50,12 +50,16 @@ def year_list(version: str, *codes: str) -> YearList:
     return YearList(version, frozenset(codes), PUBLISHED)
 
 
+# The catalogue of training and evaluation institutions (九, 十七): the test institution, every level.
+LISTED = [(INSTITUTION, Listing("inst-2019.1", frozenset({(LATHE, None), (WELDER, None), (ABILITY, None)}),
+                                D(2019, 1, 1), None, PUBLISHED, "A"))]
 CATALOG = catalog_view(
     _lines(LATHE) + _lines(WELDER) + [CatalogLine(ABILITY, None, 80000, 0, D(2019, 1, 1), None, "example-2019.1",
                                                   "2015", PUBLISHED)],
     [("market", 2020, year_list("shortage-2020.1", LATHE)), ("market", 2021, year_list("shortage-2021.1", LATHE)),
      ("provincial_high_skill", 2020, year_list("provincial-2020.1", WELDER))],
     EditionMap({}, "none"),
+    LISTED,
 )
 
 
@@ -72,7 +76,7 @@ def cert(**kw: Any) -> f.CertificateFacts:
     level = kw.get("level", 4)
     base: dict[str, Any] = dict(certificate_id=cert_id("c1"), number=skill_number(level), kind=f.SKILL_LEVEL,
                                 occupation_code=WELDER, level=4, issue_date=D(2020, 6, 1),
-                                received_on=D(2020, 7, 1))
+                                received_on=D(2020, 7, 1), issuer_code=INSTITUTION)
     base.update(kw)
     return f.CertificateFacts(**base)
 

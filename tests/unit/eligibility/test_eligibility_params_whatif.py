@@ -26,6 +26,12 @@ parameters:
   - key: plan.period_to
     type: date
     values: [{value: 2021-12-31, valid_from: 2019-01-01, valid_to: null, version: v1}]
+  - key: notice.working_days
+    type: int
+    values: [{value: 5, valid_from: 2019-01-01, valid_to: null, version: v1}]
+  - key: waiting.facts_days
+    type: int
+    values: [{value: 30, valid_from: 2019-01-01, valid_to: null, version: v1}]
   - key: 四.4.shortage_uplift
     type: share
     values:

@@ -94,3 +94,16 @@ def test_a_plans_class_decision_paying_its_institution_waits_for_the_settlement(
     revoked = decide(view(claim, d(2, -500_000, "reversed", supersedes=1), accounts=frozenset({inst}),
                           plans=settled, plan_items=frozenset({claim.decision_id})))
     assert revoked.reverse_items == [claim.decision_id]
+
+
+def test_an_approval_in_its_public_notice_is_held_in_notice_and_its_superseded_predecessor_is_undone() -> None:
+    old = d(1, amount=70_000)
+    newer = Claim(uuid.UUID(int=2), "四.2", "approved", 90_000, "worker", PK, uuid.UUID(int=1), in_notice=True)
+    plan = decide(view(old, newer, money_=(money(1, State.RESERVED),)))
+    assert plan.draft == [] and plan.hold == {uuid.UUID(int=2): HoldReason.IN_NOTICE}
+    assert plan.cancel == [uuid.UUID(int=1001)]  # what the successor supersedes is undone at once
+
+
+def test_a_notice_that_ended_makes_the_approval_draftable() -> None:
+    ended = Claim(uuid.UUID(int=3), "四.2", "approved", 70_000, "worker", PK, in_notice=False)
+    assert [x.claim.decision_id for x in decide(view(ended)).draft] == [uuid.UUID(int=3)]

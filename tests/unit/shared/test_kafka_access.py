@@ -77,7 +77,7 @@ def test_each_principal_writes_only_its_own_topic_and_reads_only_what_it_consume
     reads = {s: {a[4] for a in acls[s] if a[1] == "READ" and a[2] == "TOPIC"} for s in SERVICES}
     assert writes == {s: {f"t1.{s}.events"} for s in SERVICES}
     assert reads == {"registry": {"t1.reporting.events"},  # reporting's audit checkpoints only
-                     "eligibility": {"t1.registry.events"},
+                     "eligibility": {"t1.registry.events", "t1.payments.events"},
                      "payments": {"t1.eligibility.events", "t1.registry.events"},  # + payee accounts, plans
                      "reporting": {"t1.registry.events", "t1.eligibility.events", "t1.payments.events"}}
     assert ("User:skillsub-payments", "READ", "GROUP", "LITERAL", "t1.skillsub-payments") in acls["payments"]
