@@ -53,6 +53,7 @@ from services.registry.people import (
 )
 from services.registry.schemas import CertificateCreate, FactCreate, PersonCreate
 from services.registry.store import certificates, facts
+from shared.audit import add_detail
 from shared.auth import AuthPrincipal
 from shared.clock import nantong_today
 from shared.events import CertificateIssuedV2, PersonFactRecordedV1, derived_event_id, new_envelope
@@ -72,7 +73,7 @@ class LineResult(NamedTuple):
     """One line's outcome (an immutable value; a NamedTuple because bulk files make millions)."""
 
     line: int
-    status: str  # created | unchanged | error
+    status: str  # created | unchanged | error; people: accepted | error (no existence oracle)
     field: str | None = None
     reason: str | None = None
     id: str | None = None
@@ -216,8 +217,17 @@ async def _write_people(session: AsyncSession, runtime: Runtime, batch: PeopleBa
     # Envelopes are built here, in a thread: shipping models back from the worker process cost
     # more in pickling than building them (bench/registry_bulk_bench.py).
     await runtime.emit(session, await asyncio.to_thread(person_envelopes, inserted))
+    results = _people_results(entries)
+    _audit_counts(session, lines=len(results), refused=sum(r.status == "error" for r in results),
+                  registered=len(inserted), already_registered=len(batch) - len(inserted))
     await _commit(session)
-    return _people_results(entries, [r[0] for r in inserted])
+    return results
+
+
+def _audit_counts(session: AsyncSession, **counts: int) -> None:
+    """The chunk's audit entry (read by auditors through GET /v1/audit) keeps what the caller is
+    not told: how many of its people were new and how many already registered."""
+    add_detail(session, bulk_people=counts)
 
 
 def _person_check(p: AuthPrincipal) -> Callable[[str], tuple[ParsedId, str | None]]:
@@ -280,18 +290,10 @@ def prepare_people(chunk: Chunk, p: AuthPrincipal, pii_key: bytes
     return batch, entries
 
 
-def _people_results(entries: list[Entry | LineResult], inserted: list[str]) -> list[LineResult]:
-    new, out = set(inserted), []
-    for e in entries:
-        if isinstance(e, LineResult):
-            out.append(e)
-            continue
-        number, key = e
-        # The first line carrying a new person created it; a repeat in the same file is unchanged.
-        status = "created" if key in new else "unchanged"
-        new.discard(key)
-        out.append(LineResult(number, status, id=key))
-    return out
+def _people_results(entries: list[Entry | LineResult]) -> list[LineResult]:
+    """Every good line is "accepted", new person or not (issue 14: like POST /v1/people, the bulk
+    answer must not tell a caller who is on the register; the audit entry keeps the counts)."""
+    return [e if isinstance(e, LineResult) else LineResult(e[0], "accepted", id=e[1]) for e in entries]
 
 
 # --- facts ----------------------------------------------------------------------------------
