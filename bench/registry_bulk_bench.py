@@ -33,7 +33,7 @@ from services.registry.store import plumbing
 from shared.auth import AuthPrincipal
 from shared.db import ensure_database, make_engine, make_sessionmaker, migrate
 from shared.ids import parse_resident_id, resident_id_check_char
-from shared.outbox import add_events
+from shared.outbox import add_events, add_staged
 from shared.pii import encrypt_pii, load_pii_key, lookup_hash
 from shared.settings import DEV_PII_KEY, normalise_async_url, with_database
 
@@ -48,13 +48,16 @@ def person_id(i: int) -> str:
 
 
 class BenchRuntime:
-    """Just what the bulk handlers use: the PII key and `emit` into the outbox."""
+    """Just what the bulk handlers use: the PII key and `emit` / `emit_staged` into the outbox."""
 
     def __init__(self) -> None:
         self.state: dict[str, Any] = {"pii_key": load_pii_key(DEV_PII_KEY)}
 
     async def emit(self, session: Any, envelopes: Any) -> None:
         await add_events(session, plumbing.outbox, envelopes)
+
+    async def emit_staged(self, session: Any, rows: Any) -> None:
+        await add_staged(session, plumbing.outbox, rows)
 
 
 def copy_rows(ids: list[str], key: bytes) -> list[tuple[Any, ...]]:

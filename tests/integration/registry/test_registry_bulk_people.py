@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from services.registry.bulk import LineResult, render
+from services.registry.bulk_checks import fast_resident_id
 from services.registry.main import create_app
-from services.registry.people import fast_resident_id
 from shared.events import Envelope, PersonRegisteredV1, derived_event_id
 from shared.ids import InvalidResidentId, parse_resident_id, resident_id_check_char
 from shared.pii import decrypt_pii
