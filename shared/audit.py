@@ -41,7 +41,7 @@ MIN_RETENTION_DAYS = 180
 KEYED = "hmac-sha256"
 LEGACY = "sha256"  # entries written before the chain was keyed (a0004): allowed only as a prefix
 CHECKPOINT_SUFFIX = ".audit.checkpointed"
-_LOCK = 7337002
+APPEND_LOCK = _LOCK = 7337002  # the advisory lock every append takes before it reads the chain's head
 
 metadata = sa.MetaData()
 audit_log = sa.Table(

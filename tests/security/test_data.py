@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+from shared.audit import APPEND_LOCK
 from shared.ids import resident_id_check_char
 from shared.platform import Platform
 from tests.security.conftest import SERVICES, bearer, cli, token
@@ -121,6 +122,9 @@ async def test_a_chain_rewritten_without_the_key_is_found(platform: Platform) ->
         # the rows are rewritten (a background audit write) would otherwise link to an old hash and
         # show as a broken link instead of the rewrite this test is about.
         async with reg.transaction():
+            # ...and the appenders' advisory lock: an append reads the head before it inserts, and a
+            # head read before the table lock would link its entry to the old hash.
+            await reg.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
             await reg.execute("LOCK TABLE audit_log IN EXCLUSIVE MODE")
             await reg.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
             rows = await reg.fetch("SELECT * FROM audit_log ORDER BY seq")
