@@ -52,7 +52,7 @@ def synthetic_person(i: int, rng: random.Random, issue: dt.date) -> f.PersonFact
     employed = rng.random() < 0.65
     hire = issue - dt.timedelta(days=rng.randrange(30, 2000))
     return f.PersonFacts(
-        person_id=f"p{i}", as_of=issue, employed=employed, employer_id=f"e{i % 5000}",
+        person_id=f"p{i}", as_of=issue, employed=employed, employer_id=f"e{i % 5000}", employer_in_nantong=employed,
         hire_date=hire if employed else None, contract_months=rng.choice([6, 12, 36, None]),
         ui_contribution_months=rng.randrange(0, 60) if employed else 0,
         pension_contribution_months=rng.randrange(0, 60), pension_insured_in_nantong=employed,
