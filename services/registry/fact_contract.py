@@ -68,7 +68,8 @@ def _is_relation(v: Any) -> bool:
 Check = Callable[[Any], bool]
 _DESCRIBE: Mapping[Check, str] = {
     _is_int: "a whole number >= 0", _is_bool: "true or false", _is_text: "text of 1-64 characters",
-    _is_date: "an ISO date", _is_division: "a six-digit division code (GB/T 2260)", _is_severity: "mild, moderate or severe",
+    _is_date: "an ISO date", _is_division: "a six-digit division code (GB/T 2260)",
+    _is_severity: "mild, moderate or severe",
     _is_resident_id: "a GB 11643 resident ID with its check character",
     _is_study_mode: f"one of {', '.join(STUDY_MODES)}", _is_education_level: f"one of {', '.join(EDUCATION_LEVELS)}",
     _is_relation: f"one of {', '.join(RELATIONS)}",

@@ -147,7 +147,8 @@ def test_a_certificate_whose_issuer_says_nothing_of_its_place_is_refused(extra: 
 
 
 @pytest.mark.parametrize("kind,attrs,field", [
-    (FactKind.EMPLOYMENT, {"employer_code": "320612-0001", "hire_date": "2020-01-01"}, "attributes.employer_in_nantong"),
+    (FactKind.EMPLOYMENT, {"employer_code": "320612-0001", "hire_date": "2020-01-01"},
+     "attributes.employer_in_nantong"),
     (FactKind.EMPLOYMENT, {"employer_code": BEIJING, "hire_date": "2020-01-01", "employer_in_nantong": True},
      "attributes.employer_in_nantong"),
     (FactKind.PENSION_INSURANCE_MONTHS, {"months": 24}, "attributes.insured_region"),
