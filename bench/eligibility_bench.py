@@ -43,7 +43,7 @@ KINDS = ([f.SKILL_LEVEL] * 5 + [f.VOCATIONAL_QUALIFICATION] * 2 + [f.SPECIAL_ABI
          f.TRAINING_COMPLETION, f.SPECIAL_OPERATIONS, f.SPECIAL_EQUIPMENT, f.SAFETY_MANAGEMENT,
          f.ENTREPRENEURSHIP, f.DEGREE])
 TRAININGS = [None, None, None, f.PRE_JOB, f.ON_THE_JOB, f.JOB_TRANSFER]
-CLASSES = [f.TrainingClass(f"class-{k}", kind, "91350100M000100Y43", START, START + dt.timedelta(days=60),
+CLASSES = [f.TrainingClass(f"class-{k}", kind, "52320613MJ0000003P", START, START + dt.timedelta(days=60),
                            required_hours=Decimal(80))
            for k, kind in enumerate(["unemployed", "on_the_job", "pre_job"])]
 

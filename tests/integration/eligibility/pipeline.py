@@ -26,8 +26,8 @@ from shared.settings import SERVICES, Settings, normalise_async_url
 from tests.conftest import TEST_BROKER, serve
 from tests.integration.registry.registry_helpers import publish
 
-INSTITUTION = "91350100M000100Y43"  # the demo institution: trains, evaluates, runs classes
-EMPLOYER = "91110000802100433B"
+INSTITUTION = "52320613MJ0000003P"  # the demo institution: trains, evaluates, runs classes
+EMPLOYER = "91320612MA1N00001G"
 FEEDERS = {"employment": "employment_service", "registered_unemployment": "employment_service",
            "employment_difficulty": "employment_service", "unemployment_insurance_months": "social_insurance",
            "pension_insurance_months": "social_insurance", "monthly_pension_entitlement": "social_insurance",
