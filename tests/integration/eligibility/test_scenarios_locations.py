@@ -20,16 +20,6 @@ SAFETY = {"kind": "special_operations", "occupation_code": None, "level": None, 
           "operation_item": "1.2"}
 
 
-async def institution(p: Pipeline, name: str, code: str) -> dict[str, str]:
-    """Another institution's own client (institutions push only their own certificates)."""
-    made = await p.post("/v1/clients", {"client_id": name, "role": "institution", "institution_id": code},
-                        "demo-security-admin", expect=(201,))
-    r = await p.reg.post("/v1/oauth/token", data={"grant_type": "client_credentials", "client_id": name,
-                                                 "client_secret": made["client_secret"]})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-
 async def degree_holder(p: Pipeline, seq: int, number: str) -> str:
     """A part-time associate degree in 2020 with the education feeder's record; the rest is the test's."""
     rid = resident_id(seq)
@@ -45,7 +35,7 @@ async def degree(p: Pipeline, rid: str, number: str) -> str:
 async def test_13_2_a_special_operations_certificate_issued_outside_nantong_is_refused_citing_the_clause(
         pipeline: Pipeline) -> None:
     rid = resident_id(601)
-    fuzhou = await institution(pipeline, "fuzhou-safety-school", FUZHOU_INSTITUTION)
+    fuzhou = await pipeline.institution_client("fuzhou-safety-school", FUZHOU_INSTITUTION)
     body = {"number": "TZ-3501-2020-000601", "resident_id": rid, "issue_date": "2020-05-20",
             "issuer_code": FUZHOU_INSTITUTION, **SAFETY}
     pipeline.received["today"] = dt.date(2020, 6, 10)
@@ -62,7 +52,7 @@ async def test_13_2_a_special_operations_certificate_issued_outside_nantong_is_r
 
 async def test_13_2_an_issuer_claiming_nantong_against_its_credit_code_is_refused_naming_the_field(
         pipeline: Pipeline) -> None:
-    fuzhou = await institution(pipeline, "fuzhou-claims-nantong", FUZHOU_INSTITUTION)
+    fuzhou = await pipeline.institution_client("fuzhou-claims-nantong", FUZHOU_INSTITUTION)
     body = {"number": "TZ-3501-2020-000602", "resident_id": resident_id(602), "issue_date": "2020-05-20",
             "issuer_code": FUZHOU_INSTITUTION, "issued_in_nantong": True, **SAFETY}
     r = await pipeline.reg.post("/v1/certificates", json=body, headers=fuzhou)
