@@ -48,7 +48,7 @@ def skill_number(level: int, seq: int) -> str:
 def certificate(number: str = skill_number(4, 1), **over: Any) -> dict[str, Any]:
     body = {"number": number, "kind": "skill_level", "resident_id": WORKER_ID,
             "occupation_code": LATHE, "level": 4, "issue_date": "2020-05-20",
-            "issuer_code": "91350100M000100Y43", "issued_in_nantong": True, "district": "320612",
+            "issuer_code": "52320613MJ0000003P", "district": "320612",
             "training_kind": "pre_job", "training_start_date": "2020-03-01"}
     return body | over
 
@@ -57,11 +57,11 @@ CATALOG = {"catalog_version": "test-2019", "standards": [
     {"occupation_code": LATHE, "occupation_name": "车工", "level": 4, "training_fen": 120000,
      "appraisal_fen": 20000, "valid_from": "2019-01-01"}]}
 LISTING = {"listing_version": "inst-test-2019", "entries": [
-    {"institution_code": "91350100M000100Y43", "valid_from": "2019-01-01", "credit_rating": "A",
+    {"institution_code": "52320613MJ0000003P", "valid_from": "2019-01-01", "credit_rating": "A",
      "occupations": [{"occupation_code": LATHE}]}]}
 EMPLOYMENT = {"resident_id": WORKER_ID, "kind": "employment", "valid_from": "2020-02-15",
               "source": "employment_service",
-              "attributes": {"employer_code": "91110000802100433B", "hire_date": "2020-02-15",
+              "attributes": {"employer_code": "91320612MA1N00001G", "hire_date": "2020-02-15",
                              "contract_months": 36}}
 
 

@@ -56,7 +56,7 @@ async def test_an_approval_on_2020_09_30_is_published_masked_and_payable_after_n
     notice = (await pipeline.eli.get(f"/v1/public/notices/{d['decision_id']}")).json()  # no token needed
     assert (notice["published_on"], notice["ends_on"], notice["working_days"]) == ("2020-09-30", "2020-10-14", 5)
     assert (notice["name_masked"], notice["id_last4"], notice["amount_fen"]) == ("张**", rid[-4:], STD // 2)
-    assert (notice["occupation_code"], notice["level"], notice["institution_code"]) == (MILL, 4, "91350100M000100Y43")
+    assert (notice["occupation_code"], notice["level"], notice["institution_code"]) == (MILL, 4, "52320613MJ0000003P")
     assert rid not in str(notice) and "person_key" not in notice and "三丰" not in str(notice)
     clock["today"] = dt.date(2020, 10, 14)  # the period's last working day: still in notice
     listed = (await pipeline.eli.get("/v1/public/notices", params={"limit": 500})).json()

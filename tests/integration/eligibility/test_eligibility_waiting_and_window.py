@@ -68,7 +68,7 @@ async def test_only_the_bureau_imports_earlier_years_with_their_original_receipt
     await pipeline.employed(rid, hire="2018-01-01")
     await pipeline.fact(rid, "unemployment_insurance_months", "2019-01-01", months=18)
     line = {"number": skill_number(4, 962), "kind": "skill_level", "resident_id": rid, "occupation_code": MILL,
-            "level": 4, "issue_date": "2019-03-01", "issuer_code": "91350100M000100Y43", "district": "320612",
+            "level": 4, "issue_date": "2019-03-01", "issuer_code": "52320613MJ0000003P", "district": "320612",
             "received_on": "2019-04-01"}
     body = (json.dumps(line) + "\n").encode()
     ndjson = {"content-type": "application/x-ndjson"}
