@@ -40,9 +40,6 @@ class PersonTimes:
         cell = self.cells.get((unit, year, quarter))
         return bool(cell and cell["suppressed"])
 
-    def units(self) -> set[str]:
-        return {u for (u, _, _) in self.cells if u != ALL}
-
 
 def person_times_of(tally: ProgressTally, units_on: date, k: int) -> PersonTimes:
     """The table of a tally, districts rolled into the units valid on `units_on` (as by_district)."""
@@ -101,19 +98,20 @@ def public_unit_rows(rows: list[dict[str, Any]], table: PersonTimes, fields: Ite
 
 
 def public_trend(trend: Mapping[str, Any], table: PersonTimes) -> dict[str, Any]:
-    """Each unit's cumulative line up to its first hidden quarter. A line whose unit the table
-    does not hold (trend units differ from the table's on an old as-of day) stops at its first
-    non-zero quarter: nothing of it is checked, so nothing of it is shown."""
+    """Each unit's cumulative line up to its first hidden quarter. A line whose steps are not the
+    table's cells of its unit (trend units are today's, the table's those of the as-of day) stops at
+    its first non-zero quarter: nothing of it was checked, so nothing of it is shown."""
     quarters: list[str] = trend["quarters"]
-    known = table.units()
     series = []
     for s in trend["series"]:
-        points: list[int | None] = s["cumulative"]
-        if s["code"] in known:
-            flags = [table.hidden(s["code"], q[:4], q) for q in quarters]
-        else:
-            flags = [(p or 0) != (points[i - 1] if i else 0) for i, p in enumerate(points)]
-        shown = running_until_hidden(points, flags)
+        points: list[int] = s["cumulative"]
+        steps = [p - (points[i - 1] if i else 0) for i, p in enumerate(points)]
+        cells = [table.cells.get((s["code"], q[:4], q)) for q in quarters]
+        if all((c["suppressed"] or c["count"] == n) if c else n == 0 for c, n in zip(cells, steps, strict=True)):
+            flags = [bool(c and c["suppressed"]) for c in cells]
+        else:  # the line sums other districts than the table's unit (merged units, an old as-of day)
+            flags = [n != 0 for n in steps]
+        shown = running_until_hidden(list(points), flags)
         series.append(s | {"cumulative": shown, "suppressed": None in shown})
     return dict(trend) | {"series": series}
 

@@ -112,3 +112,15 @@ def test_the_public_report_hides_a_small_district_and_the_cells_that_would_give_
     assert exact[QIDONG][2] == 2  # the issued figures themselves stay exact (bureau, auditors)
     assert "小单元格" in render_csv(public).decode("utf-8-sig")
     assert "小单元格" not in render_csv(figures).decode("utf-8-sig")
+
+
+def test_a_trend_line_of_merged_units_shows_nothing_the_table_did_not_check() -> None:
+    # Before the July 2020 merges, 港闸 (320611) is its own unit in the table, but the trend line is
+    # today's 崇川 (320613), which sums it with the old 崇川 (320602).
+    as_of = date(2020, 6, 30)
+    records = approvals("320611", date(2019, 5, 1), 7) + approvals("320602", date(2019, 5, 1), 2)
+    tally = progress_tally(records, TARGETS, as_of)
+    view = district_view(tally, fund_tally([], as_of), RatioCounters(), {}, as_of=as_of, special_counts=False)
+    trend = public_trend(view["trend"], person_times_of(tally, as_of, K))
+    line = next(s["cumulative"] for s in trend["series"] if s["code"] == "320613")
+    assert line[:QUARTERS.index("2019Q2")] == [0] and line[QUARTERS.index("2019Q2"):] == [None] * 5
