@@ -25,7 +25,7 @@ from shared.app import RuntimeDep, SessionDep
 from shared.auth import AuthPrincipal, CredentialsDep, get_principal, require_roles
 from shared.disclosure import min_cell_on
 from shared.places import UnknownPlace, default_places
-from shared.problems import Problem
+from shared.problems import Problem, problem_responses
 
 router = APIRouter(prefix="/v1", tags=["reporting"])
 pages = APIRouter(tags=["dashboard"])
@@ -180,7 +180,8 @@ async def report_reader(request: Request, credentials: CredentialsDep) -> AuthPr
 @router.get("/reports/{name}", summary="An issued report: {id}.csv | {id}.xlsx | {id}.html | {id}",
             description="Without a bureau or auditor token, the public form: person-time cells below "
                         "the small-cell threshold in force on the cut-off day, and the cells that "
-                        "would give them away, are printed as * (docs/small-cells.md).")
+                        "would give them away, are printed as * (docs/small-cells.md).",
+            responses=problem_responses(401))
 async def get_report(name: str, session: SessionDep,
                      reader: Annotated[AuthPrincipal | None, Depends(report_reader)]) -> Response:
     stem, _, fmt = name.partition(".")
