@@ -70,6 +70,8 @@ def test_public_districts_and_trend_hide_a_small_district_that_no_total_recomput
     assert (QIDONG, quarters[now]) not in known and (TONGZHOU, quarters[now]) not in known
     assert all(v == 0 or v >= 5 for v in known.values()), known
     ratios = httpx.get(f"{base}/v1/ratios", timeout=30).json()
+    skill = {r["code"]: r for r in ratios["districts"]}
+    assert ratios["city"]["skilled"] == 8 and skill[QIDONG]["skilled"] is None  # the holders: 6 and 2
     assert all(
         r[c] is None or r[c] == 0 or r[c] >= 5 for r in ratios["districts"] for c in ("skilled", "high_skilled"))
 
