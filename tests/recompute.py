@@ -102,3 +102,13 @@ def districts_equations(districts: dict, quarters: Iterable[str]) -> list[Equati
             if point is not None:
                 eqs.append((frozenset((s["code"], q) for q in quarters if q <= label), point))
     return eqs
+
+
+def funds_equations(funds: list[dict], totals: dict) -> list[Equation]:
+    """What public payments `/v1/funds` and `/v1/funds/totals` say of the waiting queue: each fund's
+    count (source, district) and the total over all funds."""
+    eqs: list[Equation] = [(frozenset([(f["source"], f["district"])]), f["waiting"])
+                           for f in funds if f["waiting"] is not None]
+    if totals["waiting"] is not None:
+        eqs.append((frozenset((f["source"], f["district"]) for f in funds), totals["waiting"]))
+    return eqs

@@ -14,7 +14,7 @@ import pytest
 from shared.clock import nantong_today
 from shared.platform import Platform
 from tests.e2e.platform_harness import Api, certificate, seed
-from tests.recompute import districts_equations, progress_equations, solvable
+from tests.recompute import districts_equations, funds_equations, progress_equations, solvable
 from tests.security.conftest import bearer, token
 
 TONGZHOU, QIDONG = "320612", "320681"
@@ -102,6 +102,41 @@ def test_an_issued_report_read_without_a_bureau_token_hides_the_small_district(
     assert "小单元格" in csv and next(x for x in csv.splitlines() if QIDONG in x).startswith("启东市,320681,*,*,*,*,")
     assert "小单元格" in httpx.get(base + links["html"], timeout=30).text
     forged = httpx.get(json_path, timeout=30, headers=bearer("not-a-token"))
+    assert forged.status_code == 401  # a token that is sent must be valid: no silent fallback
+
+
+def test_public_funds_hide_a_small_waiting_queue_that_the_published_total_cannot_recompute(
+        platform: Platform, decided: dict[int, str]) -> None:
+    base = platform.url("payments")
+    finance = bearer(token(platform, "demo-finance"))
+
+    def waiting_settled() -> dict[tuple[str, str], int]:
+        deadline = time.monotonic() + 90
+        while True:  # every decision drafted: reserved or waiting for money
+            exact = httpx.get(f"{base}/v1/funds", timeout=30, headers=finance).json()
+            drafted = httpx.get(f"{base}/v1/disbursements", timeout=30, headers=finance).json()
+            if len(drafted) >= 8 or time.monotonic() > deadline:
+                return {(f["source"], f["district"]): f["waiting"] for f in exact}
+            time.sleep(0.2)
+
+    exact = waiting_settled()
+    qidong = ("unemployment_insurance_surplus", QIDONG)
+    assert exact[qidong] == 2  # 启东's two drafts wait: no money was allocated there
+    public = httpx.get(f"{base}/v1/funds", timeout=30).json()
+    totals = httpx.get(f"{base}/v1/funds/totals", timeout=30).json()
+    assert totals["min_cell"] == 5
+    row = next(f for f in public if (f["source"], f["district"]) == qidong)
+    assert row["waiting"] is None and row["suppressed"] is True
+    # the queue's total is those same two: published, it would be the cell
+    assert totals["waiting"] is None and totals["suppressed"] is True
+    solved = solvable(funds_equations(public, totals))
+    assert not [c for c, v in solved.items() if 0 < v < 5], solved
+    # the same arithmetic on the exact figures finds the two (the check can fail)
+    shown = [{"source": s, "district": d, "waiting": n} for (s, d), n in exact.items()]
+    assert solvable(funds_equations(shown, {"waiting": sum(exact.values())}))[qidong] == 2
+    staff = httpx.get(f"{base}/v1/funds/totals", timeout=30, headers=finance).json()
+    assert (staff["min_cell"], staff["waiting"]) == (None, 2)
+    forged = httpx.get(f"{base}/v1/funds", timeout=30, headers=bearer("not-a-token"))
     assert forged.status_code == 401  # a token that is sent must be valid: no silent fallback
 
 
