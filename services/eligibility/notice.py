@@ -52,6 +52,18 @@ def period_end(published_on: dt.date, working_days: int) -> dt.date:
     return day
 
 
+def latest_covered_start(day: dt.date, working_days: int) -> dt.date:
+    """The latest day on or before `day` from which `working_days` working days can be counted
+    with the calendar installed: `day` itself until, each December, the coming year's holidays are
+    published (a test or a demo that must see notices end starts its clock there)."""
+    while True:
+        try:
+            period_end(day, working_days)
+            return day
+        except CalendarUnknown:
+            day -= dt.timedelta(days=1)
+
+
 @dataclass(frozen=True, slots=True)
 class NoticeState:
     """What the end-of-notice step reads about one notice."""

@@ -31,6 +31,7 @@ from shared.embedded import distinct_free_ports
 from tests.accounts import card_number
 from tests.conftest import ROOT
 from tests.e2e.browser_helpers import running
+from tests.e2e.platform_harness import start_clock
 from tests.integration.eligibility.eligibility_helpers import eventually
 from tests.integration.eligibility.pipeline import resident_id, skill_number
 from tests.integration.registry.registry_helpers import publish
@@ -54,6 +55,7 @@ def platform(settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
         monkeypatch.setattr(f"{module}.nantong_today", lambda: dt.date(2020, 6, 10))
     # The other services' test clock (shared/clock.py): the real day until end_notices moves it.
     monkeypatch.setenv(CLOCK_FILE_ENV, str(tmp_path / "today"))
+    start_clock(str(tmp_path / "today"))
     names = ("registry", "eligibility", "payments", "reporting", "treasury")
     ports = dict(zip(names, distinct_free_ports(len(names)), strict=True))
     origin = f"http://127.0.0.1:{ports['reporting']}"

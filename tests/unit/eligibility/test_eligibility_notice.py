@@ -55,3 +55,15 @@ parameters:
 """
     with pytest.raises(ValueError, match="notice.working_days|waiting.facts_days"):
         load_parameters_text(text)
+
+
+def test_a_run_starts_on_the_latest_day_the_installed_calendar_can_count_its_notices_from() -> None:
+    from chinese_calendar import constants
+
+    known = max(constants.holidays).year  # the last year the State Council's notices are installed for
+    mid_year = dt.date(known, 6, 1)
+    assert nt.latest_covered_start(mid_year, 20) == mid_year
+    start = nt.latest_covered_start(dt.date(known + 1, 1, 5), 20)
+    assert start.year == known and nt.period_end(start, 20).year == known
+    with pytest.raises(nt.CalendarUnknown):
+        nt.period_end(start + dt.timedelta(days=1), 20)
