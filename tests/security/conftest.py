@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from shared.clock import CLOCK_FILE_ENV
 from shared.platform import Platform, free_ports
 from shared.settings import SERVICES
 
@@ -25,7 +26,10 @@ ENV = {"KAFKA_TOPIC_PARTITIONS": "2", "OUTBOX_POLL_SECONDS": "0.05", "SKILLSUB_E
 
 @pytest.fixture(scope="package")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    p = Platform(data_dir=tmp_path_factory.mktemp("security") / "data", ports=free_ports(), env=dict(ENV))
+    folder = tmp_path_factory.mktemp("security")
+    # the services' test clock (shared/clock.py): the real day until a test lets notices (公示) run
+    env = dict(ENV) | {CLOCK_FILE_ENV: str(folder / "today")}
+    p = Platform(data_dir=folder / "data", ports=free_ports(), env=env)
     p.start_servers()
     try:
         p.start_services()

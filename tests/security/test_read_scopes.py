@@ -13,7 +13,7 @@ import pytest
 
 from shared.clock import nantong_today
 from shared.platform import Platform
-from tests.e2e.platform_harness import Api, certificate, seed
+from tests.e2e.platform_harness import Api, certificate, end_notices, seed
 from tests.recompute import districts_equations, funds_equations, progress_equations, solvable
 from tests.security.conftest import bearer, token
 
@@ -109,6 +109,7 @@ def test_public_funds_hide_a_small_waiting_queue_that_the_published_total_cannot
         platform: Platform, decided: dict[int, str]) -> None:
     base = platform.url("payments")
     finance = bearer(token(platform, "demo-finance"))
+    assert end_notices(Api(platform)) == 8  # payments drafts an approval once its notice (公示) has ended
 
     def waiting_settled() -> dict[tuple[str, str], int]:
         deadline = time.monotonic() + 90
