@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry import catalog_load, handlers, institution_catalog
+from services.registry.api_training import CreditCodeQuery
 from services.registry.catalog import (
     CatalogError,
     parse_catalog,
@@ -172,8 +173,8 @@ async def publish_institution_listing(request: Request, session: SessionDep, run
 
 
 @router.get("/institutions", summary="Public: the catalogue of training and evaluation institutions (九, 十七)")
-async def list_institutions(session: SessionDep, institution_code: Annotated[str | None, Query(
-        min_length=18, max_length=18)] = None, on: date | None = None) -> list[dict[str, Any]]:
+async def list_institutions(session: SessionDep, institution_code: CreditCodeQuery = None,
+                            on: date | None = None) -> list[dict[str, Any]]:
     return await institution_catalog.entries(session, institution_code, on)
 
 

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.registry import plans
 from services.registry.api import AUTH_ERRORS
+from services.registry.api_training import CreditCodeQuery
 from services.registry.schemas import OccupationCode
 from shared.app import RuntimeDep, SessionDep
 from shared.auth import require_roles
@@ -48,7 +49,6 @@ async def record_training_plan(body: TrainingPlanCreate, response: Response, ses
     return read
 
 
-CreditCodeQuery = Annotated[str | None, Query(pattern=r"^[0-9A-Z]{18}$")]
 
 
 @router.get("/training-plans", summary="Public catalog of project-based training plans (十七)")
