@@ -30,7 +30,7 @@ from shared import audit, deadletters
 from shared.audit import AuditEntry
 from shared.auth import Verifier, get_principal, principal_of, require_roles
 from shared.db import ensure_database, make_engine, make_sessionmaker, migrate
-from shared.events import AUDIT_CHECKPOINTS, AuditCheckpointed, Envelope, Event, new_envelope
+from shared.events import AUDIT_CHECKPOINTS, AuditCheckpointed, Envelope, Event, StagedEvent, new_envelope
 from shared.inbox import Handler, InboxConsumer, inbox_tables
 from shared.kafka import (
     KafkaAccess,
@@ -44,7 +44,7 @@ from shared.kafka import (
 )
 from shared.limits import BodyLimit
 from shared.metrics import ServiceMetrics
-from shared.outbox import OutboxRelay, add_events, outbox_tables
+from shared.outbox import OutboxRelay, add_events, add_staged, outbox_tables
 from shared.problems import document_problems, install_problem_handlers, problem_response
 from shared.roles import apply_grants
 from shared.settings import Settings
@@ -105,6 +105,10 @@ class Runtime:
     async def emit(self, session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
         """Stage events in the caller's transaction (the outbox)."""
         await add_events(session, self.spec.plumbing.outbox, envelopes)
+
+    async def emit_staged(self, session: AsyncSession, rows: Sequence[StagedEvent]) -> None:
+        """`emit` for envelopes already turned into outbox rows (shared.events.staged)."""
+        await add_staged(session, self.spec.plumbing.outbox, rows)
 
     async def broker_ok(self) -> bool:
         """Whether the broker answered within the last BROKER_CHECK_SECONDS (one admin connection per

@@ -18,6 +18,7 @@ a key-less hash, is found by `skillsub audit-verify <service>`.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -41,7 +42,7 @@ MIN_RETENTION_DAYS = 180
 KEYED = "hmac-sha256"
 LEGACY = "sha256"  # entries written before the chain was keyed (a0004): allowed only as a prefix
 CHECKPOINT_SUFFIX = ".audit.checkpointed"
-_LOCK = 7337002
+APPEND_LOCK = _LOCK = 7337002  # the advisory lock every append takes before it reads the chain's head
 
 metadata = sa.MetaData()
 audit_log = sa.Table(
@@ -321,6 +322,24 @@ def request_id() -> str:
 
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.orm import ORMExecuteState, Session  # noqa: E402
+
+
+def add_detail(session: AsyncSession, **detail: object) -> None:
+    """Add to the request's audit entry (built at commit, shared/app.py) what the route learned,
+    e.g. what the caller is not told; nothing when the session is not a request's."""
+    info = session.sync_session.info
+    if "audit" not in info:
+        return
+    # Wrap the request's own context, never a previous wrapper: a bulk upload adds its counts once
+    # per chunk (one commit each; a later call replaces a key), and wrappers must not nest.
+    ctx: AuditEntry | Callable[[], AuditEntry] = info.setdefault("audit_base", info["audit"]) or info["audit"]
+    added = info["audit_added"] = {**info.get("audit_added", {}), **detail}
+
+    def with_detail() -> AuditEntry:
+        entry = ctx if isinstance(ctx, AuditEntry) else ctx()
+        return dataclasses.replace(entry, detail={**entry.detail, **added})
+
+    info["audit"] = with_detail
 
 
 @event.listens_for(Session, "do_orm_execute")

@@ -23,7 +23,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from shared.logs import configure_logging
+    from shared.memory import return_freed_memory
 
+    return_freed_memory()
     settings = Settings()
     configure_logging(args.service, settings.skillsub_log_level)
     app = _service_module(args.service).create_app(settings)

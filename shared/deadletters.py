@@ -16,9 +16,7 @@ resolves them. `skillsub dead-letters list|show|replay|discard <service>` calls 
 
 # No `from __future__ import annotations`: FastAPI must see the routes' annotations as objects,
 # and SessionDep comes from shared.app, which imports this module (so it is imported in router()).
-import dataclasses
 import json
-from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
@@ -29,7 +27,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.audit import AuditEntry
+from shared.audit import add_detail
 from shared.auth import AuthPrincipal, require_roles
 from shared.events import Event
 from shared.inbox import Handler, apply_claimed, claim, parse_records
@@ -194,7 +192,7 @@ def router(runtime: "Runtime") -> APIRouter:
         handler = runtime.spec.handler
         if handler is None:
             raise Problem(409, "Nothing to replay", f"{runtime.name} consumes no events")
-        _audit_detail(session, dead_id=dead_id)
+        add_detail(session, dead_id=dead_id)
         try:
             async with session.begin():
                 view = await replay(session, table, dead_id=dead_id, handler=handler, actor=who.client_id,
@@ -203,7 +201,7 @@ def router(runtime: "Runtime") -> APIRouter:
             raise _problem(dead_id, exc) from None
         except Exception as exc:  # noqa: BLE001 - the handler failed again: keep the dead letter open
             error = f"{type(exc).__name__}: {exc}"
-            _audit_detail(session, dead_id=dead_id, replay_failed=error[:500])
+            add_detail(session, dead_id=dead_id, replay_failed=error[:500])
             async with session.begin():
                 await record_failed_replay(session, table, dead_id, error)
             raise Problem(409, "Replay failed", f"dead letter {dead_id} stays open: {error[:500]}") from None
@@ -214,7 +212,7 @@ def router(runtime: "Runtime") -> APIRouter:
               responses=problem_responses(409))
     async def discard_(body: DiscardRequest, session: SessionDep, dead_id: int = IdPath,
                        who: AuthPrincipal = require_roles("bureau")) -> DeadLetterRead:
-        _audit_detail(session, dead_id=dead_id, reason=body.reason)
+        add_detail(session, dead_id=dead_id, reason=body.reason)
         try:
             async with session.begin():
                 return await discard(session, table, dead_id=dead_id, reason=body.reason, actor=who.client_id)
@@ -222,20 +220,6 @@ def router(runtime: "Runtime") -> APIRouter:
             raise _problem(dead_id, exc) from None
 
     return api
-
-
-def _audit_detail(session: AsyncSession, **detail: object) -> None:
-    """The request's audit entry (written with the change, shared/audit.py) names the dead letter
-    and, for a discard, the reason."""
-    ctx: AuditEntry | Callable[[], AuditEntry] | None = session.sync_session.info.get("audit")
-    if ctx is None:
-        return
-
-    def with_detail() -> AuditEntry:  # the request's entry is built at commit (shared/app.py)
-        entry = ctx if isinstance(ctx, AuditEntry) else ctx()
-        return dataclasses.replace(entry, detail={**entry.detail, **detail})
-
-    session.sync_session.info["audit"] = with_detail
 
 
 def _not_found(dead_id: int) -> Problem:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -132,6 +133,15 @@ def new_envelope(
         key=key,
         payload=payload.model_dump(mode="json"),
     )
+
+
+StagedEvent = tuple[str, str, str, str]  # an outbox row: event id, topic, key, envelope JSON
+
+
+def staged(envelopes: Iterable[Envelope]) -> list[StagedEvent]:
+    """The outbox row of each envelope, as shared.outbox stages it (built here, without I/O, so a
+    bulk import's worker process can build them beside the database writes)."""
+    return [(str(e.event_id), e.topic, e.key, e.model_dump_json()) for e in envelopes]
 
 
 def derived_event_id(namespace: str, *parts: object) -> uuid.UUID:

@@ -31,7 +31,7 @@ from aiokafka.errors import KafkaError, OffsetOutOfRangeError
 from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.events import Envelope
+from shared.events import Envelope, StagedEvent, staged
 from shared.faults import maybe_crash
 from shared.kafka import MARKER_TOPIC, KafkaAccess, access, ensure_topics
 
@@ -79,17 +79,22 @@ _COLUMNS = ["event_id", "topic", "key", "envelope"]
 
 async def add_events(session: AsyncSession, outbox: sa.Table, envelopes: Sequence[Envelope]) -> None:
     """Stage events in the caller's transaction; an event already staged (same id) is skipped."""
-    if not envelopes:
+    await add_staged(session, outbox, staged(envelopes))
+
+
+async def add_staged(session: AsyncSession, outbox: sa.Table, rows: Sequence[StagedEvent]) -> None:
+    """`add_events` for envelopes already turned into outbox rows by `shared.events.staged` (a bulk
+    import builds them in its worker process)."""
+    if not rows:
         return
     assert outbox.name == "outbox"
-    rows = [(e.event_id, e.topic, e.key, e.model_dump_json()) for e in envelopes]
     if len(rows) >= COPY_FROM and len({r[0] for r in rows}) == len(rows) and await _copied(session, rows):
         return
     ids, topics, keys, texts = map(list, zip(*rows, strict=True))
     await session.execute(_STAGE, {"ids": ids, "topics": topics, "keys": keys, "envelopes": texts})
 
 
-async def _copied(session: AsyncSession, rows: list[tuple[Any, str, str, str]]) -> bool:
+async def _copied(session: AsyncSession, rows: Sequence[StagedEvent]) -> bool:
     conn = await session.connection()
     raw: Any = (await conn.get_raw_connection()).driver_connection
     if not isinstance(raw, asyncpg.Connection):

@@ -38,7 +38,8 @@ async def _run(importer: Importer, request: Request, session: AsyncSession, runt
 @router.post("/people", responses=AUTH_ERRORS, openapi_extra=DOC, response_class=Response)
 async def bulk_people(request: Request, session: SessionDep, runtime: RuntimeDep,
                       principal: PrincipalDep) -> Response:
-    """Lines like {"resident_id": ..., "district": ...}; result per line: created / unchanged / error."""
+    """Lines like {"resident_id": ..., "district": ...}; result per line: accepted / error
+    (accepted whether or not the person was already registered: no existence oracle)."""
     return await _run(bulk.import_people, request, session, runtime, principal)
 
 

@@ -5,11 +5,11 @@ changes nothing (every row has a natural key). The body is read as it arrives an
 chunks of SKILLSUB_BULK_CHUNK_LINES lines, each chunk its own transaction (one statement per table
 per chunk, never a query per line): memory and lock time stay bounded whatever the file's size, and
 an interrupted upload keeps the chunks it finished (a replay of the file completes it, changing
-nothing twice). Parsing, validation, hashing and encryption run in a worker process, off the event
-loop and off its GIL (a worker thread still starved the loop: every await waited for the thread's
-5 ms switch interval, and /readyz took 0.3-2 s during a 2 MB upload), so the service keeps
-answering during a maximum-size upload. Events are built from the payload models and staged with
-shared.outbox's add_events.
+nothing twice). Parsing, validation, hashing, encryption and the people's event JSON run in a
+worker process (services/registry/bulk_checks.py), off the event loop and off its GIL (a worker
+thread still starved the loop: every await waited for the thread's 5 ms switch interval, and
+/readyz took 0.3-2 s during a 2 MB upload), while the database writes the chunk before: the
+service keeps answering during a maximum-size upload.
 """
 
 from __future__ import annotations
@@ -18,81 +18,41 @@ import asyncio
 import atexit
 import codecs
 import concurrent.futures
-import json
 import multiprocessing
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from datetime import date
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ValidationError
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry.access import may_write
-from services.registry.domain import (
-    Action,
-    InvalidCertificate,
-    Resource,
-    ResourceKind,
-    check_certificate,
-    check_certificate_identity,
-)
-from services.registry.fact_contract import attribute_problems, relative_resident_id, stored_attributes
+from services.registry import bulk_checks
+from services.registry.access import domain_principal
+from services.registry.bulk_checks import Chunk, LineResult, PeopleBatch, prepare_people
+from services.registry.fact_contract import relative_resident_id, stored_attributes
 from services.registry.handlers import PRODUCER, content_hash
-from services.registry.people import (
-    NewPerson,
-    ParsedId,
-    PeopleBatch,
-    copy_people,
-    fast_resident_id,
-    person_envelopes,
-    raw_connection,
-    register_people,
-)
-from services.registry.schemas import CertificateCreate, FactCreate, PersonCreate
+from services.registry.people import NewPerson, copy_people, raw_connection, register_people
+from services.registry.schemas import CertificateCreate, FactCreate
 from services.registry.store import certificates, facts
+from shared.audit import add_detail
 from shared.auth import AuthPrincipal
 from shared.clock import nantong_today
-from shared.events import CertificateIssuedV2, PersonFactRecordedV1, derived_event_id, new_envelope
-from shared.ids import parse_resident_id
-from shared.pii import lookup_hash
+from shared.events import CertificateIssuedV2, PersonFactRecordedV1, StagedEvent, derived_event_id, new_envelope
 
 if TYPE_CHECKING:
     from shared.app import Runtime
 
 CHUNK = 5000  # lines per chunk when the caller does not say (SKILLSUB_BULK_CHUNK_LINES)
-M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
-Chunk = list[tuple[int, str]]  # (line number, text) of the non-blank lines
-
-
-class LineResult(NamedTuple):
-    """One line's outcome (an immutable value; a NamedTuple because bulk files make millions)."""
-
-    line: int
-    status: str  # created | unchanged | error
-    field: str | None = None
-    reason: str | None = None
-    id: str | None = None
-
-    def json(self) -> str:
-        if self.field is None and self.reason is None and self.id is not None:
-            # The common line, without json.dumps: ids are hex keys or UUIDs, nothing to escape.
-            return f'{{"line": {self.line}, "status": "{self.status}", "id": "{self.id}"}}'
-        return json.dumps({k: v for k, v in self._asdict().items() if v is not None}, ensure_ascii=False)
+__all__ = ["CHUNK", "Chunk", "LineResult", "chunks_of", "import_certificates", "import_facts", "import_people",
+           "ndjson_chunks", "render", "warm_up"]
 
 
 def render(results: Iterable[LineResult]) -> str:
     """The NDJSON response body: one result per line."""
     return "".join([r.json() + "\n" for r in results])
-
-
-class LineError(Exception):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(reason)
-        self.field, self.reason = field, reason
 
 
 async def ndjson_chunks(stream: AsyncIterable[bytes], lines: int = CHUNK) -> AsyncIterator[Chunk]:
@@ -109,9 +69,9 @@ async def ndjson_chunks(stream: AsyncIterable[bytes], lines: int = CHUNK) -> Asy
             number += 1
             if raw.strip():
                 chunk.append((number, raw))
-        if len(chunk) >= lines:
-            yield chunk
-            chunk = []
+                if len(chunk) >= lines:  # bounded whatever the size of the piece that arrived
+                    yield chunk
+                    chunk = []
     tail += decoder.decode(b"", final=True)
     for raw in tail.split("\n"):
         number += 1
@@ -134,22 +94,26 @@ _POOL: concurrent.futures.ProcessPoolExecutor | None = None
 
 
 def _pool() -> concurrent.futures.ProcessPoolExecutor:
-    """One worker process per service process, started on first use ("spawn": the service runs
-    threads, which fork would copy in whatever state they were)."""
+    """One worker process per service process, started on first use. Forked from a fork server
+    that preloaded bulk_checks alone: "fork" from the service would copy its threads in whatever
+    state they were, and "spawn" re-imports the service's whole module tree (its __main__ too),
+    seconds of CPU and tens of MB the worker never uses."""
     global _POOL
     if _POOL is None:
-        _POOL = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([bulk_checks.__name__])
+        _POOL = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context)
         atexit.register(_POOL.shutdown, wait=True, cancel_futures=True)  # before the interpreter unwinds
     return _POOL
 
 
 def warm_up() -> None:
-    """Start the worker process now (spawning and importing takes seconds), without waiting for it."""
+    """Start the worker process now, without waiting for it."""
     _pool().submit(int)
 
 
 async def off_loop(fn: Callable[..., R], *args: Any) -> R:
-    """Run a pure, picklable step in the worker process."""
+    """Run a pure, picklable step of bulk_checks in the worker process."""
     return await asyncio.get_running_loop().run_in_executor(_pool(), fn, *args)
 
 
@@ -159,46 +123,19 @@ async def _commit(session: AsyncSession) -> None:
     await session.commit()
 
 
-def _parse(model: type[M], raw: str) -> M:
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err.get("loc", ())) or "line"
-        raise LineError(field, err.get("msg", "invalid")) from None
-
-
-def _validated(chunk: Iterable[tuple[int, str]], check: Callable[[str], Any],
-               results: list[LineResult]) -> list[tuple[int, Any]]:
-    good = []
-    for number, raw in chunk:
-        try:
-            good.append((number, check(raw)))
-        except LineError as exc:
-            results.append(LineResult(number, "error", exc.field, exc.reason))
-    return good
-
-
-def _forbid(reason: str, field: str) -> LineError:
-    return LineError(field, f"forbidden: {reason}")
-
-
 # --- people ---------------------------------------------------------------------------------
-
-_PERSON_FIELDS = frozenset(PersonCreate.model_fields)
-Entry = tuple[int, str]  # line, person key
 
 
 async def import_people(session: AsyncSession, runtime: Runtime, p: AuthPrincipal,
                         chunks: AsyncIterable[Chunk]) -> list[LineResult]:
-    """Per chunk, one COPY (people) and one statement (their events), then commit; while the
-    database writes a chunk, the worker thread checks, hashes and encrypts the next one."""
-    pii_key = runtime.state["pii_key"]
+    """Per chunk, one COPY (people) and one (their events), then commit; while the database
+    writes a chunk, the worker process checks, hashes, encrypts and builds the events of the next."""
+    pii_key, principal = runtime.state["pii_key"], domain_principal(p)
     results: list[LineResult] = []
     writing: asyncio.Future[list[LineResult]] | None = None
     try:
         async for chunk in chunks:
-            prepared = await off_loop(prepare_people, chunk, p, pii_key)
+            prepared = await off_loop(prepare_people, chunk, principal, pii_key)
             if writing is not None:
                 results += await writing
             writing = asyncio.ensure_future(_write_people(session, runtime, *prepared))
@@ -211,110 +148,17 @@ async def import_people(session: AsyncSession, runtime: Runtime, p: AuthPrincipa
 
 
 async def _write_people(session: AsyncSession, runtime: Runtime, batch: PeopleBatch,
-                        entries: list[Entry | LineResult]) -> list[LineResult]:
-    inserted = await copy_people(await raw_connection(session), batch)
-    # Envelopes are built here, in a thread: shipping models back from the worker process cost
-    # more in pickling than building them (bench/registry_bulk_bench.py).
-    await runtime.emit(session, await asyncio.to_thread(person_envelopes, inserted))
+                        results: list[LineResult], events: list[StagedEvent]) -> list[LineResult]:
+    inserted = {row[0] for row in await copy_people(await raw_connection(session), batch)}
+    await runtime.emit_staged(session, [e for e in events if e[2] in inserted])  # keyed by the person
+    add_detail(session, bulk_people={  # for auditors (GET /v1/audit): what the caller is not told
+        "lines": len(results), "refused": sum(r.status == "error" for r in results),
+        "registered": len(inserted), "already_registered": len(batch) - len(inserted)})
     await _commit(session)
-    return _people_results(entries, [r[0] for r in inserted])
-
-
-def _person_check(p: AuthPrincipal) -> Callable[[str], tuple[ParsedId, str | None]]:
-    allowed: dict[str | None, bool] = {}  # the permission depends on the district only
-
-    def check(raw: str) -> tuple[ParsedId, str | None]:
-        parsed = _fast_person(raw)
-        if parsed is None:  # anything unusual: the model decides, and names the field and reason
-            person = _parse(PersonCreate, raw)
-            parsed = _parsed_id(person.resident_id), person.district
-        district = parsed[1]
-        ok = allowed.get(district)
-        if ok is None:
-            ok = allowed[district] = may_write(p, Action.CREATE, Resource(ResourceKind.PERSON, district=district))
-        if not ok:
-            raise _forbid(f"{p.role} client may not register this person", "district")
-        return parsed
-    return check
-
-
-def _fast_person(raw: str) -> tuple[ParsedId, str | None] | None:
-    """PersonCreate's checks for a plain line without building a model; None when unsure."""
-    try:
-        obj = json.loads(raw)
-    except (ValueError, RecursionError):
-        return None
-    if type(obj) is not dict or not obj.keys() <= _PERSON_FIELDS:
-        return None
-    rid, district = obj.get("resident_id"), obj.get("district")
-    if type(rid) is not str or len(rid) != 18:
-        return None
-    if district is not None and (type(district) is not str or not 6 <= len(district) <= 16):
-        return None
-    parsed = fast_resident_id(rid)
-    return None if parsed is None else (parsed, district)
-
-
-def _parsed_id(number: str) -> ParsedId:
-    rid = parse_resident_id(number)
-    return rid.number, rid.birth_date, rid.sex
-
-
-def prepare_people(chunk: Chunk, p: AuthPrincipal, pii_key: bytes
-                   ) -> tuple[PeopleBatch, list[Entry | LineResult]]:
-    """Worker process: check, hash and encrypt one chunk."""
-    check = _person_check(p)
-    batch, seen = PeopleBatch(), set()
-    entries: list[Entry | LineResult] = []
-    for number, raw in chunk:
-        try:
-            rid, district = check(raw)
-        except LineError as exc:
-            entries.append(LineResult(number, "error", exc.field, exc.reason))
-            continue
-        key = lookup_hash(pii_key, rid[0])
-        if key not in seen:  # a repeat within the chunk is the same row
-            seen.add(key)
-            batch.add(pii_key, key, rid, district)
-        entries.append((number, key))
-    return batch, entries
-
-
-def _people_results(entries: list[Entry | LineResult], inserted: list[str]) -> list[LineResult]:
-    new, out = set(inserted), []
-    for e in entries:
-        if isinstance(e, LineResult):
-            out.append(e)
-            continue
-        number, key = e
-        # The first line carrying a new person created it; a repeat in the same file is unchanged.
-        status = "created" if key in new else "unchanged"
-        new.discard(key)
-        out.append(LineResult(number, status, id=key))
-    return out
+    return results
 
 
 # --- facts ----------------------------------------------------------------------------------
-
-
-def fact_check(p: AuthPrincipal) -> Callable[[str], FactCreate]:
-    def check(raw: str) -> FactCreate:
-        fact = _parse(FactCreate, raw)
-        problems = attribute_problems(fact.kind, fact.attributes)
-        if problems:
-            raise LineError(*problems[0])
-        if not may_write(p, Action.CREATE, Resource(ResourceKind.FACT, fact_kind=fact.kind)):
-            raise _forbid(f"feeder {p.feeder} is not the authority for {fact.kind}", "kind")
-        if fact.source not in (None, p.feeder):
-            raise _forbid("source must be the caller's own feeder", "source")
-        return fact.model_copy(update={"source": p.feeder})
-    return check
-
-
-def validate_facts(chunk: Chunk, p: AuthPrincipal) -> tuple[list[tuple[int, FactCreate]], list[LineResult]]:
-    """Worker process: the chunk's valid facts, and a result for each refused line."""
-    refused: list[LineResult] = []
-    return _validated(chunk, fact_check(p), refused), refused
 
 
 def fact_row(fact: FactCreate, keys: dict[str, str]) -> dict[str, Any]:
@@ -330,7 +174,7 @@ async def import_facts(session: AsyncSession, runtime: Runtime, p: AuthPrincipal
                        chunks: AsyncIterable[Chunk]) -> list[LineResult]:
     results: list[LineResult] = []
     async for chunk in chunks:
-        good, refused = await off_loop(validate_facts, chunk, p)
+        good, refused = await off_loop(bulk_checks.validate_facts, chunk, domain_principal(p), p.feeder)
         results += refused
         named = [f.resident_id for _, f in good] + [r for _, f in good
                                                     if (r := relative_resident_id(f.kind, f.attributes))]
@@ -362,28 +206,6 @@ async def _insert_new(session: AsyncSession, table: sa.Table, rows: list[dict[st
 # --- certificates ---------------------------------------------------------------------------
 
 
-def certificate_check(p: AuthPrincipal) -> Callable[[str], CertificateCreate]:
-    def check(raw: str) -> CertificateCreate:
-        cert = _parse(CertificateCreate, raw)
-        try:
-            check_certificate(cert.kind, cert.number, cert.level)
-            check_certificate_identity(cert.kind, cert.operation_category, cert.operation_item, cert.project_type)
-        except InvalidCertificate as exc:
-            raise LineError(exc.field, exc.reason) from None
-        resource = Resource(ResourceKind.CERTIFICATE, institution_id=cert.issuer_code)
-        if not may_write(p, Action.CREATE, resource):
-            raise _forbid("institutions push only their own certificates", "issuer_code")
-        return cert
-    return check
-
-
-def validate_certificates(chunk: Chunk, p: AuthPrincipal
-                          ) -> tuple[list[tuple[int, CertificateCreate]], list[LineResult]]:
-    """Worker process: the chunk's valid certificates, and a result for each refused line."""
-    refused: list[LineResult] = []
-    return _validated(chunk, certificate_check(p), refused), refused
-
-
 def certificate_row(cert: CertificateCreate, key: str, received_on: date) -> dict[str, Any]:
     fields = cert.model_dump(exclude={"resident_id"}) | {"person_key": key}
     cert_id = uuid.uuid5(uuid.NAMESPACE_URL, f"skillsub:certificate:{cert.number}")
@@ -394,7 +216,7 @@ async def import_certificates(session: AsyncSession, runtime: Runtime, p: AuthPr
                               chunks: AsyncIterable[Chunk]) -> list[LineResult]:
     results: list[LineResult] = []
     async for chunk in chunks:
-        good, refused = await off_loop(validate_certificates, chunk, p)
+        good, refused = await off_loop(bulk_checks.validate_certificates, chunk, domain_principal(p))
         results += refused
         keys = await register_people(session, runtime, [NewPerson(c.resident_id, c.district) for _, c in good])
         today = nantong_today()

@@ -290,6 +290,9 @@ class Role(StrEnum):
     SECURITY_ADMIN = "security_admin"  # 安全管理员: issues and revokes clients, nothing else
 
 
+PRODUCER = "registry"  # the producer of every event this service stages
+
+
 class Action(StrEnum):
     CREATE = "create"
     UPDATE = "update"  # for dated records: a new version, never an edit in place

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.registry.domain import PRODUCER
 from services.registry.fact_contract import relative_resident_id, stored_attributes
 from services.registry.store import catalog_standards, certificates, facts, people
 from shared.events import (
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from services.registry.schemas import FactCreate
     from shared.app import Runtime
 
-PRODUCER = "registry"
 
 
 @dataclass(frozen=True)

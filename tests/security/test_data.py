@@ -1,6 +1,6 @@
 """Data: the runtime role cannot rewrite the ledger or the audit log nor open another service's
 database; a cut-off or rewritten chain is found against the checkpoints other services recorded;
-masks cannot be rebuilt; registration is no existence oracle; every body is capped."""
+masks cannot be rebuilt; registration, one by one or in bulk, is no existence oracle; every body is capped."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+from shared.audit import APPEND_LOCK
 from shared.ids import resident_id_check_char
 from shared.platform import Platform
 from tests.security.conftest import SERVICES, bearer, cli, token
@@ -121,6 +122,9 @@ async def test_a_chain_rewritten_without_the_key_is_found(platform: Platform) ->
         # the rows are rewritten (a background audit write) would otherwise link to an old hash and
         # show as a broken link instead of the rewrite this test is about.
         async with reg.transaction():
+            # ...and the appenders' advisory lock: an append reads the head before it inserts, and a
+            # head read before the table lock would link its entry to the old hash.
+            await reg.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
             await reg.execute("LOCK TABLE audit_log IN EXCLUSIVE MODE")
             await reg.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
             rows = await reg.fetch("SELECT * FROM audit_log ORDER BY seq")
@@ -162,6 +166,36 @@ def test_registering_a_person_does_not_tell_whether_they_were_known(platform: Pl
     first = httpx.post(f"{platform.url('registry')}/v1/people", headers=district, json=body, timeout=30)
     again = httpx.post(f"{platform.url('registry')}/v1/people", headers=district, json=body, timeout=30)
     assert (first.status_code, first.json()) == (again.status_code, again.json())
+
+
+def test_a_bulk_upload_of_people_does_not_tell_which_were_known_and_the_audit_log_does(platform: Platform) -> None:
+    reg, district = platform.url("registry"), bearer(token(platform, "demo-district"))
+    known, new = [_resident_id(s) for s in (50, 51)], [_resident_id(s) for s in (52, 53)]
+    for rid in known:  # registered before, one by one
+        r = httpx.post(f"{reg}/v1/people", headers=district, json={"resident_id": rid, "district": "320612"})
+        assert r.status_code == 200, r.text
+
+    def upload(ids: list[str]) -> httpx.Response:
+        body = "\n".join(json.dumps({"resident_id": rid, "district": "320612"}) for rid in ids).encode()
+        r = httpx.post(f"{reg}/v1/bulk/people", content=body, timeout=60,
+                       headers=district | {"content-type": "application/x-ndjson"})
+        assert r.status_code == 200, r.text
+        return r
+
+    def shape(r: httpx.Response) -> tuple[object, ...]:  # everything but the per-person keys
+        lines = [{k: v for k, v in json.loads(line).items() if k != "id"} for line in r.text.splitlines()]
+        return lines, r.headers["X-Lines-Ok"], r.headers["X-Lines-Error"], r.headers["content-type"]
+
+    auditor = bearer(token(platform, "demo-auditor"))
+    after = max((e["seq"] for e in httpx.get(f"{reg}/v1/audit?limit=1000", headers=auditor).json()), default=0)
+    known_answer, new_answer = upload(known), upload(new)
+    assert shape(known_answer) == shape(new_answer)
+    assert [json.loads(line)["status"] for line in new_answer.text.splitlines()] == ["accepted", "accepted"]
+    assert upload(new).text == new_answer.text  # the replay, every person now known: byte for byte
+    entries = httpx.get(f"{reg}/v1/audit?after_seq={after}", headers=auditor).json()
+    counts = [e["detail"]["bulk_people"] for e in entries if e["action"] == "POST /v1/bulk/people"]
+    assert [(c["registered"], c["already_registered"]) for c in counts] == [(0, 2), (2, 0), (0, 2)]
+    assert all(e["actor"] == "demo-district" for e in entries if e["action"] == "POST /v1/bulk/people")
 
 
 def test_every_service_refuses_an_oversize_body_with_413_problem_json(platform: Platform) -> None:
