@@ -43,7 +43,7 @@ KINDS = ([f.SKILL_LEVEL] * 5 + [f.VOCATIONAL_QUALIFICATION] * 2 + [f.SPECIAL_ABI
          f.TRAINING_COMPLETION, f.SPECIAL_OPERATIONS, f.SPECIAL_EQUIPMENT, f.SAFETY_MANAGEMENT,
          f.ENTREPRENEURSHIP, f.DEGREE])
 TRAININGS = [None, None, None, f.PRE_JOB, f.ON_THE_JOB, f.JOB_TRANSFER]
-CLASSES = [f.TrainingClass(f"class-{k}", kind, "91350100M000100Y43", START, START + dt.timedelta(days=60),
+CLASSES = [f.TrainingClass(f"class-{k}", kind, "52320613MJ0000003P", START, START + dt.timedelta(days=60),
                            required_hours=Decimal(80))
            for k, kind in enumerate(["unemployed", "on_the_job", "pre_job"])]
 
@@ -52,7 +52,7 @@ def synthetic_person(i: int, rng: random.Random, issue: dt.date) -> f.PersonFact
     employed = rng.random() < 0.65
     hire = issue - dt.timedelta(days=rng.randrange(30, 2000))
     return f.PersonFacts(
-        person_id=f"p{i}", as_of=issue, employed=employed, employer_id=f"e{i % 5000}",
+        person_id=f"p{i}", as_of=issue, employed=employed, employer_id=f"e{i % 5000}", employer_in_nantong=employed,
         hire_date=hire if employed else None, contract_months=rng.choice([6, 12, 36, None]),
         ui_contribution_months=rng.randrange(0, 60) if employed else 0,
         pension_contribution_months=rng.randrange(0, 60), pension_insured_in_nantong=employed,

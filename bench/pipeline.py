@@ -53,14 +53,14 @@ def person_id(i: int) -> str:
 def certificate(i: int) -> dict[str, Any]:
     return {"number": f"Y{i:014d}4{i % 1000000:06d}", "kind": "skill_level", "resident_id": person_id(i),
             "occupation_code": LATHE, "level": 4, "issue_date": "2020-05-20",
-            "issuer_code": "91350100M000100Y43", "issued_in_nantong": True, "district": "320612",
+            "issuer_code": "52320613MJ0000003P", "district": "320612",
             "training_kind": "pre_job", "training_start_date": "2020-03-01"}
 
 
 def employment(i: int) -> dict[str, Any]:
     return {"resident_id": person_id(i), "kind": "employment", "valid_from": "2020-02-15",
             "source": "employment_service",
-            "attributes": {"employer_code": "91110000802100433B", "hire_date": "2020-02-15",
+            "attributes": {"employer_code": "91320612MA1N00001G", "hire_date": "2020-02-15",
                            "contract_months": 36}}
 
 

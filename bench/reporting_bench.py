@@ -108,7 +108,7 @@ def events(n: int, rng: random.Random) -> tuple[list[Envelope], list[Envelope]]:
         registry.append(new_envelope(CertificateIssuedV1(
             certificate_id=uuid.uuid4(), person_key=person, number="Y" + "0" * 21, kind="skill_level",
             occupation_code="6-18-01-01", level=rng.randint(1, 5), issue_date=dt.date(2020, 5, 1),
-            issuer_code="91350100M000100Y43", issued_in_nantong=True), key=person, producer="registry"))
+            issuer_code="52320613MJ0000003P", issued_in_nantong=True), key=person, producer="registry"))
         decisions.append(new_envelope(SubsidyDecidedV1(
             decision_id=uuid.uuid4(), person_key=person, trigger_id=uuid.uuid4(), trigger_kind="certificate",
             clause=rng.choice(("四.2", "四.4", "五.3", "四.7")), outcome="approved", amount_fen=70_000,

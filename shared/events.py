@@ -210,9 +210,11 @@ class CertificateRevokedV1(Payload):
 @event
 class PersonFactRecordedV1(Payload):
     """A dated fact about a person from a government feeder; never overwrites, supersedes by date.
-    Attributes by kind (services/registry/fact_contract.py): employment {employer_code (GB 32100),
-    hire_date, contract_months?, open_ended?, employer_in_nantong?}; unemployment_insurance_months
-    {months}; pension_insurance_months {months, insured_in_nantong?}; disability {severity};
+    Attributes by kind (services/registry/fact_contract.py): employment {employer_code (GB 32100:
+    characters 3-8 say where the employer is registered), hire_date, contract_months?, open_ended?,
+    employer_in_nantong (only for a code that is not a credit code)}; unemployment_insurance_months
+    {months}; pension_insurance_months {months, insured_region (参保地 division code) or
+    insured_in_nantong}; disability {severity};
     family_link {relative_person_key, relation} (十三.4: the feeder names the relative by resident ID,
     the registry sends the relative's person_key); student {expected_graduation};
     provincial_subsidy_received {certificate_number}; degree_record {certificate_number, study_mode,

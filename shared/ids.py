@@ -129,6 +129,16 @@ def credit_code_check_char(first17: str) -> str:
     return str(cn_uscc.calc_check_digit(first17))
 
 
+def credit_code_division(code: str) -> str | None:
+    """Characters 3-8 of a GB 32100 code: the administrative division (GB/T 2260) of the authority
+    that registered the organisation (320612 通州区). None when the text is not shaped like a credit
+    code or those characters are not six digits. A wrong check character does not matter here."""
+    text = code.strip().upper()
+    if not _CREDIT_CODE_SHAPE.fullmatch(text) or not text[2:8].isdigit():
+        return None
+    return text[2:8]
+
+
 def check_credit_code(text: str) -> CreditCodeCheck:
     """Check a unified social credit code; only a malformed code raises InvalidCreditCode.
 

@@ -17,6 +17,9 @@ from typing import Any
 import yaml
 
 PLACES_FILE = Path(__file__).with_name("places.yaml")
+# GB/T 2260: every division of Nantong (the city 320600, its districts, counties and county-level
+# cities, the development zone's statistical code 320671) starts with these four digits.
+NANTONG_PREFIX = "3206"
 
 
 class UnknownPlace(KeyError):
@@ -114,6 +117,11 @@ def _day(value: object) -> date | None:
     if value is None or isinstance(value, date):
         return value
     return date.fromisoformat(str(value))
+
+
+def in_nantong(division: str) -> bool:
+    """A six-digit GB/T 2260 division code lies in Nantong (any of its units, current or retired)."""
+    return len(division) == 6 and division.isdigit() and division.startswith(NANTONG_PREFIX)
 
 
 def load_places(path: Path = PLACES_FILE) -> Places:

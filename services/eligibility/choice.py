@@ -111,12 +111,12 @@ _IN_SCOPE: list[Reason] = []  # shared and never mutated: judge() builds new lis
 def _scope(c: Ctx) -> list[Reason]:
     """十三.2 where the kind must be obtained in Nantong, 十三.3 pension, and the plan period."""
     p = c.person
-    if not (c.outside or p.drawing_monthly_pension or p.pension_entitled
-            or (c.cert.kind in NANTONG_ONLY_KINDS and not c.cert.issued_in_nantong)):
+    elsewhere = c.cert.kind in NANTONG_ONLY_KINDS and c.cert.issued_in_nantong is not True
+    if not (c.outside or p.drawing_monthly_pension or p.pension_entitled or elsewhere):
         return _IN_SCOPE
     found = [rs.OUTSIDE_PLAN_PERIOD] if c.outside else []
-    if c.cert.kind in NANTONG_ONLY_KINDS and not c.cert.issued_in_nantong:
-        found.append(rs.NOT_OBTAINED_IN_NANTONG)
+    if elsewhere:
+        found.append(rs.ISSUE_PLACE_UNKNOWN if c.cert.issued_in_nantong is None else rs.NOT_OBTAINED_IN_NANTONG)
     if c.person.drawing_monthly_pension:
         found.append(rs.PENSION_DRAWER)
     elif c.person.pension_entitled:

@@ -83,7 +83,7 @@ class CertificateFacts:
     occupation_code: str | None
     level: int | None
     issue_date: dt.date
-    issued_in_nantong: bool = True
+    issued_in_nantong: bool | None = None  # 十三.2, from the issuer's credit code; None: unknown
     training_start: dt.date | None = None
     training_kind: str | None = None
     occupation_edition: str = "2015"
@@ -132,13 +132,13 @@ class PersonFacts:
     as_of: dt.date
     employed: bool = False
     employer_id: str | None = None  # the employer's GB 32100 credit code
-    employer_in_nantong: bool = True
+    employer_in_nantong: bool | None = None  # registered in Nantong (credit code division); None: unknown
     hire_date: dt.date | None = None
     contract_months: int | None = None  # None: no labour contract
     open_ended_contract: bool = False  # 无固定期限 counts as at least a year
     ui_contribution_months: int = 0  # 失业保险 cumulative
     pension_contribution_months: int = 0  # 企业职工养老保险 cumulative
-    pension_insured_in_nantong: bool = False
+    pension_insured_in_nantong: bool | None = None  # 参保地 in Nantong; None: no record names it
     registered_unemployed: bool = False  # 城乡登记失业人员
     employment_difficulty: bool = False  # 就业困难人员
     low_income_household: bool = False  # 建档立卡低收入农户 / 贫困劳动力

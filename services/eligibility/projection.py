@@ -15,6 +15,8 @@ from types import MappingProxyType
 from typing import Any
 
 from services.eligibility.facts import DegreeRecord, PersonFacts
+from shared.ids import credit_code_division
+from shared.places import in_nantong
 
 _NONE: Mapping[str, Sequence[FactRecord]] = MappingProxyType({})
 
@@ -70,7 +72,7 @@ def snapshot(person_key: str, records: Sequence[FactRecord], day: dt.date,
     values |= {
         "ui_contribution_months": int(ui.attributes.get("months", 0)) if ui else 0,
         "pension_contribution_months": int(pension.attributes.get("months", 0)) if pension else 0,
-        "pension_insured_in_nantong": bool(pension.attributes.get("insured_in_nantong", True)) if pension else False,
+        "pension_insured_in_nantong": _insured_in_nantong(pension),
         "disabled": disability is not None,
         "disability_severe": bool(disability and disability.attributes.get("severity") == "severe"),
         "student_final_two_years": _final_two_years(student, day),
@@ -114,11 +116,33 @@ def _employment(record: FactRecord | None) -> dict[str, Any]:
     return {
         "employed": True,
         "employer_id": a.get("employer_code"),
-        "employer_in_nantong": bool(a.get("employer_in_nantong", True)),
+        "employer_in_nantong": _employer_in_nantong(a),
         "hire_date": _date(a.get("hire_date")) or record.valid_from,
         "contract_months": int(months) if months is not None else None,
         "open_ended_contract": bool(a.get("open_ended", False)),
     }
+
+
+def _employer_in_nantong(a: Mapping[str, Any]) -> bool | None:
+    """Where the employer is registered: its credit code's division (characters 3-8), else what the
+    feeder said for a code that is not one; None when neither tells (a record from before the
+    registry asked)."""
+    division = credit_code_division(str(a.get("employer_code") or ""))
+    if division is not None:
+        return in_nantong(division)
+    flag = a.get("employer_in_nantong")
+    return flag if isinstance(flag, bool) else None
+
+
+def _insured_in_nantong(pension: FactRecord | None) -> bool | None:
+    """Where the person is pension-insured (参保地): the record's region code, else its flag; None
+    when there is no record or it names neither."""
+    if pension is None:
+        return None
+    region, flag = pension.attributes.get("insured_region"), pension.attributes.get("insured_in_nantong")
+    if isinstance(region, str):
+        return in_nantong(region)
+    return flag if isinstance(flag, bool) else None
 
 
 def _final_two_years(student: FactRecord | None, day: dt.date) -> bool:

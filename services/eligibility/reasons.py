@@ -27,8 +27,16 @@ UI_MONTHS_SHORT = R("ui_contributions_under_minimum", "累计缴纳失业保险�
                     "cumulative unemployment-insurance contributions below the minimum")
 PENSION_MONTHS_SHORT = R("pension_contributions_under_minimum", "企业职工养老保险缴费不满规定月数",
                          "enterprise pension contributions below the minimum")
-NOT_NANTONG_EMPLOYER = R("not_employed_and_insured_in_nantong", "未在我市企业就业并参保",
-                         "not employed and pension-insured in a Nantong enterprise")
+NOT_NANTONG_EMPLOYER = R("not_employed_and_insured_in_nantong", "用人单位不在我市登记注册",
+                         "the employer is not registered in Nantong (its credit code's division)")
+EMPLOYER_PLACE_UNKNOWN = R("employer_place_unknown", "就业登记记录未载明用人单位登记地，无法核对是否为我市企业",
+                           "the employment record does not say where the employer is registered: "
+                           "whether it is a Nantong enterprise is unknown")
+INSURED_OUTSIDE_NANTONG = R("pension_insured_outside_nantong", "企业职工养老保险参保地不在我市",
+                            "the person is pension-insured outside Nantong")
+INSURED_PLACE_UNKNOWN = R("pension_insured_place_unknown", "无载明参保地的企业职工养老保险记录，无法核对是否在我市参保",
+                          "no pension-insurance record names the insuring region: whether the person is "
+                          "insured in Nantong is unknown")
 NOT_FURTHER_EDUCATION = R("not_further_education", "非在职接受更高水平学历教育取得",
                           "the degree was not obtained through further education")
 NOT_IN_CATALOG = R("not_in_catalog", "证书职业（工种）等级不在《目录》内",
@@ -102,6 +110,9 @@ PENSION_DRAWER = R("draws_monthly_pension", "按月领取养老金人员不在�
                    "people drawing a monthly pension are out of scope")
 NOT_OBTAINED_IN_NANTONG = R("not_obtained_in_nantong", "该类证书须在我市获证",
                             "this kind of certificate must be obtained in Nantong")
+ISSUE_PLACE_UNKNOWN = R("issue_place_unknown", "证书发证机构登记地未知，无法核对是否在我市获证",
+                        "where the issuer is registered is unknown: whether the certificate was obtained "
+                        "in Nantong cannot be checked")
 YEAR_CAP_REACHED = R("yearly_cap_reached", "本年度已享受培训补贴达到上限",
                      "the yearly number of training subsidies is reached")
 SAME_OCCUPATION_LEVEL = R("same_occupation_and_level", "同一职业同一等级不可重复享受",

@@ -233,9 +233,8 @@ def clause_4_5a(c: Ctx) -> Found:
 def clause_4_5b(c: Ctx) -> Found:
     """四.5b degree (大专及以上) by further education from 2019-07-01, once per person."""
     p, cert, v, fails = c.person, c.cert, c.view, []
-    if not (p.employed and p.employer_in_nantong and p.pension_insured_in_nantong):
-        fails.append(rs.NOT_NANTONG_EMPLOYER)
-    if p.pension_contribution_months < v.get("四.5b.min_pension_months"):
+    _nantong_employee(p, fails)
+    if p.pension_insured_in_nantong is not None and p.pension_contribution_months < v.get("四.5b.min_pension_months"):
         fails.append(rs.PENSION_MONTHS_SHORT)
     if cert.issue_date < v.get("四.5b.from_date"):
         fails.append(rs.BEFORE_START_DATE)
@@ -250,6 +249,21 @@ def clause_4_5b(c: Ctx) -> Found:
     if c.prior.degree_reward_received:
         fails.append(rs.DEGREE_REWARD_TAKEN)
     return fails, fixed_amount(v.get("四.5b.reward_fen"), "一次性奖励", "one-time reward")
+
+
+def _nantong_employee(p: PersonFacts, fails: list[Reason]) -> None:
+    """四.5b "我市企业在职职工 ... 仍在我市就业并参保": employed by an enterprise registered in
+    Nantong and pension-insured in Nantong. What no record says is a missing fact, never a pass."""
+    if not p.employed:
+        fails.append(rs.EMPLOYER_UNKNOWN)
+    elif p.employer_in_nantong is None:
+        fails.append(rs.EMPLOYER_PLACE_UNKNOWN)
+    elif not p.employer_in_nantong:
+        fails.append(rs.NOT_NANTONG_EMPLOYER)
+    if p.pension_insured_in_nantong is None:
+        fails.append(rs.INSURED_PLACE_UNKNOWN)
+    elif not p.pension_insured_in_nantong:
+        fails.append(rs.INSURED_OUTSIDE_NANTONG)
 
 
 def _unemployed_scope(p: PersonFacts) -> list[Reason]:
@@ -314,3 +328,8 @@ NOTE_CODES = frozenset({rs.SHORTAGE.code, rs.PROVINCIAL_NOTE.code, rs.IN_SCOPE_B
 REVIEW_CODES = frozenset({rs.OUT_OF_CATALOG_AT_COST.code, rs.RECEIPT_DAY_UNKNOWN.code,
                           rs.REPEAT_KEY_UNKNOWN.code})
 PASSING_CODES = NOTE_CODES | REVIEW_CODES
+# A fact no record has given yet: the decision is a rejection naming it (a pass never), and the
+# person is decided again when a record of it arrives (every fact re-decides its person).
+MISSING_FACT_CODES = frozenset({rs.CLASS_UNKNOWN.code, rs.HOURS_UNKNOWN.code, rs.DEGREE_RECORD_MISSING.code,
+                                rs.EMPLOYER_UNKNOWN.code, rs.EMPLOYER_PLACE_UNKNOWN.code,
+                                rs.INSURED_PLACE_UNKNOWN.code, rs.ISSUE_PLACE_UNKNOWN.code})

@@ -23,7 +23,7 @@ from shared.auth import DUMMY_HASH, AuthPrincipal, hash_secret, verify_secret
 from shared.places import rolled_into
 
 # The demo institution is the issuer the backbone examples use; the demo district is 通州区.
-DEMO_INSTITUTION_ID = "91350100M000100Y43"
+DEMO_INSTITUTION_ID = "52320613MJ0000003P"
 DEMO_DISTRICT = "320612"
 STATUS_CACHE_SECONDS = 2.0  # how long another replica may still honour a revoked client
 

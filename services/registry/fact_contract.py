@@ -12,7 +12,8 @@ from datetime import date
 from typing import Any
 
 from services.registry.domain import FactKind
-from shared.ids import is_valid_resident_id, parse_resident_id
+from shared.ids import credit_code_division, is_valid_resident_id, parse_resident_id
+from shared.places import in_nantong
 
 # 学习形式 of a degree record; every mode but full_time is further education of someone in work (四.5b).
 STUDY_MODES = ("full_time", "part_time", "adult", "self_study", "online", "open_university")
@@ -40,6 +41,10 @@ def _is_date(v: Any) -> bool:
     return True
 
 
+def _is_division(v: Any) -> bool:
+    return isinstance(v, str) and len(v) == 6 and v.isdigit()
+
+
 def _is_severity(v: Any) -> bool:
     return v in ("mild", "moderate", "severe")
 
@@ -63,7 +68,8 @@ def _is_relation(v: Any) -> bool:
 Check = Callable[[Any], bool]
 _DESCRIBE: Mapping[Check, str] = {
     _is_int: "a whole number >= 0", _is_bool: "true or false", _is_text: "text of 1-64 characters",
-    _is_date: "an ISO date", _is_severity: "mild, moderate or severe",
+    _is_date: "an ISO date", _is_division: "a six-digit division code (GB/T 2260)",
+    _is_severity: "mild, moderate or severe",
     _is_resident_id: "a GB 11643 resident ID with its check character",
     _is_study_mode: f"one of {', '.join(STUDY_MODES)}", _is_education_level: f"one of {', '.join(EDUCATION_LEVELS)}",
     _is_relation: f"one of {', '.join(RELATIONS)}",
@@ -74,7 +80,10 @@ CONTRACT: Mapping[FactKind, tuple[Mapping[str, Check], Mapping[str, Check]]] = {
                           {"contract_months": _is_int, "open_ended": _is_bool,
                            "employer_in_nantong": _is_bool}),
     FactKind.UNEMPLOYMENT_INSURANCE_MONTHS: ({"months": _is_int}, {}),
-    FactKind.PENSION_INSURANCE_MONTHS: ({"months": _is_int}, {"insured_in_nantong": _is_bool}),
+    # insured_region: the division where the person is insured (参保地), as the pension-insurance
+    # system records it; one of it and insured_in_nantong is required (_location_problems).
+    FactKind.PENSION_INSURANCE_MONTHS: ({"months": _is_int}, {"insured_region": _is_division,
+                                                             "insured_in_nantong": _is_bool}),
     FactKind.DISABILITY: ({"severity": _is_severity}, {}),
     # The feeder names the relative by resident ID; the registry stores and sends the relative's
     # person_key instead (relative_attributes), never the number.
@@ -96,7 +105,29 @@ def attribute_problems(kind: FactKind, attributes: Mapping[str, Any]) -> list[tu
             problems.append((f"attributes.{name}", f"not an attribute of {kind}"))
         elif not check(value):
             problems.append((f"attributes.{name}", f"must be {_DESCRIBE[check]}"))
-    return problems
+    return problems or _location_problems(kind, attributes)
+
+
+def _location_problems(kind: FactKind, a: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """四.5b reads where the employer is registered and where the person is insured: a record must
+    let eligibility know both, and what it says must agree with itself."""
+    if kind is FactKind.EMPLOYMENT:
+        division = credit_code_division(str(a["employer_code"]))
+        flag = a.get("employer_in_nantong")
+        if division is None and flag is None:
+            return [("attributes.employer_in_nantong",
+                     "required when employer_code is not a GB 32100 credit code (whose characters 3-8 name "
+                     "the division where the employer is registered)")]
+        if division is not None and flag is not None and flag != in_nantong(division):
+            return [("attributes.employer_in_nantong", f"contradicts employer_code, registered in division {division}")]
+    elif kind is FactKind.PENSION_INSURANCE_MONTHS:
+        region, flag = a.get("insured_region"), a.get("insured_in_nantong")
+        if region is None and flag is None:
+            return [("attributes.insured_region", "required: the division code of the region where the person "
+                     "is pension-insured (参保地)")]
+        if region is not None and flag is not None and flag != in_nantong(region):
+            return [("attributes.insured_in_nantong", f"contradicts insured_region {region}")]
+    return []
 
 
 def relative_resident_id(kind: FactKind, attributes: Mapping[str, Any]) -> str | None:

@@ -6,11 +6,12 @@ import uuid
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from services.registry.domain import CertificateKind, EntrepreneurshipProject, FactKind, Feeder, TrainingClassKind
 from shared.departments import Department
-from shared.ids import InvalidResidentId, parse_resident_id
+from shared.ids import InvalidResidentId, credit_code_division, parse_resident_id
+from shared.places import in_nantong
 
 OccupationCode = Annotated[str, Field(pattern=r"^\d-\d{2}-\d{2}-\d{2}$", examples=["6-18-01-01"])]
 CreditCode = Annotated[str, Field(min_length=18, max_length=18, description="GB 32100 credit code")]
@@ -39,7 +40,10 @@ class CertificateCreate(_Strict):
     level: int | None = Field(default=None, ge=1, le=5)
     issue_date: date
     issuer_code: CreditCode
-    issued_in_nantong: bool = True
+    issued_in_nantong: bool | None = Field(
+        default=None, validate_default=True,
+        description="derived from issuer_code (its characters 3-8 name the division where the issuer is "
+        "registered; Nantong is 3206xx); a value that disagrees is refused")
     district: str | None = Field(default=None, max_length=16)
     class_id: uuid.UUID | None = None
     training_kind: str | None = Field(default=None, max_length=32)
@@ -52,6 +56,27 @@ class CertificateCreate(_Strict):
     project_type: EntrepreneurshipProject | None = Field(default=None, description="五.4 training project")
 
     _rid = field_validator("resident_id")(classmethod(lambda cls, v: checked_resident_id(v)))
+
+    @field_validator("issuer_code")
+    @classmethod
+    def _issuer_division(cls, v: str) -> str:
+        if credit_code_division(v) is None:
+            raise ValueError("not a GB 32100 credit code: characters 3-8 must be the issuer's division code")
+        return v
+
+    @field_validator("issued_in_nantong")
+    @classmethod
+    def _issued_where_the_issuer_is(cls, v: bool | None, info: ValidationInfo) -> bool | None:
+        """十三.2 "在我市获证": the issuer's registration division decides, never a default."""
+        issuer = info.data.get("issuer_code")
+        if issuer is None:
+            return v  # issuer_code was refused: that error names it
+        division = credit_code_division(issuer)
+        assert division is not None  # _issuer_division checked it
+        derived = in_nantong(division)
+        if v is not None and v != derived:
+            raise ValueError(f"contradicts issuer_code, registered in division {division}")
+        return derived
 
 
 class CertificateRead(BaseModel):

@@ -49,7 +49,7 @@ def employment(seq: int) -> dict[str, Any]:
     """四.2 needs a new hire with a contract of at least a year (dated fact from the feeder)."""
     return {"resident_id": resident_id(seq), "kind": "employment", "valid_from": "2020-02-15",
             "source": "employment_service",
-            "attributes": {"employer_code": "91110000802100433B", "hire_date": "2020-02-15",
+            "attributes": {"employer_code": "91320612MA1N00001G", "hire_date": "2020-02-15",
                            "contract_months": 36}}
 
 
@@ -57,7 +57,7 @@ def certificate(seq: int) -> dict[str, Any]:
     """A level-4 skill certificate; number: Y + 21 digits, character 16 the level."""
     return {"number": f"Y{seq:014d}4{seq:06d}", "kind": "skill_level", "resident_id": resident_id(seq),
             "occupation_code": LATHE, "level": 4, "issue_date": "2020-05-20",
-            "issuer_code": "91350100M000100Y43", "issued_in_nantong": True, "district": DISTRICT,
+            "issuer_code": "52320613MJ0000003P", "district": DISTRICT,
             "training_kind": "pre_job", "training_start_date": "2020-03-01"}
 
 

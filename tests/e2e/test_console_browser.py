@@ -42,7 +42,7 @@ pytestmark = [pytest.mark.usefixtures("drop_test_databases"),
               pytest.mark.skipif(MISSING, reason="chromium is not installed (Debian chromium; scripts/test-deps.sh "
                                  "installs it, as .ci/run does)")]
 SHOTS = ROOT / "artifacts" / "console"
-EMPLOYER = "91110000802100433B"
+EMPLOYER = "91320612MA1N00001G"
 LATHE = "6-18-01-01"
 
 
@@ -109,7 +109,7 @@ async def seed(urls: dict[str, str]) -> dict[str, Any]:
             c = await reg.post("/v1/certificates", headers=await token(reg, "demo-institution"), json={
                 "number": skill_number(4, seq), "kind": "skill_level", "resident_id": rid,
                 "occupation_code": LATHE, "level": 4, "issue_date": "2020-05-20",
-                "issuer_code": "91350100M000100Y43", "district": "320612"})
+                "issuer_code": "52320613MJ0000003P", "district": "320612"})
             assert c.status_code == 201, c.text
             certs.append(c.json()["certificate_id"])
         bureau = await token(reg, "demo-auditor")

@@ -47,7 +47,7 @@ def skill_number(level: int, seq: int) -> str:
 def certificate(number: str = skill_number(4, 1), **over: Any) -> dict[str, Any]:
     body = {"number": number, "kind": "skill_level", "resident_id": WORKER_ID,
             "occupation_code": LATHE, "level": 4, "issue_date": "2020-05-20",
-            "issuer_code": "91350100M000100Y43", "issued_in_nantong": True, "district": "320612",
+            "issuer_code": "52320613MJ0000003P", "district": "320612",
             "training_kind": "pre_job", "training_start_date": "2020-03-01"}
     return body | over
 
@@ -57,7 +57,7 @@ CATALOG = {"catalog_version": "test-2019", "standards": [
      "appraisal_fen": 20000, "valid_from": "2019-01-01"}]}
 EMPLOYMENT = {"resident_id": WORKER_ID, "kind": "employment", "valid_from": "2020-02-15",
               "source": "employment_service",
-              "attributes": {"employer_code": "91110000802100433B", "hire_date": "2020-02-15",
+              "attributes": {"employer_code": "91320612MA1N00001G", "hire_date": "2020-02-15",
                              "contract_months": 36}}
 
 

@@ -22,8 +22,8 @@ from tests.integration.test_backbone_pipeline import allocate, auth, eventually
 pytestmark = pytest.mark.usefixtures("drop_test_databases")
 
 APPRENTICE_ID = "440524188001010014"
-ENTERPRISE = "91110000802100433B"
-INSTITUTION = "91350100M000100Y43"  # the demo institution
+ENTERPRISE = "91320612MA1N00001G"
+INSTITUTION = "52320613MJ0000003P"  # the demo institution
 DISTRICT = "320612"
 
 

@@ -33,8 +33,8 @@ from shared.settings import Settings
 
 LATHE = "6-18-01-01"
 DISTRICT = "320612"
-INSTITUTION = "91350100M000100Y43"  # the training institution (demo institution's code)
-EMPLOYER = "91110000802100433B"
+INSTITUTION = "52320613MJ0000003P"  # the training institution (demo institution's code)
+EMPLOYER = "91320612MA1N00001G"
 ENTERPRISE = "91320612MA1NT0001R"  # runs the apprenticeship class
 PUBLISHED = dt.datetime(2019, 12, 31, 8, 0, tzinfo=dt.UTC)
 

@@ -26,8 +26,8 @@ from shared.settings import SERVICES, Settings, normalise_async_url
 from tests.conftest import TEST_BROKER, serve
 from tests.integration.registry.registry_helpers import publish
 
-INSTITUTION = "91350100M000100Y43"  # the demo institution: trains, evaluates, runs classes
-EMPLOYER = "91110000802100433B"
+INSTITUTION = "52320613MJ0000003P"  # the demo institution: trains, evaluates, runs classes
+EMPLOYER = "91320612MA1N00001G"
 FEEDERS = {"employment": "employment_service", "registered_unemployment": "employment_service",
            "employment_difficulty": "employment_service", "unemployment_insurance_months": "social_insurance",
            "pension_insurance_months": "social_insurance", "monthly_pension_entitlement": "social_insurance",
@@ -76,6 +76,16 @@ class Pipeline:
         await self.post("/v1/facts", {"resident_id": rid, "kind": kind, "valid_from": valid_from,
                                       "valid_to": valid_to, "attributes": attributes},
                         f"demo-feeder-{FEEDERS[kind]}")
+
+    async def institution_client(self, name: str, code: str) -> dict[str, str]:
+        """Another institution's own client, issued by the security administrator (institutions
+        push only their own certificates)."""
+        made = await self.post("/v1/clients", {"client_id": name, "role": "institution", "institution_id": code},
+                               "demo-security-admin", expect=(201,))
+        r = await self.reg.post("/v1/oauth/token", data={"grant_type": "client_credentials", "client_id": name,
+                                                        "client_secret": made["client_secret"]})
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
     async def employed(self, rid: str, hire: str = "2018-01-01", months: int = 36, employer: str = EMPLOYER) -> None:
         await self.fact(rid, "employment", hire, employer_code=employer, hire_date=hire, contract_months=months)

@@ -21,16 +21,6 @@ from tests.integration.eligibility.pipeline import (
 ND = {"Content-Type": "application/x-ndjson"}
 
 
-async def institution_client(p: Pipeline, name: str, code: str) -> dict[str, str]:
-    """A second institution's own client, issued by the security administrator."""
-    made = await p.post("/v1/clients", {"client_id": name, "role": "institution", "institution_id": code},
-                        "demo-security-admin", expect=(201,))
-    r = await p.reg.post("/v1/oauth/token", data={"grant_type": "client_credentials", "client_id": name,
-                                                 "client_secret": made["client_secret"]})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-
 async def signals(p: Pipeline, kind: str, status: str = "open") -> list[dict[str, Any]]:
     r = await p.eli.get("/v1/fraud-signals", params={"kind": kind, "status": status},
                         headers=await p.auth("demo-auditor"))
@@ -80,7 +70,7 @@ async def test_one_person_in_two_overlapping_classes_is_queued_with_both_classes
 
 async def test_one_person_certified_by_two_institutions_on_one_day_is_queued(pipeline: Pipeline) -> None:
     other = credit_code(2)
-    inst_b = await institution_client(pipeline, "fraud-inst-b", other)
+    inst_b = await pipeline.institution_client("fraud-inst-b", other)
     rid = resident_id(703)
     await pipeline.certificate(rid, skill_number(4, 703), issue_date="2020-07-01")
     r = await pipeline.reg.post("/v1/certificates", headers=inst_b, json=cert_body(
@@ -92,7 +82,7 @@ async def test_one_person_certified_by_two_institutions_on_one_day_is_queued(pip
 
 async def test_a_month_far_above_the_institutions_own_history_is_queued(pipeline: Pipeline) -> None:
     code = credit_code(3)
-    inst = await institution_client(pipeline, "fraud-inst-c", code)
+    inst = await pipeline.institution_client("fraud-inst-c", code)
     lines = [cert_body(resident_id(710 + m), skill_number(4, 710 + m), issuer=code, issue_date=f"2020-0{m}-10")
              for m in (1, 2, 3)]  # one a month of its own history
     lines += [cert_body(resident_id(720 + i), skill_number(4, 720 + i), issuer=code, issue_date="2020-04-10")

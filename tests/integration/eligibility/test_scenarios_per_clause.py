@@ -101,7 +101,7 @@ async def test_4_4_a_certificate_received_after_the_application_window_is_refuse
 async def test_4_5b_a_degree_by_further_education_needs_the_education_feeders_record(pipeline: Pipeline) -> None:
     rid, part_time, full_time = resident_id(8), "1032012020000123", "1032012020000456"
     await pipeline.employed(rid)
-    await pipeline.fact(rid, "pension_insurance_months", "2020-01-01", months=24, insured_in_nantong=True)
+    await pipeline.fact(rid, "pension_insurance_months", "2020-01-01", months=24, insured_region="320612")
     waiting = await pipeline.certificate(rid, part_time, kind="degree", occupation_code=None, level=None,
                                          issue_date="2020-07-01")
     missing = await pipeline.decision(waiting, "rejected")
@@ -111,7 +111,7 @@ async def test_4_5b_a_degree_by_further_education_needs_the_education_feeders_re
     assert (await pipeline.decision(waiting, "approved"))["amount_fen"] == 100000
     other = resident_id(9)
     await pipeline.employed(other)
-    await pipeline.fact(other, "pension_insurance_months", "2020-01-01", months=24, insured_in_nantong=True)
+    await pipeline.fact(other, "pension_insurance_months", "2020-01-01", months=24, insured_region="320612")
     await pipeline.fact(other, "degree_record", "2020-07-01", certificate_number=full_time, study_mode="full_time",
                         education_level="bachelor")
     cid = await pipeline.certificate(other, full_time, kind="degree", occupation_code=None, level=None,

@@ -29,8 +29,8 @@ FIN_B = FreshBearer("fin-bob", "finance")
 FIN_D = FreshBearer("fin-dora", "finance")
 UI = "unemployment_insurance_surplus"
 DISTRICT = "320612"
-ENTERPRISE = "91110000802100433B"  # GB 32100 valid
-INSTITUTION = "91350100M000100Y43"
+ENTERPRISE = "91320612MA1N00001G"  # GB 32100 valid
+INSTITUTION = "52320613MJ0000003P"
 _SEQ = iter(range(1, 10**6))
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from shared.ids import resident_id_check_char
 
-INSTITUTION = "91350100M000100Y43"  # the demo institution (services/registry/clients.py)
+INSTITUTION = "52320613MJ0000003P"  # the demo institution (services/registry/clients.py)
 LATHE = "6-18-01-01"
 
 

@@ -18,7 +18,7 @@ from tests.integration.registry.registry_helpers import INSTITUTION, auth, resid
 
 pytestmark = pytest.mark.usefixtures("drop_test_databases")
 
-ENTERPRISE = "91110000802100433B"
+ENTERPRISE = "91320612MA1N00001G"
 WORKER = {"payee_kind": "worker", "resident_id": resident_id(7), "account_kind": "social_security_card",
           "account_number": card_number(7)}
 COMPANY = {"payee_kind": "enterprise", "credit_code": ENTERPRISE, "account_kind": "bank_account",

@@ -56,7 +56,8 @@ async def test_each_feeder_writes_only_its_own_fact_kinds_with_their_attribute_c
     async with serve(create_app(settings)) as reg:
         social = await auth(reg, "demo-feeder-social_insurance")
         assert (await reg.post("/v1/facts", json=FACT, headers=social)).status_code == 201
-        employment = FACT | {"kind": "employment", "attributes": {"employer_code": "X1", "hire_date": "2020-01-01"}}
+        employment = FACT | {"kind": "employment",
+                             "attributes": {"employer_code": "91320612MA1N00001G", "hire_date": "2020-01-01"}}
         wrong_feeder = await reg.post("/v1/facts", json=employment, headers=social)
         assert wrong_feeder.status_code == 403 and field_of(wrong_feeder) == "kind"
         unknown = await reg.post("/v1/facts", json=FACT | {"kind": "lottery_win"}, headers=social)

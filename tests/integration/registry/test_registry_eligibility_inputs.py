@@ -18,7 +18,7 @@ from tests.conftest import serve
 from tests.integration.registry.registry_helpers import INSTITUTION, auth, certificate, publish, resident_id
 
 pytestmark = pytest.mark.usefixtures("drop_test_databases")
-ENTERPRISE = "91110000802100433B"
+ENTERPRISE = "91320612MA1N00001G"
 
 
 async def payloads(reg: Any, event_type: str) -> list[dict[str, Any]]:

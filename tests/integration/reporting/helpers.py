@@ -68,7 +68,7 @@ def certificate(person: str, level: int | None, *, kind: str = "skill_level", on
     payload = CertificateIssuedV1(
         certificate_id=cert or uuid.uuid4(), person_key=person, number="Y" + "0" * 21, kind=kind,
         occupation_code="6-18-01-01", level=level, issue_date=dt.date.fromisoformat(on),
-        issuer_code="91350100M000100Y43", issued_in_nantong=True)
+        issuer_code="52320613MJ0000003P", issued_in_nantong=True)
     return new_envelope(payload, key=person, producer="registry")
 
 

@@ -20,8 +20,8 @@ D = dt.date
 LATHE = "6-18-01-01"  # 车工, on the 2020 and 2021 shortage lists below
 WELDER = "6-18-02-04"  # 焊工, never on the shortage list; on the 2020 provincial list
 ABILITY = "4-10-01-05"  # a special-ability line (no level)
-EMPLOYER = "91110000802100433B"
-INSTITUTION = "91350100M000100Y43"
+EMPLOYER = "91320612MA1N00001G"  # registered in 通州区 (characters 3-8: 320612)
+INSTITUTION = "52320613MJ0000003P"  # a training and evaluation institution in 崇川区
 ENTERPRISE = "91320612MA1NT0001R"
 PARAMS: ParameterSet = default_parameters()
 PUBLISHED = dt.datetime(2019, 12, 31, tzinfo=dt.UTC)
@@ -72,7 +72,7 @@ def cert(**kw: Any) -> f.CertificateFacts:
     level = kw.get("level", 4)
     base: dict[str, Any] = dict(certificate_id=cert_id("c1"), number=skill_number(level), kind=f.SKILL_LEVEL,
                                 occupation_code=WELDER, level=4, issue_date=D(2020, 6, 1),
-                                received_on=D(2020, 7, 1))
+                                received_on=D(2020, 7, 1), issued_in_nantong=True)
     base.update(kw)
     return f.CertificateFacts(**base)
 
@@ -80,7 +80,8 @@ def cert(**kw: Any) -> f.CertificateFacts:
 def worker(**kw: Any) -> f.PersonFacts:
     """An employed worker with a 3-year contract and 24 months of UI contributions."""
     base: dict[str, Any] = dict(person_id=pk("p1"), as_of=D(2020, 6, 1), employed=True,
-                                employer_id=EMPLOYER, hire_date=D(2018, 1, 1), contract_months=36,
+                                employer_id=EMPLOYER, employer_in_nantong=True, hire_date=D(2018, 1, 1),
+                                contract_months=36,
                                 ui_contribution_months=24, pension_contribution_months=24,
                                 pension_insured_in_nantong=True)
     base.update(kw)

@@ -18,7 +18,7 @@ from services.eligibility.person import CERTIFICATE, Changes, Held, PersonState,
 from services.eligibility.projection import FactRecord
 
 PERSON = pk("arrivals")
-EMPLOYED = FactRecord("employment", D(2018, 1, 1), None, {"employer_code": "91110000802100433B",
+EMPLOYED = FactRecord("employment", D(2018, 1, 1), None, {"employer_code": "91320612MA1N00001G",
                                                            "hire_date": "2018-01-01", "contract_months": 36})
 CODES = [f"6-20-01-{i:02d}" for i in range(1, 7)]
 WIDE = catalog_view([*CATALOG.standards.get(("6-18-01-01", 4), ()),

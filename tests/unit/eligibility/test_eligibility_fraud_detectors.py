@@ -9,7 +9,7 @@ from services.eligibility import fraud
 from services.eligibility.fraud_scan import credit_rules, thresholds
 from services.eligibility.params import default_parameters
 
-INST_A, INST_B = "91350100M000100Y43", "91110000802100433B"
+INST_A, INST_B = "52320613MJ0000003P", "91320600MA1N000027"
 D = dt.date.fromisoformat
 LIMITS = thresholds(default_parameters().at(D("2020-06-01")))
 

@@ -14,7 +14,7 @@ PERSON = "3f" * 32
 def _issued() -> CertificateIssuedV1:
     return CertificateIssuedV1(certificate_id=uuid.uuid4(), person_key=PERSON, number="Y000000000000014000001",
                                kind="skill_level", occupation_code="6-18-01-01", level=4,
-                               issue_date=dt.date(2020, 5, 20), issuer_code="91350100M000100Y43",
+                               issue_date=dt.date(2020, 5, 20), issuer_code="52320613MJ0000003P",
                                issued_in_nantong=True)
 
 
