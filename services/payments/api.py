@@ -26,11 +26,11 @@ from services.payments import store, verify
 from services.payments.claims import HoldReason
 from services.payments.disbursements import Actor, Role, State
 from shared.app import SessionDep
-from shared.auth import PrincipalDep, principal_of, require_roles
+from shared.auth import AuthPrincipal, CredentialsDep, PrincipalDep, get_principal, principal_of, require_roles
 from shared.clock import nantong_today
 from shared.disclosure import min_cell_on, suppress
 from shared.money import fen_to_yuan
-from shared.problems import Problem
+from shared.problems import Problem, problem_responses
 
 router = APIRouter(prefix="/v1", tags=["payments"])
 # Free-text ids go into PostgreSQL text columns, which refuse NUL (a 500 before this pattern).
@@ -100,14 +100,60 @@ async def once(request: Request, session: AsyncSession, key: str | None,
 
 # ---- funds ----------------------------------------------------------------------------------
 
-@router.get("/funds")
-async def list_funds(session: SessionDep) -> list[dict[str, Any]]:
-    """Balance, reserved, available and the waiting queue per funding source and district (fen)."""
+# The waiting queue counts disbursements, so people: public callers get it suppressed
+# (docs/small-cells.md). Staff who may list the waiting disbursements themselves read it exact.
+EXACT_WAITING_READERS = frozenset({"hr", "finance", "bureau", "auditor"})
+
+
+async def funds_reader(request: Request, credentials: CredentialsDep) -> AuthPrincipal | None:
+    """Anyone may read the funds; a bearer token, when one is sent, must be valid."""
+    return None if credentials is None else await get_principal(request, credentials)
+
+
+FundsReaderDep = Annotated[AuthPrincipal | None, Depends(funds_reader)]
+
+
+async def _waiting_table(session: AsyncSession, reader: AuthPrincipal | None
+                         ) -> tuple[list[dict[str, Any]], int | None]:
+    """The funds rows with `waiting`, plus the margins' cells; (table, k or None when exact)."""
     rows = (await session.execute(sa.select(store.funds).order_by(store.funds.c.source,
                                                                   store.funds.c.district))).mappings().all()
     waiting = await pg.waiting_counts(session, [(r["source"], r["district"]) for r in rows]) if rows else {}
-    return [dict(r) | {"available_fen": r["balance_fen"] - r["reserved_fen"],
-                       "waiting": waiting.get((r["source"], r["district"]), 0)} for r in rows]
+    cells = [dict(r) | {"available_fen": r["balance_fen"] - r["reserved_fen"],
+                        "waiting": waiting.get((r["source"], r["district"]), 0)} for r in rows]
+    margins = waiting_margins(cells)
+    if reader is not None and reader.role in EXACT_WAITING_READERS:
+        return [c | {"suppressed": False} for c in cells + margins], None
+    k = min_cell_on(nantong_today())
+    return suppress(cells + margins, dims=("source", "district"), count="waiting", k=k), k
+
+
+def waiting_margins(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Source, district and grand totals of `waiting` as cells (`*`), so the helper protects them."""
+    out: dict[tuple[str, str], int] = {}
+    for c in cells:
+        for key in ((c["source"], "*"), ("*", c["district"]), ("*", "*")):
+            out[key] = out.get(key, 0) + c["waiting"]
+    return [{"source": s, "district": d, "waiting": n} for (s, d), n in sorted(out.items())]
+
+
+@router.get("/funds", responses=problem_responses(401))
+async def list_funds(session: SessionDep, reader: FundsReaderDep) -> list[dict[str, Any]]:
+    """Balance, reserved, available and the waiting queue per funding source and district (fen).
+    Without a staff token, `waiting` below the small-cell threshold, and the cells that would give it
+    away, is null with `suppressed` true (GET /v1/funds/totals publishes the total)."""
+    table, _ = await _waiting_table(session, reader)
+    return [c for c in table if c["source"] != "*" and c["district"] != "*"]
+
+
+@router.get("/funds/totals", responses=problem_responses(401))
+async def funds_totals(session: SessionDep, reader: FundsReaderDep) -> dict[str, Any]:
+    """The waiting queue's total over all funds, suppressed the same way as the rows
+    (`min_cell` null when exact)."""
+    table, k = await _waiting_table(session, reader)
+    total = next((c for c in table if c["source"] == "*" and c["district"] == "*"),
+                 {"waiting": 0, "suppressed": False})
+    return {"min_cell": k, "waiting": total["waiting"], "suppressed": total["suppressed"]}
 
 
 # ---- disbursements ---------------------------------------------------------------------------

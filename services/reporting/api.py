@@ -12,18 +12,20 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
 from services.reporting import queries
 from services.reporting.handlers import targets_now
 from services.reporting.projections import today
+from services.reporting.public import public_report
 from services.reporting.reports import MEDIA_TYPES, figures_to_dict, period_bounds, render
 from shared.app import RuntimeDep, SessionDep
-from shared.auth import require_roles
+from shared.auth import AuthPrincipal, CredentialsDep, get_principal, require_roles
+from shared.disclosure import min_cell_on
 from shared.places import UnknownPlace, default_places
-from shared.problems import Problem
+from shared.problems import Problem, problem_responses
 
 router = APIRouter(prefix="/v1", tags=["reporting"])
 pages = APIRouter(tags=["dashboard"])
@@ -166,8 +168,22 @@ async def create_report(body: ReportCreate, response: Response, session: Session
             "cut_off": body.cut_off.isoformat(), "links": links}
 
 
-@router.get("/reports/{name}", summary="An issued report: {id}.csv | {id}.xlsx | {id}.html | {id}")
-async def get_report(name: str, session: SessionDep) -> Response:
+# Issued reports are public (十六: 季报/年报); bureau staff and auditors read the exact figures.
+EXACT_REPORT_READERS = frozenset({"bureau", "auditor"})
+
+
+async def report_reader(request: Request, credentials: CredentialsDep) -> AuthPrincipal | None:
+    """Anyone may read a report; a bearer token, when one is sent, must be valid."""
+    return None if credentials is None else await get_principal(request, credentials)
+
+
+@router.get("/reports/{name}", summary="An issued report: {id}.csv | {id}.xlsx | {id}.html | {id}",
+            description="Without a bureau or auditor token, the public form: person-time cells below "
+                        "the small-cell threshold in force on the cut-off day, and the cells that "
+                        "would give them away, are printed as * (docs/small-cells.md).",
+            responses=problem_responses(401))
+async def get_report(name: str, session: SessionDep,
+                     reader: Annotated[AuthPrincipal | None, Depends(report_reader)]) -> Response:
     stem, _, fmt = name.partition(".")
     try:
         report_id = uuid.UUID(stem)
@@ -178,6 +194,8 @@ async def get_report(name: str, session: SessionDep) -> Response:
     figures = await queries.report_figures(session, report_id)
     if figures is None:
         raise Problem(404, "No such report", field="report_id")
+    if reader is None or reader.role not in EXACT_REPORT_READERS:
+        figures = public_report(figures, min_cell_on(figures.cut_off))
     if not fmt:
         return Response(json.dumps(figures_to_dict(figures), ensure_ascii=False),
                         media_type="application/json")

@@ -34,6 +34,15 @@ from services.reporting.progress import (
     t5_actual,
     t6_actual,
 )
+from services.reporting.public import (
+    PersonTimes,
+    person_times_of,
+    public_by_quarter,
+    public_by_year,
+    public_skill_rows,
+    public_trend,
+    public_unit_rows,
+)
 from services.reporting.ratios import RatioCounters, city_counts, ratio_view, skill_counts
 from services.reporting.reports import (
     ReportFigures,
@@ -159,32 +168,41 @@ async def progress(session: AsyncSession, targets: TargetSet, as_of: dt.date) ->
     tally = await load_tally(session, targets, as_of)
     others = other_actuals(await load_other_inputs(session, as_of), targets, as_of)
     view = progress_view(tally, targets, as_of, others)
-    detail = public_breakdowns(view.pop("person_times"), min_cell_on(as_of))
+    detail = public_breakdowns(view.pop("person_times"), person_times_of(tally, as_of, min_cell_on(as_of)))
     goal = int(targets.target("T1").goal)
     return {"target_id": "T1", "person_times": detail["total"], "target": goal,
             "share": round(detail["total"] / goal, 6), **view, "person_times_detail": detail}
 
 
 # Each breakdown of the public progress adds up to the published total: cells below the small-cell
-# threshold, and their complements, are suppressed (shared/disclosure.py). The clause and target-group
-# rows name disability and low-income status; a running total would undo a suppressed quarter.
-_BREAKDOWNS = {"by_year": ("year", ("amount_fen",)), "by_quarter": ("quarter", ("amount_fen", "cumulative")),
-               "by_district": ("code", ("amount_fen",)), "by_department": ("department", ("amount_fen",)),
-               "by_clause": ("clause", ("amount_fen",)), "by_target_group": ("group", ())}
+# threshold, and their complements, are suppressed (shared/disclosure.py). Years, quarters and
+# districts come from the one person-times table (services/reporting/public.py) that /v1/districts
+# and its trend read too; the clause and target-group rows name disability and low-income status.
+_BREAKDOWNS = {"by_department": ("department", ("amount_fen",)), "by_clause": ("clause", ("amount_fen",)),
+               "by_target_group": ("group", ())}
 
 
-def public_breakdowns(detail: dict[str, Any], k: int) -> dict[str, Any]:
-    out = dict(detail) | {"min_cell": k}
+def public_breakdowns(detail: dict[str, Any], table: PersonTimes) -> dict[str, Any]:
+    k = table.min_cell
+    out = dict(detail) | {"min_cell": k, "by_year": public_by_year(detail["by_year"], table),
+                          "by_quarter": public_by_quarter(detail["by_quarter"], table),
+                          "by_district": public_unit_rows(detail["by_district"], table, ("count", "amount_fen"))}
     for name, (key, values) in _BREAKDOWNS.items():
         out[name] = suppress_1d(detail[name], key, values=values, k=k)
     return out
 
 
 async def ratios(session: AsyncSession, targets: TargetSet, year: int | None, as_of: dt.date) -> dict[str, Any]:
-    employed = await load_employed(session)
+    """/v1/ratios; skilled and high-skilled persons per unit are counts of people (small cells)."""
+    employed, counters = await load_employed(session), await load_ratio_counters(session)
     goals = (float(targets.target("T2").goal), float(targets.target("T3").goal))
-    return ratio_view(await load_ratio_counters(session), employed, year or ratio_year(employed, as_of),
-                      special_counts=targets.special_ability_counts_as_skilled, goals=goals)
+    year = year or ratio_year(employed, as_of)
+    special = targets.special_ability_counts_as_skilled
+    view = ratio_view(counters, employed, year, special_counts=special, goals=goals)
+    units_on = dt.date(year, 12, 31)
+    skills = skill_counts(counters.stock(year), employed.get(year, {}), lambda d: unit_for(d, units_on), special)
+    k = min_cell_on(as_of)
+    return view | {"min_cell": k, "districts": public_skill_rows(view["districts"], skills, k)}
 
 
 async def funds(session: AsyncSession, as_of: dt.date) -> dict[str, Any]:
@@ -192,11 +210,19 @@ async def funds(session: AsyncSession, as_of: dt.date) -> dict[str, Any]:
 
 
 async def districts(session: AsyncSession, targets: TargetSet, as_of: dt.date) -> dict[str, Any]:
+    """/v1/districts: person-times, fen and paid fen of a unit go with its cell of the person-times
+    table, the skill shares with its skill counts, the trend line up to its first hidden quarter."""
     employed = await load_employed(session)
-    return district_view(await load_tally(session, targets, as_of), await load_funds(session, as_of),
-                         await load_ratio_counters(session), employed.get(ratio_year(employed, as_of), {}),
-                         as_of=as_of, special_counts=targets.special_ability_counts_as_skilled,
-                         schools=await load_schools(session, as_of))
+    tally, counters = await load_tally(session, targets, as_of), await load_ratio_counters(session)
+    denominators, special = employed.get(ratio_year(employed, as_of), {}), targets.special_ability_counts_as_skilled
+    view = district_view(tally, await load_funds(session, as_of), counters, denominators, as_of=as_of,
+                         special_counts=special, schools=await load_schools(session, as_of))
+    k = min_cell_on(as_of)
+    table = person_times_of(tally, as_of, k)
+    skills = skill_counts(counters.stock(as_of.year), denominators, lambda d: unit_for(d, as_of), special)
+    rows = public_unit_rows(view["districts"], table, ("person_times", "amount_fen", "paid_fen"))
+    return view | {"min_cell": k, "districts": public_skill_rows(rows, skills, k),
+                   "trend": public_trend(view["trend"], table)}
 
 
 async def add_employed(session: AsyncSession, year: int, figures: dict[str, int], source: str) -> None:

@@ -51,6 +51,7 @@ class ReportFigures:
     cut_off: date
     title: str
     tables: tuple[Table, ...]
+    note: str = ""  # the public form's small-cell note (services/reporting/public.py)
 
 
 def period_bounds(kind: ReportKind, period: str) -> tuple[date, date]:
@@ -210,7 +211,7 @@ def figures_to_dict(figures: ReportFigures) -> dict[str, Any]:
         "title": figures.title,
         "tables": [{"title": t.title, "headers": list(t.headers), "rows": [list(r) for r in t.rows]}
                    for t in figures.tables],
-    }
+    } | ({"note": figures.note} if figures.note else {})
 
 
 def figures_from_dict(data: Mapping[str, Any]) -> ReportFigures:
@@ -218,12 +219,12 @@ def figures_from_dict(data: Mapping[str, Any]) -> ReportFigures:
                    for t in data["tables"])
     return ReportFigures(data["kind"], data["period"], date.fromisoformat(data["start"]),
                          date.fromisoformat(data["end"]), date.fromisoformat(data["cut_off"]),
-                         data["title"], tables)
+                         data["title"], tables, data.get("note", ""))
 
 
 def _subtitle(figures: ReportFigures) -> str:
     return (f"统计期间：{figures.start.isoformat()} 至 {figures.end.isoformat()}；"
-            f"数据截止：{figures.cut_off.isoformat()}；金额单位：元")
+            f"数据截止：{figures.cut_off.isoformat()}；金额单位：元") + (f"；{figures.note}" if figures.note else "")
 
 
 # --- renderers -------------------------------------------------------------------------------

@@ -265,7 +265,9 @@ async def dashboard_matches(page: Any, platform: dict[str, str], funds: list[dic
     row = funds[0]
     assert await page.text_content("#account-allocated") == "10,000.00"
     assert await page.text_content("#account-available") == yuan(row["available_fen"])
-    assert await page.text_content("#account-waiting") == str(row["waiting"])
+    async with httpx.AsyncClient(base_url=platform["payments"]) as pay:  # the published total
+        waiting = (await pay.get("/v1/funds/totals")).json()["waiting"]
+    assert await page.text_content("#account-waiting") == ("—" if waiting is None else f"{waiting:,}")
     async with httpx.AsyncClient(base_url=platform["reporting"]) as rep:
         detail = (await rep.get("/v1/progress")).json()["person_times_detail"]
     for table, key in (("by-clause", "clause"), ("by-department", "department")):

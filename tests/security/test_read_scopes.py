@@ -1,6 +1,7 @@
 """What each reader sees of real decisions (REST in at the registry, decided by eligibility, counted
-by reporting): public progress without small cells, hr and finance without the facts a decision
-used, district staff only their own districts' what-if rows."""
+by reporting): public progress, districts, trend and issued reports without small cells (nor the
+cells that would give them away), bureau and auditors the exact report; hr and finance without the
+facts a decision used; district staff only their own districts' what-if rows."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from shared.clock import nantong_today
 from shared.platform import Platform
 from tests.e2e.platform_harness import Api, certificate, seed
+from tests.recompute import districts_equations, funds_equations, progress_equations, solvable
 from tests.security.conftest import bearer, token
 
 TONGZHOU, QIDONG = "320612", "320681"
@@ -46,6 +49,95 @@ def test_public_progress_suppresses_small_district_cells_and_their_complement(
     assert districts[TONGZHOU]["suppressed"] is True and districts[TONGZHOU]["count"] is None
     clauses = [r for r in detail["by_clause"] if r["count"]]
     assert clauses and all(r["count"] >= 5 for r in clauses)  # one clause, all eight: shown
+
+
+def test_public_districts_and_trend_hide_a_small_district_that_no_total_recomputes(
+        platform: Platform, decided: dict[int, str]) -> None:
+    base = platform.url("reporting")
+    progress = httpx.get(f"{base}/v1/progress", timeout=30).json()
+    districts = httpx.get(f"{base}/v1/districts", timeout=30).json()
+    assert districts["min_cell"] == 5
+    rows = {r["code"]: r for r in districts["districts"]}
+    assert rows[QIDONG]["person_times"] is None and rows[QIDONG]["paid_fen"] is None
+    assert rows[TONGZHOU]["suppressed"] is True and rows[TONGZHOU]["person_times"] is None  # 8 - 6 = 2
+    now = districts["trend"]["quarters"].index(f"{nantong_today().year}Q{(nantong_today().month - 1) // 3 + 1}")
+    trend = {s["code"]: s["cumulative"] for s in districts["trend"]["series"]}
+    assert trend[QIDONG][now] is None and trend[TONGZHOU][now] is None and trend[QIDONG][now - 1] == 0
+    # every figure both answers publish, as an attacker would add and subtract them
+    quarters = sorted(set(districts["trend"]["quarters"]) | {r["quarter"] for r in
+                                                             progress["person_times_detail"]["by_quarter"]})
+    known = solvable(progress_equations(progress, rows, quarters) + districts_equations(districts, quarters))
+    assert (QIDONG, quarters[now]) not in known and (TONGZHOU, quarters[now]) not in known
+    assert all(v == 0 or v >= 5 for v in known.values()), known
+    ratios = httpx.get(f"{base}/v1/ratios", timeout=30).json()
+    skill = {r["code"]: r for r in ratios["districts"]}
+    assert ratios["city"]["skilled"] == 8 and skill[QIDONG]["skilled"] is None  # the holders: 6 and 2
+    assert all(
+        r[c] is None or r[c] == 0 or r[c] >= 5 for r in ratios["districts"] for c in ("skilled", "high_skilled"))
+
+
+def test_an_issued_report_read_without_a_bureau_token_hides_the_small_district(
+        platform: Platform, decided: dict[int, str]) -> None:
+    base, year = platform.url("reporting"), nantong_today().year
+    issued = httpx.post(f"{base}/v1/reports", headers=bearer(token(platform, "demo-bureau")), timeout=60,
+                        json={"kind": "annual", "period": str(year), "cut_off": f"{year}-12-31"})
+    assert issued.status_code in (200, 201), issued.text
+    links = issued.json()["links"]
+
+    def district_rows(body: dict) -> dict[str, list]:
+        table = next(t for t in body["tables"] if t["title"].startswith("二"))
+        return {r[1]: r for r in table["rows"]}
+
+    json_path = f"{base}/v1/reports/{issued.json()['report_id']}"
+    public = district_rows(httpx.get(json_path, timeout=30).json())
+    # 本期/累计人次 and their amounts: 启东's 2 and, beside it, 通州's 6 (the total is 8)
+    assert public[QIDONG][2:6] == ["*", "*", "*", "*"] and public[TONGZHOU][2:6] == ["*", "*", "*", "*"]
+    as_district = district_rows(httpx.get(json_path, timeout=30,
+                                          headers=bearer(token(platform, "demo-district"))).json())
+    assert as_district == public  # staff, but not the bureau: the public form
+    for reader in ("demo-bureau", "demo-auditor"):
+        exact = district_rows(httpx.get(json_path, timeout=30, headers=bearer(token(platform, reader))).json())
+        assert exact[QIDONG][2:4] == [2, 2] and exact[TONGZHOU][2:4] == [6, 6], reader
+    csv = httpx.get(base + links["csv"], timeout=30).text
+    assert "小单元格" in csv and next(x for x in csv.splitlines() if QIDONG in x).startswith("启东市,320681,*,*,*,*,")
+    assert "小单元格" in httpx.get(base + links["html"], timeout=30).text
+    forged = httpx.get(json_path, timeout=30, headers=bearer("not-a-token"))
+    assert forged.status_code == 401  # a token that is sent must be valid: no silent fallback
+
+
+def test_public_funds_hide_a_small_waiting_queue_that_the_published_total_cannot_recompute(
+        platform: Platform, decided: dict[int, str]) -> None:
+    base = platform.url("payments")
+    finance = bearer(token(platform, "demo-finance"))
+
+    def waiting_settled() -> dict[tuple[str, str], int]:
+        deadline = time.monotonic() + 90
+        while True:  # every decision drafted: reserved or waiting for money
+            exact = httpx.get(f"{base}/v1/funds", timeout=30, headers=finance).json()
+            drafted = httpx.get(f"{base}/v1/disbursements", timeout=30, headers=finance).json()
+            if len(drafted) >= 8 or time.monotonic() > deadline:
+                return {(f["source"], f["district"]): f["waiting"] for f in exact}
+            time.sleep(0.2)
+
+    exact = waiting_settled()
+    qidong = ("unemployment_insurance_surplus", QIDONG)
+    assert exact[qidong] == 2  # 启东's two drafts wait: no money was allocated there
+    public = httpx.get(f"{base}/v1/funds", timeout=30).json()
+    totals = httpx.get(f"{base}/v1/funds/totals", timeout=30).json()
+    assert totals["min_cell"] == 5
+    row = next(f for f in public if (f["source"], f["district"]) == qidong)
+    assert row["waiting"] is None and row["suppressed"] is True
+    # the queue's total is those same two: published, it would be the cell
+    assert totals["waiting"] is None and totals["suppressed"] is True
+    solved = solvable(funds_equations(public, totals))
+    assert not [c for c, v in solved.items() if 0 < v < 5], solved
+    # the same arithmetic on the exact figures finds the two (the check can fail)
+    shown = [{"source": s, "district": d, "waiting": n} for (s, d), n in exact.items()]
+    assert solvable(funds_equations(shown, {"waiting": sum(exact.values())}))[qidong] == 2
+    staff = httpx.get(f"{base}/v1/funds/totals", timeout=30, headers=finance).json()
+    assert (staff["min_cell"], staff["waiting"]) == (None, 2)
+    forged = httpx.get(f"{base}/v1/funds", timeout=30, headers=bearer("not-a-token"))
+    assert forged.status_code == 401  # a token that is sent must be valid: no silent fallback
 
 
 def test_hr_and_finance_read_what_paying_needs_and_not_the_facts_a_decision_used(

@@ -192,7 +192,11 @@ function paymentsBase(doc) {
     `${loc.protocol}//${loc.hostname}:8003`;
 }
 
-function renderAccount(doc, funds, use) {
+// A suppressed count (docs/small-cells.md) shows as "—"; totals are the published ones, never a
+// sum over hidden cells.
+const countOrHidden = (n) => (n === null || n === undefined ? "—" : formatInt(n));
+
+function renderAccount(doc, funds, use, totals) {
   const allocated = {};
   for (const a of use.allocated || []) {
     const k = `${a.source}|${a.district}`;
@@ -203,13 +207,13 @@ function renderAccount(doc, funds, use) {
   doc.getElementById("account-balance").textContent = formatYuan(sum((x) => x.balance_fen));
   doc.getElementById("account-reserved").textContent = formatYuan(sum((x) => x.reserved_fen));
   doc.getElementById("account-available").textContent = formatYuan(sum((x) => x.available_fen));
-  doc.getElementById("account-waiting").textContent = formatInt(sum((x) => x.waiting));
+  doc.getElementById("account-waiting").textContent = countOrHidden(totals.waiting);
   doc.querySelector("#account-funds tbody").innerHTML = funds.map((x) =>
     `<tr data-source="${escapeXml(x.source)}" data-district="${escapeXml(x.district)}">` +
     `<td>${escapeXml(SOURCES_ZH[x.source] || x.source)}</td><td>${escapeXml(x.district)}</td>` +
     `<td>${formatYuan(allocated[`${x.source}|${x.district}`] || 0)}</td><td>${formatYuan(x.balance_fen)}</td>` +
     `<td>${formatYuan(x.reserved_fen)}</td><td class="available">${formatYuan(x.available_fen)}</td>` +
-    `<td class="waiting">${formatInt(x.waiting)}</td></tr>`).join("");
+    `<td class="waiting">${countOrHidden(x.waiting)}</td></tr>`).join("");
 }
 
 // Its own status line: the reporting figures above stand whether or not payments answers.
@@ -217,12 +221,12 @@ async function loadAccount(doc) {
   const base = paymentsBase(doc);
   const status = doc.getElementById("account-status");
   try {
-    const [funds, use] = await Promise.all(["/v1/funds", "/v1/fund-use"].map(async (path) => {
+    const [funds, use, totals] = await Promise.all(["/v1/funds", "/v1/fund-use", "/v1/funds/totals"].map(async (path) => {
       const r = await fetch(base + path, { headers: { Accept: "application/json" } });
       if (!r.ok) throw new Error(path + " " + r.status);
       return r.json();
     }));
-    renderAccount(doc, funds, use);
+    renderAccount(doc, funds, use, totals);
     status.textContent = "专账数据来自支付服务";
     doc.getElementById("account-section").dataset.loaded = "true";
   } catch (e) {

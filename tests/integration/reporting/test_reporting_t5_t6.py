@@ -3,6 +3,7 @@ T6 (staff-education funds on front-line workers) from figures the bureau loads o
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from services.reporting.main import create_app
 from shared.events import Envelope, InstitutionRecordedV1, new_envelope
 from tests.conftest import bearer, serve
-from tests.integration.reporting.helpers import eventually, publish
+from tests.integration.reporting.helpers import publish
 
 pytestmark = pytest.mark.usefixtures("drop_test_databases")
 SCHOOL_A, SCHOOL_B, TRAINER = "91320600MA1000001A", "91320600MA1000002B", "91320600MA1000003C"
@@ -42,19 +43,31 @@ async def test_t5_counts_units_with_a_technical_school_listed_on_the_day_and_the
         assert target(before, "T5")["actual"] is None  # no school recorded yet: no figure, no alarm
         await publish(settings, [trainer, school_a, b_delisted, school_b])  # the stale record comes last
 
-        async def spring() -> Any:
-            body = (await rep.get("/v1/progress", params={"as_of": "2020-03-31"})).json()
-            return body if target(body, "T5")["actual"] is not None else None
+        async def observed() -> tuple[Any, Any, dict[str, Any]]:
+            spring = (await rep.get("/v1/progress", params={"as_of": "2020-03-31"})).json()
+            winter = (await rep.get("/v1/progress", params={"as_of": "2020-12-31"})).json()
+            listed = (await rep.get("/v1/districts", params={"as_of": "2020-12-31"})).json()["districts"]
+            return (target(spring, "T5")["actual"], target(winter, "T5")["actual"],
+                    {r["code"]: r["technical_school"] for r in listed})
 
-        # 11 units before the July 2020 merges; schools in 320611 (港闸) and 320612 (通州).
-        assert target(await eventually(spring), "T5")["actual"] == round(2 / 11, 4)
-        winter = (await rep.get("/v1/progress", params={"as_of": "2020-12-31"})).json()
-        # 10 units after: 港闸's school now counts for the new 崇川 (320613); 通州's was delisted.
-        assert target(winter, "T5")["actual"] == round(1 / 10, 4)
-        rows = {r["code"]: r["technical_school"]
-                for r in (await rep.get("/v1/districts", params={"as_of": "2020-12-31"})).json()["districts"]}
+        # 11 units before the July 2020 merges; schools in 320611 (港闸) and 320612 (通州). 10 units
+        # after: 港闸's school now counts for the new 崇川 (320613); 通州's was delisted.
+        # The four records apply one by one: wait for the whole state asserted (T5 shows a value
+        # as soon as one school is in), then assert what was last seen.
+        def settled(seen: tuple[Any, Any, dict[str, Any]]) -> bool:
+            spring, winter, rows = seen
+            return (spring == round(2 / 11, 4) and winter == round(1 / 10, 4)
+                    and rows.get("320613") is True and rows.get("320612") is False)
+
+        deadline = asyncio.get_running_loop().time() + 30.0
+        seen = await observed()
+        while not settled(seen) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.1)
+            seen = await observed()
+        spring, winter, rows = seen
+        assert spring == round(2 / 11, 4)
+        assert winter == round(1 / 10, 4)
         assert rows["320613"] is True and rows["320612"] is False and rows["320623"] is False
-
 
 async def test_t6_is_the_front_line_share_of_the_latest_loaded_year_and_bad_loads_name_the_field(settings) -> None:
     bureau = bearer("demo-bureau", "bureau")

@@ -1,0 +1,172 @@
+"""What reporting publishes of its counts: small cells and the cells that would give them away
+suppressed by the one helper (shared/disclosure.py); docs/small-cells.md describes the rule.
+
+The helper sees one table at a time, so every total a figure publishes is put into the table as a
+cell of its own ("*" in the dimensions it sums over). Person-times by unit, year and quarter are one
+table: `/v1/progress` by_district, by_year and by_quarter, the `/v1/districts` rows and the
+per-unit trend read their cells and margins from it, so no figure shows a total another one hides.
+A running total (the city's cumulative by quarter, a unit's trend) is published only up to its first
+hidden quarter: two published running totals differ by the quarters between them.
+Reports, skill ratios: one table each, the same helper (functions below).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+from services.reporting.history import unit_for
+from services.reporting.progress import ProgressTally
+from services.reporting.ratios import SkillCounts
+from services.reporting.reports import ReportFigures, Table
+from shared.disclosure import suppress, suppress_1d
+
+ALL = "*"  # a margin: the sum over this dimension
+HIDDEN_MARK = "*"  # what a report prints in a suppressed cell
+Key = tuple[str, str, str]  # (unit, year, quarter)
+
+
+@dataclass(frozen=True)
+class PersonTimes:
+    """The suppressed person-times table: count and fen per (unit, year, quarter), margins included."""
+
+    cells: dict[Key, dict[str, Any]]
+    min_cell: int
+
+    def hidden(self, unit: str = ALL, year: str = ALL, quarter: str = ALL) -> bool:
+        cell = self.cells.get((unit, year, quarter))
+        return bool(cell and cell["suppressed"])
+
+
+def person_times_of(tally: ProgressTally, units_on: date, k: int) -> PersonTimes:
+    """The table of a tally, districts rolled into the units valid on `units_on` (as by_district)."""
+    counts: Counter[tuple[str, str]] = Counter()
+    amounts: Counter[tuple[str, str]] = Counter()
+    for (quarter, district, _, _), n in tally.person_times.items():
+        counts[(unit_for(district, units_on), quarter)] += n
+    for (quarter, district, _, _), fen in tally.amounts.items():
+        amounts[(unit_for(district, units_on), quarter)] += fen
+    return person_times_table(counts, amounts, k)
+
+
+def person_times_table(counts: Mapping[tuple[str, str], int], amounts: Mapping[tuple[str, str], int],
+                       k: int) -> PersonTimes:
+    """From person-times and fen by (unit, quarter label "2020Q3")."""
+    cells: dict[Key, dict[str, Any]] = {}
+    for unit, quarter in counts.keys() | amounts.keys():
+        n, fen = counts.get((unit, quarter), 0), amounts.get((unit, quarter), 0)
+        for u in (unit, ALL):
+            for y, q in ((quarter[:4], quarter), (quarter[:4], ALL), (ALL, ALL)):
+                cell = cells.setdefault((u, y, q), {"unit": u, "year": y, "quarter": q,
+                                                    "count": 0, "amount_fen": 0})
+                cell["count"] += n
+                cell["amount_fen"] += fen
+    shown = suppress(list(cells.values()), dims=("unit", "year", "quarter"), count="count",
+                     values=("amount_fen",), k=k)
+    return PersonTimes({(c["unit"], c["year"], c["quarter"]): c for c in shown}, k)
+
+
+def _hide(row: dict[str, Any], hidden: bool, fields: Iterable[str]) -> dict[str, Any]:
+    return row | {"suppressed": True, **{f: None for f in fields}} if hidden else row | {"suppressed": False}
+
+
+def running_until_hidden(values: list[int | None], hidden: list[bool]) -> list[int | None]:
+    """A running total shown up to (not including) its first hidden step."""
+    out: list[int | None] = []
+    for value, gone in zip(values, hidden, strict=True):
+        out.append(None if gone or (out and out[-1] is None) else value)
+    return out
+
+
+def public_by_quarter(rows: list[dict[str, Any]], table: PersonTimes) -> list[dict[str, Any]]:
+    flags = [table.hidden(ALL, r["quarter"][:4], r["quarter"]) for r in rows]
+    cumulative = running_until_hidden([r["cumulative"] for r in rows], flags)
+    return [_hide(r, gone, ("count", "amount_fen")) | {"cumulative": c}
+            for r, gone, c in zip(rows, flags, cumulative, strict=True)]
+
+
+def public_by_year(rows: list[dict[str, Any]], table: PersonTimes) -> list[dict[str, Any]]:
+    return [_hide(r, table.hidden(ALL, str(r["year"])), ("count", "amount_fen")) for r in rows]
+
+
+def public_unit_rows(rows: list[dict[str, Any]], table: PersonTimes, fields: Iterable[str]) -> list[dict[str, Any]]:
+    names = tuple(fields)
+    return [_hide(r, table.hidden(r["code"]), names) for r in rows]
+
+
+def public_trend(trend: Mapping[str, Any], table: PersonTimes) -> dict[str, Any]:
+    """Each unit's cumulative line up to its first hidden quarter. A line whose steps are not the
+    table's cells of its unit (trend units are today's, the table's those of the as-of day) stops at
+    its first non-zero quarter: nothing of it was checked, so nothing of it is shown."""
+    quarters: list[str] = trend["quarters"]
+    series = []
+    for s in trend["series"]:
+        points: list[int] = s["cumulative"]
+        steps = [p - (points[i - 1] if i else 0) for i, p in enumerate(points)]
+        cells = [table.cells.get((s["code"], q[:4], q)) for q in quarters]
+        if all((c["suppressed"] or c["count"] == n) if c else n == 0 for c, n in zip(cells, steps, strict=True)):
+            flags = [bool(c and c["suppressed"]) for c in cells]
+        else:  # the line sums other districts than the table's unit (merged units, an old as-of day)
+            flags = [n != 0 for n in steps]
+        shown = running_until_hidden(list(points), flags)
+        series.append(s | {"cumulative": shown, "suppressed": None in shown})
+    return dict(trend) | {"series": series}
+
+
+# --- skill ratios ----------------------------------------------------------------------------
+
+
+def public_skill_rows(rows: list[dict[str, Any]], skills: Mapping[str, SkillCounts],
+                      k: int) -> list[dict[str, Any]]:
+    """Rows keyed "code" with skill figures: skilled and high-skilled persons are counts of people
+    (each a 1-D table over units, the city total its margin). A share goes with its numerator,
+    and high_skilled_share with skilled as well (the share and one count give the other)."""
+    skilled = _flags({u: c.skilled for u, c in skills.items()}, k)
+    high = _flags({u: c.high_skilled for u, c in skills.items()}, k)
+    out = []
+    for r in rows:
+        s, h = skilled.get(r["code"], False), high.get(r["code"], False)
+        fields = (("skilled", "skilled_share", "high_skilled_share") if s else ()) + \
+                 (("high_skilled", "high_skilled_share") if h else ())
+        out.append(r | {f: None for f in fields if f in r} | {"skill_suppressed": s or h})
+    return out
+
+
+def _flags(counts: Mapping[str, int], k: int) -> dict[str, bool]:
+    cells = [{"code": u, "count": n} for u, n in counts.items()]
+    return {c["code"]: c["suppressed"] for c in suppress_1d(cells, "code", values=(), k=k)}
+
+
+# --- reports ---------------------------------------------------------------------------------
+
+PERIOD, CUMULATIVE = "本期培训人次", "累计培训人次"
+AMOUNT_OF = {"本期补贴金额（元）": PERIOD, "累计补贴金额（元）": CUMULATIVE}
+
+
+def public_report(figures: ReportFigures, k: int) -> ReportFigures:
+    """The form of an issued report anyone may read: in each table with person-times, the cells
+    (row × this period / cumulative, with the column totals as cells) suppressed by the helper,
+    amounts with their counts; a note under the title says what the mark means."""
+    tables = tuple(_public_table(t, k) for t in figures.tables)
+    note = f"{HIDDEN_MARK} 表示不足{k}人次或可据以推算者，不予公开（小单元格规则）"
+    return replace(figures, tables=tables, note=note)
+
+
+def _public_table(table: Table, k: int) -> Table:
+    if PERIOD not in table.headers or CUMULATIVE not in table.headers:
+        return table
+    columns = {h: table.headers.index(h) for h in (PERIOD, CUMULATIVE)}
+    cells = [{"row": i, "span": span, "count": int(row[col])}
+             for i, row in enumerate(table.rows) for span, col in columns.items()]
+    for span, col in columns.items():
+        cells.append({"row": ALL, "span": span, "count": sum(int(r[col]) for r in table.rows)})
+    hidden = {(c["row"], c["span"]) for c in suppress(cells, dims=("row", "span"), count="count", k=k)
+              if c["suppressed"]}
+    spans = {i: AMOUNT_OF.get(h, h) for i, h in enumerate(table.headers)}
+    rows = tuple(tuple(HIDDEN_MARK if (i, spans[j]) in hidden else v for j, v in enumerate(row))
+                 for i, row in enumerate(table.rows))
+    return replace(table, rows=rows)
+

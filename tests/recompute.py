@@ -1,0 +1,114 @@
+"""An attacker's arithmetic on published figures: which hidden cells can be solved exactly.
+
+Each published figure is an equation: a set of base cells (e.g. person-times of one unit in one
+quarter) and the sum it shows. Counts are not negative, so a published zero makes each of its cells
+zero; then Gaussian elimination over the rationals: a cell is solved when the equations' row space
+holds it alone. Used by the small-cell tests (unit and security) to show a suppressed cell cannot
+be recomputed from the others or from totals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from fractions import Fraction
+
+Equation = tuple[frozenset[Hashable], int]
+
+
+def solvable(equations: Iterable[Equation]) -> dict[Hashable, Fraction]:
+    """Every base cell the equations determine, with its value."""
+    eqs = [(set(cells), Fraction(value)) for cells, value in equations]
+    known: dict[Hashable, Fraction] = {}
+    while True:
+        before = len(known)
+        _zeros(eqs, known)
+        _eliminate(eqs, known)
+        if len(known) == before:
+            return known
+
+
+def _zeros(eqs: list[tuple[set[Hashable], Fraction]], known: dict[Hashable, Fraction]) -> None:
+    for cells, value in eqs:
+        rest = cells - known.keys()
+        if rest and value - sum(known[c] for c in cells & known.keys()) == 0:
+            known.update(dict.fromkeys(rest, Fraction(0)))
+
+
+def _eliminate(eqs: list[tuple[set[Hashable], Fraction]], known: dict[Hashable, Fraction]) -> None:
+    columns = sorted({c for cells, _ in eqs for c in cells} - known.keys(), key=repr)
+    index = {c: i for i, c in enumerate(columns)}
+    rows = []
+    for cells, value in eqs:
+        row = [Fraction(0)] * (len(columns) + 1)
+        for c in cells:
+            if c in index:
+                row[index[c]] = Fraction(1)
+        row[-1] = value - sum(known[c] for c in cells & known.keys())
+        if any(row[:-1]):
+            rows.append(row)
+    for pivot_row in _rref(rows, len(columns)):
+        nonzero = [i for i, v in enumerate(pivot_row[:-1]) if v]
+        if len(nonzero) == 1:
+            known[columns[nonzero[0]]] = pivot_row[-1] / pivot_row[nonzero[0]]
+
+
+def _rref(rows: list[list[Fraction]], width: int) -> list[list[Fraction]]:
+    r = 0
+    for col in range(width):
+        pivot = next((i for i in range(r, len(rows)) if rows[i][col]), None)
+        if pivot is None:
+            continue
+        rows[r], rows[pivot] = rows[pivot], rows[r]
+        lead = rows[r][col]
+        rows[r] = [v / lead for v in rows[r]]
+        for i in range(len(rows)):
+            if i != r and rows[i][col]:
+                factor = rows[i][col]
+                rows[i] = [a - factor * b for a, b in zip(rows[i], rows[r], strict=True)]
+        r += 1
+    return rows[:r]
+
+
+def progress_equations(progress: dict, units: Iterable[str], quarters: Iterable[str]) -> list[Equation]:
+    """What public `/v1/progress` says about person-times by (unit, quarter)."""
+    units, quarters = list(units), list(quarters)
+    detail = progress["person_times_detail"]
+    every = frozenset((u, q) for u in units for q in quarters)
+    eqs: list[Equation] = [(every, progress["person_times"])]
+    for r in detail["by_district"]:
+        if r["count"] is not None:
+            eqs.append((frozenset((r["code"], q) for q in quarters), r["count"]))
+    for r in detail["by_year"]:
+        if r["count"] is not None:
+            eqs.append((frozenset((u, q) for u in units for q in quarters if q[:4] == str(r["year"])), r["count"]))
+    for r in detail["by_quarter"]:
+        if r["count"] is not None:
+            eqs.append((frozenset((u, r["quarter"]) for u in units), r["count"]))
+        if r["cumulative"] is not None:
+            eqs.append((frozenset((u, q) for u in units for q in quarters if q <= r["quarter"]), r["cumulative"]))
+    return eqs
+
+
+def districts_equations(districts: dict, quarters: Iterable[str]) -> list[Equation]:
+    """What public `/v1/districts` says: the rows' person-times and each unit's trend line."""
+    quarters = list(quarters)
+    eqs: list[Equation] = []
+    for r in districts["districts"]:
+        if r["person_times"] is not None:
+            eqs.append((frozenset((r["code"], q) for q in quarters), r["person_times"]))
+    labels = districts["trend"]["quarters"]
+    for s in districts["trend"]["series"]:
+        for label, point in zip(labels, s["cumulative"], strict=True):
+            if point is not None:
+                eqs.append((frozenset((s["code"], q) for q in quarters if q <= label), point))
+    return eqs
+
+
+def funds_equations(funds: list[dict], totals: dict) -> list[Equation]:
+    """What public payments `/v1/funds` and `/v1/funds/totals` say of the waiting queue: each fund's
+    count (source, district) and the total over all funds."""
+    eqs: list[Equation] = [(frozenset([(f["source"], f["district"])]), f["waiting"])
+                           for f in funds if f["waiting"] is not None]
+    if totals["waiting"] is not None:
+        eqs.append((frozenset((f["source"], f["district"]) for f in funds), totals["waiting"]))
+    return eqs
