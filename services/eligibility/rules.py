@@ -232,7 +232,8 @@ def clause_4_5a(c: Ctx) -> Found:
 
 def clause_4_5b(c: Ctx) -> Found:
     """四.5b degree (大专及以上) by further education from 2019-07-01, once per person."""
-    p, cert, v, fails = c.person, c.cert, c.view, []
+    p, cert, v = c.person, c.cert, c.view
+    fails: list[Reason] = []
     _nantong_employee(p, fails)
     if p.pension_insured_in_nantong is not None and p.pension_contribution_months < v.get("四.5b.min_pension_months"):
         fails.append(rs.PENSION_MONTHS_SHORT)
