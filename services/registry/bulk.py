@@ -19,6 +19,7 @@ import atexit
 import codecs
 import concurrent.futures
 import multiprocessing
+import os
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from datetime import date
@@ -36,6 +37,7 @@ from services.registry.handlers import PRODUCER, content_hash
 from services.registry.people import NewPerson, copy_people, raw_connection, register_people
 from services.registry.schemas import CertificateCreate, FactCreate
 from services.registry.store import certificates, facts
+from shared import worker
 from shared.audit import add_detail
 from shared.auth import AuthPrincipal
 from shared.clock import nantong_today
@@ -101,8 +103,9 @@ def _pool() -> concurrent.futures.ProcessPoolExecutor:
     global _POOL
     if _POOL is None:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([bulk_checks.__name__])
-        _POOL = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context)
+        context.set_forkserver_preload([bulk_checks.__name__, worker.__name__])
+        _POOL = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context,
+                                                       initializer=worker.exit_with, initargs=(os.getpid(),))
         atexit.register(_POOL.shutdown, wait=True, cancel_futures=True)  # before the interpreter unwinds
     return _POOL
 
