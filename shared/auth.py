@@ -417,6 +417,15 @@ async def get_principal(request: Request, credentials: CredentialsDep) -> AuthPr
     return principal
 
 
+async def optional_principal(request: Request, credentials: CredentialsDep) -> AuthPrincipal | None:
+    """For public routes whose answer depends on who reads (exact or small cells suppressed):
+    None without a token; a bearer token, when one is sent, must be valid (never a silent fallback)."""
+    return None if credentials is None else await get_principal(request, credentials)
+
+
+OptionalPrincipalDep = Annotated[AuthPrincipal | None, Depends(optional_principal)]
+
+
 def principal_of(request: Request) -> AuthPrincipal | None:
     """The principal `get_principal` verified for this request, if any (never re-parses a header)."""
     return getattr(request.state, "principal", None)

@@ -26,7 +26,13 @@ from services.payments import store, verify
 from services.payments.claims import HoldReason
 from services.payments.disbursements import Actor, Role, State
 from shared.app import SessionDep
-from shared.auth import AuthPrincipal, CredentialsDep, PrincipalDep, get_principal, principal_of, require_roles
+from shared.auth import (
+    AuthPrincipal,
+    OptionalPrincipalDep,
+    PrincipalDep,
+    principal_of,
+    require_roles,
+)
 from shared.clock import nantong_today
 from shared.disclosure import min_cell_on, suppress
 from shared.money import fen_to_yuan
@@ -105,14 +111,6 @@ async def once(request: Request, session: AsyncSession, key: str | None,
 EXACT_WAITING_READERS = frozenset({"hr", "finance", "bureau", "auditor"})
 
 
-async def funds_reader(request: Request, credentials: CredentialsDep) -> AuthPrincipal | None:
-    """Anyone may read the funds; a bearer token, when one is sent, must be valid."""
-    return None if credentials is None else await get_principal(request, credentials)
-
-
-FundsReaderDep = Annotated[AuthPrincipal | None, Depends(funds_reader)]
-
-
 async def _waiting_table(session: AsyncSession, reader: AuthPrincipal | None
                          ) -> tuple[list[dict[str, Any]], int | None]:
     """The funds rows with `waiting`, plus the margins' cells; (table, k or None when exact)."""
@@ -138,7 +136,7 @@ def waiting_margins(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @router.get("/funds", responses=problem_responses(401))
-async def list_funds(session: SessionDep, reader: FundsReaderDep) -> list[dict[str, Any]]:
+async def list_funds(session: SessionDep, reader: OptionalPrincipalDep) -> list[dict[str, Any]]:
     """Balance, reserved, available and the waiting queue per funding source and district (fen).
     Without a staff token, `waiting` below the small-cell threshold, and the cells that would give it
     away, is null with `suppressed` true (GET /v1/funds/totals publishes the total)."""
@@ -147,7 +145,7 @@ async def list_funds(session: SessionDep, reader: FundsReaderDep) -> list[dict[s
 
 
 @router.get("/funds/totals", responses=problem_responses(401))
-async def funds_totals(session: SessionDep, reader: FundsReaderDep) -> dict[str, Any]:
+async def funds_totals(session: SessionDep, reader: OptionalPrincipalDep) -> dict[str, Any]:
     """The waiting queue's total over all funds, suppressed the same way as the rows
     (`min_cell` null when exact)."""
     table, k = await _waiting_table(session, reader)

@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
@@ -22,7 +22,7 @@ from services.reporting.projections import today
 from services.reporting.public import public_report
 from services.reporting.reports import MEDIA_TYPES, figures_to_dict, period_bounds, render
 from shared.app import RuntimeDep, SessionDep
-from shared.auth import AuthPrincipal, CredentialsDep, get_principal, require_roles
+from shared.auth import OptionalPrincipalDep, require_roles
 from shared.disclosure import min_cell_on
 from shared.places import UnknownPlace, default_places
 from shared.problems import Problem, problem_responses
@@ -172,18 +172,13 @@ async def create_report(body: ReportCreate, response: Response, session: Session
 EXACT_REPORT_READERS = frozenset({"bureau", "auditor"})
 
 
-async def report_reader(request: Request, credentials: CredentialsDep) -> AuthPrincipal | None:
-    """Anyone may read a report; a bearer token, when one is sent, must be valid."""
-    return None if credentials is None else await get_principal(request, credentials)
-
-
 @router.get("/reports/{name}", summary="An issued report: {id}.csv | {id}.xlsx | {id}.html | {id}",
             description="Without a bureau or auditor token, the public form: person-time cells below "
                         "the small-cell threshold in force on the cut-off day, and the cells that "
                         "would give them away, are printed as * (docs/small-cells.md).",
             responses=problem_responses(401))
 async def get_report(name: str, session: SessionDep,
-                     reader: Annotated[AuthPrincipal | None, Depends(report_reader)]) -> Response:
+                     reader: OptionalPrincipalDep) -> Response:
     stem, _, fmt = name.partition(".")
     try:
         report_id = uuid.UUID(stem)
