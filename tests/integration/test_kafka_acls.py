@@ -12,7 +12,7 @@ import pytest
 from aiokafka.errors import GroupAuthorizationFailedError, KafkaError, TopicAuthorizationFailedError
 
 from shared.apache_kafka import ApacheKafkaBroker
-from shared.kafka import KafkaAccess, consumer_group, make_consumer, make_producer
+from shared.kafka import KafkaAccess, consumer_group, make_consumer, make_producer, topics_read
 
 
 @pytest.fixture
@@ -58,8 +58,9 @@ async def test_a_service_reads_what_it_consumes_in_its_own_group_and_nothing_els
     await send(apache_broker.access_for("registry"), prefix + "registry.events")
     eligibility = apache_broker.access_for("eligibility")
     assert await read(eligibility, prefix + "registry.events", consumer_group("eligibility", prefix)) == 1
+    assert "reporting.events" not in topics_read("eligibility")  # nobody's but the registry's checkpoints
     with pytest.raises(TopicAuthorizationFailedError):
-        await read(eligibility, prefix + "payments.events", consumer_group("eligibility", prefix))
+        await read(eligibility, prefix + "reporting.events", consumer_group("eligibility", prefix))
     with pytest.raises(GroupAuthorizationFailedError):  # reading its topic as another service's group
         await read(apache_broker.access_for("reporting"), prefix + "registry.events",
                    consumer_group("eligibility", prefix))
