@@ -209,7 +209,7 @@ def waiting_until(d: Decision, cert: CertificateFacts, state: PersonState, param
     if not any(f.kind in STATUS_FACTS for f in state.facts):
         why: tuple[Reason, ...] = (rs.AWAITING_FACTS,)
     else:
-        missing = [r for c in (d, *d.considered) if (r := _only_missing(c.reasons))]
+        missing = [r for reasons in (d.reasons, *(c.reasons for c in d.considered)) if (r := _only_missing(reasons))]
         if not missing:
             return None, ()
         why = (rs.AWAITING_RECORD, *dict.fromkeys(x for m in missing for x in m))
