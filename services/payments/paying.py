@@ -135,10 +135,10 @@ async def release_batch(session: AsyncSession, runtime: Runtime, batch_id: uuid.
         dm.next_state(state, dm.Action.RELEASE)
     _four_eyes(actor, {r["drafted_by"] for r in rows})
     revisions = await _accounts_in_force(session, rows)
-    owed = await pg.receivables(session, items)
+    codes = [receivable(i.fund, i.payee).code for i in items]  # once an item (release_tx names it again)
+    owed = await pg.receivable_balances(session, codes)
     txs, offsets = [], []
-    for item in items:
-        code = receivable(item.fund, item.payee).code
+    for item, code in zip(items, codes, strict=True):
         offset = dm.plan_offset(amount_fen=item.amount_fen, receivable_fen=owed.get(code, 0))
         owed[code] = owed.get(code, 0) - offset
         offsets.append(offset)
@@ -255,9 +255,14 @@ def _parse_ref(ref: str) -> tuple[uuid.UUID, str, int] | None:
     try:
         key, attempt = ref.rsplit("#", 1)
         decision, part = key.rsplit(":", 1)
-        return uuid.UUID(decision), Part(part).value, int(attempt)
+        if part not in _PART_VALUES:  # a set lookup, not an Enum call, per statement line
+            return None
+        return uuid.UUID(decision), part, int(attempt)
     except ValueError:
         return None
+
+
+_PART_VALUES = frozenset(p.value for p in Part)
 
 
 def _mismatch(row: Mapping[str, Any] | None, ln: StatementLine) -> str | None:

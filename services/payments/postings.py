@@ -230,10 +230,15 @@ _RECEIVABLES = sa.text("SELECT account, sum(amount_fen) FROM ledger_postings "
 
 async def receivables(session: AsyncSession, items: Iterable[Disbursement]) -> dict[str, int]:
     """What each payee owes each fund (十四), by receivable account code, derived from postings."""
-    codes = sorted({receivable(i.fund, i.payee).code for i in items})
-    if not codes:
+    return await receivable_balances(session, [receivable(i.fund, i.payee).code for i in items])
+
+
+async def receivable_balances(session: AsyncSession, codes: Iterable[str]) -> dict[str, int]:
+    """`receivables` by account code (a caller that already holds the codes)."""
+    wanted = sorted(set(codes))
+    if not wanted:
         return {}
-    rows = await session.execute(_RECEIVABLES, {"codes": codes})
+    rows = await session.execute(_RECEIVABLES, {"codes": wanted})
     return {r[0]: int(r[1]) for r in rows}
 
 
