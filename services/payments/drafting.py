@@ -27,11 +27,10 @@ from services.payments.postings import FundKey
 from shared.events import DisbursementDraftedV1, StagedEvent
 
 UNASSIGNED_DISTRICT = "unassigned"
-DRAFT_COLUMNS = {"disbursement_id": "uuid", "decision_id": "uuid", "part": "text", "person_key": "text",
-                 "clause": "text", "amount_fen": "bigint", "source": "text", "district": "text",
-                 "payee_kind": "text", "payee_ref": "text", "status": "text", "funding_version": "text",
-                 "planned_fen": "bigint", "queued_seq": "bigint", "trigger_id": "uuid", "drafted_by": "text"}
-_INSERT_DRAFTS = pg.unnest_insert("disbursements", DRAFT_COLUMNS)
+# The columns a draft writes (COPY; the others take their defaults: attempt 1, offset 0, created_at ...).
+DRAFT_COLUMNS = ["disbursement_id", "decision_id", "part", "person_key", "clause", "amount_fen", "source",
+                 "district", "payee_kind", "payee_ref", "status", "funding_version", "planned_fen", "queued_seq",
+                 "trigger_id", "drafted_by"]
 # Arrays through unnest / ANY: one statement text (prepared once) for any batch size.
 _DRAFTED = sa.text(
     "SELECT d.decision_id, d.part FROM disbursements d JOIN unnest(CAST(:decisions AS uuid[]), "
@@ -78,9 +77,10 @@ async def draft_many(session: AsyncSession, requests: Sequence[DraftRequest], fu
 
 
 async def _insert_drafts(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
-    """One statement for any number of drafts (unnest: one array parameter per column)."""
+    """One COPY for any number of drafts, in the caller's transaction (postings.copy_rows: every
+    constraint applies; a draft of a decision already drafted fails the batch on its UNIQUE)."""
     if rows:
-        await session.execute(_INSERT_DRAFTS, {c: [r[c] for r in rows] for c in DRAFT_COLUMNS})
+        await pg.copy_rows(session, "disbursements", DRAFT_COLUMNS, [tuple(r[c] for c in DRAFT_COLUMNS) for r in rows])
 
 
 def _first_of_each(requests: Sequence[DraftRequest]) -> list[DraftRequest]:
