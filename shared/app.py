@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import gc
 import logging
 import time
 import uuid
@@ -44,6 +43,7 @@ from shared.kafka import (
     service_topics,
 )
 from shared.limits import BodyLimit
+from shared.memory import settle_start_up_heap
 from shared.metrics import ServiceMetrics
 from shared.outbox import OutboxRelay, add_events, add_staged, outbox_tables
 from shared.problems import document_problems, install_problem_handlers, problem_response
@@ -146,12 +146,7 @@ class Runtime:
         if self.spec.consumes or self.spec.checkpoints_from:
             await self._start_consumer(kafka)
         self.tasks.append(_supervised(f"{self.name}-audit-checkpoints", self._checkpoint_loop))
-        # Long-lived start-up objects (modules, metadata, parameters) never become garbage: move
-        # them out of the collector's sight. Batches allocate many short-lived objects; profiling
-        # payments showed a third of its CPU in the collector at the default thresholds.
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(50_000, 20, 100)
+        settle_start_up_heap()  # the collector stops walking start-up objects (shared/memory.py)
 
     async def _migrate_as_owner(self) -> None:
         """Migrations and grants run as the owner role; the service then runs as its runtime role."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import logging
 
 log = logging.getLogger("skillsub.memory")
@@ -31,3 +32,18 @@ def return_freed_memory() -> bool:
     if not ok:
         log.warning("mallopt refused the allocator settings")
     return ok
+
+
+# The collector's thresholds once a service has started (gen0 allocations, then gen1 and gen2
+# collections between older ones); Python's defaults are (700, 10, 10).
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def settle_start_up_heap() -> None:
+    """Once started: long-lived start-up objects (modules, metadata, parameters) never become
+    garbage, so they move out of the collector's sight, and it runs less often. Batches allocate
+    many short-lived objects; at the default thresholds payments spent a third of its CPU in the
+    collector (docs/performance.md, payments). The benches call this too, to run as a service does."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)

@@ -172,8 +172,8 @@ async def import_statement(body: StatementImport, request: Request, session: Ses
 @router.post("/disbursements/{disbursement_id}/retry", responses=problem_responses(409))
 async def retry_disbursement(disbursement_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep,
                              actor: ActorDep) -> dict[str, Any]:
-    events = await paying.retry(session, disbursement_id, actor)
+    state, events = await paying.retry(session, disbursement_id, actor)
     await pg.emit(runtime, session, events)
     await session.commit()
     runtime.wake_relay()
-    return {"disbursement_id": str(disbursement_id), "status": events[0].payload["status"]}
+    return {"disbursement_id": str(disbursement_id), "status": state.value}

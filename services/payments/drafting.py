@@ -24,14 +24,13 @@ from services.payments.entries import reversal_tx
 from services.payments.funding import FundingRoute, choose_source
 from services.payments.ledger import FundingSource, Payee
 from services.payments.postings import FundKey
-from shared.events import DisbursementDraftedV1, Envelope, new_envelope
+from shared.events import DisbursementDraftedV1, StagedEvent
 
 UNASSIGNED_DISTRICT = "unassigned"
-DRAFT_COLUMNS = {"disbursement_id": "uuid", "decision_id": "uuid", "part": "text", "person_key": "text",
-                 "clause": "text", "amount_fen": "bigint", "source": "text", "district": "text",
-                 "payee_kind": "text", "payee_ref": "text", "status": "text", "funding_version": "text",
-                 "planned_fen": "bigint", "queued_seq": "bigint", "trigger_id": "uuid", "drafted_by": "text"}
-_INSERT_DRAFTS = pg.unnest_insert("disbursements", DRAFT_COLUMNS)
+# The columns a draft writes (COPY; the others take their defaults: attempt 1, offset 0, created_at ...).
+DRAFT_COLUMNS = ["disbursement_id", "decision_id", "part", "person_key", "clause", "amount_fen", "source",
+                 "district", "payee_kind", "payee_ref", "status", "funding_version", "planned_fen", "queued_seq",
+                 "trigger_id", "drafted_by"]
 # Arrays through unnest / ANY: one statement text (prepared once) for any batch size.
 _DRAFTED = sa.text(
     "SELECT d.decision_id, d.part FROM disbursements d JOIN unnest(CAST(:decisions AS uuid[]), "
@@ -59,7 +58,7 @@ def _sources(r: DraftRequest) -> tuple[FundingSource, ...]:
 
 
 async def draft_many(session: AsyncSession, requests: Sequence[DraftRequest], funding_version: str,
-                     checked: bool = False) -> tuple[list[Envelope], list[dict[str, Any]]]:
+                     checked: bool = False) -> tuple[list[StagedEvent], list[dict[str, Any]]]:
     """Draft every request not yet drafted; returns (drafted events, inserted rows). `checked`: the
     caller already knows none is drafted (it holds their triggers' locks and read their money);
     UNIQUE(decision_id, part) still refuses a second draft."""
@@ -74,13 +73,14 @@ async def draft_many(session: AsyncSession, requests: Sequence[DraftRequest], fu
     await _insert_drafts(session, rows)
     reserved = [r for r in rows if r["status"] == State.RESERVED.value]
     await pg.move_funds(session, {}, pg.sum_by_fund(reserved))
-    return [_drafted_event(r) for r in rows], rows
+    return _drafted_events(rows), rows
 
 
 async def _insert_drafts(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
-    """One statement for any number of drafts (unnest: one array parameter per column)."""
+    """One COPY for any number of drafts, in the caller's transaction (postings.copy_rows: every
+    constraint applies; a draft of a decision already drafted fails the batch on its UNIQUE)."""
     if rows:
-        await session.execute(_INSERT_DRAFTS, {c: [r[c] for r in rows] for c in DRAFT_COLUMNS})
+        await pg.copy_rows(session, "disbursements", DRAFT_COLUMNS, [tuple(r[c] for c in DRAFT_COLUMNS) for r in rows])
 
 
 def _first_of_each(requests: Sequence[DraftRequest]) -> list[DraftRequest]:
@@ -149,18 +149,16 @@ async def _assign_queue_numbers(session: AsyncSession, rows: list[dict[str, Any]
             row["queued_seq"] = seq
 
 
-def _drafted_event(r: Mapping[str, Any]) -> Envelope:
-    payload = DisbursementDraftedV1(
-        disbursement_id=r["disbursement_id"], decision_id=r["decision_id"], person_key=r["person_key"],
-        clause=r["clause"], amount_fen=r["amount_fen"], funding_source=r["source"], district=r["district"],
-        status=r["status"])
-    return new_envelope(payload, key=r["person_key"], producer=pg.PRODUCER,
-                        event_id=pg.uuid5_url(f"skillsub:drafted:{r['disbursement_id']}"))
+def _drafted_events(rows: Sequence[Mapping[str, Any]]) -> list[StagedEvent]:
+    # derived_event_id("drafted", disbursement id), by the cheaper uuid5_url
+    return pg.disbursement_events(DisbursementDraftedV1, rows,
+                                  [pg.uuid5_text(f"skillsub:drafted:{r['disbursement_id']}") for r in rows],
+                                  [r["status"] for r in rows])
 
 
 # ---- claw-back (十四) ---------------------------------------------------------------------
 
-async def claw_back(session: AsyncSession, paid: Sequence[Mapping[str, Any]]) -> list[Envelope]:
+async def claw_back(session: AsyncSession, paid: Sequence[Mapping[str, Any]]) -> list[StagedEvent]:
     """A paid disbursement becomes a receivable from its payee (十四); later payments net it off."""
     if not paid:
         return []

@@ -26,7 +26,7 @@ from services.payments import store
 from services.payments.disbursements import Actor, State
 from services.payments.entries import allocation_tx, recovery_tx
 from services.payments.ledger import Fund, Payee, PayeeKind, receivable
-from shared.events import Envelope
+from shared.events import StagedEvent
 from shared.problems import Problem
 
 m = store.manual_items
@@ -109,7 +109,7 @@ async def approve(session: AsyncSession, item_id: uuid.UUID, actor: Actor) -> di
     return _read(dict(row) | {"status": "approved", "approved_by": actor.person_id})
 
 
-async def release(session: AsyncSession, item_id: uuid.UUID, actor: Actor) -> tuple[dict[str, Any], list[Envelope]]:
+async def release(session: AsyncSession, item_id: uuid.UUID, actor: Actor) -> tuple[dict[str, Any], list[StagedEvent]]:
     """finance (neither drafter nor approver) releases: the ledger moves and the fund's queue with it."""
     row = await _lock(session, item_id)
     try:

@@ -25,7 +25,7 @@ from services.payments.entries import failed_tx, paid_tx, release_tx
 from services.payments.ledger import receivable
 from services.payments.reconcile import after_treasury
 from services.payments.treasury import OrderLine, StatementLine
-from shared.events import Envelope
+from shared.events import StagedEvent
 from shared.pii import decrypt_pii
 from shared.problems import Problem
 
@@ -88,7 +88,7 @@ async def _items(session: AsyncSession, batch_id: uuid.UUID, status: State) -> l
         .order_by(d.c.disbursement_id).with_for_update()))
 
 
-async def approve_batch(session: AsyncSession, batch_id: uuid.UUID, actor: Actor) -> list[Envelope]:
+async def approve_batch(session: AsyncSession, batch_id: uuid.UUID, actor: Actor) -> list[StagedEvent]:
     """人社部门 approves every reserved draft of an open batch."""
     batch = await _lock_batch(session, batch_id)
     try:
@@ -109,7 +109,7 @@ async def approve_batch(session: AsyncSession, batch_id: uuid.UUID, actor: Actor
 
 @dataclass(frozen=True, slots=True)
 class Released:
-    events: list[Envelope]
+    events: list[StagedEvent]
     payments: int  # lines sent to the treasury (a wholly offset item moves no cash)
     cash_fen: int
 
@@ -135,10 +135,10 @@ async def release_batch(session: AsyncSession, runtime: Runtime, batch_id: uuid.
         dm.next_state(state, dm.Action.RELEASE)
     _four_eyes(actor, {r["drafted_by"] for r in rows})
     revisions = await _accounts_in_force(session, rows)
-    owed = await pg.receivables(session, items)
+    codes = [receivable(i.fund, i.payee).code for i in items]  # once an item (release_tx names it again)
+    owed = await pg.receivable_balances(session, codes)
     txs, offsets = [], []
-    for item in items:
-        code = receivable(item.fund, item.payee).code
+    for item, code in zip(items, codes, strict=True):
         offset = dm.plan_offset(amount_fen=item.amount_fen, receivable_fen=owed.get(code, 0))
         owed[code] = owed.get(code, 0) - offset
         offsets.append(offset)
@@ -210,7 +210,7 @@ async def order_lines(session: AsyncSession, pii_key: bytes, batch_id: uuid.UUID
 # ---- reconciliation ------------------------------------------------------------------------
 
 async def reconcile(session: AsyncSession, runtime: Runtime, reference: str,
-                    lines: Sequence[StatementLine]) -> tuple[dict[str, Any], list[Envelope]]:
+                    lines: Sequence[StatementLine]) -> tuple[dict[str, Any], list[StagedEvent]]:
     """Match every statement line to a released payment: paid or failed; report the rest.
 
     A statement imported again answers with its stored result and changes nothing.
@@ -255,9 +255,14 @@ def _parse_ref(ref: str) -> tuple[uuid.UUID, str, int] | None:
     try:
         key, attempt = ref.rsplit("#", 1)
         decision, part = key.rsplit(":", 1)
-        return uuid.UUID(decision), Part(part).value, int(attempt)
+        if part not in _PART_VALUES:  # a set lookup, not an Enum call, per statement line
+            return None
+        return uuid.UUID(decision), part, int(attempt)
     except ValueError:
         return None
+
+
+_PART_VALUES = frozenset(p.value for p in Part)
 
 
 def _mismatch(row: Mapping[str, Any] | None, ln: StatementLine) -> str | None:
@@ -270,7 +275,7 @@ def _mismatch(row: Mapping[str, Any] | None, ln: StatementLine) -> str | None:
     return None
 
 
-async def _settle_paid(session: AsyncSession, runtime: Runtime, rows: Sequence[dict[str, Any]]) -> list[Envelope]:
+async def _settle_paid(session: AsyncSession, runtime: Runtime, rows: Sequence[dict[str, Any]]) -> list[StagedEvent]:
     txs = [tx for r in rows if (tx := paid_tx((i := pg.to_domain(r)).attempt_ref, i.fund, i.payee,
                                               r["amount_fen"] - r["offset_fen"])) is not None]
     await pg.post(session, txs)
@@ -281,7 +286,7 @@ async def _settle_paid(session: AsyncSession, runtime: Runtime, rows: Sequence[d
     return events + await after_treasury(session, runtime, rows)  # claw back what no longer stands
 
 
-async def _settle_failed(session: AsyncSession, runtime: Runtime, rows: Sequence[dict[str, Any]]) -> list[Envelope]:
+async def _settle_failed(session: AsyncSession, runtime: Runtime, rows: Sequence[dict[str, Any]]) -> list[StagedEvent]:
     """The treasury refused: the release is undone, money is available again and the queue moves."""
     if not rows:
         return []
@@ -297,8 +302,10 @@ async def _settle_failed(session: AsyncSession, runtime: Runtime, rows: Sequence
     return events + await after_treasury(session, runtime, rows)  # a successor that waited goes ahead
 
 
-async def retry(session: AsyncSession, disbursement_id: uuid.UUID, actor: Actor) -> list[Envelope]:
-    """HR sends a failed payment round again: a fresh reservation (or the queue), a new attempt."""
+async def retry(session: AsyncSession, disbursement_id: uuid.UUID,
+                actor: Actor) -> tuple[State, list[StagedEvent]]:
+    """HR sends a failed payment round again: a fresh reservation (or the queue), a new attempt;
+    returns its new state and the event saying so."""
     try:
         dm.check_approver(actor)
     except dm.RoleViolation as exc:
@@ -322,4 +329,4 @@ async def retry(session: AsyncSession, disbursement_id: uuid.UUID, actor: Actor)
         batch_id=None, queued_seq=seq, updated_at=sa.func.now()))
     if plan.reserve:
         await pg.move_funds(session, {}, {key: row["amount_fen"]})
-    return pg.status_events([dict(row) | {"attempt": again.attempt}], again.state)
+    return again.state, pg.status_events([dict(row) | {"attempt": again.attempt}], again.state)

@@ -27,7 +27,7 @@ from services.payments.entries import reversal_tx
 from services.payments.funding import FundingParams, FundingRoute, advance_ratio, route_for
 from services.payments.ledger import DomainError, FundingSource, Payee
 from shared.clock import nantong_today
-from shared.events import Envelope
+from shared.events import StagedEvent
 from shared.problems import Problem
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def _advance_route(funding: FundingParams, plan: Mapping[str, Any]) -> tuple[Fun
 
 
 async def draft_advance(session: AsyncSession, funding: FundingParams, plan_id: uuid.UUID,
-                        actor: Actor) -> tuple[dict[str, Any], list[Envelope]]:
+                        actor: Actor) -> tuple[dict[str, Any], list[StagedEvent]]:
     """Draft the plan's advance (hr); a different hr approves it and finance releases it in a batch."""
     plan = await _plan(session, plan_id)
     route, ratio = _advance_route(funding, plan)
@@ -109,7 +109,7 @@ async def draft_advance(session: AsyncSession, funding: FundingParams, plan_id: 
 
 
 async def settle_plan(session: AsyncSession, runtime: Runtime, plan_id: uuid.UUID,
-                      actor: Actor) -> tuple[dict[str, Any], list[Envelope]]:
+                      actor: Actor) -> tuple[dict[str, Any], list[StagedEvent]]:
     """Settle the plan from the decisions for its class's completers, once the class has ended."""
     funding: FundingParams = runtime.state["funding"]
     plan = await _plan(session, plan_id)
@@ -146,7 +146,7 @@ async def settle_plan(session: AsyncSession, runtime: Runtime, plan_id: uuid.UUI
 
 
 async def _pay_or_recover(session: AsyncSession, funding: FundingParams, plan: Mapping[str, Any], payee: Payee,
-                          pay_fen: int, recover_fen: int, source: str, actor: Actor) -> list[Envelope]:
+                          pay_fen: int, recover_fen: int, source: str, actor: Actor) -> list[StagedEvent]:
     fund = pg.fund_of(source, plan["district"])
     if recover_fen > 0:  # 十三.5: the advance not earned is owed back by the institution
         await pg.post(session, [reversal_tx(f"{plan['plan_id']}:settlement", fund, plan["clause"], payee,

@@ -16,18 +16,21 @@ import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from functools import lru_cache
+from json.encoder import encode_basestring as _json_str  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from pydantic import TypeAdapter
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.payments import store
 from services.payments.disbursements import Disbursement, Part, State, admit_waiting
 from services.payments.ledger import AccountKind, Fund, FundingSource, Payee, PayeeKind, Transaction, receivable
-from shared.events import DisbursementStatusChangedV1, Envelope, new_envelope
-from shared.outbox import add_events
+from shared.events import DisbursementDraftedV1, DisbursementStatusChangedV1, StagedEvent, topic_for
+from shared.outbox import add_staged
 
 if TYPE_CHECKING:
     from shared.app import Runtime
@@ -227,29 +230,71 @@ _RECEIVABLES = sa.text("SELECT account, sum(amount_fen) FROM ledger_postings "
 
 async def receivables(session: AsyncSession, items: Iterable[Disbursement]) -> dict[str, int]:
     """What each payee owes each fund (十四), by receivable account code, derived from postings."""
-    codes = sorted({receivable(i.fund, i.payee).code for i in items})
-    if not codes:
+    return await receivable_balances(session, [receivable(i.fund, i.payee).code for i in items])
+
+
+async def receivable_balances(session: AsyncSession, codes: Iterable[str]) -> dict[str, int]:
+    """`receivables` by account code (a caller that already holds the codes)."""
+    wanted = sorted(set(codes))
+    if not wanted:
         return {}
-    rows = await session.execute(_RECEIVABLES, {"codes": codes})
+    rows = await session.execute(_RECEIVABLES, {"codes": wanted})
     return {r[0]: int(r[1]) for r in rows}
 
 
-def status_events(rows: Iterable[Mapping[str, Any]], status: State) -> list[Envelope]:
-    """payments.disbursement.status_changed, with an id stable across replays of the same step
-    (derived_event_id("disbursement-status", id, attempt, status), computed by uuid5_url)."""
+# ---- events: built and serialised once, straight into outbox rows ---------------------------
+# A disbursement's drafted and status events carry the same eight fields, all from its stored row
+# (ids, texts, an int). Each is written as its outbox row (event id, topic, key, envelope JSON)
+# in one step, not payload model -> dict -> envelope model -> JSON (four pydantic passes: about
+# 30 us an event, four events per decision; docs/performance.md, payments).
+# tests/unit/payments/test_payments_events.py holds the JSON byte for byte to
+# shared.events.staged(new_envelope(<the pydantic payload>)), awkward strings included.
+_EVENT = ('{"event_id":"%s","type":"%s","version":%d,"occurred_at":%s,"producer":"' + PRODUCER
+          + '","key":%s,"payload":{"disbursement_id":"%s","decision_id":"%s","person_key":%s,"clause":%s,'
+          '"amount_fen":%d,"funding_source":%s,"district":%s,"status":%s}}')
+_WHEN = TypeAdapter(datetime)  # occurred_at as pydantic renders it in the envelope
+
+
+def uuid5_text(name: str) -> str:
+    """str(uuid5_url(name)), without the UUID object (an outbox row holds the text)."""
+    sha = _URL_SHA1.copy()
+    sha.update(name.encode())
+    b = bytearray(sha.digest()[:16])
+    b[6] = (b[6] & 0x0F) | 0x50  # version 5
+    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else _json_str(value)
+
+
+def disbursement_events(model: type[DisbursementDraftedV1 | DisbursementStatusChangedV1],
+                        rows: Iterable[Mapping[str, Any]], event_ids: Iterable[str],
+                        statuses: Iterable[str]) -> list[StagedEvent]:
+    """One outbox row per stored disbursement row: `model`'s event, with these ids and statuses."""
+    topic, occurred = topic_for(model.TYPE), _WHEN.dump_json(datetime.now(UTC)).decode()
     out = []
-    for r in rows:
-        payload = DisbursementStatusChangedV1(
-            disbursement_id=r["disbursement_id"], decision_id=r["decision_id"], person_key=r["person_key"],
-            clause=r["clause"], amount_fen=r["amount_fen"], funding_source=r["source"],
-            district=r["district"], status=status.value)
-        event_id = uuid5_url(f"skillsub:disbursement-status:{r['disbursement_id']}:{r.get('attempt', 1)}:{status}")
-        out.append(new_envelope(payload, key=r["person_key"], producer=PRODUCER, event_id=event_id))
+    for r, event_id, status in zip(rows, event_ids, statuses, strict=True):
+        key = _json_str(r["person_key"])
+        out.append((event_id, topic, r["person_key"], _EVENT % (
+            event_id, model.TYPE, model.VERSION, occurred, key, r["disbursement_id"], r["decision_id"], key,
+            _json_str(r["clause"]), r["amount_fen"], _json_str(r["source"]), _text(r["district"]),
+            _json_str(status))))
     return out
 
 
-async def emit(runtime: Runtime, session: AsyncSession, envelopes: Sequence[Envelope]) -> None:
-    """Stage events in the outbox in the caller's transaction: shared.outbox.add_events, as
-    runtime.emit does (COPY from 500 events; an unnest INSERT below that or when an id was staged)."""
+def status_events(rows: Sequence[Mapping[str, Any]], status: State) -> list[StagedEvent]:
+    """payments.disbursement.status_changed, with an id stable across replays of the same step
+    (derived_event_id("disbursement-status", id, attempt, status), computed as by uuid5_url)."""
+    ids = [uuid5_text(f"skillsub:disbursement-status:{r['disbursement_id']}:{r.get('attempt', 1)}:{status}")
+           for r in rows]
+    return disbursement_events(DisbursementStatusChangedV1, rows, ids, [status.value] * len(rows))
+
+
+async def emit(runtime: Runtime, session: AsyncSession, events: Sequence[StagedEvent]) -> None:
+    """Stage outbox rows in the caller's transaction: shared.outbox.add_staged, as
+    runtime.emit_staged does (COPY from 500 events; an unnest INSERT below that or when an id was staged)."""
     del runtime  # kept in the signature: every payments route and handler passes its runtime
-    await add_events(session, store.plumbing.outbox, envelopes)
+    await add_staged(session, store.plumbing.outbox, events)

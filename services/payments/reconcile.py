@@ -24,7 +24,7 @@ from services.payments.disbursements import HOLDS_RESERVATION, State
 from services.payments.entries import reversal_tx
 from services.payments.funding import FundingParams, FundingRoute, route_for
 from services.payments.ledger import FundingSource, Payee, PayeeKind
-from shared.events import Envelope
+from shared.events import StagedEvent
 
 if TYPE_CHECKING:
     from shared.app import Runtime
@@ -70,7 +70,7 @@ _RESOLVE = sa.text("UPDATE payment_holds SET resolved_at = now() WHERE decision_
 Rows = list[dict[str, Any]]
 
 
-async def reconcile(session: AsyncSession, runtime: Runtime, trigger_ids: Iterable[uuid.UUID]) -> list[Envelope]:
+async def reconcile(session: AsyncSession, runtime: Runtime, trigger_ids: Iterable[uuid.UUID]) -> list[StagedEvent]:
     """Load these triggers, decide what their money needs, write it; returns the events to emit.
     Drafts are planned in the order the triggers are given (a consumed batch: delivery order), so
     the fund's FIFO follows arrival."""
@@ -128,7 +128,7 @@ _KINDS = {m.value: m for m in PayeeKind}
 
 async def _write(session: AsyncSession, funding: FundingParams, ids: list[uuid.UUID],
                  plans: Mapping[uuid.UUID, TriggerPlan], decisions: Mapping[uuid.UUID, dict[str, Any]],
-                 money: Rows) -> list[Envelope]:
+                 money: Rows) -> list[StagedEvent]:
     by_id = {r["disbursement_id"]: r for r in money}
     merged = TriggerPlan()
     for p in plans.values():
@@ -151,7 +151,7 @@ async def _write(session: AsyncSession, funding: FundingParams, ids: list[uuid.U
     return events + drafted
 
 
-async def cancel(session: AsyncSession, rows: Rows) -> list[Envelope]:
+async def cancel(session: AsyncSession, rows: Rows) -> list[StagedEvent]:
     """Cancel unpaid drafts: their reservations are released at once and the funds' queues move."""
     if not rows:
         return []
@@ -210,7 +210,8 @@ _OPEN_HOLD_TRIGGERS = sa.text("SELECT DISTINCT trigger_id FROM payment_holds WHE
                               "AND trigger_id = ANY(CAST(:ids AS uuid[]))")
 
 
-async def after_treasury(session: AsyncSession, runtime: Runtime, rows: Sequence[Mapping[str, Any]]) -> list[Envelope]:
+async def after_treasury(session: AsyncSession, runtime: Runtime,
+                         rows: Sequence[Mapping[str, Any]]) -> list[StagedEvent]:
     """The treasury answered for these payments: triggers whose decision moved on, or whose successor
     waits for this answer, are reconciled (claw back what was paid, draft what waited)."""
     triggers = {r["trigger_id"] for r in rows if r.get("trigger_id") is not None}

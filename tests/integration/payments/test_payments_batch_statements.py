@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import event
 
 from services.payments import handlers
+from services.payments import postings as pg
 from services.payments.postings import uuid5_url
 from shared.events import SubsidyDecidedV2, new_envelope
 from tests.integration.payments.payments_fixtures import (
@@ -25,16 +26,24 @@ from tests.integration.payments.payments_fixtures import (
 )
 
 AMOUNT = 10_000
+_COPY_ROWS = pg.copy_rows  # the real one, wrapped per batch below
 
 
-async def _statements_for(pay: Any, payloads: list[dict[str, Any]]) -> list[str]:
-    """Every SQL statement handle() sends for one consumed batch (as the inbox would call it)."""
+async def _statements_for(pay: Any, payloads: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every SQL statement handle() sends for one consumed batch (as the inbox would call it), the
+    ledger's COPYs on the raw connection (postings.copy_rows) included as `COPY INTO <table>`."""
     envs = [new_envelope(SubsidyDecidedV2.model_validate(p), key=p["person_key"], producer="eligibility",
                          event_id=uuid.UUID(p["decision_id"])) for p in payloads]
     seen: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         seen.append(" ".join(statement.split()))
+
+    async def copy_rows(session: Any, table: str, columns: list[str], rows: Any) -> None:
+        seen.append(f"COPY INTO {table}")
+        await _COPY_ROWS(session, table, columns, rows)
+
+    monkeypatch.setattr(pg, "copy_rows", copy_rows)
 
     async with pay.runtime.maker() as session:
         conn = (await session.connection()).sync_connection  # this batch's connection, not the relay's
@@ -48,11 +57,12 @@ async def _statements_for(pay: Any, payloads: list[dict[str, Any]]) -> list[str]
 
 
 def _writes(statements: list[str]) -> Counter[str]:
-    return Counter(" ".join(s.split()[:3]) for s in statements if s.split()[0] in ("INSERT", "UPDATE"))
+    return Counter(" ".join(s.split()[:3]) for s in statements if s.split()[0] in ("INSERT", "UPDATE", "COPY"))
 
 
 @pytest.mark.usefixtures("drop_test_databases")
-async def test_a_consumed_batch_sends_the_same_statements_for_four_decisions_as_for_two_hundred(settings) -> None:
+async def test_a_consumed_batch_sends_the_same_statements_for_four_decisions_as_for_two_hundred(
+        settings, monkeypatch: pytest.MonkeyPatch) -> None:
     async with payments(settings) as pay:
         await allocate(pay, 2 * AMOUNT)
         old = [decision(AMOUNT) for _ in range(2)]
@@ -61,11 +71,11 @@ async def test_a_consumed_batch_sends_the_same_statements_for_four_decisions_as_
         small = [decision(AMOUNT) for _ in range(3)] + [successor(old[0], AMOUNT + 1)]
         big = [decision(AMOUNT) for _ in range(199)] + [successor(old[1], AMOUNT + 1)]
         await deliver_events(pay, *(account(pay, d["payee_ref"]) for d in small + big))  # registry sent them before
-        few, many = await _statements_for(pay, small), await _statements_for(pay, big)
+        few, many = await _statements_for(pay, small, monkeypatch), await _statements_for(pay, big, monkeypatch)
         assert len(few) == len(many), (few, many)
         assert _writes(few) == _writes(many)
         written = _writes(many)
-        assert written["INSERT INTO disbursements"] == 1 and written["INSERT INTO outbox"] == 1
+        assert written["COPY INTO disbursements"] == 1 and written["INSERT INTO outbox"] == 1  # drafts: one COPY
         assert not any(" IN (" in s for s in many)  # arrays, not one bound parameter per row
 
 

@@ -122,6 +122,27 @@ async def test_a_copied_batch_with_one_unbalanced_transaction_is_refused_whole(s
         assert (await verification(pay))["drift"] == []
 
 
+async def test_a_copied_posting_of_an_unrecorded_transaction_is_refused_whole(settings) -> None:
+    """No foreign key checks postings row by row (migration a9c4e2b7d153): the statement-level
+    trigger refuses a batch in which one balanced transaction of a thousand was never recorded,
+    with the foreign-key SQLSTATE, and nothing of the batch is left behind."""
+    async with payments(settings) as pay:
+        await _paid_ledger(pay)
+        before = await scalar(pay, "SELECT count(*) FROM ledger_postings")
+        txns = [uuid.uuid4() for _ in range(1_000)]
+        rows = [row for t in txns for row in ((t, clearing(HOT).code, 100), (t, special(HOT).code, -100))]
+        async with pay.runtime.maker() as session:
+            with pytest.raises(asyncpg.ForeignKeyViolationError, match="not recorded"):
+                await pg.copy_rows(session, "ledger_transactions", ["txn_id", "kind", "ref"],
+                                   [(t, "release", f"forged-{t}") for t in txns[:-1]])  # the last one missing
+                await pg.copy_rows(session, "ledger_postings", ["txn_id", "account", "amount_fen"], rows)
+            await session.rollback()
+        assert await scalar(pay, "SELECT count(*) FROM ledger_postings") == before
+        assert await scalar(pay, "SELECT count(*) FROM pg_constraint WHERE conrelid = "
+                            "'ledger_postings'::regclass AND contype = 'f'") == 0  # the check is the trigger's
+        assert (await verification(pay))["drift"] == []
+
+
 async def test_a_ledger_transaction_copied_twice_is_refused(settings) -> None:
     """A replayed step that would post the same transaction again fails on its id (never pays twice)."""
     async with payments(settings) as pay:
