@@ -7,7 +7,7 @@ table: `/v1/progress` by_district, by_year and by_quarter, the `/v1/districts` r
 per-unit trend read their cells and margins from it, so no figure shows a total another one hides.
 A running total (the city's cumulative by quarter, a unit's trend) is published only up to its first
 hidden quarter: two published running totals differ by the quarters between them.
-Reports, skill ratios: one table each, the same helper (functions below).
+Reports, skill ratios, fund use (paid and reserved, one table each): the same helper (functions below).
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
+from services.reporting.funds import MEASURES, FundTally, Measure
 from services.reporting.history import unit_for
 from services.reporting.progress import ProgressTally
 from services.reporting.ratios import SkillCounts
@@ -170,3 +171,83 @@ def _public_table(table: Table, k: int) -> Table:
                  for i, row in enumerate(table.rows))
     return replace(table, rows=rows)
 
+
+
+# --- fund use (十二) -------------------------------------------------------------------------
+
+FUND_DIMS = ("source", "unit", "clause", "month")
+FundKey = tuple[str, str, str, str]
+# A month is published from the second day after it ends: its last payments reach reporting within
+# seconds, and a whole day's margin keeps a cut from being read before and after one of them lands.
+FUND_SETTLE_DAYS = 2
+
+
+def fund_cut(as_of: date, today: date) -> date:
+    """The public form's cut: the last month end on or before `as_of` that is already settled."""
+    day = min(as_of, today - timedelta(days=FUND_SETTLE_DAYS))
+    if (day + timedelta(days=1)).day == 1:
+        return day
+    try:
+        return day - timedelta(days=day.day)
+    except OverflowError:  # before year 1's first month end: nothing is that old
+        return date.min
+
+
+def fund_table(tally: FundTally, measure: Measure, units_on: date, k: int) -> dict[FundKey, dict[str, Any]]:
+    """One measure's published figures as one table: the running totals by source, unit (of
+    `units_on`) and clause, each month's figure and the grand total, each a cell with `*` in the
+    dimensions it sums over; counts are the payments whose money is in the figure (funds.py)."""
+    cells: dict[FundKey, dict[str, Any]] = {}
+
+    def cell(key: FundKey) -> dict[str, Any]:
+        return cells.setdefault(key, dict(zip(FUND_DIMS, key, strict=True)) | {"count": 0, "fen": 0})
+
+    fen = tally.fen(measure)
+    for dims in fen.keys() | {d for m, d in tally.holders if m == measure}:
+        month, source, district, clause = dims
+        value, held = fen.get(dims, 0), tally.holders.get((measure, dims), 0)
+        for key in ((ALL, ALL, ALL, ALL), (source, ALL, ALL, ALL),
+                    (ALL, unit_for(district, units_on), ALL, ALL), (ALL, ALL, clause, ALL)):
+            c = cell(key)
+            c["fen"] += value
+            c["count"] += held
+        cell((ALL, ALL, ALL, month))["fen"] += value
+    for (m, month), n in tally.month_payments.items():
+        if m == measure:
+            cell((ALL, ALL, ALL, month))["count"] += n
+    for c in cells.values():  # money with no payment counted (counts older than the counting) is small
+        c["count"] = max(c["count"], 1 if c["fen"] else 0)
+    shown = suppress(list(cells.values()), dims=FUND_DIMS, count="count", values=("fen",), k=k)
+    return {(c["source"], c["unit"], c["clause"], c["month"]): c for c in shown}
+
+
+def public_funds(view: Mapping[str, Any], tally: FundTally, k: int) -> dict[str, Any]:
+    """`funds.fund_view` of a cut, each figure null with `<measure>_suppressed` where the measure's
+    table hides it (`suppressed`: either is hidden)."""
+    units_on = date.fromisoformat(view["as_of"])
+    tables = {m: fund_table(tally, m, units_on, k) for m in MEASURES}
+
+    def hide(row: Mapping[str, Any], key: FundKey) -> dict[str, Any]:
+        out = dict(row)
+        for m, table in tables.items():
+            gone = bool(key in table and table[key]["suppressed"])
+            out[f"{m}_suppressed"] = gone
+            if gone:
+                out[f"{m}_fen"] = None
+        return out | {"suppressed": any(out[f"{m}_suppressed"] for m in MEASURES)}
+
+    return dict(view) | {
+        "min_cell": k,
+        "totals": hide(view["totals"], (ALL, ALL, ALL, ALL)),
+        "by_source": [hide(r, (r["source"], ALL, ALL, ALL)) for r in view["by_source"]],
+        "by_district": [hide(r, (ALL, r["code"], ALL, ALL)) for r in view["by_district"]],
+        "by_clause": [hide(r, (ALL, ALL, r["clause"], ALL)) for r in view["by_clause"]],
+        "by_month": [hide(r, (ALL, ALL, ALL, r["month"])) for r in view["by_month"]],
+    }
+
+
+def exact_funds(view: Mapping[str, Any]) -> dict[str, Any]:
+    """The exact view in the public form's shape (`min_cell` null, nothing suppressed)."""
+    flags = dict.fromkeys((*(f"{m}_suppressed" for m in MEASURES), "suppressed"), False)
+    return dict(view) | {"min_cell": None, "totals": view["totals"] | flags} | {
+        part: [r | flags for r in view[part]] for part in ("by_source", "by_district", "by_clause", "by_month")}

@@ -36,9 +36,12 @@ from services.reporting.progress import (
 )
 from services.reporting.public import (
     PersonTimes,
+    exact_funds,
+    fund_cut,
     person_times_of,
     public_by_quarter,
     public_by_year,
+    public_funds,
     public_skill_rows,
     public_trend,
     public_unit_rows,
@@ -77,11 +80,17 @@ async def load_tally(session: AsyncSession, targets: TargetSet, as_of: dt.date) 
 
 
 async def load_funds(session: AsyncSession, as_of: dt.date) -> FundTally:
-    f, tally = store.fund_counts, FundTally()
-    for r in await session.execute(sa.select(f).where(f.c.month <= f"{as_of:%Y-%m}")):
+    """Fund use up to as_of's month (a month is the counters' grain), with the payment counts."""
+    f, m, tally, last = store.fund_counts, store.fund_month_counts, FundTally(), f"{as_of:%Y-%m}"
+    for r in await session.execute(sa.select(f).where(f.c.month <= last)):
         dims = (r.month, r.source, r.district, r.clause)
         tally.paid[dims] += r.paid_fen
         tally.reserved[dims] += r.reserved_fen
+        tally.holders[("paid", dims)] += r.paid_holders
+        tally.holders[("reserved", dims)] += r.reserved_holders
+    for r in await session.execute(sa.select(m).where(m.c.month <= last)):
+        tally.month_payments[("paid", r.month)] += r.paid_payments
+        tally.month_payments[("reserved", r.month)] += r.reserved_payments
     return tally
 
 
@@ -216,8 +225,14 @@ async def ratios(session: AsyncSession, targets: TargetSet, year: int | None, as
     return view | {"min_cell": k, "districts": public_skill_rows(view["districts"], skills, k)}
 
 
-async def funds(session: AsyncSession, as_of: dt.date) -> dict[str, Any]:
-    return fund_view(await load_funds(session, as_of), as_of)
+async def funds(session: AsyncSession, as_of: dt.date, *, exact: bool, today: dt.date) -> dict[str, Any]:
+    """/v1/funds: exact up to as_of for staff; else the public form, cut at the last settled month
+    end on or before as_of and suppressed with the threshold in force on that day."""
+    if exact:
+        return exact_funds(fund_view(await load_funds(session, as_of), as_of)) | {"requested_as_of": as_of.isoformat()}
+    cut = fund_cut(as_of, today)
+    tally = await load_funds(session, cut)
+    return public_funds(fund_view(tally, cut), tally, min_cell_on(cut)) | {"requested_as_of": as_of.isoformat()}
 
 
 async def districts(session: AsyncSession, targets: TargetSet, as_of: dt.date) -> dict[str, Any]:

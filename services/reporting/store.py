@@ -110,6 +110,8 @@ disbursement_state = sa.Table(
     sa.Column("source", sa.Text, nullable=False),
     sa.Column("district", sa.Text, nullable=False),
     sa.Column("clause", sa.Text, nullable=False),
+    # The payment's net flow per "measure|month" (non-zero ones only), for fund_month_counts.
+    sa.Column("month_nets", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
 )
 
 fund_flows = sa.Table(
@@ -133,6 +135,19 @@ fund_counts = sa.Table(
     sa.Column("clause", sa.Text, primary_key=True),
     sa.Column("paid_fen", sa.BigInteger, nullable=False),
     sa.Column("reserved_fen", sa.BigInteger, nullable=False),
+    # The change, over the month, in how many payments hold the measure in this cell: summed over
+    # the months up to a cut, the payments whose money is in a running total (funds.py).
+    sa.Column("paid_holders", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("reserved_holders", sa.BigInteger, nullable=False, server_default="0"),
+)
+
+fund_month_counts = sa.Table(
+    # Per month, the payments whose held amount of the measure changed over it (a non-zero net flow):
+    # those whose money is in the month's figure (funds.py). The small-cell counts of /v1/funds.
+    "fund_month_counts", metadata,
+    sa.Column("month", sa.Text, primary_key=True),
+    sa.Column("paid_payments", sa.BigInteger, nullable=False),
+    sa.Column("reserved_payments", sa.BigInteger, nullable=False),
 )
 
 # --- skilled-worker ratios (T2, T3) -----------------------------------------------------------
