@@ -221,11 +221,7 @@ async def apply_payments(session: AsyncSession, events: Sequence[DisbursementEve
     ids = list({e.payload.disbursement_id for e in events})
     rows = await session.execute(sa.select(s).where(any_of(s.c.disbursement_id, ids)))
     states = {str(r["disbursement_id"]): dict(r) for r in rows.mappings()}
-    flows, tally = [], FundTally()
-    for e in events:
-        for f in _flows(e, states, day):
-            flows.append(f)
-            tally.add(f, nets=states[str(e.payload.disbursement_id)]["month_nets"])
+    flows, tally = fold_payments(events, states, day)
     await upsert_replace(session, s, list(states.values()), ["disbursement_id"])
     if not flows:
         return
@@ -250,6 +246,17 @@ async def _write_fund_counts(session: AsyncSession, tally: FundTally) -> None:
         {"month": month, "paid_payments": m.get(("paid", month), 0),
          "reserved_payments": m.get(("reserved", month), 0)} for month in sorted({k[1] for k in m})],
         ["month"], ["paid_payments", "reserved_payments"])
+
+
+def fold_payments(events: Iterable[DisbursementEvent], states: dict[str, dict[str, Any]],
+                  day: dt.date) -> tuple[list[FundFlow], FundTally]:
+    """The batch's flows, and their sums and payment counts; `states` (by disbursement id) move on."""
+    flows, tally = [], FundTally()
+    for e in events:
+        for f in _flows(e, states, day):
+            flows.append(f)
+            tally.add(f, nets=states[str(e.payload.disbursement_id)]["month_nets"])
+    return flows, tally
 
 
 def _flows(event: DisbursementEvent, states: dict[str, dict[str, Any]], day: dt.date) -> list[FundFlow]:

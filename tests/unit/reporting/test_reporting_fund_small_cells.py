@@ -1,0 +1,223 @@
+"""Small cells in public fund use (reporting `GET /v1/funds`, docs/small-cells.md): payments'
+events folded as the projection folds them (projections.fold_payments), the public form of a cut
+(public.fund_cut, public_funds), and an attacker's arithmetic (tests/recompute.py) on what it
+publishes: no base cell (month × source × unit × clause) of fewer than K payments is determined.
+The attacker's base-cell counts are worked out here from the flows, not from the counters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from itertools import count, zip_longest
+from typing import Any
+
+import pytest
+
+from services.reporting.funds import MEASURES, FundFlow, FundTally, fund_view
+from services.reporting.history import unit_for
+from services.reporting.projections import DisbursementEvent, fold_payments
+from services.reporting.public import exact_funds, fund_cut, public_funds
+from shared.clock import NANTONG
+from shared.events import DisbursementDraftedV1, DisbursementStatusChangedV1, Event, new_envelope
+from tests.recompute import Equation, solvable
+
+K = 5
+UIS, TALENT = "unemployment_insurance_surplus", "local_talent"
+TONGZHOU, QIDONG = "320612", "320681"
+TRAINING, DISABLED = "四.4", "四.5"  # 四.5: the disability route, the clause a small cell gives away
+_people = count()
+
+
+class Payment:
+    """One disbursement's events as payments emits them, each on a Nantong day."""
+
+    def __init__(self, district: str = TONGZHOU, clause: str = TRAINING, amount_fen: int = 150_000,
+                 source: str = UIS) -> None:
+        self.id, self.decision = uuid.uuid4(), uuid.uuid4()
+        self.person = f"p-{next(_people)}"
+        self.fields = {"clause": clause, "amount_fen": amount_fen, "funding_source": source, "district": district}
+        self.events: list[DisbursementEvent] = []
+
+    def then(self, status: str, on: dt.date) -> Payment:
+        cls = DisbursementStatusChangedV1 if self.events else DisbursementDraftedV1
+        payload = cls(disbursement_id=self.id, decision_id=self.decision, person_key=self.person,
+                      status=status, **self.fields)
+        at = dt.datetime.combine(on, dt.time(10), NANTONG)
+        envelope = new_envelope(payload, key=self.person, producer="payments", occurred_at=at)
+        self.events.append(Event(envelope, payload))  # type: ignore[arg-type]
+        return self
+
+    def paid(self, on: dt.date) -> Payment:
+        return self.then("reserved", on).then("approved", on).then("released", on).then("paid", on)
+
+
+def events_of(payments: Iterable[Payment]) -> list[DisbursementEvent]:
+    return [e for p in payments for e in p.events]
+
+
+def fold(events: list[DisbursementEvent], batch: int | None = None) -> tuple[list[FundFlow], FundTally]:
+    """As the projection: in batches of `batch` events, the states carried between them, each
+    batch's counters added to the stored ones."""
+    states: dict[str, dict[str, Any]] = {}
+    flows, total = [], FundTally()
+    size = batch or len(events) or 1
+    for start in range(0, len(events), size):
+        got, tally = fold_payments(events[start:start + size], states, dt.date(2020, 12, 31))
+        flows += got
+        for mine, theirs in ((total.paid, tally.paid), (total.reserved, tally.reserved),
+                             (total.holders, tally.holders), (total.month_payments, tally.month_payments)):
+            mine.update(theirs)
+    return flows, total
+
+
+def up_to(tally: FundTally, cut: dt.date) -> FundTally:
+    """What queries.load_funds reads for a cut: the counters of months up to the cut's."""
+    last = f"{cut:%Y-%m}"
+    return FundTally(Counter({d: v for d, v in tally.paid.items() if d[0] <= last}),
+                     Counter({d: v for d, v in tally.reserved.items() if d[0] <= last}),
+                     Counter({k: v for k, v in tally.holders.items() if k[1][0] <= last}),
+                     Counter({k: v for k, v in tally.month_payments.items() if k[1] <= last}))
+
+
+def public(tally: FundTally, as_of: dt.date, today: dt.date) -> dict[str, Any]:
+    cut = fund_cut(as_of, today)
+    part = up_to(tally, cut)
+    return public_funds(fund_view(part, cut), part, K)
+
+
+def base_cells(events: list[DisbursementEvent], cut: dt.date) -> dict[tuple[str, ...], tuple[int, int]]:
+    """(measure, month, source, unit, clause) -> (fen, payments whose net flow there is not zero)."""
+    nets: Counter[tuple[str, ...]] = Counter()
+    states: dict[str, dict[str, Any]] = {}
+    for e in events:  # each event on its own, to know whose flows they are
+        got, _ = fold_payments([e], states, cut)
+        for f in got:
+            if f.on <= cut:
+                key = (f.measure, f"{f.on:%Y-%m}", f.source, unit_for(f.district, cut), f.clause)
+                nets[(*key, str(e.payload.disbursement_id))] += f.amount_fen
+    cells: dict[tuple[str, ...], tuple[int, int]] = {}
+    for key, fen in nets.items():
+        value, n = cells.get(key[:5], (0, 0))
+        cells[key[:5]] = (value + fen, n + (fen != 0))
+    return cells
+
+
+def equations(view: dict[str, Any], cells: Iterable[tuple[str, ...]]) -> list[Equation]:
+    """What a published /v1/funds says of the base cells: each figure not null is a sum of them."""
+    cells = list(cells)
+    eqs: list[Equation] = []
+    parts = [("totals", None, None)] + [(p, i, k) for p, i, k in (
+        ("by_source", 2, "source"), ("by_district", 3, "code"), ("by_clause", 4, "clause"), ("by_month", 1, "month"))]
+    for part, index, key in parts:
+        rows = [view[part]] if index is None else view[part]
+        for row in rows:
+            for m in MEASURES:
+                if row[f"{m}_fen"] is None:
+                    continue
+                eqs.append((frozenset(c for c in cells if c[0] == m and (index is None or c[index] == row[key])),
+                            row[f"{m}_fen"]))
+    return eqs
+
+
+def small_ones_determined(views: list[dict[str, Any]], cells: dict[tuple[str, ...], tuple[int, int]]) -> dict:
+    solved = solvable([eq for v in views for eq in equations(v, cells)])
+    return {c: v for c, v in solved.items() if v != 0 and 0 < cells.get(c, (0, 0))[1] < K}  # type: ignore[index]
+
+
+def nonzero(counts: Counter[Any]) -> dict[Any, int]:
+    return {k: v for k, v in counts.items() if v}
+
+
+AUG, SEP, OCT = dt.date(2020, 8, 31), dt.date(2020, 9, 30), dt.date(2020, 10, 31)
+SETTLED_OCT = dt.date(2020, 11, 2)  # the second day after October: every month to October published
+
+
+def test_a_district_and_clause_cell_of_one_payment_cannot_be_recomputed_from_any_published_figure() -> None:
+    # six training subsidies in 通州, one disability-route payment in 启东: its district row, its
+    # clause row, and what the others would leave of the city total are all it would take
+    payments = [Payment().paid(dt.date(2020, 8, 10)) for _ in range(6)]
+    payments.append(Payment(QIDONG, DISABLED, 240_000).paid(dt.date(2020, 8, 12)))
+    events = events_of(payments)
+    _, tally = fold(events)
+    view = public(tally, AUG, SETTLED_OCT)
+    assert view["as_of"] == "2020-08-31" and view["min_cell"] == K
+    districts = {r["code"]: r for r in view["by_district"]}
+    clauses = {r["clause"]: r for r in view["by_clause"]}
+    assert districts[QIDONG]["paid_fen"] is None and clauses[DISABLED]["paid_fen"] is None
+    assert districts[TONGZHOU]["paid_suppressed"] and clauses[TRAINING]["paid_suppressed"]  # complements
+    assert view["totals"]["paid_fen"] == 6 * 150_000 + 240_000  # seven payments: published
+    cells = base_cells(events, AUG)
+    assert cells[("paid", "2020-08", UIS, QIDONG, DISABLED)] == (240_000, 1)
+    assert small_ones_determined([view], cells) == {}
+    # the same arithmetic on the exact figures finds it (so the check can fail)
+    exact = exact_funds(fund_view(up_to(tally, AUG), AUG))
+    assert small_ones_determined([exact], cells) == {("paid", "2020-08", UIS, QIDONG, DISABLED): 240_000}
+
+
+def test_one_payment_still_reserved_among_many_settled_ones_is_a_small_cell() -> None:
+    # ten reserved and paid in August leave nothing reserved; the eleventh is still reserved, so
+    # August's reserved figure and every running total of `reserved` are that one amount
+    payments = [Payment().paid(dt.date(2020, 8, 3)) for _ in range(10)]
+    payments.append(Payment(QIDONG, DISABLED, 240_000).then("reserved", dt.date(2020, 8, 20)))
+    events = events_of(payments)
+    _, tally = fold(events)
+    assert tally.month_payments[("reserved", "2020-08")] == 1 and tally.month_payments[("paid", "2020-08")] == 10
+    view = public(tally, AUG, SETTLED_OCT)
+    assert view["totals"]["reserved_fen"] is None and view["totals"]["paid_fen"] == 1_500_000
+    assert all(r["reserved_fen"] in (None, 0) for part in ("by_source", "by_district", "by_clause", "by_month")
+               for r in view[part])
+    assert small_ones_determined([view], base_cells(events, AUG)) == {}
+
+
+def test_a_payment_recovered_later_is_counted_where_its_money_moved_and_no_cut_gives_it_away() -> None:
+    # 启东's one payment is paid in August and clawed back (十四) in September: each month's `paid`
+    # holds its amount (+ and -), its running total is zero from September. The public figures of
+    # every month end together (an attacker keeps them all) still determine no small cell.
+    payments = [Payment().paid(dt.date(2020, 8, 10)) for _ in range(6)]
+    recovered = Payment(QIDONG, DISABLED, 240_000).paid(dt.date(2020, 8, 12)).then("reversed", dt.date(2020, 9, 7))
+    later = [Payment(clause="四.2", amount_fen=70_000).paid(dt.date(2020, 10, 9)) for _ in range(5)]
+    events = events_of([*payments, recovered, *later])
+    _, tally = fold(events)
+    assert tally.month_payments[("paid", "2020-09")] == 1  # the recovery alone: a small cell
+    views = [public(tally, cut, SETTLED_OCT) for cut in (AUG, SEP, OCT)]
+    sep = {r["month"]: r for r in views[1]["by_month"]}
+    assert sep["2020-09"]["paid_fen"] is None and sep["2020-08"]["paid_fen"] == 6 * 150_000 + 240_000
+    assert small_ones_determined(views, base_cells(events, OCT)) == {}
+
+
+def test_the_public_cut_is_the_last_month_end_settled_by_a_full_day() -> None:
+    assert fund_cut(dt.date(2020, 9, 15), dt.date(2020, 9, 20)) == AUG  # mid-month: the month before
+    assert fund_cut(SEP, dt.date(2020, 10, 1)) == AUG  # the day after: not yet settled
+    assert fund_cut(SEP, dt.date(2020, 10, 2)) == SEP
+    assert fund_cut(dt.date(2030, 1, 1), dt.date(2020, 10, 2)) == SEP  # a day not yet come
+    assert fund_cut(dt.date(2020, 3, 15), dt.date(2020, 10, 2)) == dt.date(2020, 2, 29)
+    assert fund_cut(dt.date(1, 1, 15), dt.date(2020, 10, 2)) == dt.date.min
+
+
+def test_todays_public_figures_are_yesterdays_while_the_month_runs() -> None:
+    # the difference between two days' live figures is those days' payments: one payment on 10
+    # September must not show between the 9th's answer and the 11th's
+    before = [Payment().paid(dt.date(2020, 8, 10)) for _ in range(6)]
+    one = Payment(QIDONG, DISABLED, 240_000).paid(dt.date(2020, 9, 10))
+    _, yesterday = fold(events_of(before))
+    _, today = fold(events_of([*before, one]))
+    assert public(yesterday, dt.date(2020, 9, 9), dt.date(2020, 9, 9)) == \
+        public(today, dt.date(2020, 9, 11), dt.date(2020, 9, 11)) | {"as_of": "2020-08-31"}
+    assert fund_view(up_to(today, dt.date(2020, 9, 11)), dt.date(2020, 9, 11))["totals"]["paid_fen"] == \
+        6 * 150_000 + 240_000  # staff see it at once
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 7])
+def test_counts_do_not_depend_on_how_payments_interleave_or_fall_into_batches(batch: int) -> None:
+    payments = [Payment().paid(dt.date(2020, 8, 10)) for _ in range(3)]
+    payments.append(Payment(QIDONG, DISABLED, 240_000).paid(dt.date(2020, 8, 12)).then("reversed", dt.date(2020, 9, 1)))
+    payments.append(Payment(source=TALENT).then("waiting", dt.date(2020, 8, 1)).then("reserved", dt.date(2020, 9, 3)))
+    one_by_one = events_of(payments)
+    interleaved = [e for group in zip_longest(*(p.events for p in payments)) for e in group if e is not None]
+    _, expected = fold(one_by_one)
+    _, got = fold(interleaved, batch)
+    assert (got.paid, got.reserved, got.month_payments) == (expected.paid, expected.reserved, expected.month_payments)
+    assert nonzero(got.holders) == nonzero(expected.holders)
+    assert expected.month_payments[("reserved", "2020-09")] == 1  # the waiting one, reserved in September
