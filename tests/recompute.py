@@ -112,3 +112,24 @@ def funds_equations(funds: list[dict], totals: dict) -> list[Equation]:
     if totals["waiting"] is not None:
         eqs.append((frozenset((f["source"], f["district"]) for f in funds), totals["waiting"]))
     return eqs
+
+
+FUND_PARTS = (("by_source", 2, "source"), ("by_district", 3, "code"), ("by_clause", 4, "clause"),
+              ("by_month", 1, "month"))
+
+
+def fund_use_equations(view: dict, cells: Iterable[tuple]) -> list[Equation]:
+    """What reporting `/v1/funds` says of its base cells (measure, month, source, unit, clause):
+    every figure not null (the totals, each row of by_source, by_district, by_clause, by_month)
+    is the sum of the cells of its measure that it covers."""
+    cells = list(cells)
+    eqs: list[Equation] = []
+    for measure in ("paid", "reserved"):
+        mine = [c for c in cells if c[0] == measure]
+        if view["totals"][f"{measure}_fen"] is not None:
+            eqs.append((frozenset(mine), view["totals"][f"{measure}_fen"]))
+        for part, index, key in FUND_PARTS:
+            for row in view[part]:
+                if row[f"{measure}_fen"] is not None:
+                    eqs.append((frozenset(c for c in mine if c[index] == row[key]), row[f"{measure}_fen"]))
+    return eqs

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from services.reporting.funds import MEASURES, FundFlow, FundTally, fund_view
+from services.reporting.funds import FundFlow, FundTally, fund_view
 from services.reporting.history import unit_for
 from services.reporting.projections import DisbursementEvent, fold_payments
 from services.reporting.public import exact_funds, fund_cut, public_funds
 from shared.clock import NANTONG
 from shared.events import DisbursementDraftedV1, DisbursementStatusChangedV1, Event, new_envelope
-from tests.recompute import Equation, solvable
+from tests.recompute import fund_use_equations, solvable
 
 K = 5
 UIS, TALENT = "unemployment_insurance_surplus", "local_talent"
@@ -104,25 +104,8 @@ def base_cells(events: list[DisbursementEvent], cut: dt.date) -> dict[tuple[str,
     return cells
 
 
-def equations(view: dict[str, Any], cells: Iterable[tuple[str, ...]]) -> list[Equation]:
-    """What a published /v1/funds says of the base cells: each figure not null is a sum of them."""
-    cells = list(cells)
-    eqs: list[Equation] = []
-    parts = [("totals", None, None)] + [(p, i, k) for p, i, k in (
-        ("by_source", 2, "source"), ("by_district", 3, "code"), ("by_clause", 4, "clause"), ("by_month", 1, "month"))]
-    for part, index, key in parts:
-        rows = [view[part]] if index is None else view[part]
-        for row in rows:
-            for m in MEASURES:
-                if row[f"{m}_fen"] is None:
-                    continue
-                eqs.append((frozenset(c for c in cells if c[0] == m and (index is None or c[index] == row[key])),
-                            row[f"{m}_fen"]))
-    return eqs
-
-
 def small_ones_determined(views: list[dict[str, Any]], cells: dict[tuple[str, ...], tuple[int, int]]) -> dict:
-    solved = solvable([eq for v in views for eq in equations(v, cells)])
+    solved = solvable([eq for v in views for eq in fund_use_equations(v, cells)])
     return {c: v for c, v in solved.items() if v != 0 and 0 < cells.get(c, (0, 0))[1] < K}  # type: ignore[index]
 
 
