@@ -15,13 +15,15 @@ from fractions import Fraction
 Equation = tuple[frozenset[Hashable], int]
 
 
-def solvable(equations: Iterable[Equation]) -> dict[Hashable, Fraction]:
-    """Every base cell the equations determine, with its value."""
+def solvable(equations: Iterable[Equation], *, signed: bool = False) -> dict[Hashable, Fraction]:
+    """Every base cell the equations determine, with its value. `signed`: cells may be negative
+    (a month's net flow of money), so a zero sum says nothing of its cells one by one."""
     eqs = [(set(cells), Fraction(value)) for cells, value in equations]
     known: dict[Hashable, Fraction] = {}
     while True:
         before = len(known)
-        _zeros(eqs, known)
+        if not signed:
+            _zeros(eqs, known)
         _eliminate(eqs, known)
         if len(known) == before:
             return known
@@ -121,7 +123,8 @@ FUND_PARTS = (("by_source", 2, "source"), ("by_district", 3, "code"), ("by_claus
 def fund_use_equations(view: dict, cells: Iterable[tuple]) -> list[Equation]:
     """What reporting `/v1/funds` says of its base cells (measure, month, source, unit, clause):
     every figure not null (the totals, each row of by_source, by_district, by_clause, by_month)
-    is the sum of the cells of its measure that it covers."""
+    is the sum of the cells of its measure that it covers. The cells are net flows of money, which
+    can be negative: solve them with `signed=True`."""
     cells = list(cells)
     eqs: list[Equation] = []
     for measure in ("paid", "reserved"):

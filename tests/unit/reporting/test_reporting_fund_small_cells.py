@@ -105,8 +105,8 @@ def base_cells(events: list[DisbursementEvent], cut: dt.date) -> dict[tuple[str,
 
 
 def small_ones_determined(views: list[dict[str, Any]], cells: dict[tuple[str, ...], tuple[int, int]]) -> dict:
-    solved = solvable([eq for v in views for eq in fund_use_equations(v, cells)])
-    return {c: v for c, v in solved.items() if v != 0 and 0 < cells.get(c, (0, 0))[1] < K}  # type: ignore[index]
+    solved = solvable([eq for v in views for eq in fund_use_equations(v, cells)], signed=True)
+    return {c: v for c, v in solved.items() if 0 < cells.get(c, (0, 0))[1] < K}  # type: ignore[index]
 
 
 def nonzero(counts: Counter[Any]) -> dict[Any, int]:
