@@ -10,10 +10,11 @@ form's small-cell suppression (docs/small-cells.md):
   flow in, −1 on a flow out). A flow out always undoes the payment's previous flow in, so the sum
   over the months up to a cut is the number of payments holding the measure at the cut: exactly
   those whose money makes up a running total (by source, district, clause, the grand total).
-- `month_payments`: per month, the payments whose held amount changed over the month (a non-zero
-  net flow in it): exactly those whose money makes up that month's figure. One paid and recovered
-  in the same month adds nothing to the figure and is not counted; one reserved in June and paid
-  in July counts in both months, where its amount moved.
+- `month_payments`: per month and slice (the whole city "*", one source, district or clause),
+  the payments whose held amount changed over the month there (a non-zero net flow): exactly
+  those whose money makes up that month's figure of the slice. One paid and recovered in the same
+  month adds nothing to the figure and is not counted; one reserved in June and paid in July
+  counts in both months, where its amount moved.
 Counting contributors whose net is zero as well (every flow, every payment that touched a cell)
 would let one person's amount be published beside a crowd of settled ones: 100 payments reserved
 and paid in June and one still reserved give a June `reserved` of that one amount.
@@ -32,6 +33,8 @@ from services.reporting.history import unit_for, unit_name, units_listed
 Measure = Literal["paid", "reserved"]
 MEASURES: tuple[Measure, ...] = ("paid", "reserved")
 FundDims = tuple[str, str, str, str]  # (month "2020-07", source, district, clause)
+MonthSlice = tuple[Measure, str, str, str]  # (measure, month, "source" | "district" | "clause" | "*", value)
+CITY = "*"  # the slice of the whole city
 
 SOURCES_ZH = {  # the sources 十二 names, by the payments service's ids; unknown ids show as themselves
     "unemployment_insurance_surplus": "失业保险基金结余",
@@ -59,25 +62,27 @@ class FundTally:
     paid: Counter[FundDims] = field(default_factory=Counter)
     reserved: Counter[FundDims] = field(default_factory=Counter)
     holders: Counter[tuple[Measure, FundDims]] = field(default_factory=Counter)
-    month_payments: Counter[tuple[Measure, str]] = field(default_factory=Counter)
+    month_payments: Counter[MonthSlice] = field(default_factory=Counter)
 
     def add(self, flow: FundFlow, nets: dict[str, int] | None = None) -> None:
-        """One flow; with `nets` (the flow's payment's net per "measure|month", updated here) the
-        counts too."""
+        """One flow; with `nets` (the flow's payment's net per "measure|month|slice|value",
+        non-zero ones only, updated here) the counts too."""
         month = f"{flow.on:%Y-%m}"
         dims = (month, flow.source, flow.district, flow.clause)
         (self.paid if flow.measure == "paid" else self.reserved)[dims] += flow.amount_fen
         if nets is None:
             return
         self.holders[(flow.measure, dims)] += (flow.amount_fen > 0) - (flow.amount_fen < 0)
-        key = f"{flow.measure}|{month}"
-        before = nets.get(key, 0)
-        after = before + flow.amount_fen
-        self.month_payments[(flow.measure, month)] += (after != 0) - (before != 0)
-        if after:
-            nets[key] = after
-        else:
-            nets.pop(key, None)
+        for dim, value in ((CITY, CITY), ("source", flow.source), ("district", flow.district),
+                           ("clause", flow.clause)):
+            key = f"{flow.measure}|{month}|{dim}|{value}"
+            before = nets.get(key, 0)
+            after = before + flow.amount_fen
+            self.month_payments[(flow.measure, month, dim, value)] += (after != 0) - (before != 0)
+            if after:
+                nets[key] = after
+            else:
+                nets.pop(key, None)
 
     def fen(self, measure: Measure) -> Counter[FundDims]:
         return self.paid if measure == "paid" else self.reserved

@@ -243,9 +243,10 @@ async def _write_fund_counts(session: AsyncSession, tally: FundTally) -> None:
         ["month", "source", "district", "clause"], ["paid_fen", "reserved_fen", "paid_holders", "reserved_holders"])
     m = tally.month_payments
     await upsert_add(session, store.fund_month_counts, [
-        {"month": month, "paid_payments": m.get(("paid", month), 0),
-         "reserved_payments": m.get(("reserved", month), 0)} for month in sorted({k[1] for k in m})],
-        ["month"], ["paid_payments", "reserved_payments"])
+        {"month": month, "dim": dim, "value": value, "paid_payments": m.get(("paid", month, dim, value), 0),
+         "reserved_payments": m.get(("reserved", month, dim, value), 0)}
+        for month, dim, value in sorted({k[1:] for k in m})],
+        ["month", "dim", "value"], ["paid_payments", "reserved_payments"])
 
 
 def fold_payments(events: Iterable[DisbursementEvent], states: dict[str, dict[str, Any]],

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
-from services.reporting.funds import MEASURES, FundTally, Measure
+from services.reporting.funds import CITY, MEASURES, FundTally, Measure
 from services.reporting.history import unit_for
 from services.reporting.progress import ProgressTally
 from services.reporting.ratios import SkillCounts
@@ -194,31 +194,53 @@ def fund_cut(as_of: date, today: date) -> date:
 
 
 def fund_table(tally: FundTally, measure: Measure, units_on: date, k: int) -> dict[FundKey, dict[str, Any]]:
-    """One measure's published figures as one table: the running totals by source, unit (of
-    `units_on`) and clause, each month's figure and the grand total, each a cell with `*` in the
-    dimensions it sums over; counts are the payments whose money is in the figure (funds.py)."""
+    """One measure's figures as one table. Each month's figure of every source, unit (of
+    `units_on`) and clause, and of the city, is a cell: an answer does not publish them, but the
+    running totals of two month ends differ by them. Beside them, the running totals up to the
+    cut and the grand total, with `*` in the dimensions they sum over. Counts are the payments
+    whose money is in the figure (funds.py). A running total is hidden from the first hidden month
+    of its line on (an earlier cut published the total before it)."""
+    cells = _fund_cells(tally, measure, units_on)
+    forced: set[FundKey] = set()
+    while True:  # a hidden month hides its line's running total, which may need a complement
+        table = [c | {"count": RUNNING_HIDDEN} if key in forced else c for key, c in cells.items()]
+        shown = {_key(c): c for c in suppress(table, dims=FUND_DIMS, count="count", values=("fen",), k=k)}
+        more = {key[:3] + (ALL,) for key, c in shown.items() if c["suppressed"] and key[3] != ALL} - forced
+        if not more:
+            return shown
+        forced |= more
+
+
+RUNNING_HIDDEN = 0.5  # a count the helper takes as small: the running total goes whatever its count
+
+
+def _key(c: Mapping[str, Any]) -> FundKey:
+    return (c["source"], c["unit"], c["clause"], c["month"])
+
+
+def _fund_cells(tally: FundTally, measure: Measure, units_on: date) -> dict[FundKey, dict[str, Any]]:
     cells: dict[FundKey, dict[str, Any]] = {}
 
-    def cell(key: FundKey) -> dict[str, Any]:
-        return cells.setdefault(key, dict(zip(FUND_DIMS, key, strict=True)) | {"count": 0, "fen": 0})
+    def add(key: FundKey, fen: int, n: int) -> None:
+        c = cells.setdefault(key, dict(zip(FUND_DIMS, key, strict=True)) | {"count": 0, "fen": 0})
+        c["fen"] += fen
+        c["count"] += n
 
     fen = tally.fen(measure)
     for dims in fen.keys() | {d for m, d in tally.holders if m == measure}:
         month, source, district, clause = dims
         value, held = fen.get(dims, 0), tally.holders.get((measure, dims), 0)
-        for key in ((ALL, ALL, ALL, ALL), (source, ALL, ALL, ALL),
-                    (ALL, unit_for(district, units_on), ALL, ALL), (ALL, ALL, clause, ALL)):
-            c = cell(key)
-            c["fen"] += value
-            c["count"] += held
-        cell((ALL, ALL, ALL, month))["fen"] += value
-    for (m, month), n in tally.month_payments.items():
+        for key in ((source, ALL, ALL), (ALL, unit_for(district, units_on), ALL), (ALL, ALL, clause), (ALL, ALL, ALL)):
+            add((*key, ALL), value, held)
+            add((*key, month), value, 0)
+    for (m, month, dim, name), n in tally.month_payments.items():
         if m == measure:
-            cell((ALL, ALL, ALL, month))["count"] += n
+            key = {CITY: (ALL, ALL, ALL), "source": (name, ALL, ALL), "clause": (ALL, ALL, name),
+                   "district": (ALL, unit_for(name, units_on), ALL)}[dim]
+            add((*key, month), 0, n)
     for c in cells.values():  # money with no payment counted (counts older than the counting) is small
         c["count"] = max(c["count"], 1 if c["fen"] else 0)
-    shown = suppress(list(cells.values()), dims=FUND_DIMS, count="count", values=("fen",), k=k)
-    return {(c["source"], c["unit"], c["clause"], c["month"]): c for c in shown}
+    return cells
 
 
 def public_funds(view: Mapping[str, Any], tally: FundTally, k: int) -> dict[str, Any]:

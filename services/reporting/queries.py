@@ -89,8 +89,8 @@ async def load_funds(session: AsyncSession, as_of: dt.date) -> FundTally:
         tally.holders[("paid", dims)] += r.paid_holders
         tally.holders[("reserved", dims)] += r.reserved_holders
     for r in await session.execute(sa.select(m).where(m.c.month <= last)):
-        tally.month_payments[("paid", r.month)] += r.paid_payments
-        tally.month_payments[("reserved", r.month)] += r.reserved_payments
+        tally.month_payments[("paid", r.month, r.dim, r.value)] += r.paid_payments
+        tally.month_payments[("reserved", r.month, r.dim, r.value)] += r.reserved_payments
     return tally
 
 

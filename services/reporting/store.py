@@ -142,10 +142,13 @@ fund_counts = sa.Table(
 )
 
 fund_month_counts = sa.Table(
-    # Per month, the payments whose held amount of the measure changed over it (a non-zero net flow):
-    # those whose money is in the month's figure (funds.py). The small-cell counts of /v1/funds.
+    # Per month and slice (dim "*" the city, or "source" / "district" / "clause" and its value), the
+    # payments whose held amount of the measure changed there over the month (a non-zero net flow):
+    # those whose money is in the month's figure of the slice (funds.py). Small cells of /v1/funds.
     "fund_month_counts", metadata,
     sa.Column("month", sa.Text, primary_key=True),
+    sa.Column("dim", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, primary_key=True),
     sa.Column("paid_payments", sa.BigInteger, nullable=False),
     sa.Column("reserved_payments", sa.BigInteger, nullable=False),
 )

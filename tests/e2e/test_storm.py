@@ -74,8 +74,8 @@ def snapshot(platform: Platform) -> dict[str, Any]:
         "fund_counts": sorted(sql(platform, "reporting", "SELECT month, source, district, clause, paid_fen, "
                                                          "reserved_fen, paid_holders, reserved_holders "
                                                          "FROM fund_counts")),
-        "fund_month_counts": sorted(sql(platform, "reporting", "SELECT month, paid_payments, reserved_payments "
-                                                               "FROM fund_month_counts")),
+        "fund_month_counts": sorted(sql(platform, "reporting", "SELECT month, dim, value, paid_payments, "
+                                                               "reserved_payments FROM fund_month_counts")),
     }
 
 

@@ -230,7 +230,8 @@ def test_public_fund_use_hides_a_district_and_clause_cell_of_one_payment_that_bu
     assert public["totals"]["reserved_fen"] is None  # the one still in flight
     solved = solvable(fund_use_equations(public, cells), signed=True)
     assert not [c for c in solved if 0 < cells[c][1] < 5], solved
-    assert solvable(fund_use_equations(staff, cells), signed=True)[("paid", f"{paid_on:%Y-%m}", SOURCE, QIDONG, clause)] == amount
+    qidong_cell = ("paid", f"{paid_on:%Y-%m}", SOURCE, QIDONG, clause)
+    assert solvable(fund_use_equations(staff, cells), signed=True)[qidong_cell] == amount
     auditor = httpx.get(f"{base}/v1/funds", timeout=30, headers=bearer(token(platform, "demo-auditor"))).json()
     assert auditor["by_district"] == staff["by_district"]
     district_staff = httpx.get(f"{base}/v1/funds", timeout=30, headers=bearer(token(platform, "demo-district")))

@@ -7,6 +7,7 @@ The attacker's base-cell counts are worked out here from the flows, not from the
 from __future__ import annotations
 
 import datetime as dt
+import random
 import uuid
 from collections import Counter
 from collections.abc import Iterable
@@ -146,7 +147,8 @@ def test_one_payment_still_reserved_among_many_settled_ones_is_a_small_cell() ->
     payments.append(Payment(QIDONG, DISABLED, 240_000).then("reserved", dt.date(2020, 8, 20)))
     events = events_of(payments)
     _, tally = fold(events)
-    assert tally.month_payments[("reserved", "2020-08")] == 1 and tally.month_payments[("paid", "2020-08")] == 10
+    assert tally.month_payments[("reserved", "2020-08", "*", "*")] == 1
+    assert tally.month_payments[("paid", "2020-08", "*", "*")] == 10
     view = public(tally, AUG, SETTLED_OCT)
     assert view["totals"]["reserved_fen"] is None and view["totals"]["paid_fen"] == 1_500_000
     assert all(r["reserved_fen"] in (None, 0) for part in ("by_source", "by_district", "by_clause", "by_month")
@@ -163,11 +165,26 @@ def test_a_payment_recovered_later_is_counted_where_its_money_moved_and_no_cut_g
     later = [Payment(clause="四.2", amount_fen=70_000).paid(dt.date(2020, 10, 9)) for _ in range(5)]
     events = events_of([*payments, recovered, *later])
     _, tally = fold(events)
-    assert tally.month_payments[("paid", "2020-09")] == 1  # the recovery alone: a small cell
+    assert tally.month_payments[("paid", "2020-09", "*", "*")] == 1  # the recovery alone: a small cell
     views = [public(tally, cut, SETTLED_OCT) for cut in (AUG, SEP, OCT)]
     sep = {r["month"]: r for r in views[1]["by_month"]}
     assert sep["2020-09"]["paid_fen"] is None and sep["2020-08"]["paid_fen"] == 6 * 150_000 + 240_000
     assert small_ones_determined(views, base_cells(events, OCT)) == {}
+
+
+def test_two_month_ends_do_not_differ_by_one_payment_in_a_district() -> None:
+    # 启东 had six payments in August and gets one (the disability route) in September: its running
+    # total at the end of September minus the one at the end of August would be that payment
+    payments = [Payment(QIDONG).paid(dt.date(2020, 8, 10)) for _ in range(6)]
+    payments += [Payment().paid(dt.date(2020, 8, 11)) for _ in range(6)]
+    payments += [Payment().paid(dt.date(2020, 9, 11)) for _ in range(6)]
+    payments.append(Payment(QIDONG, DISABLED, 240_000).paid(dt.date(2020, 9, 14)))
+    events = events_of(payments)
+    _, tally = fold(events)
+    aug, sep = public(tally, AUG, SETTLED_OCT), public(tally, SEP, SETTLED_OCT)
+    qidong = [{r["code"]: r["paid_fen"] for r in v["by_district"]}[QIDONG] for v in (aug, sep)]
+    assert qidong[0] == 6 * 150_000 and qidong[1] is None  # hidden from its first hidden month on
+    assert small_ones_determined([aug, sep], base_cells(events, SEP)) == {}
 
 
 def test_the_public_cut_is_the_last_month_end_settled_by_a_full_day() -> None:
@@ -203,4 +220,35 @@ def test_counts_do_not_depend_on_how_payments_interleave_or_fall_into_batches(ba
     _, got = fold(interleaved, batch)
     assert (got.paid, got.reserved, got.month_payments) == (expected.paid, expected.reserved, expected.month_payments)
     assert nonzero(got.holders) == nonzero(expected.holders)
-    assert expected.month_payments[("reserved", "2020-09")] == 1  # the waiting one, reserved in September
+    assert expected.month_payments[("reserved", "2020-09", "source", TALENT)] == 1  # the waiting one, reserved
+
+
+def random_payments(rng: random.Random) -> list[Payment]:
+    """Payments over three months in three units, three clauses and two sources: most paid, some
+    still reserved, some recovered a month later, some waiting before they are reserved."""
+    out = []
+    for _ in range(rng.randint(8, 40)):
+        p = Payment(rng.choice([TONGZHOU, TONGZHOU, QIDONG, "320602"]), rng.choice([TRAINING, TRAINING, DISABLED, "四.2"]),
+                    rng.choice([150_000, 240_000, 70_000]), rng.choice([UIS, UIS, TALENT]))
+        month = rng.randint(8, 10)
+        day = dt.date(2020, month, rng.randint(1, 28))
+        fate = rng.random()
+        if fate < 0.15:
+            p.then("waiting", day).then("reserved", day + dt.timedelta(days=rng.choice([1, 31])))
+        elif fate < 0.3:
+            p.then("reserved", day)
+        else:
+            p.paid(day)
+            if fate > 0.9:
+                p.then("reversed", day + dt.timedelta(days=31))
+        out.append(p)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_payment_histories_keep_every_small_cell_hidden_across_month_ends(seed: int) -> None:
+    events = events_of(random_payments(random.Random(seed)))
+    _, tally = fold(events)
+    today = dt.date(2020, 12, 2)
+    views = [public(tally, cut, today) for cut in (AUG, SEP, OCT, dt.date(2020, 11, 30))]
+    assert small_ones_determined(views, base_cells(events, dt.date(2020, 11, 30))) == {}

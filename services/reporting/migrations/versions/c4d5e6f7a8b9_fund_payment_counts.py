@@ -1,7 +1,7 @@
 """fund use: payment counts beside the sums (small cells of /v1/funds, docs/small-cells.md)
 
 fund_counts gains paid_holders / reserved_holders, fund_month_counts holds each month's payments
-with a non-zero net flow, fund_disbursement_state keeps each payment's net per measure and month.
+with a non-zero net flow (city-wide and per source, district and clause), fund_disbursement_state keeps each payment's net per measure and month.
 Rows projected before this revision start at zero: the flows kept (fund_flows) do not say which
 payment each came from, so the counts cannot be rebuilt here. Zero is the safe side: a running
 total then counts at most the payments really in it, and the public form treats money with no
@@ -30,9 +30,11 @@ def upgrade() -> None:
         nullable=False))
     op.create_table('fund_month_counts',
                     sa.Column('month', sa.Text(), nullable=False),
+                    sa.Column('dim', sa.Text(), nullable=False),
+                    sa.Column('value', sa.Text(), nullable=False),
                     sa.Column('paid_payments', sa.BigInteger(), nullable=False),
                     sa.Column('reserved_payments', sa.BigInteger(), nullable=False),
-                    sa.PrimaryKeyConstraint('month'))
+                    sa.PrimaryKeyConstraint('month', 'dim', 'value'))
 
 
 def downgrade() -> None:
