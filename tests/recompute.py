@@ -123,8 +123,8 @@ FUND_PARTS = (("by_source", 2, "source"), ("by_district", 3, "code"), ("by_claus
 def fund_use_equations(view: dict, cells: Iterable[tuple]) -> list[Equation]:
     """What reporting `/v1/funds` says of its base cells (measure, month, source, unit, clause):
     every figure not null (the totals, each row of by_source, by_district, by_clause, by_month)
-    is the sum of the cells of its measure that it covers, up to the answer's cut. The cells are net flows of money, which
-    can be negative: solve them with `signed=True`."""
+    is the sum of the cells of its measure that it covers, up to the answer's cut. The cells are
+    net flows of money, which can be negative: solve them with `signed=True`."""
     last = view["as_of"][:7]  # the answer's figures run to its cut's month
     cells = [c for c in cells if c[1] <= last]
     eqs: list[Equation] = []

@@ -228,7 +228,8 @@ def random_payments(rng: random.Random) -> list[Payment]:
     still reserved, some recovered a month later, some waiting before they are reserved."""
     out = []
     for _ in range(rng.randint(8, 40)):
-        p = Payment(rng.choice([TONGZHOU, TONGZHOU, QIDONG, "320602"]), rng.choice([TRAINING, TRAINING, DISABLED, "四.2"]),
+        p = Payment(rng.choice([TONGZHOU, TONGZHOU, QIDONG, "320602"]),
+                    rng.choice([TRAINING, TRAINING, DISABLED, "四.2"]),
                     rng.choice([150_000, 240_000, 70_000]), rng.choice([UIS, UIS, TALENT]))
         month = rng.randint(8, 10)
         day = dt.date(2020, month, rng.randint(1, 28))
