@@ -13,7 +13,7 @@ Reports, skill ratios, fund use (paid and reserved, one table each): the same he
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
@@ -219,28 +219,42 @@ def _key(c: Mapping[str, Any]) -> FundKey:
 
 
 def _fund_cells(tally: FundTally, measure: Measure, units_on: date) -> dict[FundKey, dict[str, Any]]:
-    cells: dict[FundKey, dict[str, Any]] = {}
-
-    def add(key: FundKey, fen: int, n: int) -> None:
-        c = cells.setdefault(key, dict(zip(FUND_DIMS, key, strict=True)) | {"count": 0, "fen": 0})
-        c["fen"] += fen
-        c["count"] += n
-
-    fen = tally.fen(measure)
-    for dims in fen.keys() | {d for m, d in tally.holders if m == measure}:
+    fen: Counter[FundKey] = Counter()  # each line's month figures first, then the running totals
+    held: Counter[FundKey] = Counter()
+    unit = _units(units_on)
+    sums = tally.fen(measure)
+    holders = {d: n for (m, d), n in tally.holders.items() if m == measure}
+    for dims in sums.keys() | holders.keys():
         month, source, district, clause = dims
-        value, held = fen.get(dims, 0), tally.holders.get((measure, dims), 0)
-        for key in ((source, ALL, ALL), (ALL, unit_for(district, units_on), ALL), (ALL, ALL, clause), (ALL, ALL, ALL)):
-            add((*key, ALL), value, held)
-            add((*key, month), value, 0)
+        value, n = sums.get(dims, 0), holders.get(dims, 0)
+        for key in ((source, ALL, ALL, month), (ALL, unit(district), ALL, month), (ALL, ALL, clause, month),
+                    (ALL, ALL, ALL, month)):
+            fen[key] += value
+            held[key] += n
+    count: Counter[FundKey] = Counter()
     for (m, month, dim, name), n in tally.month_payments.items():
         if m == measure:
-            key = {CITY: (ALL, ALL, ALL), "source": (name, ALL, ALL), "clause": (ALL, ALL, name),
-                   "district": (ALL, unit_for(name, units_on), ALL)}[dim]
-            add((*key, month), 0, n)
-    for c in cells.values():  # money with no payment counted (counts older than the counting) is small
-        c["count"] = max(c["count"], 1 if c["fen"] else 0)
-    return cells
+            line = (ALL, ALL, ALL) if dim == CITY else (name, ALL, ALL) if dim == "source" else \
+                (ALL, ALL, name) if dim == "clause" else (ALL, unit(name), ALL)
+            count[(*line, month)] += n
+    for key in list(fen):
+        running = key[:3] + (ALL,)
+        fen[running] += fen[key]
+        count[running] += held[key]  # the payments holding the measure at the cut
+    # money with no payment counted (counts older than the counting) is a small cell
+    return {key: dict(zip(FUND_DIMS, key, strict=True)) | {
+        "fen": fen[key], "count": max(count[key], 1 if fen[key] else 0)} for key in fen.keys() | count.keys()}
+
+
+def _units(units_on: date) -> Callable[[str], str]:
+    seen: dict[str, str] = {}
+
+    def unit(district: str) -> str:
+        if district not in seen:
+            seen[district] = unit_for(district, units_on)
+        return seen[district]
+
+    return unit
 
 
 def public_funds(view: Mapping[str, Any], tally: FundTally, k: int) -> dict[str, Any]:
