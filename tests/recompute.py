@@ -137,3 +137,30 @@ def fund_use_equations(view: dict, cells: Iterable[tuple]) -> list[Equation]:
                 if row[f"{measure}_fen"] is not None:
                     eqs.append((frozenset(c for c in mine if c[index] == row[key]), row[f"{measure}_fen"]))
     return eqs
+
+
+def sums_determined(equations: Iterable[Equation], targets: Iterable[frozenset[Hashable]]) -> list[frozenset[Hashable]]:
+    """Which of the `targets` (sets of base cells, such as one unit's cells of one month) the
+    equations determine as a sum: its row lies in their row space. For signed cells (no zero rule)."""
+    eqs = list(equations)
+    columns = sorted({c for cells, _ in eqs for c in cells} | {c for t in targets for c in t}, key=repr)
+    index = {c: i for i, c in enumerate(columns)}
+
+    def row(cells: Iterable[Hashable]) -> list[Fraction]:
+        out = [Fraction(0)] * (len(columns) + 1)
+        for c in cells:
+            out[index[c]] = Fraction(1)
+        return out
+
+    basis = _rref([row(cells) for cells, _ in eqs], len(columns))
+    pivots = [(next(i for i, v in enumerate(r[:-1]) if v), r) for r in basis]
+    found = []
+    for target in targets:
+        t = row(target)
+        for col, r in pivots:
+            if t[col]:
+                factor = t[col]
+                t = [a - factor * b for a, b in zip(t, r, strict=True)]
+        if not any(t[:-1]):
+            found.append(target)
+    return found

@@ -201,7 +201,9 @@ def fund_table(tally: FundTally, measure: Measure, units_on: date, k: int) -> di
     whose money is in the figure (funds.py). A running total is hidden from the first hidden month
     of its line on (an earlier cut published the total before it)."""
     cells = _fund_cells(tally, measure, units_on)
-    forced: set[FundKey] = set()
+    # A line with a small month loses its running total at once, so the total (not another month
+    # of the line) is the month's complement along the line.
+    forced = {key[:3] + (ALL,) for key, c in cells.items() if key[3] != ALL and 0 < abs(c["count"]) < k}
     while True:  # a hidden month hides its line's running total, which may need a complement
         table = [c | {"count": RUNNING_HIDDEN} if key in forced else c for key, c in cells.items()]
         shown = {_key(c): c for c in suppress(table, dims=FUND_DIMS, count="count", values=("fen",), k=k)}
