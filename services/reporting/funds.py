@@ -72,13 +72,15 @@ class FundTally:
         (self.paid if flow.measure == "paid" else self.reserved)[dims] += flow.amount_fen
         if nets is None:
             return
-        self.holders[(flow.measure, dims)] += (flow.amount_fen > 0) - (flow.amount_fen < 0)
+        amount, counts = flow.amount_fen, self.month_payments
+        self.holders[(flow.measure, dims)] += (amount > 0) - (amount < 0)
+        prefix = f"{flow.measure}|{month}|"
         for dim, value in ((CITY, CITY), ("source", flow.source), ("district", flow.district),
                            ("clause", flow.clause)):
-            key = f"{flow.measure}|{month}|{dim}|{value}"
+            key = f"{prefix}{dim}|{value}"
             before = nets.get(key, 0)
-            after = before + flow.amount_fen
-            self.month_payments[(flow.measure, month, dim, value)] += (after != 0) - (before != 0)
+            after = before + amount
+            counts[(flow.measure, month, dim, value)] += (after != 0) - (before != 0)
             if after:
                 nets[key] = after
             else:

@@ -268,7 +268,7 @@ def _flows(event: DisbursementEvent, states: dict[str, dict[str, Any]], day: dt.
     new: dict[str, Any] = {"disbursement_id": p.disbursement_id, "measure": MEASURE_OF.get(p.status),
                            "amount_fen": p.amount_fen, "source": p.funding_source,
                            "district": p.district or UNKNOWN_DISTRICT, "clause": p.clause,
-                           "month_nets": dict(old["month_nets"]) if old is not None else {}}
+                           "month_nets": old["month_nets"] if old is not None else {}}  # carried on
     states[key] = new
     flows = []
     if old is not None and old["measure"] is not None:
