@@ -52,6 +52,20 @@ def period_end(published_on: dt.date, working_days: int) -> dt.date:
     return day
 
 
+def calendar_known_until(today: dt.date, years_ahead: int = 10) -> dt.date:
+    """The last day the installed official calendar knows: 31 December of the last year it has,
+    from `today`'s year on (the day before `today` when it does not know today's year). The
+    alert on `skillsub_notice_calendar_days_ahead` reads it: a notice reaching past it cannot end."""
+    year = today.year
+    while year <= today.year + years_ahead:
+        try:
+            is_working_day(dt.date(year, 12, 31))
+        except CalendarUnknown:
+            break
+        year += 1
+    return dt.date(year - 1, 12, 31) if year > today.year else today - dt.timedelta(days=1)
+
+
 def latest_covered_start(day: dt.date, working_days: int) -> dt.date:
     """The latest day on or before `day` from which `working_days` working days can be counted
     with the calendar installed: `day` itself until, each December, the coming year's holidays are

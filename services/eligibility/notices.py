@@ -248,6 +248,13 @@ def public_item(r: Mapping[str, Any]) -> dict[str, Any]:
             "working_days": r["working_days"], "status": r["status"]} | dict(r["shown"])
 
 
+async def awaiting_calendar(session: AsyncSession) -> int:
+    """Notices that cannot end because the installed calendar does not know their last day's year."""
+    n = store.notices
+    return int((await session.execute(sa.select(sa.func.count()).select_from(n).where(
+        n.c.status == nt.AWAITING_CALENDAR))).scalar_one())
+
+
 async def of_decisions(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
     """Notice status by decision (for the decision APIs)."""
     if not ids:

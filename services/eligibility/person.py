@@ -22,7 +22,7 @@ from typing import Any
 from . import reasons as rs
 from .catalog import CatalogView
 from .choice import decide_certificate
-from .decision import APPROVED, NEEDS_REVIEW, PENDING, REJECTED, REVERSED, Decision
+from .decision import APPROVED, NEEDS_REVIEW, PENDING, REJECTED, REVERSED, Decision, Reason
 from .facts import (
     SAFETY_KINDS,
     ApprenticeYearFacts,
@@ -36,7 +36,7 @@ from .limits import PriorApprovals
 from .params import ParameterSet
 from .projection import FactRecord, snapshot
 from .reversal import reverse
-from .rules import add_months
+from .rules import MISSING_FACT_CODES, PASSING_CODES, add_months
 from .triggers import decide_apprentice_year, decide_living_allowance, decide_work_training
 
 CERTIFICATE, APPRENTICE_YEAR, WORK_BASED, CLASS_COMPLETION = (
@@ -181,9 +181,9 @@ def _decide(t: Trigger, state: PersonState, catalog: CatalogView, params: Parame
             cert = dataclasses.replace(cert, completed_hours=hours.get(cert.training_class.class_id))
         person = snapshot(state.person_key, state.facts, t.day, state.relatives)
         d = decide_certificate(cert, person, catalog, params, prior)
-        until = waiting_until(d, cert, state, params)
+        until, why = waiting_until(d, cert, state, params)
         if until is not None:
-            d = d._replace(outcome=PENDING, amount_fen=0, reasons=(rs.AWAITING_FACTS,), steps=(), considered=())
+            d = d._replace(outcome=PENDING, amount_fen=0, reasons=why, steps=(), considered=())
             return dataclasses.replace(_decided(t, d, t.day, used, person), extra={"pending_until": until.isoformat()})
         return _decided(t, d, t.day, used, person)
     if t.cls is None or t.completion is None:
@@ -198,18 +198,32 @@ STATUS_FACTS = frozenset({"employment", "registered_unemployment", "unemployment
 WAITING_KEY = "waiting.facts_days"  # params.WAITING_KEY
 
 
-def waiting_until(d: Decision, cert: CertificateFacts, state: PersonState, params: ParameterSet) -> dt.date | None:
-    """The last day a refusal waits as `pending`: the holder has none of the status facts, and the
-    registry received the certificate less than `waiting.facts_days` ago (read on that day)."""
+def waiting_until(d: Decision, cert: CertificateFacts, state: PersonState, params: ParameterSet
+                  ) -> tuple[dt.date | None, tuple[Reason, ...]]:
+    """The last day a refusal waits as `pending`, and why: the registry received the certificate
+    less than `waiting.facts_days` ago (read on that day) and either the holder has none of the
+    status facts, or a clause tested was refused only for records that have not arrived
+    (`rules.MISSING_FACT_CODES`: that refusal would turn into a decision when they do)."""
     if state.today is None or d.outcome != REJECTED or cert.received_on is None:
-        return None
-    if any(f.kind in STATUS_FACTS for f in state.facts):
-        return None
+        return None, ()
+    if not any(f.kind in STATUS_FACTS for f in state.facts):
+        why: tuple[Reason, ...] = (rs.AWAITING_FACTS,)
+    else:
+        missing = [r for reasons in (d.reasons, *(c.reasons for c in d.considered)) if (r := _only_missing(reasons))]
+        if not missing:
+            return None, ()
+        why = (rs.AWAITING_RECORD, *dict.fromkeys(x for m in missing for x in m))
     view = params.at(cert.received_on)
     if not view.has(WAITING_KEY):
-        return None
+        return None, ()
     until = cert.received_on + dt.timedelta(days=int(view.get(WAITING_KEY)))
-    return until if state.today <= until else None
+    return (until, why) if state.today <= until else (None, ())
+
+
+def _only_missing(reasons: Sequence[Reason]) -> tuple[Reason, ...]:
+    """The refusal's reasons when every one of them (notes aside) names a record not yet arrived."""
+    refusing = [r for r in reasons if r.code not in PASSING_CODES]
+    return tuple(refusing) if refusing and all(r.code in MISSING_FACT_CODES for r in refusing) else ()
 
 
 def _decided(t: Trigger, d: Decision, day: dt.date, used: tuple[Mapping[str, Any], ...],

@@ -42,6 +42,9 @@ NOT_FURTHER_EDUCATION = R("not_further_education", "非在职接受更高水平�
 AWAITING_FACTS = R(
     "awaiting_holder_facts", "尚未收到持证人的就业、失业或参保信息，等待期内暂缓决定",
     "none of the holder's employment, unemployment or insurance facts has arrived yet: decision waits")
+AWAITING_RECORD = R(
+    "awaiting_record", "所需记录尚未收到（见其余原因），等待期内暂缓决定",
+    "a record the decision needs has not arrived yet (named by the other reasons): decision waits")
 INSTITUTION_NOT_LISTED = R(
     "institution_not_listed", "培训开始时培训机构未列入政府培训和评价机构目录（九、十七）",
     "the training institution was not in the catalogue of training and evaluation institutions when the "

@@ -151,9 +151,34 @@ def public_report(figures: ReportFigures, k: int) -> ReportFigures:
     """The form of an issued report anyone may read: in each table with person-times, the cells
     (row × this period / cumulative, with the column totals as cells) suppressed by the helper,
     amounts with their counts; a note under the title says what the mark means."""
-    tables = tuple(_public_table(t, k) for t in figures.tables)
+    tables = tuple(_public_shares(_public_table(t, k), figures.skills, k) for t in figures.tables)
     note = f"{HIDDEN_MARK} 表示不足{k}人次或可据以推算者，不予公开（小单元格规则）"
-    return replace(figures, tables=tables, note=note)
+    return replace(figures, tables=tables, note=note, skills=None)
+
+
+SKILLED_SHARE, HIGH_SHARE, UNIT_CODE = "技能劳动者占比", "高技能人才占比", "区划代码"
+
+
+def _public_shares(table: Table, skills: tuple[tuple[str, int, int], ...] | None, k: int) -> Table:
+    """A district table's skill shares, suppressed as /v1/ratios suppresses them (the share and the
+    published employed count give the persons): by the skilled and high-skilled persons the shares
+    were computed from. A report issued before those counts were kept shows no share at all."""
+    if SKILLED_SHARE not in table.headers or HIGH_SHARE not in table.headers:
+        return table
+    sc, hc, uc = (table.headers.index(h) for h in (SKILLED_SHARE, HIGH_SHARE, UNIT_CODE))
+    if skills is None:
+        skilled: dict[str, bool] = {}
+        high: dict[str, bool] = {}
+    else:
+        skilled = _flags({u: n for u, n, _ in skills}, k)
+        high = _flags({u: n for u, _, n in skills}, k)
+
+    def hide(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        s, h = (True, True) if skills is None else (skilled.get(row[uc], False), high.get(row[uc], False))
+        cols = ({sc, hc} if s else set()) | ({hc} if h else set())
+        return tuple(HIDDEN_MARK if j in cols and v is not None else v for j, v in enumerate(row))
+
+    return replace(table, rows=tuple(hide(r) for r in table.rows))
 
 
 def _public_table(table: Table, k: int) -> Table:

@@ -52,6 +52,10 @@ class ReportFigures:
     title: str
     tables: tuple[Table, ...]
     note: str = ""  # the public form's small-cell note (services/reporting/public.py)
+    # (unit, skilled, high-skilled) persons at the period's end: what the district table's shares
+    # were computed from, kept (never printed) so the public form can suppress a share of few
+    # people; None in reports issued before they were kept, and in the public form itself.
+    skills: tuple[tuple[str, int, int], ...] | None = None
 
 
 def period_bounds(kind: ReportKind, period: str) -> tuple[date, date]:
@@ -197,7 +201,8 @@ def build_report(
         _group_table(tally, quarters),
         _fund_table(funds, _months(start, end)),
     )
-    return ReportFigures(kind, period, start, end, cut_off, report_title(kind, period), tables)
+    kept = tuple(sorted((u, c.skilled, c.high_skilled) for u, c in (skills or {}).items()))
+    return ReportFigures(kind, period, start, end, cut_off, report_title(kind, period), tables, skills=kept)
 
 
 # --- freezing --------------------------------------------------------------------------------
@@ -211,7 +216,8 @@ def figures_to_dict(figures: ReportFigures) -> dict[str, Any]:
         "title": figures.title,
         "tables": [{"title": t.title, "headers": list(t.headers), "rows": [list(r) for r in t.rows]}
                    for t in figures.tables],
-    } | ({"note": figures.note} if figures.note else {})
+    } | ({"note": figures.note} if figures.note else {}) | (
+        {"skill_counts": [list(c) for c in figures.skills]} if figures.skills is not None else {})
 
 
 def figures_from_dict(data: Mapping[str, Any]) -> ReportFigures:
@@ -219,7 +225,9 @@ def figures_from_dict(data: Mapping[str, Any]) -> ReportFigures:
                    for t in data["tables"])
     return ReportFigures(data["kind"], data["period"], date.fromisoformat(data["start"]),
                          date.fromisoformat(data["end"]), date.fromisoformat(data["cut_off"]),
-                         data["title"], tables, data.get("note", ""))
+                         data["title"], tables, data.get("note", ""),
+                         None if "skill_counts" not in data else tuple(
+                             (str(u), int(sk), int(h)) for u, sk, h in data["skill_counts"]))
 
 
 def _subtitle(figures: ReportFigures) -> str:

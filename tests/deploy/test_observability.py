@@ -12,6 +12,7 @@ OBS = DEPLOY / "observability"
 PROMQL_FUNCTIONS = {
     "sum",
     "max",
+    "min",
     "by",
     "rate",
     "increase",

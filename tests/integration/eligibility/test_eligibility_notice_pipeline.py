@@ -105,3 +105,23 @@ async def test_an_objection_to_a_decision_without_notice_is_404_naming_it(pipeli
     r = await pipeline.eli.post("/v1/public/notices/6f1e7e1c-3d0b-4f55-9b0e-0d9b1f1c2a3b/objections",
                                 json={"contact": "0513-85123456", "reason": "公示名单里没有这个人的培训记录"})
     assert r.status_code == 404 and r.json()["errors"][0]["field"] == "decision_id"
+
+
+async def test_a_notice_reaching_a_year_the_calendar_does_not_know_waits_and_metrics_say_so(
+        pipeline: Pipeline, clock: dict[str, dt.date], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Approved on 28 December of the last year the installed calendar knows: five working days
+    reach January, whose holidays are not published yet. The notice waits (never a guessed last
+    day), and /metrics carries what the two calendar alerts read (deploy/observability/alerts.yml)."""
+    from chinese_calendar import constants
+
+    known = max(constants.holidays).year
+    clock["today"] = dt.date(known, 12, 28)
+    monkeypatch.setattr("services.eligibility.main.nantong_today", lambda: clock["today"])
+    _, d = await approved(pipeline, 705, "李四")
+    notice = (await pipeline.eli.get(f"/v1/public/notices/{d['decision_id']}")).json()
+    assert (notice["status"], notice["ends_on"]) == ("awaiting_calendar", None)
+    metrics = (await pipeline.eli.get("/metrics")).text
+    assert "skillsub_notice_calendar_days_ahead 3.0" in metrics  # 28 → 31 December
+    waiting = [line for line in metrics.splitlines() if line.startswith("skillsub_notices_awaiting_calendar ")]
+    assert waiting and float(waiting[0].split()[1]) >= 1
+    assert await end_due(pipeline) == 0  # nothing to end: its last day is unknown

@@ -89,3 +89,24 @@ async def test_only_the_bureau_imports_earlier_years_with_their_original_receipt
     log = (await pipeline.reg.get("/v1/audit", params={"limit": 1000},
                                   headers=await auth(pipeline.reg, "demo-auditor"))).json()
     assert any(e["actor"] == "demo-bureau" and e["action"] == "POST /v1/bulk/certificates/historic" for e in log)
+
+
+async def test_a_refusal_only_for_a_record_not_yet_in_waits_naming_it_then_is_decided_when_it_arrives(
+        pipeline: Pipeline, today: dict[str, dt.date]) -> None:
+    """A worker with a Nantong employer but no pension record yet (the insurance feeder is behind):
+    四.5b cannot tell where the person is insured. Within the wait that is `pending` naming the
+    record, not a refusal that flips to an approval; the record arrives and it is decided."""
+    today["today"] = dt.date(2020, 7, 25)
+    number = "1032012020000971"
+    rid = resident_id(971)
+    await pipeline.fact(rid, "degree_record", "2020-07-01", certificate_number=number, study_mode="adult",
+                        education_level="associate")
+    await pipeline.employed(rid, hire="2018-01-01")
+    cid = await pipeline.certificate(rid, number, kind="degree", occupation_code=None, level=None,
+                                     issue_date="2020-07-01", received=dt.date(2020, 7, 21))
+    held = await pipeline.decision(cid, "pending")
+    assert held["amount_fen"] == 0 and held["pending_until"] == "2020-08-20"
+    assert codes_of(held) == {"awaiting_record", "pension_insured_place_unknown"}
+    await pipeline.fact(rid, "pension_insurance_months", "2020-01-01", months=24, insured_region="320612")
+    approved = await pipeline.decision(cid, "approved")
+    assert (approved["clause"], approved["amount_fen"]) == ("四.5b", 100000)

@@ -67,3 +67,12 @@ def test_a_run_starts_on_the_latest_day_the_installed_calendar_can_count_its_not
     assert start.year == known and nt.period_end(start, 20).year == known
     with pytest.raises(nt.CalendarUnknown):
         nt.period_end(start + dt.timedelta(days=1), 20)
+
+
+def test_the_calendar_is_known_until_31_december_of_its_last_year() -> None:
+    from chinese_calendar import constants
+
+    known = max(constants.holidays).year
+    assert nt.calendar_known_until(dt.date(known, 12, 2)) == dt.date(known, 12, 31)
+    assert nt.calendar_known_until(dt.date(known - 1, 3, 1)) == dt.date(known, 12, 31)
+    assert nt.calendar_known_until(dt.date(known + 1, 1, 5)) == dt.date(known + 1, 1, 4)  # nothing ahead

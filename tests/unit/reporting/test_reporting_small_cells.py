@@ -124,3 +124,31 @@ def test_a_trend_line_of_merged_units_shows_nothing_the_table_did_not_check() ->
     trend = public_trend(view["trend"], person_times_of(tally, as_of, K))
     line = next(s["cumulative"] for s in trend["series"] if s["code"] == "320613")
     assert line[:QUARTERS.index("2019Q2")] == [0] and line[QUARTERS.index("2019Q2"):] == [None] * 5
+
+
+def test_the_public_report_hides_a_skill_share_of_few_people_as_the_live_ratios_do() -> None:
+    from services.reporting.ratios import SkillCounts
+    from services.reporting.reports import figures_from_dict, figures_to_dict
+
+    records = approvals(TONGZHOU, date(2020, 8, 1), 9) + approvals(QIDONG, date(2020, 8, 1), 9) \
+        + approvals(RUGAO, date(2020, 8, 1), 9)
+    # 启东: 3 skilled of 1,000 employed — the share and the published employed count give the 3 people
+    skills = {TONGZHOU: SkillCounts(20_000, 6_000, 2_000), QIDONG: SkillCounts(1_000, 3, 1),
+              RUGAO: SkillCounts(30_000, 9_000, 3_000)}
+    figures = build_report("quarterly", "2020Q3", cut_off=date(2020, 10, 15), decisions=records, flows=[],
+                           targets=TARGETS, skills=skills)
+    assert figures_from_dict(figures_to_dict(figures)) == figures  # the counts are kept with the report
+    public = public_report(figures, K)
+    district = {r[1]: r for r in next(t for t in public.tables if t.title.startswith("二")).rows}
+    assert district[QIDONG][6:] == ("*", "*")
+    # one hidden cell in a 1-D table with a published city total: the smallest other goes too
+    assert district[TONGZHOU][6:] == ("*", "*") and district[RUGAO][6] != "*"
+    assert public.skills is None and "skill_counts" not in figures_to_dict(public)  # never published
+    exact = {r[1]: r for r in next(t for t in figures.tables if t.title.startswith("二")).rows}
+    assert exact[QIDONG][6] not in ("*", None)
+    # a report issued before the counts were kept: its public form shows no share at all
+    old = figures_to_dict(figures)
+    del old["skill_counts"]
+    shares = [r[6:] for r in next(t for t in public_report(figures_from_dict(old), K).tables
+                                  if t.title.startswith("二")).rows]
+    assert shares and all(s == ("*", "*") for s in shares)
