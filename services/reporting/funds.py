@@ -55,6 +55,7 @@ class FundFlow:
     measure: Measure
     amount_fen: int
     recorded_on: date | None = None  # as DecisionRecord.recorded_on
+    payment: str | None = None  # the disbursement it moves (None in flows kept before the id was)
 
 
 @dataclass

@@ -227,7 +227,8 @@ async def apply_payments(session: AsyncSession, events: Sequence[DisbursementEve
         return
     await insert_many(session, store.fund_flows, conflict="", rows=[
         {"source": f.source, "district": f.district, "clause": f.clause, "on": f.on,
-         "measure": f.measure, "amount_fen": f.amount_fen, "recorded_on": f.recorded_on} for f in flows])
+         "measure": f.measure, "amount_fen": f.amount_fen, "recorded_on": f.recorded_on,
+         "disbursement_id": None if f.payment is None else uuid.UUID(f.payment)} for f in flows])
     await _write_fund_counts(session, tally)
 
 
@@ -273,10 +274,10 @@ def _flows(event: DisbursementEvent, states: dict[str, dict[str, Any]], day: dt.
     flows = []
     if old is not None and old["measure"] is not None:
         flows.append(FundFlow(old["source"], old["district"], old["clause"], on, old["measure"],
-                              -old["amount_fen"], recorded_on=day))
+                              -old["amount_fen"], recorded_on=day, payment=key))
     if new["measure"] is not None:
         flows.append(FundFlow(new["source"], new["district"], new["clause"], on, new["measure"],
-                              new["amount_fen"], recorded_on=day))
+                              new["amount_fen"], recorded_on=day, payment=key))
     return flows
 
 

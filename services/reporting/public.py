@@ -22,7 +22,7 @@ from services.reporting.funds import CITY, MEASURES, FundTally, Measure
 from services.reporting.history import unit_for
 from services.reporting.progress import ProgressTally
 from services.reporting.ratios import SkillCounts
-from services.reporting.reports import ReportFigures, Table
+from services.reporting.reports import FUND_HEADERS, FUND_TITLE, ReportFigures, Table
 from shared.disclosure import suppress, suppress_1d
 
 ALL = "*"  # a margin: the sum over this dimension
@@ -151,9 +151,10 @@ def public_report(figures: ReportFigures, k: int) -> ReportFigures:
     """The form of an issued report anyone may read: in each table with person-times, the cells
     (row × this period / cumulative, with the column totals as cells) suppressed by the helper,
     amounts with their counts; a note under the title says what the mark means."""
-    tables = tuple(_public_shares(_public_table(t, k), figures.skills, k) for t in figures.tables)
-    note = f"{HIDDEN_MARK} 表示不足{k}人次或可据以推算者，不予公开（小单元格规则）"
-    return replace(figures, tables=tables, note=note, skills=None)
+    tables = tuple(_public_fund_table(_public_shares(_public_table(t, k), figures.skills, k), figures.fund_counts, k)
+                   for t in figures.tables)
+    note = f"{HIDDEN_MARK} 表示不足{k}人次（笔）或可据以推算者，不予公开（小单元格规则）"
+    return replace(figures, tables=tables, note=note, skills=None, fund_counts=None)
 
 
 SKILLED_SHARE, HIGH_SHARE, UNIT_CODE = "技能劳动者占比", "高技能人才占比", "区划代码"
@@ -179,6 +180,29 @@ def _public_shares(table: Table, skills: tuple[tuple[str, int, int], ...] | None
         return tuple(HIDDEN_MARK if j in cols and v is not None else v for j, v in enumerate(row))
 
     return replace(table, rows=tuple(hide(r) for r in table.rows))
+
+
+def _public_fund_table(table: Table, counts: tuple[tuple[str, int, int, int], ...] | None, k: int) -> Table:
+    """六、资金使用情况: paid by source (本期 and 累计, one table with the column totals as cells: a
+    hidden 本期 hides 累计, which is the previous report's 累计 plus it) and the reserved balance by
+    source (a 1-D table, its total a cell), each figure by the payments whose money makes it up.
+    A report issued before those counts were kept shows no amount."""
+    if table.title != FUND_TITLE or table.headers != FUND_HEADERS:
+        return table
+    if counts is None:
+        return replace(table, rows=tuple((r[0], *(HIDDEN_MARK for _ in r[1:])) for r in table.rows))
+    of = {name: (p, c, r) for name, p, c, r in counts}
+    paid = [{"row": name, "span": span, "count": of.get(name, (1, 1, 1))[j]}
+            for name, *_ in table.rows for j, span in enumerate(FUND_HEADERS[1:3])]
+    paid += [{"row": ALL, "span": span, "count": sum(c["count"] for c in paid if c["span"] == span)}
+             for span in FUND_HEADERS[1:3]]
+    reserved = [{"row": name, "span": FUND_HEADERS[3], "count": of.get(name, (1, 1, 1))[2]} for name, *_ in table.rows]
+    reserved.append({"row": ALL, "span": FUND_HEADERS[3], "count": sum(c["count"] for c in reserved)})
+    hidden = {(c["row"], c["span"]) for c in suppress(paid, dims=("row", "span"), count="count", k=k)
+              + suppress_1d(reserved, "row", values=(), k=k) if c["suppressed"]}
+    rows = tuple(tuple(HIDDEN_MARK if j and (row[0], FUND_HEADERS[j]) in hidden else v for j, v in enumerate(row))
+                 for row in table.rows)
+    return replace(table, rows=rows)
 
 
 def _public_table(table: Table, k: int) -> Table:

@@ -277,8 +277,8 @@ async def _records(session: AsyncSession, cut_off: dt.date) -> list[DecisionReco
 async def _flows(session: AsyncSession, cut_off: dt.date) -> list[FundFlow]:
     f = store.fund_flows
     rows = await session.execute(sa.select(f).where(f.c.recorded_on <= cut_off).order_by(f.c.id))
-    return [FundFlow(x.source, x.district, x.clause, x.on, x.measure, x.amount_fen, x.recorded_on)
-            for x in rows]
+    return [FundFlow(x.source, x.district, x.clause, x.on, x.measure, x.amount_fen, x.recorded_on,
+                     None if x.disbursement_id is None else str(x.disbursement_id)) for x in rows]
 
 
 async def build(session: AsyncSession, targets: TargetSet, kind: ReportKind, period: str,

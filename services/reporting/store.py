@@ -124,6 +124,9 @@ fund_flows = sa.Table(
     sa.Column("measure", sa.Text, nullable=False),
     sa.Column("amount_fen", sa.BigInteger, nullable=False),
     sa.Column("recorded_on", sa.Date, nullable=False),
+    # Which payment the flow moves, so an issued report can count the payments in each figure
+    # (small cells); NULL in rows kept before it was.
+    sa.Column("disbursement_id", UUID(as_uuid=True)),
     sa.CheckConstraint("measure IN ('paid','reserved')", name="fund_flows_measure"),
 )
 
