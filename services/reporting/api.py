@@ -64,9 +64,16 @@ async def funds(session: SessionDep, reader: OptionalPrincipalDep, as_of: AsOf =
     return await queries.funds(session, _day(as_of), exact=exact, today=today())
 
 
-@router.get("/districts", summary="One row per county-level unit, and the per-unit trend")
-async def districts(session: SessionDep, runtime: RuntimeDep, as_of: AsOf = None) -> dict[str, Any]:
-    return await queries.districts(session, targets_now(runtime), _day(as_of))
+@router.get("/districts", summary="One row per county-level unit, and the per-unit trend",
+            description="`paid_fen` is public `/v1/funds`' figure of the unit at `paid_as_of` (the last "
+                        "settled month end on or before `as_of`), null with `paid_suppressed` where that "
+                        "table hides it; a bureau or auditor token reads it exact up to `as_of` "
+                        "(docs/small-cells.md).",
+            responses=problem_responses(401))
+async def districts(session: SessionDep, runtime: RuntimeDep, reader: OptionalPrincipalDep,
+                    as_of: AsOf = None) -> dict[str, Any]:
+    exact = reader is not None and reader.role in EXACT_REPORT_READERS
+    return await queries.districts(session, targets_now(runtime), _day(as_of), exact_paid=exact, today=today())
 
 
 class EmployedFigure(BaseModel):

@@ -51,8 +51,9 @@ GET /v1/funds -> funds.fund_view(...), then public.public_funds (public form) or
 
 GET /v1/districts -> progress.district_view(...)
   {"as_of": "2021-03-31", "units_on": "2021-03-31",
-   "districts": [{"code": .., "name_zh": .., "person_times": .., "amount_fen": .., "paid_fen": ..,
-                  "skilled_share": .. | null, "high_skilled_share": .. | null,
+   "paid_as_of": "2021-02-28",                    # paid_fen's day: public /v1/funds' cut
+   "districts": [{"code": .., "name_zh": .., "person_times": .., "amount_fen": .., "paid_fen": .. | null,
+                  "paid_suppressed": false, "skilled_share": .. | null, "high_skilled_share": .. | null,
                   "technical_school": true | false | null}],
    "trend": {"quarters": ["2019Q1", ...],          # districts mapped to today's units
              "series": [{"code": .., "name_zh": .., "cumulative": [1, 5, ...]}]}}

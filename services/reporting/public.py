@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from services.reporting.funds import CITY, MEASURES, FundTally, Measure
-from services.reporting.history import unit_for
+from services.reporting.history import unit_for, units_listed
 from services.reporting.progress import ProgressTally
 from services.reporting.ratios import SkillCounts
 from services.reporting.reports import FUND_HEADERS, FUND_TITLE, ReportFigures, Table
@@ -331,6 +331,22 @@ def public_funds(view: Mapping[str, Any], tally: FundTally, k: int) -> dict[str,
         "by_clause": [hide(r, (ALL, ALL, r["clause"], ALL)) for r in view["by_clause"]],
         "by_month": [hide(r, (ALL, ALL, ALL, r["month"])) for r in view["by_month"]],
     }
+
+
+def public_paid_rows(rows: list[dict[str, Any]], tally: FundTally, cut: date, k: int) -> list[dict[str, Any]]:
+    """`/v1/districts` rows with `paid_fen` as public `/v1/funds` gives it for the cut (`tally`
+    up to the cut): the unit's running total of `paid` in the same table, so null where that
+    table hides it (`paid_suppressed`). A row whose unit is not one of the cut day's (units merged
+    since) shows no paid figure: its districts' money sits in other units at the cut."""
+    table = fund_table(tally, "paid", cut, k)
+    listed = set(units_listed(cut))
+    out = []
+    for r in rows:
+        cell = table.get((ALL, r["code"], ALL, ALL))
+        gone = cell["suppressed"] if cell else r["code"] not in listed
+        fen = None if gone else (cell["fen"] if cell else 0)
+        out.append(r | {"paid_fen": fen, "paid_suppressed": gone})
+    return out
 
 
 def exact_funds(view: Mapping[str, Any]) -> dict[str, Any]:

@@ -183,6 +183,9 @@ function renderRatios(doc, r) {
 
 function renderDistricts(doc, d) {
   doc.querySelector("#districts tbody").innerHTML = d.districts.map(districtRowHtml).join("");
+  // "已支付" is public fund use's figure of the unit, cut at a month end (docs/small-cells.md).
+  doc.getElementById("districts-note").textContent = d.paid_as_of ?
+    `已支付截至 ${d.paid_as_of}（按月末公布）；“—”表示不足公开阈值或可据以推算，不予公开。` : "";
 }
 
 // Public fund use is cut at a month end and its small cells are null (docs/small-cells.md): they

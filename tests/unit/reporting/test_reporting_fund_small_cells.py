@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from services.reporting.funds import FundFlow, FundTally, fund_view
-from services.reporting.history import unit_for
+from services.reporting.history import unit_for, units_listed
 from services.reporting.projections import DisbursementEvent, fold_payments
-from services.reporting.public import exact_funds, fund_cut, public_funds
+from services.reporting.public import exact_funds, fund_cut, public_funds, public_paid_rows
 from shared.clock import NANTONG
 from shared.events import DisbursementDraftedV1, DisbursementStatusChangedV1, Event, new_envelope
 from tests.recompute import fund_use_equations, solvable, sums_determined
@@ -292,3 +292,45 @@ def test_random_payment_histories_keep_every_small_cell_hidden_across_month_ends
     _, tally = fold(events)
     views = [public(tally, cut, dt.date(2020, 12, 2)) for cut in (AUG, SEP, OCT, dt.date(2020, 11, 30))]
     assert small_ones_determined(views, every_cell(base_cells(events, dt.date(2020, 11, 30))), events) == {}
+
+
+# --- /v1/districts paid_fen: public /v1/funds' figure of the unit at the same cut -------------------
+
+
+def districts_paid(tally: FundTally, as_of: dt.date, today: dt.date) -> dict[str, dict[str, Any]]:
+    """What queries.districts makes of the rows' paid_fen for a public reader."""
+    cut = fund_cut(as_of, today)
+    rows = [{"code": u, "paid_fen": "live"} for u in units_listed(as_of)]
+    return {r["code"]: r for r in public_paid_rows(rows, up_to(tally, cut), cut, K)}
+
+
+def test_a_districts_paid_figure_is_public_fund_use_of_the_unit_at_the_same_cut() -> None:
+    # 启东's one disability-route payment beside 通州's six: hidden in /v1/districts as in /v1/funds
+    # (so the rows publish nothing /v1/funds does not), and nothing moves while a month runs
+    payments = [Payment().paid(dt.date(2020, 8, 10)) for _ in range(6)]
+    payments.append(Payment(QIDONG, DISABLED, 240_000).paid(dt.date(2020, 8, 12)))
+    payments += [Payment("320602").paid(dt.date(2020, 8, 14)) for _ in range(5)]
+    events = events_of(payments)
+    _, tally = fold(events)
+    rows = districts_paid(tally, dt.date(2020, 9, 20), dt.date(2020, 9, 20))
+    funds = {r["code"]: r for r in public(tally, dt.date(2020, 9, 20), dt.date(2020, 9, 20))["by_district"]}
+    assert rows[QIDONG]["paid_fen"] is None and rows[QIDONG]["paid_suppressed"] is True
+    # the complement beside the published total: the smaller of the others (崇川's five)
+    assert rows["320613"]["paid_fen"] is None and rows[TONGZHOU]["paid_fen"] == 900_000
+    assert {c: r["paid_fen"] for c, r in rows.items() if c in funds} == {c: r["paid_fen"] for c, r in funds.items()}
+    assert all(r["paid_fen"] == 0 for c, r in rows.items() if c not in funds)  # no money there
+    assert small_ones_determined([public(tally, AUG, SETTLED_OCT)], base_cells(events, AUG), events) == {}
+    # later payments this month change nothing until the month is settled
+    later = events_of([Payment(QIDONG, DISABLED, 240_000).paid(dt.date(2020, 9, 21))])
+    _, grown = fold(events + later)
+    assert districts_paid(grown, dt.date(2020, 9, 30), dt.date(2020, 9, 30)) == rows
+
+
+def test_a_districts_row_whose_unit_did_not_exist_at_the_cut_shows_no_paid_figure() -> None:
+    # 崇川 (320613) is the July 2020 merge of 港闸 and the old 崇川: at the end of June its money
+    # sits in the old units, so the row of the new one has nothing to show
+    payments = [Payment("320611").paid(dt.date(2020, 6, 10)) for _ in range(6)]
+    _, tally = fold(events_of(payments))
+    cut = dt.date(2020, 6, 30)
+    rows = public_paid_rows([{"code": "320613", "paid_fen": 900_000}], up_to(tally, cut), cut, K)
+    assert rows == [{"code": "320613", "paid_fen": None, "paid_suppressed": True}]
