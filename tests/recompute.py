@@ -133,7 +133,7 @@ def fund_use_equations(view: dict, cells: Iterable[tuple]) -> list[Equation]:
         if view["totals"][f"{measure}_fen"] is not None:
             eqs.append((frozenset(mine), view["totals"][f"{measure}_fen"]))
         for part, index, key in FUND_PARTS:
-            for row in view[part]:
+            for row in view.get(part, []):  # the public form has by_source and by_month only
                 if row[f"{measure}_fen"] is not None:
                     eqs.append((frozenset(c for c in mine if c[index] == row[key]), row[f"{measure}_fen"]))
     return eqs

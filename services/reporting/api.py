@@ -55,7 +55,8 @@ async def ratios(session: SessionDep, runtime: RuntimeDep, as_of: AsOf = None,
 @router.get("/funds", summary="Fund use by source, district, clause and month (十二)",
             description="Without a bureau or auditor token, the public form: cut at the last month "
                         "end on or before `as_of` from the second day after it (`as_of` in the answer; "
-                        "the day asked is `requested_as_of`), and figures of fewer payments than the "
+                        "the day asked is `requested_as_of`), by source and month only (no `by_district`, "
+                        "`by_clause`), and figures of fewer payments than the "
                         "small-cell threshold in force that day, with the figures that would give them "
                         "away, null with `paid_suppressed` / `reserved_suppressed` (docs/small-cells.md).",
             responses=problem_responses(401))
@@ -65,15 +66,13 @@ async def funds(session: SessionDep, reader: OptionalPrincipalDep, as_of: AsOf =
 
 
 @router.get("/districts", summary="One row per county-level unit, and the per-unit trend",
-            description="`paid_fen` is public `/v1/funds`' figure of the unit at `paid_as_of` (the last "
-                        "settled month end on or before `as_of`), null with `paid_suppressed` where that "
-                        "table hides it; a bureau or auditor token reads it exact up to `as_of` "
-                        "(docs/small-cells.md).",
+            description="Money paid by unit (`paid_fen`) only with a bureau or auditor token: the public "
+                        "form of fund use is broken down by source only (docs/small-cells.md).",
             responses=problem_responses(401))
 async def districts(session: SessionDep, runtime: RuntimeDep, reader: OptionalPrincipalDep,
                     as_of: AsOf = None) -> dict[str, Any]:
     exact = reader is not None and reader.role in EXACT_REPORT_READERS
-    return await queries.districts(session, targets_now(runtime), _day(as_of), exact_paid=exact, today=today())
+    return await queries.districts(session, targets_now(runtime), _day(as_of), exact_paid=exact)
 
 
 class EmployedFigure(BaseModel):

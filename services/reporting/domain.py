@@ -45,15 +45,15 @@ GET /v1/funds -> funds.fund_view(...), then public.public_funds (public form) or
               "reserved_suppressed": false, "suppressed": false},
    "by_source":   [{"source": "unemployment_insurance_surplus", "name_zh": "失业保险基金结余",
                     "paid_fen": .., "reserved_fen": .., + the three flags}],
-   "by_district": [{"code": .., "name_zh": .., "paid_fen": .., "reserved_fen": .., + flags}],
-   "by_clause":   [{"clause": "四.4", "paid_fen": .., "reserved_fen": .., + flags}],
+   "by_district": [{"code": .., "name_zh": .., "paid_fen": .., "reserved_fen": .., + flags}],  # exact only
+   "by_clause":   [{"clause": "四.4", "paid_fen": .., "reserved_fen": .., + flags}],         # exact only
    "by_month":    [{"month": "2020-07", "paid_fen": .., "reserved_fen": .., + flags}]}
 
 GET /v1/districts -> progress.district_view(...)
   {"as_of": "2021-03-31", "units_on": "2021-03-31",
-   "paid_as_of": "2021-02-28",                    # paid_fen's day: public /v1/funds' cut
-   "districts": [{"code": .., "name_zh": .., "person_times": .., "amount_fen": .., "paid_fen": .. | null,
-                  "paid_suppressed": false, "skilled_share": .. | null, "high_skilled_share": .. | null,
+   "districts": [{"code": .., "name_zh": .., "person_times": .., "amount_fen": ..,
+                  "paid_fen": ..,                 # bureau and auditor tokens only
+                  "skilled_share": .. | null, "high_skilled_share": .. | null,
                   "technical_school": true | false | null}],
    "trend": {"quarters": ["2019Q1", ...],          # districts mapped to today's units
              "series": [{"code": .., "name_zh": .., "cumulative": [1, 5, ...]}]}}

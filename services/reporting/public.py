@@ -13,13 +13,13 @@ Reports, skill ratios, fund use (paid and reserved, one table each): the same he
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
 from services.reporting.funds import CITY, MEASURES, FundTally, Measure
-from services.reporting.history import unit_for, units_listed
+from services.reporting.history import unit_for
 from services.reporting.progress import ProgressTally
 from services.reporting.ratios import SkillCounts
 from services.reporting.reports import FUND_HEADERS, FUND_TITLE, ReportFigures, Table
@@ -224,8 +224,14 @@ def _public_table(table: Table, k: int) -> Table:
 
 # --- fund use (十二) -------------------------------------------------------------------------
 
-FUND_DIMS = ("source", "unit", "clause", "month")
-FundKey = tuple[str, str, str, str]
+FUND_DIMS = ("source", "month")
+FundKey = tuple[str, str]  # (source, month), ALL in either
+# The public form breaks fund use down by source only (十二: 分账核算), beside the city's figures:
+# lines of two dimensions (source and district, district and clause) beside the month's city
+# figure leave a lone cell whenever the other cells of the crossing are known to hold no money
+# (payments' /v1/fund-use lists which do), and no rule on the table's groups rules that out. One
+# dimension is a line × month table whose hidden months are each a line's last published step.
+PUBLIC_PARTS = ("by_source", "by_month")
 # A month is published from the second day after it ends: its last payments reach reporting within
 # seconds, and a whole day's margin keeps a cut from being read before and after one of them lands.
 FUND_SETTLE_DAYS = 2
@@ -242,21 +248,22 @@ def fund_cut(as_of: date, today: date) -> date:
         return date.min
 
 
-def fund_table(tally: FundTally, measure: Measure, units_on: date, k: int) -> dict[FundKey, dict[str, Any]]:
-    """One measure's figures as one table. Each month's figure of every source, unit (of
-    `units_on`) and clause, and of the city, is a cell: an answer does not publish them, but the
-    running totals of two month ends differ by them. Beside them, the running totals up to the
-    cut and the grand total, with `*` in the dimensions they sum over. Counts are the payments
-    whose money is in the figure (funds.py). A running total is hidden from the first hidden month
-    of its line on (an earlier cut published the total before it)."""
-    cells = _fund_cells(tally, measure, units_on)
+def fund_table(tally: FundTally, measure: Measure, k: int) -> dict[FundKey, dict[str, Any]]:
+    """One measure's public figures as one table: each month's figure of every source and of the
+    city is a cell (an answer publishes the city's, and the running totals of two month ends differ
+    by a source's), beside the running totals by source up to the cut and the grand total, with `*`
+    in the dimension they sum over. Counts are the payments whose money is in the figure
+    (funds.py). A running total is hidden from the first hidden month of its line on (an earlier
+    cut published the total before it)."""
+    cells = _fund_cells(tally, measure)
     # A line with a small month loses its running total at once, so the total (not another month
     # of the line) is the month's complement along the line.
-    forced = {key[:3] + (ALL,) for key, c in cells.items() if key[3] != ALL and 0 < abs(c["count"]) < k}
+    forced = {(key[0], ALL) for key, c in cells.items() if key[1] != ALL and 0 < abs(c["count"]) < k}
     while True:  # a hidden month hides its line's running total, which may need a complement
         table = [c | {"count": RUNNING_HIDDEN} if key in forced else c for key, c in cells.items()]
-        shown = {_key(c): c for c in suppress(table, dims=FUND_DIMS, count="count", values=("fen",), k=k)}
-        more = {key[:3] + (ALL,) for key, c in shown.items() if c["suppressed"] and key[3] != ALL} - forced
+        shown = {(c["source"], c["month"]): c
+                 for c in suppress(table, dims=FUND_DIMS, count="count", values=("fen",), k=k)}
+        more = {(key[0], ALL) for key, c in shown.items() if c["suppressed"] and key[1] != ALL} - forced
         if not more:
             return shown
         forced |= more
@@ -265,54 +272,33 @@ def fund_table(tally: FundTally, measure: Measure, units_on: date, k: int) -> di
 RUNNING_HIDDEN = 0.5  # a count the helper takes as small: the running total goes whatever its count
 
 
-def _key(c: Mapping[str, Any]) -> FundKey:
-    return (c["source"], c["unit"], c["clause"], c["month"])
-
-
-def _fund_cells(tally: FundTally, measure: Measure, units_on: date) -> dict[FundKey, dict[str, Any]]:
+def _fund_cells(tally: FundTally, measure: Measure) -> dict[FundKey, dict[str, Any]]:
     fen: Counter[FundKey] = Counter()  # each line's month figures first, then the running totals
     held: Counter[FundKey] = Counter()
-    unit = _units(units_on)
     sums = tally.fen(measure)
     holders = {d: n for (m, d), n in tally.holders.items() if m == measure}
     for dims in sums.keys() | holders.keys():
-        month, source, district, clause = dims
+        month, source = dims[0], dims[1]
         value, n = sums.get(dims, 0), holders.get(dims, 0)
-        for key in ((source, ALL, ALL, month), (ALL, unit(district), ALL, month), (ALL, ALL, clause, month),
-                    (ALL, ALL, ALL, month)):
+        for key in ((source, month), (ALL, month)):
             fen[key] += value
             held[key] += n
     count: Counter[FundKey] = Counter()
     for (m, month, dim, name), n in tally.month_payments.items():
-        if m == measure:
-            line = (ALL, ALL, ALL) if dim == CITY else (name, ALL, ALL) if dim == "source" else \
-                (ALL, ALL, name) if dim == "clause" else (ALL, unit(name), ALL)
-            count[(*line, month)] += n
+        if m == measure and dim in (CITY, "source"):
+            count[(ALL if dim == CITY else name, month)] += n
     for key in list(fen):
-        running = key[:3] + (ALL,)
-        fen[running] += fen[key]
-        count[running] += held[key]  # the payments holding the measure at the cut
+        fen[(key[0], ALL)] += fen[key]
+        count[(key[0], ALL)] += held[key]  # the payments holding the measure at the cut
     # money with no payment counted (counts older than the counting) is a small cell
     return {key: dict(zip(FUND_DIMS, key, strict=True)) | {
         "fen": fen[key], "count": max(count[key], 1 if fen[key] else 0)} for key in fen.keys() | count.keys()}
 
 
-def _units(units_on: date) -> Callable[[str], str]:
-    seen: dict[str, str] = {}
-
-    def unit(district: str) -> str:
-        if district not in seen:
-            seen[district] = unit_for(district, units_on)
-        return seen[district]
-
-    return unit
-
-
 def public_funds(view: Mapping[str, Any], tally: FundTally, k: int) -> dict[str, Any]:
-    """`funds.fund_view` of a cut, each figure null with `<measure>_suppressed` where the measure's
-    table hides it (`suppressed`: either is hidden)."""
-    units_on = date.fromisoformat(view["as_of"])
-    tables = {m: fund_table(tally, m, units_on, k) for m in MEASURES}
+    """`funds.fund_view` of a cut, by source and month only (PUBLIC_PARTS), each figure null with
+    `<measure>_suppressed` where the measure's table hides it (`suppressed`: either is hidden)."""
+    tables = {m: fund_table(tally, m, k) for m in MEASURES}
 
     def hide(row: Mapping[str, Any], key: FundKey) -> dict[str, Any]:
         out = dict(row)
@@ -323,30 +309,13 @@ def public_funds(view: Mapping[str, Any], tally: FundTally, k: int) -> dict[str,
                 out[f"{m}_fen"] = None
         return out | {"suppressed": any(out[f"{m}_suppressed"] for m in MEASURES)}
 
-    return dict(view) | {
+    public = {part: v for part, v in view.items() if part not in ("by_district", "by_clause")}
+    return public | {
         "min_cell": k,
-        "totals": hide(view["totals"], (ALL, ALL, ALL, ALL)),
-        "by_source": [hide(r, (r["source"], ALL, ALL, ALL)) for r in view["by_source"]],
-        "by_district": [hide(r, (ALL, r["code"], ALL, ALL)) for r in view["by_district"]],
-        "by_clause": [hide(r, (ALL, ALL, r["clause"], ALL)) for r in view["by_clause"]],
-        "by_month": [hide(r, (ALL, ALL, ALL, r["month"])) for r in view["by_month"]],
+        "totals": hide(view["totals"], (ALL, ALL)),
+        "by_source": [hide(r, (r["source"], ALL)) for r in view["by_source"]],
+        "by_month": [hide(r, (ALL, r["month"])) for r in view["by_month"]],
     }
-
-
-def public_paid_rows(rows: list[dict[str, Any]], tally: FundTally, cut: date, k: int) -> list[dict[str, Any]]:
-    """`/v1/districts` rows with `paid_fen` as public `/v1/funds` gives it for the cut (`tally`
-    up to the cut): the unit's running total of `paid` in the same table, so null where that
-    table hides it (`paid_suppressed`). A row whose unit is not one of the cut day's (units merged
-    since) shows no paid figure: its districts' money sits in other units at the cut."""
-    table = fund_table(tally, "paid", cut, k)
-    listed = set(units_listed(cut))
-    out = []
-    for r in rows:
-        cell = table.get((ALL, r["code"], ALL, ALL))
-        gone = cell["suppressed"] if cell else r["code"] not in listed
-        fen = None if gone else (cell["fen"] if cell else 0)
-        out.append(r | {"paid_fen": fen, "paid_suppressed": gone})
-    return out
 
 
 def exact_funds(view: Mapping[str, Any]) -> dict[str, Any]:

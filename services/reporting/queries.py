@@ -42,7 +42,6 @@ from services.reporting.public import (
     public_by_quarter,
     public_by_year,
     public_funds,
-    public_paid_rows,
     public_skill_rows,
     public_trend,
     public_unit_rows,
@@ -236,12 +235,12 @@ async def funds(session: AsyncSession, as_of: dt.date, *, exact: bool, today: dt
     return public_funds(fund_view(tally, cut), tally, min_cell_on(cut)) | {"requested_as_of": as_of.isoformat()}
 
 
-async def districts(session: AsyncSession, targets: TargetSet, as_of: dt.date, *, exact_paid: bool = False,
-                    today: dt.date | None = None) -> dict[str, Any]:
+async def districts(session: AsyncSession, targets: TargetSet, as_of: dt.date, *,
+                    exact_paid: bool = False) -> dict[str, Any]:
     """/v1/districts: person-times and fen of a unit go with its cell of the person-times table,
-    the skill shares with its skill counts, the trend line up to its first hidden quarter. Paid fen
-    is public /v1/funds' figure of the unit (cut at the last settled month end, `paid_as_of`, and
-    suppressed by payments); `exact_paid` (bureau, auditor): the live figure up to as_of."""
+    the skill shares with its skill counts, the trend line up to its first hidden quarter. Money
+    paid by unit is fund use by district, which the public form of /v1/funds does not break down
+    (public.PUBLIC_PARTS): `paid_fen` only with `exact_paid` (bureau, auditor), live up to as_of."""
     employed = await load_employed(session)
     tally, counters = await load_tally(session, targets, as_of), await load_ratio_counters(session)
     denominators, special = employed.get(ratio_year(employed, as_of), {}), targets.special_ability_counts_as_skilled
@@ -251,13 +250,10 @@ async def districts(session: AsyncSession, targets: TargetSet, as_of: dt.date, *
     table = person_times_of(tally, as_of, k)
     skills = skill_counts(counters.stock(as_of.year), denominators, lambda d: unit_for(d, as_of), special)
     rows = public_unit_rows(view["districts"], table, ("person_times", "amount_fen"))
-    if exact_paid:
-        rows, paid_as_of = [r | {"paid_suppressed": False} for r in rows], as_of
-    else:
-        paid_as_of = fund_cut(as_of, today or as_of)
-        rows = public_paid_rows(rows, await load_funds(session, paid_as_of), paid_as_of, min_cell_on(paid_as_of))
+    if not exact_paid:
+        rows = [{f: v for f, v in r.items() if f != "paid_fen"} for r in rows]
     return view | {"min_cell": k, "districts": public_skill_rows(rows, skills, k),
-                   "paid_as_of": paid_as_of.isoformat(), "trend": public_trend(view["trend"], table)}
+                   "trend": public_trend(view["trend"], table)}
 
 
 async def add_employed(session: AsyncSession, year: int, figures: dict[str, int], source: str) -> None:

@@ -118,7 +118,7 @@ function districtRowHtml(d) {
   const school = d.technical_school === null || d.technical_school === undefined ? "—" : (d.technical_school ? "有" : "无");
   return `<tr data-code="${escapeXml(d.code)}"><td>${escapeXml(d.name_zh)}</td>` +
     `<td class="person-times">${formatInt(d.person_times)}</td><td>${formatYuan(d.amount_fen)}</td>` +
-    `<td class="paid">${formatYuan(d.paid_fen)}</td><td>${formatPct(d.skilled_share)}</td>` +
+    `<td>${formatPct(d.skilled_share)}</td>` +
     `<td>${formatPct(d.high_skilled_share)}</td><td>${school}</td></tr>`;
 }
 
@@ -183,9 +183,6 @@ function renderRatios(doc, r) {
 
 function renderDistricts(doc, d) {
   doc.querySelector("#districts tbody").innerHTML = d.districts.map(districtRowHtml).join("");
-  // "已支付" is public fund use's figure of the unit, cut at a month end (docs/small-cells.md).
-  doc.getElementById("districts-note").textContent = d.paid_as_of ?
-    `已支付截至 ${d.paid_as_of}（按月末公布）；“—”表示不足公开阈值或可据以推算，不予公开。` : "";
 }
 
 // Public fund use is cut at a month end and its small cells are null (docs/small-cells.md): they
