@@ -9,10 +9,11 @@ form's small-cell suppression (docs/small-cells.md):
 - `holders`: per cell and month, the change in how many payments hold the measure there (+1 on a
   flow in, −1 on a flow out). A flow out always undoes the payment's previous flow in, so the sum
   over the months up to a cut is the number of payments holding the measure at the cut: exactly
-  those whose money makes up a running total (by source, district, clause, the grand total).
-- `month_payments`: per month and slice (the whole city "*", one source, district or clause),
-  the payments whose held amount changed over the month there (a non-zero net flow): exactly
-  those whose money makes up that month's figure of the slice. One paid and recovered in the same
+  those whose money makes up a running total (by source, the grand total).
+- `month_payments`: per month and slice (the whole city "*" or one source: the public form breaks
+  fund use down by source only, services/reporting/public.py), the payments whose held amount
+  changed over the month there (a non-zero net flow): exactly those whose money makes up that
+  month's figure of the slice. One paid and recovered in the same
   month adds nothing to the figure and is not counted; one reserved in June and paid in July
   counts in both months, where its amount moved.
 Counting contributors whose net is zero as well (every flow, every payment that touched a cell)
@@ -33,7 +34,7 @@ from services.reporting.history import unit_for, unit_name, units_listed
 Measure = Literal["paid", "reserved"]
 MEASURES: tuple[Measure, ...] = ("paid", "reserved")
 FundDims = tuple[str, str, str, str]  # (month "2020-07", source, district, clause)
-MonthSlice = tuple[Measure, str, str, str]  # (measure, month, "source" | "district" | "clause" | "*", value)
+MonthSlice = tuple[Measure, str, str, str]  # (measure, month, "source" | "*", value)
 CITY = "*"  # the slice of the whole city
 
 SOURCES_ZH = {  # the sources 十二 names, by the payments service's ids; unknown ids show as themselves
@@ -76,8 +77,7 @@ class FundTally:
         amount, counts = flow.amount_fen, self.month_payments
         self.holders[(flow.measure, dims)] += (amount > 0) - (amount < 0)
         prefix = f"{flow.measure}|{month}|"
-        for dim, value in ((CITY, CITY), ("source", flow.source), ("district", flow.district),
-                           ("clause", flow.clause)):
+        for dim, value in ((CITY, CITY), ("source", flow.source)):  # what the public form breaks down
             key = f"{prefix}{dim}|{value}"
             before = nets.get(key, 0)
             after = before + amount

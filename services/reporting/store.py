@@ -145,7 +145,8 @@ fund_counts = sa.Table(
 )
 
 fund_month_counts = sa.Table(
-    # Per month and slice (dim "*" the city, or "source" / "district" / "clause" and its value), the
+    # Per month and slice (dim "*" the city, or "source" and its value; rows of "district" and
+    # "clause" projected before the public form dropped those breakdowns are not read), the
     # payments whose held amount of the measure changed there over the month (a non-zero net flow):
     # those whose money is in the month's figure of the slice (funds.py). Small cells of /v1/funds.
     "fund_month_counts", metadata,
