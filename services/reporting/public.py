@@ -231,7 +231,7 @@ FundKey = tuple[str, str]  # (source, month), ALL in either
 # figure leave a lone cell whenever the other cells of the crossing are known to hold no money
 # (payments' /v1/fund-use lists which do), and no rule on the table's groups rules that out. One
 # dimension is a line × month table whose hidden months are each a line's last published step.
-PUBLIC_PARTS = ("by_source", "by_month")
+EXACT_ONLY = ("by_district", "by_clause")  # in the exact view only (bureau and auditor tokens)
 # A month is published from the second day after it ends: its last payments reach reporting within
 # seconds, and a whole day's margin keeps a cut from being read before and after one of them lands.
 FUND_SETTLE_DAYS = 2
@@ -296,7 +296,7 @@ def _fund_cells(tally: FundTally, measure: Measure) -> dict[FundKey, dict[str, A
 
 
 def public_funds(view: Mapping[str, Any], tally: FundTally, k: int) -> dict[str, Any]:
-    """`funds.fund_view` of a cut, by source and month only (PUBLIC_PARTS), each figure null with
+    """`funds.fund_view` of a cut without the EXACT_ONLY parts, each figure null with
     `<measure>_suppressed` where the measure's table hides it (`suppressed`: either is hidden)."""
     tables = {m: fund_table(tally, m, k) for m in MEASURES}
 
@@ -309,7 +309,7 @@ def public_funds(view: Mapping[str, Any], tally: FundTally, k: int) -> dict[str,
                 out[f"{m}_fen"] = None
         return out | {"suppressed": any(out[f"{m}_suppressed"] for m in MEASURES)}
 
-    public = {part: v for part, v in view.items() if part not in ("by_district", "by_clause")}
+    public = {part: v for part, v in view.items() if part not in EXACT_ONLY}
     return public | {
         "min_cell": k,
         "totals": hide(view["totals"], (ALL, ALL)),

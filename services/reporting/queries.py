@@ -240,7 +240,7 @@ async def districts(session: AsyncSession, targets: TargetSet, as_of: dt.date, *
     """/v1/districts: person-times and fen of a unit go with its cell of the person-times table,
     the skill shares with its skill counts, the trend line up to its first hidden quarter. Money
     paid by unit is fund use by district, which the public form of /v1/funds does not break down
-    (public.PUBLIC_PARTS): `paid_fen` only with `exact_paid` (bureau, auditor), live up to as_of."""
+    (public.EXACT_ONLY): `paid_fen` only with `exact_paid` (bureau, auditor), live up to as_of."""
     employed = await load_employed(session)
     tally, counters = await load_tally(session, targets, as_of), await load_ratio_counters(session)
     denominators, special = employed.get(ratio_year(employed, as_of), {}), targets.special_ability_counts_as_skilled

@@ -68,5 +68,7 @@ def test_the_dashboard_script_renders_the_numbers_the_api_returns() -> None:
     assert shown["funds-paid"] == "—" and "不足 5 笔" in shown["funds-note"] and "2020-09-30" in shown["funds-note"]
     assert "<td>—</td>" in shown["#funds-by-source tbody"] and "1,500" not in shown["funds-chart"]
     assert '<tr data-code="320613"><td>崇川区</td><td class="person-times">1</td>' in shown["#districts tbody"]
+    # money paid by unit is not public (fund use by source only): the district table has no column for it
+    assert '"paid_fen": 150050' in payloads and shown["#districts tbody"].count("1,500.50") == 1  # the amount
     assert shown["skilled-share"] == "12.50%" and shown["high-skilled-share"] == "100.00%"
     assert shown["trend-chart"].count("<polyline") == 2
