@@ -141,6 +141,25 @@ def month_lines(cells: dict[tuple[str, ...], tuple[int, int]], events: list[Disb
     return out
 
 
+def running_lines(cells: dict[tuple[str, ...], tuple[int, int]], events: list[DisbursementEvent],
+                  cuts: Iterable[dt.date]) -> dict[frozenset[tuple[str, ...]], tuple[str, ...]]:
+    """The running totals at each cut (of the city and of every source, unit and clause) that hold
+    fewer than K payments' money: their base cells -> (measure, cut month, slice index, value)."""
+    nets: Counter[tuple[str, ...]] = Counter()
+    states: dict[str, dict[str, Any]] = {}
+    months = sorted(f"{c:%Y-%m}" for c in cuts)
+    for e in events:
+        got, _ = fold_payments([e], states, dt.date(2020, 12, 31))
+        for f in got:
+            unit = unit_for(f.district, dt.date(2020, 12, 31))
+            for last in (m for m in months if f"{f.on:%Y-%m}" <= m):
+                for index, value in (("0", "*"), ("2", f.source), ("3", unit), ("4", f.clause)):
+                    nets[(f.measure, last, index, value, str(e.payload.disbursement_id))] += f.amount_fen
+    held: Counter[tuple[str, ...]] = Counter(key[:4] for key, fen in nets.items() if fen)
+    return {frozenset(c for c in cells if c[0] == m and c[1] <= last and (i == "0" or c[int(i)] == v)): (m, last, i, v)
+            for (m, last, i, v), n in held.items() if n < K}
+
+
 def nonzero(counts: Counter[Any]) -> dict[Any, int]:
     return {k: v for k, v in counts.items() if v}
 
@@ -308,5 +327,10 @@ def test_random_payment_histories_keep_every_small_cell_hidden_across_month_ends
     # 247 gave one away)
     events = events_of(random_payments(random.Random(seed)))
     _, tally = fold(events)
-    views = [public(tally, cut, dt.date(2020, 12, 2)) for cut in (AUG, SEP, OCT, dt.date(2020, 11, 30))]
-    assert small_ones_determined(views, base_cells(events, dt.date(2020, 11, 30)), events) == {}
+    cuts = (AUG, SEP, OCT, dt.date(2020, 11, 30))
+    views = [public(tally, cut, dt.date(2020, 12, 2)) for cut in cuts]
+    cells = base_cells(events, dt.date(2020, 11, 30))
+    assert small_ones_determined(views, cells, events) == {}
+    # nor a running total at any cut (of the city, a source, unit or clause) of fewer than K payments
+    lines = running_lines(cells, events, cuts)
+    assert [lines[t] for t in sums_determined([eq for v in views for eq in fund_use_equations(v, cells)], lines)] == []
