@@ -182,44 +182,53 @@ def _public_shares(table: Table, skills: tuple[tuple[str, int, int], ...] | None
     return replace(table, rows=tuple(hide(r) for r in table.rows))
 
 
-def _public_fund_table(table: Table, counts: tuple[tuple[str, int, int, int], ...] | None, k: int) -> Table:
-    """六、资金使用情况: paid by source (本期 and 累计, one table with the column totals as cells: a
-    hidden 本期 hides 累计, which is the previous report's 累计 plus it) and the reserved balance by
+def _public_fund_table(table: Table, counts: tuple[tuple[str, int, int, int, int], ...] | None, k: int) -> Table:
+    """六、资金使用情况: paid by source (本期 and 累计, as `period_hidden`) and the reserved balance by
     source (a 1-D table, its total a cell), each figure by the payments whose money makes it up.
     A report issued before those counts were kept shows no amount."""
     if table.title != FUND_TITLE or table.headers != FUND_HEADERS:
         return table
     if counts is None:
         return replace(table, rows=tuple((r[0], *(HIDDEN_MARK for _ in r[1:])) for r in table.rows))
-    of = {name: (p, c, r) for name, p, c, r in counts}
-    paid = [{"row": name, "span": span, "count": of.get(name, (1, 1, 1))[j]}
-            for name, *_ in table.rows for j, span in enumerate(FUND_HEADERS[1:3])]
-    paid += [{"row": ALL, "span": span, "count": sum(c["count"] for c in paid if c["span"] == span)}
-             for span in FUND_HEADERS[1:3]]
-    reserved = [{"row": name, "span": FUND_HEADERS[3], "count": of.get(name, (1, 1, 1))[2]} for name, *_ in table.rows]
-    reserved.append({"row": ALL, "span": FUND_HEADERS[3], "count": sum(c["count"] for c in reserved)})
-    hidden = {(c["row"], c["span"]) for c in suppress(paid, dims=("row", "span"), count="count", k=k)
-              + suppress_1d(reserved, "row", values=(), k=k) if c["suppressed"]}
-    rows = tuple(tuple(HIDDEN_MARK if j and (row[0], FUND_HEADERS[j]) in hidden else v for j, v in enumerate(row))
+    of = {name: rest for name, *rest in counts}
+    unknown = (1, 1, 1, 1)  # a row without counts (none is issued so) is a small cell
+    hidden = period_hidden([(name, *of.get(name, unknown)[:3]) for name, *_ in table.rows], k)
+    reserved = [{"row": name, "count": of.get(name, unknown)[3]} for name, *_ in table.rows]
+    reserved.append({"row": ALL, "count": sum(c["count"] for c in reserved)})
+    hidden |= {(c["row"], FUND_HEADERS[3]) for c in suppress_1d(reserved, "row", values=(), k=k) if c["suppressed"]}
+    spans = {1: PERIOD, 2: CUMULATIVE, 3: FUND_HEADERS[3]}
+    rows = tuple(tuple(HIDDEN_MARK if j and (row[0], spans[j]) in hidden else v for j, v in enumerate(row))
                  for row in table.rows)
     return replace(table, rows=rows)
+
+
+def period_hidden(rows: list[tuple[Any, int, int, int]], k: int) -> set[tuple[Any, str]]:
+    """Which (row, PERIOD | CUMULATIVE) figures of a report's table to hide, from each row's counts
+    (this period, before it, cumulative). The period's and the cumulative figures are one table
+    with their column totals as cells: a hidden 本期 hides 累计 (the previous report's 累计 plus
+    it) and the reverse. And 累计 minus 本期 is the row before the period, the previous report's
+    累计: where that column (a 1-D table with its total) hides a figure, small or beside one, 累计
+    goes too (so 本期 with it)."""
+    rows = [*rows, (ALL, *(sum(r[i] for r in rows) for i in (1, 2, 3)))]
+    before = {c["row"] for c in suppress_1d([{"row": key, "count": b} for key, _, b, _ in rows], "row", values=(), k=k)
+              if c["suppressed"]}
+    cells = []
+    for key, period, _, total in rows:
+        cells.append({"row": key, "span": PERIOD, "count": period})
+        cells.append({"row": key, "span": CUMULATIVE, "count": RUNNING_HIDDEN if key in before else total})
+    return {(c["row"], c["span"]) for c in suppress(cells, dims=("row", "span"), count="count", k=k)
+            if c["suppressed"]}
 
 
 def _public_table(table: Table, k: int) -> Table:
     if PERIOD not in table.headers or CUMULATIVE not in table.headers:
         return table
-    columns = {h: table.headers.index(h) for h in (PERIOD, CUMULATIVE)}
-    cells = [{"row": i, "span": span, "count": int(row[col])}
-             for i, row in enumerate(table.rows) for span, col in columns.items()]
-    for span, col in columns.items():
-        cells.append({"row": ALL, "span": span, "count": sum(int(r[col]) for r in table.rows)})
-    hidden = {(c["row"], c["span"]) for c in suppress(cells, dims=("row", "span"), count="count", k=k)
-              if c["suppressed"]}
+    p, c = table.headers.index(PERIOD), table.headers.index(CUMULATIVE)
+    hidden = period_hidden([(i, int(r[p]), int(r[c]) - int(r[p]), int(r[c])) for i, r in enumerate(table.rows)], k)
     spans = {i: AMOUNT_OF.get(h, h) for i, h in enumerate(table.headers)}
     rows = tuple(tuple(HIDDEN_MARK if (i, spans[j]) in hidden else v for j, v in enumerate(row))
                  for i, row in enumerate(table.rows))
     return replace(table, rows=rows)
-
 
 
 # --- fund use (十二) -------------------------------------------------------------------------

@@ -56,9 +56,10 @@ class ReportFigures:
     # were computed from, kept (never printed) so the public form can suppress a share of few
     # people; None in reports issued before they were kept, and in the public form itself.
     skills: tuple[tuple[str, int, int], ...] | None = None
-    # (资金来源 as printed, payments in 本期支付, in 累计支付, in 预留余额): the payments whose money
-    # makes up each figure of the fund table, kept (never printed) for the public form; None as above.
-    fund_counts: tuple[tuple[str, int, int, int], ...] | None = None
+    # (资金来源 as printed, payments in 本期支付, paid before the period, in 累计支付, in 预留余额):
+    # the payments whose money makes up each figure of the fund table (and 累计 minus 本期), kept
+    # (never printed) for the public form; None as above.
+    fund_counts: tuple[tuple[str, int, int, int, int], ...] | None = None
 
 
 def period_bounds(kind: ReportKind, period: str) -> tuple[date, date]:
@@ -181,13 +182,14 @@ def _payments_in(flows: Iterable[FundFlow]) -> Counter[str]:
     return Counter(source for (source, _), fen in nets.items() if fen)
 
 
-def fund_counts(flows: Iterable[FundFlow], months: set[str]) -> tuple[tuple[str, int, int, int], ...]:
-    """The payments behind each figure of the fund table, by its rows (sources as printed)."""
+def fund_counts(flows: Iterable[FundFlow], start: date) -> tuple[tuple[str, int, int, int, int], ...]:
+    """The payments behind each figure of the fund table, by its rows (sources as printed): in
+    本期支付, in what was paid before the period (累计 minus 本期), in 累计支付, in 预留余额."""
     known = list(flows)
     paid = [f for f in known if f.measure == "paid"]
-    period = _payments_in(f for f in paid if f"{f.on:%Y-%m}" in months)
+    period, before = _payments_in(f for f in paid if f.on >= start), _payments_in(f for f in paid if f.on < start)
     total, reserved = _payments_in(paid), _payments_in(f for f in known if f.measure == "reserved")
-    return tuple((SOURCES_ZH.get(s, s), period[s], total[s], reserved[s])
+    return tuple((SOURCES_ZH.get(s, s), period[s], before[s], total[s], reserved[s])
                  for s in sorted({f.source for f in known}))
 
 
@@ -229,7 +231,7 @@ def build_report(
     )
     kept = tuple(sorted((u, c.skilled, c.high_skilled) for u, c in (skills or {}).items()))
     return ReportFigures(kind, period, start, end, cut_off, report_title(kind, period), tables, skills=kept,
-                         fund_counts=fund_counts(known_flows, _months(start, end)))
+                         fund_counts=fund_counts(known_flows, start))
 
 
 # --- freezing --------------------------------------------------------------------------------
@@ -257,7 +259,7 @@ def figures_from_dict(data: Mapping[str, Any]) -> ReportFigures:
                          None if "skill_counts" not in data else tuple(
                              (str(u), int(sk), int(h)) for u, sk, h in data["skill_counts"]),
                          None if "fund_counts" not in data else tuple(
-                             (str(s), int(p), int(t), int(r)) for s, p, t, r in data["fund_counts"]))
+                             (str(s), int(p), int(b), int(t), int(r)) for s, p, b, t, r in data["fund_counts"]))
 
 
 def _subtitle(figures: ReportFigures) -> str:
