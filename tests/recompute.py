@@ -15,13 +15,15 @@ from fractions import Fraction
 Equation = tuple[frozenset[Hashable], int]
 
 
-def solvable(equations: Iterable[Equation]) -> dict[Hashable, Fraction]:
-    """Every base cell the equations determine, with its value."""
+def solvable(equations: Iterable[Equation], *, signed: bool = False) -> dict[Hashable, Fraction]:
+    """Every base cell the equations determine, with its value. `signed`: cells may be negative
+    (a month's net flow of money), so a zero sum says nothing of its cells one by one."""
     eqs = [(set(cells), Fraction(value)) for cells, value in equations]
     known: dict[Hashable, Fraction] = {}
     while True:
         before = len(known)
-        _zeros(eqs, known)
+        if not signed:
+            _zeros(eqs, known)
         _eliminate(eqs, known)
         if len(known) == before:
             return known
@@ -112,3 +114,53 @@ def funds_equations(funds: list[dict], totals: dict) -> list[Equation]:
     if totals["waiting"] is not None:
         eqs.append((frozenset((f["source"], f["district"]) for f in funds), totals["waiting"]))
     return eqs
+
+
+FUND_PARTS = (("by_source", 2, "source"), ("by_district", 3, "code"), ("by_clause", 4, "clause"),
+              ("by_month", 1, "month"))
+
+
+def fund_use_equations(view: dict, cells: Iterable[tuple]) -> list[Equation]:
+    """What reporting `/v1/funds` says of its base cells (measure, month, source, unit, clause):
+    every figure not null (the totals, each row of by_source, by_district, by_clause, by_month)
+    is the sum of the cells of its measure that it covers, up to the answer's cut. The cells are
+    net flows of money, which can be negative: solve them with `signed=True`."""
+    last = view["as_of"][:7]  # the answer's figures run to its cut's month
+    cells = [c for c in cells if c[1] <= last]
+    eqs: list[Equation] = []
+    for measure in ("paid", "reserved"):
+        mine = [c for c in cells if c[0] == measure]
+        if view["totals"][f"{measure}_fen"] is not None:
+            eqs.append((frozenset(mine), view["totals"][f"{measure}_fen"]))
+        for part, index, key in FUND_PARTS:
+            for row in view.get(part, []):  # the public form has by_source and by_month only
+                if row[f"{measure}_fen"] is not None:
+                    eqs.append((frozenset(c for c in mine if c[index] == row[key]), row[f"{measure}_fen"]))
+    return eqs
+
+
+def sums_determined(equations: Iterable[Equation], targets: Iterable[frozenset[Hashable]]) -> list[frozenset[Hashable]]:
+    """Which of the `targets` (sets of base cells, such as one unit's cells of one month) the
+    equations determine as a sum: its row lies in their row space. For signed cells (no zero rule)."""
+    eqs = list(equations)
+    columns = sorted({c for cells, _ in eqs for c in cells} | {c for t in targets for c in t}, key=repr)
+    index = {c: i for i, c in enumerate(columns)}
+
+    def row(cells: Iterable[Hashable]) -> list[Fraction]:
+        out = [Fraction(0)] * (len(columns) + 1)
+        for c in cells:
+            out[index[c]] = Fraction(1)
+        return out
+
+    basis = _rref([row(cells) for cells, _ in eqs], len(columns))
+    pivots = [(next(i for i, v in enumerate(r[:-1]) if v), r) for r in basis]
+    found = []
+    for target in targets:
+        t = row(target)
+        for col, r in pivots:
+            if t[col]:
+                factor = t[col]
+                t = [a - factor * b for a, b in zip(t, r, strict=True)]
+        if not any(t[:-1]):
+            found.append(target)
+    return found

@@ -1,7 +1,8 @@
 """Reporting REST API: progress, ratios, funds, districts, denominators, reports, dashboard.
 
 Shapes are documented in services/reporting/domain.py. The dashboard and every GET here are the
-public part (fund use and targets, 十二 公开资金使用情况): totals only, no personal data.
+public part (fund use and targets, 十二 公开资金使用情况): totals only, no personal data, small
+cells suppressed (docs/small-cells.md); bureau and auditor tokens read reports and fund use exact.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from shared.problems import Problem, problem_responses
 router = APIRouter(prefix="/v1", tags=["reporting"])
 pages = APIRouter(tags=["dashboard"])
 STATIC = Path(__file__).with_name("static")
+# Issued reports and fund use are public (十六: 季报/年报, 十二: 公开资金使用情况); bureau staff and
+# auditors read the exact figures.
+EXACT_REPORT_READERS = frozenset({"bureau", "auditor"})
 AsOf = Annotated[dt.date | None, Query(description="Figures up to this day (default: today, Asia/Shanghai)")]
 
 
@@ -48,14 +52,27 @@ async def ratios(session: SessionDep, runtime: RuntimeDep, as_of: AsOf = None,
     return await queries.ratios(session, targets_now(runtime), year, _day(as_of))
 
 
-@router.get("/funds", summary="Fund use by source, district, clause and month (十二)")
-async def funds(session: SessionDep, as_of: AsOf = None) -> dict[str, Any]:
-    return await queries.funds(session, _day(as_of))
+@router.get("/funds", summary="Fund use by source, district, clause and month (十二)",
+            description="Without a bureau or auditor token, the public form: cut at the last month "
+                        "end on or before `as_of` from the second day after it (`as_of` in the answer; "
+                        "the day asked is `requested_as_of`), by source and month only (no `by_district`, "
+                        "`by_clause`), and figures of fewer payments than the "
+                        "small-cell threshold in force that day, with the figures that would give them "
+                        "away, null with `paid_suppressed` / `reserved_suppressed` (docs/small-cells.md).",
+            responses=problem_responses(401))
+async def funds(session: SessionDep, reader: OptionalPrincipalDep, as_of: AsOf = None) -> dict[str, Any]:
+    exact = reader is not None and reader.role in EXACT_REPORT_READERS
+    return await queries.funds(session, _day(as_of), exact=exact, today=today())
 
 
-@router.get("/districts", summary="One row per county-level unit, and the per-unit trend")
-async def districts(session: SessionDep, runtime: RuntimeDep, as_of: AsOf = None) -> dict[str, Any]:
-    return await queries.districts(session, targets_now(runtime), _day(as_of))
+@router.get("/districts", summary="One row per county-level unit, and the per-unit trend",
+            description="Money paid by unit (`paid_fen`) only with a bureau or auditor token: the public "
+                        "form of fund use is broken down by source only (docs/small-cells.md).",
+            responses=problem_responses(401))
+async def districts(session: SessionDep, runtime: RuntimeDep, reader: OptionalPrincipalDep,
+                    as_of: AsOf = None) -> dict[str, Any]:
+    exact = reader is not None and reader.role in EXACT_REPORT_READERS
+    return await queries.districts(session, targets_now(runtime), _day(as_of), exact_paid=exact)
 
 
 class EmployedFigure(BaseModel):
@@ -166,10 +183,6 @@ async def create_report(body: ReportCreate, response: Response, session: Session
     links = {fmt: f"/v1/reports/{report_id}.{fmt}" for fmt in MEDIA_TYPES}
     return {"report_id": str(report_id), "kind": body.kind, "period": body.period,
             "cut_off": body.cut_off.isoformat(), "links": links}
-
-
-# Issued reports are public (十六: 季报/年报); bureau staff and auditors read the exact figures.
-EXACT_REPORT_READERS = frozenset({"bureau", "auditor"})
 
 
 @router.get("/reports/{name}", summary="An issued report: {id}.csv | {id}.xlsx | {id}.html | {id}",

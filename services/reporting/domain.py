@@ -38,17 +38,21 @@ GET /v1/ratios -> ratios.ratio_view(...)
                   "high_skilled": .., "skilled_share": 0.27 | null, "high_skilled_share": ..}],
    "trend": [{"year": 2019, "skilled_share": .., "high_skilled_share": ..}]}
 
-GET /v1/funds -> progress.fund_view(...)   (no personal data)
-  {"as_of": "2021-03-31", "totals": {"paid_fen": .., "reserved_fen": ..},
+GET /v1/funds -> funds.fund_view(...), then public.public_funds (public form) or exact_funds
+  {"as_of": "2021-02-28",            # public: the last settled month end on or before the day asked
+   "requested_as_of": "2021-03-15", "min_cell": 5 | null (exact: bureau and auditor tokens),
+   "totals": {"paid_fen": .. | null, "reserved_fen": .. | null, "paid_suppressed": false,
+              "reserved_suppressed": false, "suppressed": false},
    "by_source":   [{"source": "unemployment_insurance_surplus", "name_zh": "失业保险基金结余",
-                    "paid_fen": .., "reserved_fen": ..}],
-   "by_district": [{"code": .., "name_zh": .., "paid_fen": .., "reserved_fen": ..}],
-   "by_clause":   [{"clause": "四.4", "paid_fen": .., "reserved_fen": ..}],
-   "by_month":    [{"month": "2020-07", "paid_fen": .., "reserved_fen": ..}]}
+                    "paid_fen": .., "reserved_fen": .., + the three flags}],
+   "by_district": [{"code": .., "name_zh": .., "paid_fen": .., "reserved_fen": .., + flags}],  # exact only
+   "by_clause":   [{"clause": "四.4", "paid_fen": .., "reserved_fen": .., + flags}],         # exact only
+   "by_month":    [{"month": "2020-07", "paid_fen": .., "reserved_fen": .., + flags}]}
 
 GET /v1/districts -> progress.district_view(...)
   {"as_of": "2021-03-31", "units_on": "2021-03-31",
-   "districts": [{"code": .., "name_zh": .., "person_times": .., "amount_fen": .., "paid_fen": ..,
+   "districts": [{"code": .., "name_zh": .., "person_times": .., "amount_fen": ..,
+                  "paid_fen": ..,                 # bureau and auditor tokens only
                   "skilled_share": .. | null, "high_skilled_share": .. | null,
                   "technical_school": true | false | null}],
    "trend": {"quarters": ["2019Q1", ...],          # districts mapped to today's units

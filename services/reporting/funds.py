@@ -3,6 +3,22 @@
 The payments projection turns its events into signed `FundFlow`s on two measures: `reserved`
 (money set aside for approved decisions not yet paid) and `paid`. Paying a reserved amount is two
 flows: reserved −x and paid +x; a claw-back (十四) is paid −x.
+
+Beside the sums, counts of the payments (disbursements) whose money is in them, for the public
+form's small-cell suppression (docs/small-cells.md):
+- `holders`: per cell and month, the change in how many payments hold the measure there (+1 on a
+  flow in, −1 on a flow out). A flow out always undoes the payment's previous flow in, so the sum
+  over the months up to a cut is the number of payments holding the measure at the cut: exactly
+  those whose money makes up a running total (by source, the grand total).
+- `month_payments`: per month and slice (the whole city "*" or one source: the public form breaks
+  fund use down by source only, services/reporting/public.py), the payments whose held amount
+  changed over the month there (a non-zero net flow): exactly those whose money makes up that
+  month's figure of the slice. One paid and recovered in the same
+  month adds nothing to the figure and is not counted; one reserved in June and paid in July
+  counts in both months, where its amount moved.
+Counting contributors whose net is zero as well (every flow, every payment that touched a cell)
+would let one person's amount be published beside a crowd of settled ones: 100 payments reserved
+and paid in June and one still reserved give a June `reserved` of that one amount.
 """
 
 from __future__ import annotations
@@ -16,7 +32,10 @@ from typing import Any, Literal
 from services.reporting.history import unit_for, unit_name, units_listed
 
 Measure = Literal["paid", "reserved"]
+MEASURES: tuple[Measure, ...] = ("paid", "reserved")
 FundDims = tuple[str, str, str, str]  # (month "2020-07", source, district, clause)
+MonthSlice = tuple[Measure, str, str, str]  # (measure, month, "source" | "*", value)
+CITY = "*"  # the slice of the whole city
 
 SOURCES_ZH = {  # the sources 十二 names, by the payments service's ids; unknown ids show as themselves
     "unemployment_insurance_surplus": "失业保险基金结余",
@@ -37,16 +56,39 @@ class FundFlow:
     measure: Measure
     amount_fen: int
     recorded_on: date | None = None  # as DecisionRecord.recorded_on
+    payment: str | None = None  # the disbursement it moves (None in flows kept before the id was)
 
 
 @dataclass
 class FundTally:
     paid: Counter[FundDims] = field(default_factory=Counter)
     reserved: Counter[FundDims] = field(default_factory=Counter)
+    holders: Counter[tuple[Measure, FundDims]] = field(default_factory=Counter)
+    month_payments: Counter[MonthSlice] = field(default_factory=Counter)
 
-    def add(self, flow: FundFlow) -> None:
-        dims = (f"{flow.on:%Y-%m}", flow.source, flow.district, flow.clause)
+    def add(self, flow: FundFlow, nets: dict[str, int] | None = None) -> None:
+        """One flow; with `nets` (the flow's payment's net per "measure|month|slice|value",
+        non-zero ones only, updated here) the counts too."""
+        month = f"{flow.on:%Y-%m}"
+        dims = (month, flow.source, flow.district, flow.clause)
         (self.paid if flow.measure == "paid" else self.reserved)[dims] += flow.amount_fen
+        if nets is None:
+            return
+        amount, counts = flow.amount_fen, self.month_payments
+        self.holders[(flow.measure, dims)] += (amount > 0) - (amount < 0)
+        prefix = f"{flow.measure}|{month}|"
+        for dim, value in ((CITY, CITY), ("source", flow.source)):  # what the public form breaks down
+            key = f"{prefix}{dim}|{value}"
+            before = nets.get(key, 0)
+            after = before + amount
+            counts[(flow.measure, month, dim, value)] += (after != 0) - (before != 0)
+            if after:
+                nets[key] = after
+            else:
+                nets.pop(key, None)
+
+    def fen(self, measure: Measure) -> Counter[FundDims]:
+        return self.paid if measure == "paid" else self.reserved
 
     def add_all(self, flows: Iterable[FundFlow]) -> FundTally:
         for flow in flows:
@@ -55,7 +97,7 @@ class FundTally:
 
     def by(self, index: int, measure: Measure) -> dict[str, int]:
         out: Counter[str] = Counter()
-        for dims, value in (self.paid if measure == "paid" else self.reserved).items():
+        for dims, value in self.fen(measure).items():
             out[dims[index]] += value
         return dict(out)
 

@@ -221,19 +221,44 @@ async def apply_payments(session: AsyncSession, events: Sequence[DisbursementEve
     ids = list({e.payload.disbursement_id for e in events})
     rows = await session.execute(sa.select(s).where(any_of(s.c.disbursement_id, ids)))
     states = {str(r["disbursement_id"]): dict(r) for r in rows.mappings()}
-    flows = [f for e in events for f in _flows(e, states, day)]
+    flows, tally = fold_payments(events, states, day)
     await upsert_replace(session, s, list(states.values()), ["disbursement_id"])
     if not flows:
         return
     await insert_many(session, store.fund_flows, conflict="", rows=[
         {"source": f.source, "district": f.district, "clause": f.clause, "on": f.on,
-         "measure": f.measure, "amount_fen": f.amount_fen, "recorded_on": f.recorded_on} for f in flows])
-    tally = FundTally().add_all(flows)
+         "measure": f.measure, "amount_fen": f.amount_fen, "recorded_on": f.recorded_on,
+         "disbursement_id": None if f.payment is None else uuid.UUID(f.payment)} for f in flows])
+    await _write_fund_counts(session, tally)
+
+
+async def _write_fund_counts(session: AsyncSession, tally: FundTally) -> None:
+    """Every cell and month the batch touched, zero deltas included (so the rows present do not
+    depend on how events fell into batches)."""
+    h = tally.holders
     await upsert_add(session, store.fund_counts, [
         {"month": d[0], "source": d[1], "district": d[2], "clause": d[3],
-         "paid_fen": tally.paid.get(d, 0), "reserved_fen": tally.reserved.get(d, 0)}
+         "paid_fen": tally.paid.get(d, 0), "reserved_fen": tally.reserved.get(d, 0),
+         "paid_holders": h.get(("paid", d), 0), "reserved_holders": h.get(("reserved", d), 0)}
         for d in tally.paid.keys() | tally.reserved.keys()],
-        ["month", "source", "district", "clause"], ["paid_fen", "reserved_fen"])
+        ["month", "source", "district", "clause"], ["paid_fen", "reserved_fen", "paid_holders", "reserved_holders"])
+    m = tally.month_payments
+    await upsert_add(session, store.fund_month_counts, [
+        {"month": month, "dim": dim, "value": value, "paid_payments": m.get(("paid", month, dim, value), 0),
+         "reserved_payments": m.get(("reserved", month, dim, value), 0)}
+        for month, dim, value in sorted({k[1:] for k in m})],
+        ["month", "dim", "value"], ["paid_payments", "reserved_payments"])
+
+
+def fold_payments(events: Iterable[DisbursementEvent], states: dict[str, dict[str, Any]],
+                  day: dt.date) -> tuple[list[FundFlow], FundTally]:
+    """The batch's flows, and their sums and payment counts; `states` (by disbursement id) move on."""
+    flows, tally = [], FundTally()
+    for e in events:
+        for f in _flows(e, states, day):
+            flows.append(f)
+            tally.add(f, nets=states[str(e.payload.disbursement_id)]["month_nets"])
+    return flows, tally
 
 
 def _flows(event: DisbursementEvent, states: dict[str, dict[str, Any]], day: dt.date) -> list[FundFlow]:
@@ -243,15 +268,16 @@ def _flows(event: DisbursementEvent, states: dict[str, dict[str, Any]], day: dt.
     old = states.get(key)
     new: dict[str, Any] = {"disbursement_id": p.disbursement_id, "measure": MEASURE_OF.get(p.status),
                            "amount_fen": p.amount_fen, "source": p.funding_source,
-                           "district": p.district or UNKNOWN_DISTRICT, "clause": p.clause}
+                           "district": p.district or UNKNOWN_DISTRICT, "clause": p.clause,
+                           "month_nets": old["month_nets"] if old is not None else {}}  # carried on
     states[key] = new
     flows = []
     if old is not None and old["measure"] is not None:
         flows.append(FundFlow(old["source"], old["district"], old["clause"], on, old["measure"],
-                              -old["amount_fen"], recorded_on=day))
+                              -old["amount_fen"], recorded_on=day, payment=key))
     if new["measure"] is not None:
         flows.append(FundFlow(new["source"], new["district"], new["clause"], on, new["measure"],
-                              new["amount_fen"], recorded_on=day))
+                              new["amount_fen"], recorded_on=day, payment=key))
     return flows
 
 

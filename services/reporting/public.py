@@ -7,7 +7,7 @@ table: `/v1/progress` by_district, by_year and by_quarter, the `/v1/districts` r
 per-unit trend read their cells and margins from it, so no figure shows a total another one hides.
 A running total (the city's cumulative by quarter, a unit's trend) is published only up to its first
 hidden quarter: two published running totals differ by the quarters between them.
-Reports, skill ratios: one table each, the same helper (functions below).
+Reports, skill ratios, fund use (paid and reserved, one table each): the same helper (functions below).
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
+from services.reporting.funds import CITY, MEASURES, FundTally, Measure
 from services.reporting.history import unit_for
 from services.reporting.progress import ProgressTally
 from services.reporting.ratios import SkillCounts
-from services.reporting.reports import ReportFigures, Table
+from services.reporting.reports import FUND_HEADERS, FUND_TITLE, ReportFigures, Table
 from shared.disclosure import suppress, suppress_1d
 
 ALL = "*"  # a margin: the sum over this dimension
@@ -150,9 +151,10 @@ def public_report(figures: ReportFigures, k: int) -> ReportFigures:
     """The form of an issued report anyone may read: in each table with person-times, the cells
     (row × this period / cumulative, with the column totals as cells) suppressed by the helper,
     amounts with their counts; a note under the title says what the mark means."""
-    tables = tuple(_public_shares(_public_table(t, k), figures.skills, k) for t in figures.tables)
-    note = f"{HIDDEN_MARK} 表示不足{k}人次或可据以推算者，不予公开（小单元格规则）"
-    return replace(figures, tables=tables, note=note, skills=None)
+    tables = tuple(_public_fund_table(_public_shares(_public_table(t, k), figures.skills, k), figures.fund_counts, k)
+                   for t in figures.tables)
+    note = f"{HIDDEN_MARK} 表示不足{k}人次（笔）或可据以推算者，不予公开（小单元格规则）"
+    return replace(figures, tables=tables, note=note, skills=None, fund_counts=None)
 
 
 SKILLED_SHARE, HIGH_SHARE, UNIT_CODE = "技能劳动者占比", "高技能人才占比", "区划代码"
@@ -180,18 +182,153 @@ def _public_shares(table: Table, skills: tuple[tuple[str, int, int], ...] | None
     return replace(table, rows=tuple(hide(r) for r in table.rows))
 
 
+def _public_fund_table(table: Table, counts: tuple[tuple[str, int, int, int, int], ...] | None, k: int) -> Table:
+    """六、资金使用情况: paid by source (本期 and 累计, as `period_hidden`) and the reserved balance by
+    source (a 1-D table, its total a cell), each figure by the payments whose money makes it up.
+    A report issued before those counts were kept shows no amount."""
+    if table.title != FUND_TITLE or table.headers != FUND_HEADERS:
+        return table
+    if counts is None:
+        return replace(table, rows=tuple((r[0], *(HIDDEN_MARK for _ in r[1:])) for r in table.rows))
+    of = {name: rest for name, *rest in counts}
+    unknown = (1, 1, 1, 1)  # a row without counts (none is issued so) is a small cell
+    hidden = period_hidden([(name, *of.get(name, unknown)[:3]) for name, *_ in table.rows], k)
+    reserved = [{"row": name, "count": of.get(name, unknown)[3]} for name, *_ in table.rows]
+    reserved.append({"row": ALL, "count": sum(c["count"] for c in reserved)})
+    hidden |= {(c["row"], FUND_HEADERS[3]) for c in suppress_1d(reserved, "row", values=(), k=k) if c["suppressed"]}
+    spans = {1: PERIOD, 2: CUMULATIVE, 3: FUND_HEADERS[3]}
+    rows = tuple(tuple(HIDDEN_MARK if j and (row[0], spans[j]) in hidden else v for j, v in enumerate(row))
+                 for row in table.rows)
+    return replace(table, rows=rows)
+
+
+def period_hidden(rows: list[tuple[Any, int, int, int]], k: int) -> set[tuple[Any, str]]:
+    """Which (row, PERIOD | CUMULATIVE) figures of a report's table to hide, from each row's counts
+    (this period, before it, cumulative). The period's and the cumulative figures are one table
+    with their column totals as cells: a hidden 本期 hides 累计 (the previous report's 累计 plus
+    it) and the reverse. And 累计 minus 本期 is the row before the period, the previous report's
+    累计: where that column (a 1-D table with its total) hides a figure, small or beside one, 累计
+    goes too (so 本期 with it)."""
+    rows = [*rows, (ALL, *(sum(r[i] for r in rows) for i in (1, 2, 3)))]
+    before = {c["row"] for c in suppress_1d([{"row": key, "count": b} for key, _, b, _ in rows], "row", values=(), k=k)
+              if c["suppressed"]}
+    cells = []
+    for key, period, _, total in rows:
+        cells.append({"row": key, "span": PERIOD, "count": period})
+        cells.append({"row": key, "span": CUMULATIVE, "count": RUNNING_HIDDEN if key in before else total})
+    return {(c["row"], c["span"]) for c in suppress(cells, dims=("row", "span"), count="count", k=k)
+            if c["suppressed"]}
+
+
 def _public_table(table: Table, k: int) -> Table:
     if PERIOD not in table.headers or CUMULATIVE not in table.headers:
         return table
-    columns = {h: table.headers.index(h) for h in (PERIOD, CUMULATIVE)}
-    cells = [{"row": i, "span": span, "count": int(row[col])}
-             for i, row in enumerate(table.rows) for span, col in columns.items()]
-    for span, col in columns.items():
-        cells.append({"row": ALL, "span": span, "count": sum(int(r[col]) for r in table.rows)})
-    hidden = {(c["row"], c["span"]) for c in suppress(cells, dims=("row", "span"), count="count", k=k)
-              if c["suppressed"]}
+    p, c = table.headers.index(PERIOD), table.headers.index(CUMULATIVE)
+    hidden = period_hidden([(i, int(r[p]), int(r[c]) - int(r[p]), int(r[c])) for i, r in enumerate(table.rows)], k)
     spans = {i: AMOUNT_OF.get(h, h) for i, h in enumerate(table.headers)}
     rows = tuple(tuple(HIDDEN_MARK if (i, spans[j]) in hidden else v for j, v in enumerate(row))
                  for i, row in enumerate(table.rows))
     return replace(table, rows=rows)
 
+
+# --- fund use (十二) -------------------------------------------------------------------------
+
+FUND_DIMS = ("source", "month")
+FundKey = tuple[str, str]  # (source, month), ALL in either
+# The public form breaks fund use down by source only (十二: 分账核算), beside the city's figures:
+# lines of two dimensions (source and district, district and clause) beside the month's city
+# figure leave a lone cell whenever the other cells of the crossing are known to hold no money
+# (payments' /v1/fund-use lists which do), and no rule on the table's groups rules that out. One
+# dimension is a line × month table whose hidden months are each a line's last published step.
+EXACT_ONLY = ("by_district", "by_clause")  # in the exact view only (bureau and auditor tokens)
+# A month is published from the second day after it ends: its last payments reach reporting within
+# seconds, and a whole day's margin keeps a cut from being read before and after one of them lands.
+FUND_SETTLE_DAYS = 2
+
+
+def fund_cut(as_of: date, today: date) -> date:
+    """The public form's cut: the last month end on or before `as_of` that is already settled."""
+    day = min(as_of, today - timedelta(days=FUND_SETTLE_DAYS))
+    if (day + timedelta(days=1)).day == 1:
+        return day
+    try:
+        return day - timedelta(days=day.day)
+    except OverflowError:  # before year 1's first month end: nothing is that old
+        return date.min
+
+
+def fund_table(tally: FundTally, measure: Measure, k: int) -> dict[FundKey, dict[str, Any]]:
+    """One measure's public figures as one table: each month's figure of every source and of the
+    city is a cell (an answer publishes the city's, and the running totals of two month ends differ
+    by a source's), beside the running totals by source up to the cut and the grand total, with `*`
+    in the dimension they sum over. Counts are the payments whose money is in the figure
+    (funds.py). A running total is hidden from the first hidden month of its line on (an earlier
+    cut published the total before it)."""
+    cells = _fund_cells(tally, measure)
+    # A line with a small month loses its running total at once, so the total (not another month
+    # of the line) is the month's complement along the line.
+    forced = {(key[0], ALL) for key, c in cells.items() if key[1] != ALL and 0 < abs(c["count"]) < k}
+    while True:  # a hidden month hides its line's running total, which may need a complement
+        table = [c | {"count": RUNNING_HIDDEN} if key in forced else c for key, c in cells.items()]
+        shown = {(c["source"], c["month"]): c
+                 for c in suppress(table, dims=FUND_DIMS, count="count", values=("fen",), k=k)}
+        more = {(key[0], ALL) for key, c in shown.items() if c["suppressed"] and key[1] != ALL} - forced
+        if not more:
+            return shown
+        forced |= more
+
+
+RUNNING_HIDDEN = 0.5  # a count the helper takes as small: the running total goes whatever its count
+
+
+def _fund_cells(tally: FundTally, measure: Measure) -> dict[FundKey, dict[str, Any]]:
+    fen: Counter[FundKey] = Counter()  # each line's month figures first, then the running totals
+    held: Counter[FundKey] = Counter()
+    sums = tally.fen(measure)
+    holders = {d: n for (m, d), n in tally.holders.items() if m == measure}
+    for dims in sums.keys() | holders.keys():
+        month, source = dims[0], dims[1]
+        value, n = sums.get(dims, 0), holders.get(dims, 0)
+        for key in ((source, month), (ALL, month)):
+            fen[key] += value
+            held[key] += n
+    count: Counter[FundKey] = Counter()
+    for (m, month, dim, name), n in tally.month_payments.items():
+        if m == measure and dim in (CITY, "source"):
+            count[(ALL if dim == CITY else name, month)] += n
+    for key in list(fen):
+        fen[(key[0], ALL)] += fen[key]
+        count[(key[0], ALL)] += held[key]  # the payments holding the measure at the cut
+    # money with no payment counted (counts older than the counting) is a small cell
+    return {key: dict(zip(FUND_DIMS, key, strict=True)) | {
+        "fen": fen[key], "count": max(count[key], 1 if fen[key] else 0)} for key in fen.keys() | count.keys()}
+
+
+def public_funds(view: Mapping[str, Any], tally: FundTally, k: int) -> dict[str, Any]:
+    """`funds.fund_view` of a cut without the EXACT_ONLY parts, each figure null with
+    `<measure>_suppressed` where the measure's table hides it (`suppressed`: either is hidden)."""
+    tables = {m: fund_table(tally, m, k) for m in MEASURES}
+
+    def hide(row: Mapping[str, Any], key: FundKey) -> dict[str, Any]:
+        out = dict(row)
+        for m, table in tables.items():
+            gone = bool(key in table and table[key]["suppressed"])
+            out[f"{m}_suppressed"] = gone
+            if gone:
+                out[f"{m}_fen"] = None
+        return out | {"suppressed": any(out[f"{m}_suppressed"] for m in MEASURES)}
+
+    public = {part: v for part, v in view.items() if part not in EXACT_ONLY}
+    return public | {
+        "min_cell": k,
+        "totals": hide(view["totals"], (ALL, ALL)),
+        "by_source": [hide(r, (r["source"], ALL)) for r in view["by_source"]],
+        "by_month": [hide(r, (ALL, r["month"])) for r in view["by_month"]],
+    }
+
+
+def exact_funds(view: Mapping[str, Any]) -> dict[str, Any]:
+    """The exact view in the public form's shape (`min_cell` null, nothing suppressed)."""
+    flags = dict.fromkeys((*(f"{m}_suppressed" for m in MEASURES), "suppressed"), False)
+    return dict(view) | {"min_cell": None, "totals": view["totals"] | flags} | {
+        part: [r | flags for r in view[part]] for part in ("by_source", "by_district", "by_clause", "by_month")}

@@ -36,9 +36,12 @@ from services.reporting.progress import (
 )
 from services.reporting.public import (
     PersonTimes,
+    exact_funds,
+    fund_cut,
     person_times_of,
     public_by_quarter,
     public_by_year,
+    public_funds,
     public_skill_rows,
     public_trend,
     public_unit_rows,
@@ -77,11 +80,17 @@ async def load_tally(session: AsyncSession, targets: TargetSet, as_of: dt.date) 
 
 
 async def load_funds(session: AsyncSession, as_of: dt.date) -> FundTally:
-    f, tally = store.fund_counts, FundTally()
-    for r in await session.execute(sa.select(f).where(f.c.month <= f"{as_of:%Y-%m}")):
+    """Fund use up to as_of's month (a month is the counters' grain), with the payment counts."""
+    f, m, tally, last = store.fund_counts, store.fund_month_counts, FundTally(), f"{as_of:%Y-%m}"
+    for r in await session.execute(sa.select(f).where(f.c.month <= last)):
         dims = (r.month, r.source, r.district, r.clause)
         tally.paid[dims] += r.paid_fen
         tally.reserved[dims] += r.reserved_fen
+        tally.holders[("paid", dims)] += r.paid_holders
+        tally.holders[("reserved", dims)] += r.reserved_holders
+    for r in await session.execute(sa.select(m).where(m.c.month <= last)):
+        tally.month_payments[("paid", r.month, r.dim, r.value)] += r.paid_payments
+        tally.month_payments[("reserved", r.month, r.dim, r.value)] += r.reserved_payments
     return tally
 
 
@@ -216,13 +225,22 @@ async def ratios(session: AsyncSession, targets: TargetSet, year: int | None, as
     return view | {"min_cell": k, "districts": public_skill_rows(view["districts"], skills, k)}
 
 
-async def funds(session: AsyncSession, as_of: dt.date) -> dict[str, Any]:
-    return fund_view(await load_funds(session, as_of), as_of)
+async def funds(session: AsyncSession, as_of: dt.date, *, exact: bool, today: dt.date) -> dict[str, Any]:
+    """/v1/funds: exact up to as_of for staff; else the public form, cut at the last settled month
+    end on or before as_of and suppressed with the threshold in force on that day."""
+    if exact:
+        return exact_funds(fund_view(await load_funds(session, as_of), as_of)) | {"requested_as_of": as_of.isoformat()}
+    cut = fund_cut(as_of, today)
+    tally = await load_funds(session, cut)
+    return public_funds(fund_view(tally, cut), tally, min_cell_on(cut)) | {"requested_as_of": as_of.isoformat()}
 
 
-async def districts(session: AsyncSession, targets: TargetSet, as_of: dt.date) -> dict[str, Any]:
-    """/v1/districts: person-times, fen and paid fen of a unit go with its cell of the person-times
-    table, the skill shares with its skill counts, the trend line up to its first hidden quarter."""
+async def districts(session: AsyncSession, targets: TargetSet, as_of: dt.date, *,
+                    exact_paid: bool = False) -> dict[str, Any]:
+    """/v1/districts: person-times and fen of a unit go with its cell of the person-times table,
+    the skill shares with its skill counts, the trend line up to its first hidden quarter. Money
+    paid by unit is fund use by district, which the public form of /v1/funds does not break down
+    (public.EXACT_ONLY): `paid_fen` only with `exact_paid` (bureau, auditor), live up to as_of."""
     employed = await load_employed(session)
     tally, counters = await load_tally(session, targets, as_of), await load_ratio_counters(session)
     denominators, special = employed.get(ratio_year(employed, as_of), {}), targets.special_ability_counts_as_skilled
@@ -231,7 +249,9 @@ async def districts(session: AsyncSession, targets: TargetSet, as_of: dt.date) -
     k = min_cell_on(as_of)
     table = person_times_of(tally, as_of, k)
     skills = skill_counts(counters.stock(as_of.year), denominators, lambda d: unit_for(d, as_of), special)
-    rows = public_unit_rows(view["districts"], table, ("person_times", "amount_fen", "paid_fen"))
+    rows = public_unit_rows(view["districts"], table, ("person_times", "amount_fen"))
+    if not exact_paid:
+        rows = [{f: v for f, v in r.items() if f != "paid_fen"} for r in rows]
     return view | {"min_cell": k, "districts": public_skill_rows(rows, skills, k),
                    "trend": public_trend(view["trend"], table)}
 
@@ -262,8 +282,8 @@ async def _records(session: AsyncSession, cut_off: dt.date) -> list[DecisionReco
 async def _flows(session: AsyncSession, cut_off: dt.date) -> list[FundFlow]:
     f = store.fund_flows
     rows = await session.execute(sa.select(f).where(f.c.recorded_on <= cut_off).order_by(f.c.id))
-    return [FundFlow(x.source, x.district, x.clause, x.on, x.measure, x.amount_fen, x.recorded_on)
-            for x in rows]
+    return [FundFlow(x.source, x.district, x.clause, x.on, x.measure, x.amount_fen, x.recorded_on,
+                     None if x.disbursement_id is None else str(x.disbursement_id)) for x in rows]
 
 
 async def build(session: AsyncSession, targets: TargetSet, kind: ReportKind, period: str,

@@ -56,6 +56,10 @@ class ReportFigures:
     # were computed from, kept (never printed) so the public form can suppress a share of few
     # people; None in reports issued before they were kept, and in the public form itself.
     skills: tuple[tuple[str, int, int], ...] | None = None
+    # (资金来源 as printed, payments in 本期支付, paid before the period, in 累计支付, in 预留余额):
+    # the payments whose money makes up each figure of the fund table (and 累计 minus 本期), kept
+    # (never printed) for the public form; None as above.
+    fund_counts: tuple[tuple[str, int, int, int, int], ...] | None = None
 
 
 def period_bounds(kind: ReportKind, period: str) -> tuple[date, date]:
@@ -154,6 +158,10 @@ def _group_table(tally: ProgressTally, quarters: set[str]) -> Table:
     return Table("五、分重点群体情况", ("群体", "本期培训人次", "累计培训人次"), rows)
 
 
+FUND_HEADERS = ("资金来源", "本期支付（元）", "累计支付（元）", "预留余额（元）")
+FUND_TITLE = "六、资金使用情况（分账核算）"
+
+
 def _fund_table(funds: FundTally, months: set[str]) -> Table:
     period: Counter[str] = Counter()
     for dims, value in funds.paid.items():
@@ -162,8 +170,27 @@ def _fund_table(funds: FundTally, months: set[str]) -> Table:
     paid, reserved = funds.by(1, "paid"), funds.by(1, "reserved")
     rows = tuple((SOURCES_ZH.get(s, s), fen_to_yuan(period[s]), fen_to_yuan(paid.get(s, 0)),
                   fen_to_yuan(reserved.get(s, 0))) for s in sorted(paid.keys() | reserved.keys()))
-    headers = ("资金来源", "本期支付（元）", "累计支付（元）", "预留余额（元）")
-    return Table("六、资金使用情况（分账核算）", headers, rows)
+    return Table(FUND_TITLE, FUND_HEADERS, rows)
+
+
+def _payments_in(flows: Iterable[FundFlow]) -> Counter[str]:
+    """Per source, the payments whose net flow is not zero: those whose money makes up the figure
+    (as funds.py counts /v1/funds). Flows kept before they named their payment count as one."""
+    nets: Counter[tuple[str, str]] = Counter()
+    for f in flows:
+        nets[(f.source, f.payment or "?")] += f.amount_fen
+    return Counter(source for (source, _), fen in nets.items() if fen)
+
+
+def fund_counts(flows: Iterable[FundFlow], start: date) -> tuple[tuple[str, int, int, int, int], ...]:
+    """The payments behind each figure of the fund table, by its rows (sources as printed): in
+    本期支付, in what was paid before the period (累计 minus 本期), in 累计支付, in 预留余额."""
+    known = list(flows)
+    paid = [f for f in known if f.measure == "paid"]
+    period, before = _payments_in(f for f in paid if f.on >= start), _payments_in(f for f in paid if f.on < start)
+    total, reserved = _payments_in(paid), _payments_in(f for f in known if f.measure == "reserved")
+    return tuple((SOURCES_ZH.get(s, s), period[s], before[s], total[s], reserved[s])
+                 for s in sorted({f.source for f in known}))
 
 
 def _quarters(start: date, end: date) -> set[str]:
@@ -189,7 +216,8 @@ def build_report(
     start, end = period_bounds(kind, period)
     tally = ProgressTally.for_targets(targets).add_all(
         r for r in decisions if _known(r.decided_on, r.recorded_on, end, cut_off))
-    funds = FundTally().add_all(f for f in flows if _known(f.on, f.recorded_on, end, cut_off))
+    known_flows = [f for f in flows if _known(f.on, f.recorded_on, end, cut_off)]
+    funds = FundTally().add_all(known_flows)
     actuals: dict[str, Fraction | int | None] = dict(other_actuals or {})
     actuals["T1"], actuals["T4"] = sum(tally.person_times.values()), sum(tally.apprentices.values())
     quarters = _quarters(start, end)
@@ -202,7 +230,8 @@ def build_report(
         _fund_table(funds, _months(start, end)),
     )
     kept = tuple(sorted((u, c.skilled, c.high_skilled) for u, c in (skills or {}).items()))
-    return ReportFigures(kind, period, start, end, cut_off, report_title(kind, period), tables, skills=kept)
+    return ReportFigures(kind, period, start, end, cut_off, report_title(kind, period), tables, skills=kept,
+                         fund_counts=fund_counts(known_flows, start))
 
 
 # --- freezing --------------------------------------------------------------------------------
@@ -217,7 +246,8 @@ def figures_to_dict(figures: ReportFigures) -> dict[str, Any]:
         "tables": [{"title": t.title, "headers": list(t.headers), "rows": [list(r) for r in t.rows]}
                    for t in figures.tables],
     } | ({"note": figures.note} if figures.note else {}) | (
-        {"skill_counts": [list(c) for c in figures.skills]} if figures.skills is not None else {})
+        {"skill_counts": [list(c) for c in figures.skills]} if figures.skills is not None else {}) | (
+        {"fund_counts": [list(c) for c in figures.fund_counts]} if figures.fund_counts is not None else {})
 
 
 def figures_from_dict(data: Mapping[str, Any]) -> ReportFigures:
@@ -227,7 +257,9 @@ def figures_from_dict(data: Mapping[str, Any]) -> ReportFigures:
                          date.fromisoformat(data["end"]), date.fromisoformat(data["cut_off"]),
                          data["title"], tables, data.get("note", ""),
                          None if "skill_counts" not in data else tuple(
-                             (str(u), int(sk), int(h)) for u, sk, h in data["skill_counts"]))
+                             (str(u), int(sk), int(h)) for u, sk, h in data["skill_counts"]),
+                         None if "fund_counts" not in data else tuple(
+                             (str(s), int(p), int(b), int(t), int(r)) for s, p, b, t, r in data["fund_counts"]))
 
 
 def _subtitle(figures: ReportFigures) -> str:

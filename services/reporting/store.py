@@ -110,6 +110,8 @@ disbursement_state = sa.Table(
     sa.Column("source", sa.Text, nullable=False),
     sa.Column("district", sa.Text, nullable=False),
     sa.Column("clause", sa.Text, nullable=False),
+    # The payment's net flow per "measure|month" (non-zero ones only), for fund_month_counts.
+    sa.Column("month_nets", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
 )
 
 fund_flows = sa.Table(
@@ -122,6 +124,9 @@ fund_flows = sa.Table(
     sa.Column("measure", sa.Text, nullable=False),
     sa.Column("amount_fen", sa.BigInteger, nullable=False),
     sa.Column("recorded_on", sa.Date, nullable=False),
+    # Which payment the flow moves, so an issued report can count the payments in each figure
+    # (small cells); NULL in rows kept before it was.
+    sa.Column("disbursement_id", UUID(as_uuid=True)),
     sa.CheckConstraint("measure IN ('paid','reserved')", name="fund_flows_measure"),
 )
 
@@ -133,6 +138,23 @@ fund_counts = sa.Table(
     sa.Column("clause", sa.Text, primary_key=True),
     sa.Column("paid_fen", sa.BigInteger, nullable=False),
     sa.Column("reserved_fen", sa.BigInteger, nullable=False),
+    # The change, over the month, in how many payments hold the measure in this cell: summed over
+    # the months up to a cut, the payments whose money is in a running total (funds.py).
+    sa.Column("paid_holders", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("reserved_holders", sa.BigInteger, nullable=False, server_default="0"),
+)
+
+fund_month_counts = sa.Table(
+    # Per month and slice (dim "*" the city, or "source" and its value; rows of "district" and
+    # "clause" projected before the public form dropped those breakdowns are not read), the
+    # payments whose held amount of the measure changed there over the month (a non-zero net flow):
+    # those whose money is in the month's figure of the slice (funds.py). Small cells of /v1/funds.
+    "fund_month_counts", metadata,
+    sa.Column("month", sa.Text, primary_key=True),
+    sa.Column("dim", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, primary_key=True),
+    sa.Column("paid_payments", sa.BigInteger, nullable=False),
+    sa.Column("reserved_payments", sa.BigInteger, nullable=False),
 )
 
 # --- skilled-worker ratios (T2, T3) -----------------------------------------------------------

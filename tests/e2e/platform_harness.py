@@ -182,9 +182,9 @@ def platform_fixture(tmp_path: Path) -> Iterator[Platform]:
         p.stop()
 
 
-def allocate(api: Api, amount_fen: int, reference: str = "CZ-E2E-001") -> None:
+def allocate(api: Api, amount_fen: int, reference: str = "CZ-E2E-001", district: str = DISTRICT) -> None:
     """Money into the fund, maker-checker: one hr client drafts, another approves, finance releases."""
-    r = api.post("payments", "/v1/allocations", {"reference": reference, "source": SOURCE, "district": DISTRICT,
+    r = api.post("payments", "/v1/allocations", {"reference": reference, "source": SOURCE, "district": district,
                                                  "amount_fen": amount_fen}, as_=HR_2)
     assert r.status_code == 201, r.text
     item = r.json()["item_id"]

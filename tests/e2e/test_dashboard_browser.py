@@ -9,6 +9,7 @@ a screenshot to artifacts/dashboard.png.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import re
 import shutil
@@ -24,6 +25,7 @@ import httpx
 import pytest
 
 from services.reporting.main import create_app
+from shared.clock import CLOCK_FILE_ENV, nantong_today, set_test_clock
 from tests.conftest import ROOT, bearer
 from tests.e2e.browser_helpers import running
 from tests.integration.reporting.helpers import (
@@ -114,12 +116,13 @@ async def seed(settings: Any, base: str) -> None:
         *(decided(f"r-{i}", "四.4", "rejected", 0, "2020-10-05") for i in range(5))])
 
 
-async def test_the_dashboard_shows_the_numbers_the_api_returns(settings: Any, server: str) -> None:
+async def test_the_dashboard_shows_the_numbers_the_api_returns(settings: Any, server: str, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     await seed(settings, server)
     async with httpx.AsyncClient(base_url=server) as api:
         async def loaded() -> Any:
             p = (await api.get("/v1/progress")).json()
-            f = (await api.get("/v1/funds")).json()
+            f = (await api.get("/v1/funds", headers=bearer("demo-bureau", "bureau"))).json()  # exact
             r = (await api.get("/v1/ratios")).json()
             # Three topics arrive independently: wait until every one is applied.
             money = f["totals"]["paid_fen"], f["totals"]["reserved_fen"]
@@ -127,7 +130,13 @@ async def test_the_dashboard_shows_the_numbers_the_api_returns(settings: Any, se
             done = done and {(x["outcome"], x["count"]) for x in p["current_decisions"]} >= {("pending", 6)}
             return (p, f, r) if done else None
 
-        progress, funds, ratios = await eventually(loaded)
+        progress, exact, ratios = await eventually(loaded)
+        # The payments happened this month; public fund use publishes a month from the second day
+        # after it ends (docs/small-cells.md): the services' test clock moves there.
+        first = nantong_today().replace(day=28) + dt.timedelta(days=4)
+        monkeypatch.setenv(CLOCK_FILE_ENV, str(tmp_path / "today"))
+        set_test_clock(tmp_path / "today", first.replace(day=2))
+        funds = (await api.get("/v1/funds")).json()
         districts = (await api.get("/v1/districts")).json()
     dom = await chromium("--dump-dom", f"{server}/dashboard")
     page = Texts()
@@ -135,8 +144,12 @@ async def test_the_dashboard_shows_the_numbers_the_api_returns(settings: Any, se
     assert 'data-loaded="true"' in dom and page.by_id["status"] == "已加载"
     t1 = re.search(r'data-target="T1".*?class="actual">([^<]*)<', dom, re.DOTALL)
     assert t1 is not None and t1.group(1) == str(progress["person_times"]) == "3"
-    assert page.by_id["funds-paid"] == yuan(funds["totals"]["paid_fen"]) == "700.00"
-    assert page.by_id["funds-reserved"] == yuan(funds["totals"]["reserved_fen"]) == "1,500.50"
+    # one payment paid, one reserved: both small cells, printed "—" (the exact sums for bureau staff)
+    assert funds["min_cell"] == 5 and funds["as_of"] == (first - dt.timedelta(days=first.day)).isoformat()
+    assert (funds["totals"]["paid_fen"], funds["totals"]["reserved_fen"]) == (None, None)
+    assert page.by_id["funds-paid"] == page.by_id["funds-reserved"] == "—"
+    assert (exact["totals"]["paid_fen"], exact["totals"]["reserved_fen"]) == (70_000, 150_050)
+    assert "不足 5 笔" in page.by_id["funds-note"] and "700.00" not in dom and "1,500.50" not in dom
     assert page.by_id["skilled-share"] == f"{ratios['city']['skilled_share'] * 100:.2f}%"
     for row in districts["districts"]:
         shown = "—" if row["person_times"] is None else f"{row['person_times']:,}"

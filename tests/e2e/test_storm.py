@@ -70,8 +70,12 @@ def snapshot(platform: Platform) -> dict[str, Any]:
         "funds": sorted(sql(platform, "payments", "SELECT source, district, balance_fen, reserved_fen FROM funds")),
         "progress": sorted(sql(platform, "reporting", "SELECT quarter, district, department, clause, "
                                                       "person_times, amount_fen FROM progress_counts")),
+        # with the payments counted beside the sums (the small-cell counts of /v1/funds)
         "fund_counts": sorted(sql(platform, "reporting", "SELECT month, source, district, clause, paid_fen, "
-                                                         "reserved_fen FROM fund_counts")),
+                                                         "reserved_fen, paid_holders, reserved_holders "
+                                                         "FROM fund_counts")),
+        "fund_month_counts": sorted(sql(platform, "reporting", "SELECT month, dim, value, paid_payments, "
+                                                               "reserved_payments FROM fund_month_counts")),
     }
 
 
@@ -157,7 +161,7 @@ def test_every_registry_event_delivered_three_times_shuffled_gives_the_clean_run
                                                                                 "decisions WHERE current GROUP BY 1")
         dead = {s: sql(fresh, s, "SELECT error FROM dead_letter LIMIT 3") for s in DOWNSTREAM}
         assert all(not d for d in dead.values()), dead  # nothing dead-lettered (else "caught up" means little)
-        for part in ("disbursements", "funds", "progress", "fund_counts"):
+        for part in ("disbursements", "funds", "progress", "fund_counts", "fund_month_counts"):
             assert stormed[part] == clean[part], f"{part} differs ({held}):\n{diff(clean[part], stormed[part])}"
         duplicates = metric(fresh_api.get("eligibility", "/metrics").text, "skillsub_events_duplicate_total")
         assert duplicates == (COPIES - 1) * len(events)  # every extra copy was absorbed by the inbox

@@ -5,16 +5,27 @@ facts a decision used; district staff only their own districts' what-if rows."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from shared.clock import nantong_today
+from shared.clock import CLOCK_FILE_ENV, nantong_today, set_test_clock
 from shared.platform import Platform
-from tests.e2e.platform_harness import Api, certificate, end_notices, seed
-from tests.recompute import districts_equations, funds_equations, progress_equations, solvable
+from tests.e2e.platform_harness import (
+    SOURCE,
+    Api,
+    allocate,
+    answer,
+    certificate,
+    end_notices,
+    nantong_today_of,
+    release_all,
+    seed,
+)
+from tests.recompute import districts_equations, fund_use_equations, funds_equations, progress_equations, solvable
 from tests.security.conftest import bearer, token
 
 TONGZHOU, QIDONG = "320612", "320681"
@@ -58,7 +69,7 @@ def test_public_districts_and_trend_hide_a_small_district_that_no_total_recomput
     districts = httpx.get(f"{base}/v1/districts", timeout=30).json()
     assert districts["min_cell"] == 5
     rows = {r["code"]: r for r in districts["districts"]}
-    assert rows[QIDONG]["person_times"] is None and rows[QIDONG]["paid_fen"] is None
+    assert rows[QIDONG]["person_times"] is None and "paid_fen" not in rows[QIDONG]  # bureau, auditor only
     assert rows[TONGZHOU]["suppressed"] is True and rows[TONGZHOU]["person_times"] is None  # 8 - 6 = 2
     now = districts["trend"]["quarters"].index(f"{nantong_today().year}Q{(nantong_today().month - 1) // 3 + 1}")
     trend = {s["code"]: s["cumulative"] for s in districts["trend"]["series"]}
@@ -165,3 +176,98 @@ def test_district_staff_see_only_their_districts_in_what_if_results(
     assert {r["district"] for r in mine["rows"]} == {TONGZHOU}
     assert mine["fen_delta"] == sum(r["fen_delta"] for r in city["rows"] if r["district"] == TONGZHOU)
     assert mine["persons"] is None  # the city-wide count is not theirs
+
+
+def test_public_fund_use_hides_a_district_and_clause_cell_of_one_payment_that_bureau_staff_read_exact(
+        platform: Platform, decided: dict[int, str]) -> None:
+    """Reporting's /v1/funds (十二): 启东 gets money for one of its two waiting drafts; five of
+    通州's six and that one are paid. 启东's paid cell is one payment of a standard amount: its
+    district row, and 通州's beside the published total, are hidden; bureau and auditor read both."""
+    api, base = Api(platform), platform.url("reporting")
+    finance = bearer(token(platform, "demo-finance"))
+    end_notices(api)  # run on its own, the notices end here (else the test above ended them)
+    drafts = httpx.get(f"{platform.url('payments')}/v1/disbursements", timeout=30, headers=finance).json()
+    amount = next(d["amount_fen"] for d in drafts if d["district"] == QIDONG and d["status"] == "waiting")
+    allocate(api, amount, reference="CZ-SEC-QIDONG", district=QIDONG)  # the first of 启东's two only (FIFO)
+    until_status = time.monotonic() + 60
+    while not any(d["district"] == QIDONG and d["status"] == "reserved" for d in httpx.get(
+            f"{platform.url('payments')}/v1/disbursements", timeout=30, headers=finance).json()):
+        assert time.monotonic() < until_status, "启东's first draft was never reserved"
+        time.sleep(0.2)
+    rows = release_all(api)
+    tongzhou = [r for r in rows if r["district"] == TONGZHOU]
+    assert len(tongzhou) == 6 and [r["district"] for r in rows].count(QIDONG) == 1
+    answer(api, [r for r in rows if r not in tongzhou[5:]])  # one of 通州's stays in flight
+    bureau = bearer(token(platform, "demo-bureau"))
+
+    def exact() -> dict:
+        return httpx.get(f"{base}/v1/funds", timeout=30, headers=bureau).json()
+
+    deadline = time.monotonic() + 90
+    while {r["code"]: r["paid_fen"] for r in exact()["by_district"]}.get(QIDONG) != amount:
+        assert time.monotonic() < deadline, "reporting never counted 启东's payment"
+        time.sleep(0.2)
+    # The payments were made this (Nantong) month: its figures are public from the second day after it.
+    paid_on = dt.date.fromisoformat(exact()["by_month"][-1]["month"] + "-01")
+    next_month = (paid_on + dt.timedelta(days=32)).replace(day=1)
+    path = platform.env[CLOCK_FILE_ENV]
+    set_test_clock(path, max(next_month + dt.timedelta(days=1), nantong_today_of(path)))
+    staff = exact()
+    clause = next(r["clause"] for r in staff["by_clause"] if r["paid_fen"])
+    cells = {("paid", f"{paid_on:%Y-%m}", SOURCE, TONGZHOU, clause): (5 * amount, 5),
+             ("paid", f"{paid_on:%Y-%m}", SOURCE, QIDONG, clause): (amount, 1),
+             ("reserved", f"{paid_on:%Y-%m}", SOURCE, TONGZHOU, clause): (amount, 1),
+             ("reserved", f"{paid_on:%Y-%m}", SOURCE, QIDONG, clause): (0, 0)}  # reserved, then paid
+    assert staff["min_cell"] is None and staff["totals"]["paid_fen"] == 6 * amount
+    assert {r["code"]: r["paid_fen"] for r in staff["by_district"] if r["paid_fen"]} == {
+        TONGZHOU: 5 * amount, QIDONG: amount}
+    public = httpx.get(f"{base}/v1/funds", timeout=30).json()
+    assert public["min_cell"] == 5 and public["as_of"] >= f"{paid_on:%Y-%m}-28"
+    # by source and month only: a district's or a clause's line beside another's and the city
+    # figure can leave a lone cell (docs/small-cells.md)
+    assert "by_district" not in public and "by_clause" not in public
+    assert public["totals"]["paid_fen"] == 6 * amount  # six payments: published
+    assert [r["paid_fen"] for r in public["by_source"] if r["source"] == SOURCE] == [6 * amount]
+    assert public["totals"]["reserved_fen"] is None  # the one still in flight
+    solved = solvable(fund_use_equations(public, cells), signed=True)
+    assert not [c for c in solved if 0 < cells[c][1] < 5], solved
+    qidong_cell = ("paid", f"{paid_on:%Y-%m}", SOURCE, QIDONG, clause)
+    assert solvable(fund_use_equations(staff, cells), signed=True)[qidong_cell] == amount
+    auditor = httpx.get(f"{base}/v1/funds", timeout=30, headers=bearer(token(platform, "demo-auditor"))).json()
+    assert auditor["by_district"] == staff["by_district"]
+    district_staff = httpx.get(f"{base}/v1/funds", timeout=30, headers=bearer(token(platform, "demo-district")))
+    assert district_staff.json() == public  # staff, not the bureau: the public form
+    forged = httpx.get(f"{base}/v1/funds", timeout=30, headers=bearer("not-a-token"))
+    assert forged.status_code == 401 and forged.headers["content-type"].startswith("application/problem+json")
+    # /v1/districts: money paid by unit for bureau and auditor tokens only
+    public_rows = httpx.get(f"{base}/v1/districts", timeout=30).json()["districts"]
+    assert public_rows and not [r for r in public_rows if "paid_fen" in r]
+    for reader in ("demo-bureau", "demo-auditor"):
+        rows = {r["code"]: r for r in httpx.get(f"{base}/v1/districts", timeout=30,
+                                               headers=bearer(token(platform, reader))).json()["districts"]}
+        assert (rows[QIDONG]["paid_fen"], rows[TONGZHOU]["paid_fen"]) == (amount, 5 * amount), reader
+    assert httpx.get(f"{base}/v1/districts", timeout=30, headers=bearer("not-a-token")).status_code == 401
+    report_fund_table_hides_the_payment_in_flight(platform, paid_on, amount)
+
+
+def report_fund_table_hides_the_payment_in_flight(platform: Platform, paid_on: dt.date, amount: int) -> None:
+    """六、资金使用情况 of the quarter's report: six payments paid (published), one still reserved
+    (a figure of one payment: printed * publicly, exact for bureau and auditor)."""
+    base, quarter = platform.url("reporting"), (paid_on.month - 1) // 3 + 1
+    end = dt.date(paid_on.year, 3 * quarter, 1) + dt.timedelta(days=31)
+    end -= dt.timedelta(days=end.day)
+    issued = httpx.post(f"{base}/v1/reports", headers=bearer(token(platform, "demo-bureau")), timeout=60,
+                        json={"kind": "quarterly", "period": f"{paid_on.year}Q{quarter}", "cut_off": end.isoformat()})
+    assert issued.status_code in (200, 201), issued.text
+    path = f"{base}/v1/reports/{issued.json()['report_id']}"
+
+    def fund_row(headers: dict[str, str] | None = None) -> list:
+        body = httpx.get(path, timeout=30, headers=headers).json()
+        assert "fund_counts" not in body or headers  # the counts behind the figures: never public
+        return next(t for t in body["tables"] if t["title"].startswith("六"))["rows"]
+
+    paid = f"{6 * amount // 100}.{6 * amount % 100:02d}"
+    assert fund_row() == [[fund_row(bearer(token(platform, "demo-bureau")))[0][0], paid, paid, "*"]]
+    for reader in ("demo-bureau", "demo-auditor"):
+        assert fund_row(bearer(token(platform, reader)))[0][1:] == [paid, paid, f"{amount // 100}.{amount % 100:02d}"]
+    assert fund_row(bearer(token(platform, "demo-district")))[0][3] == "*"

@@ -118,7 +118,7 @@ function districtRowHtml(d) {
   const school = d.technical_school === null || d.technical_school === undefined ? "—" : (d.technical_school ? "有" : "无");
   return `<tr data-code="${escapeXml(d.code)}"><td>${escapeXml(d.name_zh)}</td>` +
     `<td class="person-times">${formatInt(d.person_times)}</td><td>${formatYuan(d.amount_fen)}</td>` +
-    `<td class="paid">${formatYuan(d.paid_fen)}</td><td>${formatPct(d.skilled_share)}</td>` +
+    `<td>${formatPct(d.skilled_share)}</td>` +
     `<td>${formatPct(d.high_skilled_share)}</td><td>${school}</td></tr>`;
 }
 
@@ -185,11 +185,15 @@ function renderDistricts(doc, d) {
   doc.querySelector("#districts tbody").innerHTML = d.districts.map(districtRowHtml).join("");
 }
 
+// Public fund use is cut at a month end and its small cells are null (docs/small-cells.md): they
+// print as "—", and no figure here is a sum the page makes of the rows.
 function renderFunds(doc, f) {
   doc.getElementById("funds-paid").textContent = formatYuan(f.totals.paid_fen);
   doc.getElementById("funds-reserved").textContent = formatYuan(f.totals.reserved_fen);
-  doc.getElementById("funds-chart").innerHTML = barChartSvg(
-    f.by_source.map((s) => ({ label: s.name_zh, value: s.paid_fen / 100 })), formatInt);
+  doc.getElementById("funds-note").textContent = f.min_cell === null || f.min_cell === undefined ? "" :
+    `截至 ${f.as_of}（按月末公布）；“—”表示不足 ${f.min_cell} 笔或可据以推算，不予公开。`;
+  doc.getElementById("funds-chart").innerHTML = barChartSvg(f.by_source.map((s) =>
+    ({ label: s.name_zh, value: s.paid_fen === null || s.paid_fen === undefined ? null : s.paid_fen / 100 })), formatInt);
   doc.querySelector("#funds-by-source tbody").innerHTML = f.by_source.map((s) =>
     `<tr data-source="${escapeXml(s.source)}"><td>${escapeXml(s.name_zh)}</td><td>${formatYuan(s.paid_fen)}</td>` +
     `<td>${formatYuan(s.reserved_fen)}</td></tr>`).join("");

@@ -149,7 +149,11 @@ async def test_person_times_are_filed_under_the_department_the_decision_names_el
 
 
 async def test_fund_use_follows_disbursements_from_reserved_to_paid_and_back(settings) -> None:
+    """Sums and the payments counted beside them: a's reservation and payment in one month leave
+    nothing reserved, so only b's reservation is counted in the month's `reserved`; a's claw-back
+    ends its count in `paid`. The public form publishes no month still running."""
     a, b = uuid.uuid4(), uuid.uuid4()
+    bureau = bearer("demo-bureau", "bureau")
     async with serve(app_for(settings)) as rep:
         await publish(settings, [
             disbursement("drafted", a, "reserved", 70_000, source="unemployment_insurance_surplus"),
@@ -160,19 +164,39 @@ async def test_fund_use_follows_disbursements_from_reserved_to_paid_and_back(set
             disbursement("changed", b, "reserved", 50_000, source="local_talent")])
 
         async def settled() -> Any:
-            body = (await rep.get("/v1/funds")).json()
-            return body if body["totals"] == {"paid_fen": 70_000, "reserved_fen": 50_000} else None
+            body = (await rep.get("/v1/funds", headers=bureau)).json()
+            return body if (body["totals"]["paid_fen"], body["totals"]["reserved_fen"]) == (70_000, 50_000) else None
 
         body = await eventually(settled)
+        assert body["min_cell"] is None and not body["totals"]["suppressed"]
         names = {r["source"]: r["name_zh"] for r in body["by_source"]}
         assert names == {"unemployment_insurance_surplus": "失业保险基金结余", "local_talent": "地方人才经费"}
+        maker = rep._transport.app.state.runtime.maker  # type: ignore[attr-defined]
+
+        async def counts() -> tuple[dict[str, tuple[int, int]], list[tuple[int, int]]]:
+            async with maker() as s:
+                cells = (await s.execute(text("SELECT source, paid_holders, reserved_holders FROM fund_counts"))).all()
+                months = (await s.execute(text("SELECT paid_payments, reserved_payments FROM fund_month_counts "
+                                               "WHERE dim IN ('*', 'source') ORDER BY dim, value"))).all()
+            return {r[0]: (r[1], r[2]) for r in cells}, [tuple(r) for r in months]
+
+        # the city's month, then local_talent's and unemployment_insurance_surplus's
+        assert await counts() == ({"unemployment_insurance_surplus": (1, 0), "local_talent": (0, 1)},
+                                  [(1, 1), (0, 1), (1, 0)])
+        public = (await rep.get("/v1/funds")).json()
+        cut = dt.date.fromisoformat(public["as_of"])
+        assert public["min_cell"] == 5 and (cut + dt.timedelta(days=1)).day == 1 and cut < dt.date.today()
+        assert public["totals"]["paid_fen"] == 0 and public["by_month"] == []  # this month is still running
         await publish(settings, [
             disbursement("changed", a, "reversed", 70_000, source="unemployment_insurance_surplus")])
 
         async def clawed_back() -> Any:
-            return (await rep.get("/v1/funds")).json()["totals"]["paid_fen"] == 0
+            return (await rep.get("/v1/funds", headers=bureau)).json()["totals"]["paid_fen"] == 0
 
         await eventually(clawed_back)
+        assert await counts() == ({"unemployment_insurance_surplus": (0, 0), "local_talent": (0, 1)},
+                                  [(0, 1), (0, 1), (0, 0)])
+        assert (await rep.get("/v1/funds", headers={"Authorization": "Bearer not-a-token"})).status_code == 401
 
 
 async def test_skill_ratios_count_employed_holders_at_their_best_level(settings) -> None:

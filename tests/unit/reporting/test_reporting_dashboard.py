@@ -14,6 +14,7 @@ import pytest
 from services.reporting.domain import load_targets
 from services.reporting.funds import FundFlow, fund_tally, fund_view
 from services.reporting.progress import DecisionRecord, district_view, progress_tally, progress_view
+from services.reporting.public import public_funds
 from services.reporting.ratios import CertificateHeld, EmploymentChanged, RatioCounters, ratio_view
 
 STATIC = Path(__file__).parents[3] / "services" / "reporting" / "static"
@@ -47,7 +48,8 @@ def api_payloads() -> dict[str, object]:
         "progress": progress_view(tally, targets, AS_OF),
         "ratios": ratio_view(counters, {2019: {"320611": 4}, 2020: {"320613": 8}}, 2020, special_counts=False),
         "districts": district_view(tally, funds, counters, {"320613": 8}, as_of=AS_OF, special_counts=False),
-        "funds": fund_view(funds, AS_OF),
+        # the public form: one payment is a small cell (its count, none here, is taken as one)
+        "funds": public_funds(fund_view(funds, AS_OF), funds, 5),
     }
 
 
@@ -63,7 +65,10 @@ def test_the_dashboard_script_renders_the_numbers_the_api_returns() -> None:
     assert shown["as-of"] == "2020-09-30"
     assert '<span class="actual">1</span> / <span class="goal">305,000</span>' in shown["targets"]
     assert 'data-key="T1:2020Q3"' in shown["special-reports"]
-    assert shown["funds-paid"] == "1,500.50"
+    assert shown["funds-paid"] == "—" and "不足 5 笔" in shown["funds-note"] and "2020-09-30" in shown["funds-note"]
+    assert "<td>—</td>" in shown["#funds-by-source tbody"] and "1,500" not in shown["funds-chart"]
     assert '<tr data-code="320613"><td>崇川区</td><td class="person-times">1</td>' in shown["#districts tbody"]
+    # money paid by unit is not public (fund use by source only): the district table has no column for it
+    assert '"paid_fen": 150050' in payloads and shown["#districts tbody"].count("1,500.50") == 1  # the amount
     assert shown["skilled-share"] == "12.50%" and shown["high-skilled-share"] == "100.00%"
     assert shown["trend-chart"].count("<polyline") == 2

@@ -152,3 +152,29 @@ def test_the_public_report_hides_a_skill_share_of_few_people_as_the_live_ratios_
     shares = [r[6:] for r in next(t for t in public_report(figures_from_dict(old), K).tables
                                   if t.title.startswith("二")).rows]
     assert shares and all(s == ("*", "*") for s in shares)
+
+
+def test_a_reports_cumulative_minus_its_period_does_not_give_away_a_small_figure_before_the_period() -> None:
+    # 启东: 2 person-times in Q2 (hidden in the Q2 report), 10 in Q3. Q3's 本期 10 and 累计 12 would
+    # be 2 once subtracted, so 累计 goes (and 本期 with it); the Q2 figures stay hidden either way.
+    records = (approvals(TONGZHOU, date(2020, 5, 1), 9) + approvals(QIDONG, date(2020, 5, 1), 2)
+               + approvals(TONGZHOU, date(2020, 8, 1), 9) + approvals(QIDONG, date(2020, 8, 1), 10)
+               + approvals(RUGAO, date(2020, 5, 1), 9) + approvals(RUGAO, date(2020, 8, 1), 9))
+
+    def district(period: str, cut_off: date) -> dict:
+        figures = build_report("quarterly", period, cut_off=cut_off, decisions=records, flows=[], targets=TARGETS)
+        return {r[1]: r for r in next(t for t in public_report(figures, K).tables if t.title.startswith("二")).rows}
+
+    q2, q3 = district("2020Q2", date(2020, 6, 30)), district("2020Q3", date(2020, 9, 30))
+    assert q2[QIDONG][2:4] == ("*", "*")
+    assert q3[QIDONG][2:4] == ("*", "*")  # (10 and 12 would be shown by the period rule alone)
+    # the attacker's arithmetic over both public reports: no figure before or in the period of 启东
+    eqs = []
+    for rows, quarters in ((q2, ("2020Q2",)), (q3, ("2020Q2", "2020Q3"))):
+        for code, r in rows.items():
+            if r[2] != "*":
+                eqs.append((frozenset({(code, quarters[-1])}), r[2]))
+            if r[3] != "*":
+                eqs.append((frozenset((code, q) for q in quarters), r[3]))
+    known = solvable(eqs)
+    assert (QIDONG, "2020Q2") not in known and (QIDONG, "2020Q3") not in known
