@@ -21,8 +21,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.payments import fund_use, store, verify
 from services.payments import postings as pg
-from services.payments import store, verify
 from services.payments.claims import HoldReason
 from services.payments.disbursements import Actor, Role, State
 from shared.app import SessionDep
@@ -106,9 +106,9 @@ async def once(request: Request, session: AsyncSession, key: str | None,
 
 # ---- funds ----------------------------------------------------------------------------------
 
-# The waiting queue counts disbursements, so people: public callers get it suppressed
-# (docs/small-cells.md). Staff who may list the waiting disbursements themselves read it exact.
-EXACT_WAITING_READERS = frozenset({"hr", "finance", "bureau", "auditor"})
+# The waiting queue counts disbursements, so people: public callers get it suppressed, and no live
+# money (fund_use.py says why; docs/small-cells.md). Staff who may list the disbursements themselves
+# (fund_use.EXACT_READERS) read both exact.
 
 
 async def _waiting_table(session: AsyncSession, reader: AuthPrincipal | None
@@ -120,10 +120,14 @@ async def _waiting_table(session: AsyncSession, reader: AuthPrincipal | None
     cells = [dict(r) | {"available_fen": r["balance_fen"] - r["reserved_fen"],
                         "waiting": waiting.get((r["source"], r["district"]), 0)} for r in rows]
     margins = waiting_margins(cells)
-    if reader is not None and reader.role in EXACT_WAITING_READERS:
-        return [c | {"suppressed": False} for c in cells + margins], None
-    k = min_cell_on(nantong_today())
-    return suppress(cells + margins, dims=("source", "district"), count="waiting", k=k), k
+    exact = fund_use.reads_exact(reader.role if reader else None)
+    if exact:
+        table, k = [c | {"suppressed": False} for c in cells + margins], None
+    else:
+        k = min_cell_on(nantong_today())
+        table = suppress(cells + margins, dims=("source", "district"), count="waiting", k=k)
+    return [fund_use.funds_row(c, exact=exact) if c["source"] != "*" and c["district"] != "*" else c
+            for c in table], k
 
 
 def waiting_margins(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -138,8 +142,10 @@ def waiting_margins(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @router.get("/funds", responses=problem_responses(401))
 async def list_funds(session: SessionDep, reader: OptionalPrincipalDep) -> list[dict[str, Any]]:
     """Balance, reserved, available and the waiting queue per funding source and district (fen).
-    Without a staff token, `waiting` below the small-cell threshold, and the cells that would give it
-    away, is null with `suppressed` true (GET /v1/funds/totals publishes the total)."""
+    Without an hr, finance, bureau or auditor token: balance, reserved and available are null
+    (`money_suppressed`: a day's difference would be one payment), and `waiting` below the
+    small-cell threshold, and the cells that would give it away, is null with `suppressed` true
+    (GET /v1/funds/totals publishes the total)."""
     table, _ = await _waiting_table(session, reader)
     return [c for c in table if c["source"] != "*" and c["district"] != "*"]
 
@@ -227,17 +233,16 @@ async def ledger_verification(session: SessionDep, _: Any = require_roles("audit
 
 # ---- 公开资金使用情况 --------------------------------------------------------------------------
 
-@router.get("/fund-use")
-async def fund_use(session: SessionDep, year: Annotated[int | None, Query(ge=1900, le=2100)] = None
-                   ) -> dict[str, Any]:
-    """Public fund-use summary by source, district, clause and month: no payee, no person. Cells of
-    fewer payments than the small-cell threshold, and their complements, are suppressed
-    (shared/disclosure.py): a clause names disability or low-income status."""
-    spent = (await session.execute(store.FUND_USE_SQL, {"year": year})).mappings().all()
+@router.get("/fund-use", responses=problem_responses(401))
+async def fund_use_summary(session: SessionDep, reader: OptionalPrincipalDep,
+                           year: Annotated[int | None, Query(ge=1900, le=2100)] = None) -> dict[str, Any]:
+    """Fund-use summary (公开资金使用情况): no payee, no person. Everyone reads the money allocated by
+    source, district and month. What was spent, by source, district, clause and month, is for hr,
+    finance, bureau and auditor tokens (exact); for anyone else it is null: these figures are live,
+    so two days' answers would differ by one payment, and a clause names disability or low-income
+    status. The public reads spending from reporting's GET /v1/funds (settled month ends, small
+    cells suppressed; docs/small-cells.md). A token that is sent must be valid (401)."""
+    exact = fund_use.reads_exact(reader.role if reader else None)
+    spent = (await session.execute(store.FUND_USE_SQL, {"year": year})).mappings().all() if exact else []
     allocated = (await session.execute(store.ALLOCATED_SQL, {"year": year})).mappings().all()
-    k = min_cell_on(nantong_today())
-    cells = suppress([dict(r) | {"spent_yuan": fen_to_yuan(r["spent_fen"])} for r in spent],
-                     dims=("source", "district", "clause", "month"), count="payments",
-                     values=("spent_fen", "spent_yuan"), k=k)
-    return {"year": year, "min_cell": k, "spent": cells,
-            "allocated": [dict(r) | {"allocated_yuan": fen_to_yuan(r["allocated_fen"])} for r in allocated]}
+    return fund_use.fund_use_answer(year, spent, allocated, exact=exact, k=min_cell_on(nantong_today()))

@@ -326,7 +326,7 @@ def wait_all_counted(api: Api, timeout: float = 45.0, n: int = N) -> None:
 
 
 def reserved_fen(api: Api) -> int:
-    funds = api.get("payments", "/v1/funds").json()
+    funds = api.get("payments", "/v1/funds", as_=FINANCE).json()  # live money: staff only
     return sum(f["reserved_fen"] for f in funds if f["district"] == DISTRICT)
 
 
@@ -498,7 +498,7 @@ def pay_out(api: Api, rounds: int = 8) -> None:
 
 
 def _unsettled(api: Api) -> int:
-    return sum(f["reserved_fen"] for f in api.get("payments", "/v1/funds").json())
+    return sum(f["reserved_fen"] for f in api.get("payments", "/v1/funds", as_=FINANCE).json())
 
 
 def ledger_verified(api: Api, settled_triggers: int | None = None) -> dict[str, Any]:

@@ -279,7 +279,9 @@ async def test_staff_approve_a_review_and_approve_and_release_a_batch_in_the_con
                 ("finance-qian", "POST /v1/manual-items/{item_id}/release"),
                 ("finance-zhao", "POST /v1/batches/{batch_id}/release")} <= {
             (e["actor"], e["action"]) for e in audits["payments"]}
-        funds = (await pay.get("/v1/funds")).json()
+        funds = (await pay.get("/v1/funds")).json()  # the public form, as the dashboard reads it
+        exact = (await pay.get("/v1/funds", headers=hr_token)).json()
+    assert exact[0]["available_fen"] > 0 and not exact[0]["money_suppressed"]
     await dashboard_matches(page, platform, funds)
     assert offline == [], f"the console fetched from outside localhost: {offline}"
 
@@ -290,9 +292,12 @@ async def dashboard_matches(page: Any, platform: dict[str, str], funds: list[dic
     await page.goto(f"{platform['reporting']}/dashboard?payments={platform['payments']}")
     await page.wait_for_selector("body[data-loaded='true']")
     await page.wait_for_selector("#account-section[data-loaded='true']")
-    row = funds[0]
-    assert await page.text_content("#account-allocated") == "10,000.00"
-    assert await page.text_content("#account-available") == yuan(row["available_fen"])
+    assert await page.text_content("#account-allocated") == "10,000.00"  # allocations are published whole
+    # live balances are staff-only (a day's difference is one payment): the public page prints "—"
+    assert all(r["money_suppressed"] and r["available_fen"] is None for r in funds)
+    for field in ("balance", "reserved", "available"):
+        assert await page.text_content(f"#account-{field}") == "—", field
+    assert "不对公众公开" in await page.text_content("#account-status")
     async with httpx.AsyncClient(base_url=platform["payments"]) as pay:  # the published total
         waiting = (await pay.get("/v1/funds/totals")).json()["waiting"]
     assert await page.text_content("#account-waiting") == ("—" if waiting is None else f"{waiting:,}")
@@ -309,7 +314,3 @@ async def dashboard_matches(page: Any, platform: dict[str, str], funds: list[dic
     assert await page.text_content("[data-target='T2'] .actual") == "待统计局提供就业人员数"
     assert await page.text_content("#skilled-share") == "待统计局数据"
     await shot(page, "4-dashboard")
-
-
-def yuan(fen: int) -> str:
-    return f"{fen // 100:,}.{fen % 100:02d}"

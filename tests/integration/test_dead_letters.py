@@ -202,7 +202,7 @@ def test_a_dead_lettered_decision_is_replayed_once_after_the_fix_and_never_again
     code, out, _ = r.cli(capsys, "replay", "payments", str(dead_id))
     assert code == 0 and json.loads(out)["status"] == "replayed" and json.loads(out)["resolved_by"] == "demo-bureau"
     assert drafts_for(r, payload["decision_id"]) == 1
-    fund = next(f for f in r.http.get(f"{r.urls['payments']}/v1/funds").json()
+    fund = next(f for f in r.http.get(f"{r.urls['payments']}/v1/funds", headers=r.token("demo-finance")).json()
                 if f["source"] == SOURCE and f["district"] == DISTRICT)
     assert fund["reserved_fen"] == 300_000
 

@@ -150,6 +150,33 @@ def test_public_funds_hide_a_small_waiting_queue_that_the_published_total_cannot
     assert (staff["min_cell"], staff["waiting"]) == (None, 2)
     forged = httpx.get(f"{base}/v1/funds", timeout=30, headers=bearer("not-a-token"))
     assert forged.status_code == 401  # a token that is sent must be valid: no silent fallback
+    public_money_is_allocations_only(platform, exact)
+
+
+def public_money_is_allocations_only(platform: Platform, waiting: dict[tuple[str, str], int]) -> None:
+    """Payments' live money (balances, reservations, spending) moves by one payment at a time, so a
+    day's difference of a public answer would be one payment: staff tokens read it, the public and
+    district staff read the allocations (services/payments/fund_use.py)."""
+    base = platform.url("payments")
+    staff = {who: bearer(token(platform, who)) for who in ("demo-hr", "demo-finance", "demo-bureau", "demo-auditor")}
+    exact = httpx.get(f"{base}/v1/funds", timeout=30, headers=staff["demo-finance"]).json()
+    tongzhou = next(f for f in exact if (f["source"], f["district"]) == (SOURCE, TONGZHOU))
+    assert tongzhou["reserved_fen"] > 0 and tongzhou["balance_fen"] > 0 and not tongzhou["money_suppressed"]
+    district = bearer(token(platform, "demo-district"))
+    for headers in ({}, district):
+        public = httpx.get(f"{base}/v1/funds", timeout=30, headers=headers).json()
+        assert {(f["source"], f["district"]) for f in public} == set(waiting)
+        assert all(f["money_suppressed"] and (f["balance_fen"], f["reserved_fen"], f["available_fen"]) ==
+                   (None, None, None) for f in public), public
+        use = httpx.get(f"{base}/v1/fund-use", timeout=30, headers=headers).json()
+        assert use["spent"] is None and use["spent_suppressed"] and use["min_cell"] == 5
+        assert {(a["source"], a["district"]) for a in use["allocated"]} >= {(SOURCE, TONGZHOU)}
+    for who, headers in staff.items():
+        assert [f["balance_fen"] for f in httpx.get(f"{base}/v1/funds", timeout=30, headers=headers).json()] == [
+            f["balance_fen"] for f in exact], who
+        use = httpx.get(f"{base}/v1/fund-use", timeout=30, headers=headers).json()
+        assert use["min_cell"] is None and use["spent"] is not None, who
+    assert httpx.get(f"{base}/v1/fund-use", timeout=30, headers=bearer("not-a-token")).status_code == 401
 
 
 def test_hr_and_finance_read_what_paying_needs_and_not_the_facts_a_decision_used(

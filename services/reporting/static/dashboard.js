@@ -199,7 +199,9 @@ function renderFunds(doc, f) {
     `<td>${formatYuan(s.reserved_fen)}</td></tr>`).join("");
 }
 
-// The special account lives in payments (its /v1/funds and /v1/fund-use are public): read there,
+// The special account lives in payments (its /v1/funds and /v1/fund-use are public: allocations
+// and the waiting queue; balances and spending for staff tokens only, the public's spending is
+// reporting's /v1/funds above): read there,
 // at this host's port 8003 unless the page names it (?payments=… or data-payments-base).
 function paymentsBase(doc) {
   const loc = doc.defaultView ? doc.defaultView.location : { protocol: "http:", hostname: "127.0.0.1", search: "" };
@@ -217,7 +219,10 @@ function renderAccount(doc, funds, use, totals) {
     const k = `${a.source}|${a.district}`;
     allocated[k] = (allocated[k] || 0) + a.allocated_fen;
   }
-  const sum = (f) => funds.reduce((n, x) => n + f(x), 0);
+  // Without a staff token payments answers no live balance (money_suppressed: a day's difference
+  // would be one payment): the sums print "—", never a sum over hidden rows.
+  const sum = (f) => (funds.some((x) => f(x) === null || f(x) === undefined) ? null
+    : funds.reduce((n, x) => n + f(x), 0));
   doc.getElementById("account-allocated").textContent = formatYuan(Object.values(allocated).reduce((a, b) => a + b, 0));
   doc.getElementById("account-balance").textContent = formatYuan(sum((x) => x.balance_fen));
   doc.getElementById("account-reserved").textContent = formatYuan(sum((x) => x.reserved_fen));
@@ -242,7 +247,9 @@ async function loadAccount(doc) {
       return r.json();
     }));
     renderAccount(doc, funds, use, totals);
-    status.textContent = "专账数据来自支付服务";
+    status.textContent = funds.some((x) => x.money_suppressed)
+      ? "专账数据来自支付服务；余额、已占用与可用资金为实时数据，不对公众公开（支出见上方资金使用情况）"
+      : "专账数据来自支付服务";
     doc.getElementById("account-section").dataset.loaded = "true";
   } catch (e) {
     status.textContent = "支付服务暂不可达，专账数据未加载";

@@ -101,10 +101,16 @@ async def test_hr_approves_and_a_different_finance_person_releases_then_the_stat
         assert await scalar(pay, "SELECT count(*) FROM treasury_statements") == 1
 
         public = (await pay.get("/v1/fund-use")).json()
-        spent = {(r["source"], r["district"], r["clause"]): (r["spent_fen"], r["suppressed"]) for r in public["spent"]}
-        # two payments: under the small-cell threshold (shared/disclosure.yaml), so not published
-        assert spent == {(UI, DISTRICT, "四.4"): (None, True)} and public["min_cell"] == 5
-        assert not any(d["person_key"] in str(public) for d in ds) and "payee" not in str(public)
+        # live spending is staff-only (services/payments/fund_use.py): the public reads allocations
+        assert public["spent"] is None and public["spent_suppressed"] and public["min_cell"] == 5
+        assert public["allocated"] and public["spent_published_by"] == "reporting GET /v1/funds"
+        staff = (await pay.get("/v1/fund-use", headers=FIN_B)).json()
+        spent = {(r["source"], r["district"], r["clause"]): r["spent_fen"] for r in staff["spent"]}
+        assert staff["min_cell"] is None and list(spent) == [(UI, DISTRICT, "四.4")] and spent[UI, DISTRICT, "四.4"] > 0
+        assert staff["allocated"] == public["allocated"]
+        for answer in (public, staff):
+            assert not any(d["person_key"] in str(answer) for d in ds) and "payee" not in str(answer)
+        assert (await pay.get("/v1/fund-use", headers={"Authorization": "Bearer not-a-token"})).status_code == 401
         assert await scalar(pay, "SELECT count(*) FROM outbox WHERE envelope->>'type' = "
                                  "'payments.disbursement.status_changed'") == 3 + 3 + 1 + 1
         assert await scalar(pay, "SELECT sum(amount_fen) FROM ledger_postings") == 0
