@@ -17,7 +17,8 @@ tests/unit/payments/test_payments_fund_use_small_cells.py, the spent cells gave 
   reserved and available null (`money_suppressed`).
 
 hr, finance, bureau and auditor tokens (the staff who list the disbursements themselves) read
-both exact; any other token (district staff, institutions) reads the public form.
+both exact. Other roles' tokens are not for payments (shared/auth.py ROLE_AUDIENCES: refused, 401);
+without a token anyone reads the public form.
 """
 
 from __future__ import annotations

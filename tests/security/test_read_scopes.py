@@ -162,8 +162,7 @@ def public_money_is_allocations_only(platform: Platform, waiting: dict[tuple[str
     exact = httpx.get(f"{base}/v1/funds", timeout=30, headers=staff["demo-finance"]).json()
     tongzhou = next(f for f in exact if (f["source"], f["district"]) == (SOURCE, TONGZHOU))
     assert tongzhou["reserved_fen"] > 0 and tongzhou["balance_fen"] > 0 and not tongzhou["money_suppressed"]
-    district = bearer(token(platform, "demo-district"))
-    for headers in ({}, district):
+    for headers in ({},):
         public = httpx.get(f"{base}/v1/funds", timeout=30, headers=headers).json()
         assert {(f["source"], f["district"]) for f in public} == set(waiting)
         assert all(f["money_suppressed"] and (f["balance_fen"], f["reserved_fen"], f["available_fen"]) ==
@@ -177,6 +176,9 @@ def public_money_is_allocations_only(platform: Platform, waiting: dict[tuple[str
         use = httpx.get(f"{base}/v1/fund-use", timeout=30, headers=headers).json()
         assert use["min_cell"] is None and use["spent"] is not None, who
     assert httpx.get(f"{base}/v1/fund-use", timeout=30, headers=bearer("not-a-token")).status_code == 401
+    # district staff hold no payments audience (shared/auth.py ROLE_AUDIENCES): refused, never exact
+    district = bearer(token(platform, "demo-district"))
+    assert httpx.get(f"{base}/v1/fund-use", timeout=30, headers=district).status_code == 401
 
 
 def test_hr_and_finance_read_what_paying_needs_and_not_the_facts_a_decision_used(
