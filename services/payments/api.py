@@ -120,14 +120,10 @@ async def _waiting_table(session: AsyncSession, reader: AuthPrincipal | None
     cells = [dict(r) | {"available_fen": r["balance_fen"] - r["reserved_fen"],
                         "waiting": waiting.get((r["source"], r["district"]), 0)} for r in rows]
     margins = waiting_margins(cells)
-    exact = fund_use.reads_exact(reader.role if reader else None)
-    if exact:
-        table, k = [c | {"suppressed": False} for c in cells + margins], None
-    else:
-        k = min_cell_on(nantong_today())
-        table = suppress(cells + margins, dims=("source", "district"), count="waiting", k=k)
-    return [fund_use.funds_row(c, exact=exact) if c["source"] != "*" and c["district"] != "*" else c
-            for c in table], k
+    if fund_use.reads_exact(reader.role if reader else None):
+        return [c | {"suppressed": False} for c in cells + margins], None
+    k = min_cell_on(nantong_today())
+    return suppress(cells + margins, dims=("source", "district"), count="waiting", k=k), k
 
 
 def waiting_margins(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -146,8 +142,8 @@ async def list_funds(session: SessionDep, reader: OptionalPrincipalDep) -> list[
     (`money_suppressed`: a day's difference would be one payment), and `waiting` below the
     small-cell threshold, and the cells that would give it away, is null with `suppressed` true
     (GET /v1/funds/totals publishes the total)."""
-    table, _ = await _waiting_table(session, reader)
-    return [c for c in table if c["source"] != "*" and c["district"] != "*"]
+    table, k = await _waiting_table(session, reader)
+    return [fund_use.funds_row(c, exact=k is None) for c in table if c["source"] != "*" and c["district"] != "*"]
 
 
 @router.get("/funds/totals", responses=problem_responses(401))

@@ -2,12 +2,13 @@
 
 Payments' figures are live: each draft, release and treasury answer moves a balance, a reservation
 and a fund-use cell at once. A reader who keeps two days' answers sees one payment as their
-difference, and a subsidy's amount is a standard that names its clause (四.4's disability rate,
-四.5's low-income one). Suppressing each day's cells on its own (shared/disclosure.py) does not stop
-that: a cell published at 5 payments one day and 6 the next is the sixth payment exactly, and a
-live balance per source and district moves by each payment (in random histories checked day by day,
-tests/unit/payments/test_payments_fund_use_small_cells.py, the spent cells gave a payment away in
-2 of 100, the balances in all 100). So the public reads no live money here:
+difference, and a subsidy's amount is a standard that names its clause (五.2b's living allowance
+goes to employment-difficulty persons and low-income households). Suppressing each day's cells on
+its own (shared/disclosure.py) does not stop that: a cell published at 5 payments one day and 6
+the next is the sixth payment exactly, and a live balance per source and district moves by each
+payment. In random histories checked day by day (tests/unit/payments/
+test_payments_fund_use_small_cells.py) the spent cells gave a payment away in 2 of 100, the
+balances in all 100. So the public reads no live money here:
 
 - `GET /v1/fund-use`: the money allocated to the account (拨入: budget decisions, no person) by
   source, district and month, published whole; what was spent is published by reporting's

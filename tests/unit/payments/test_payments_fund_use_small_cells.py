@@ -28,7 +28,7 @@ from tests.recompute import Equation, solvable
 K = 5
 SOURCES = ("unemployment_insurance_surplus", "local_talent")
 DISTRICTS = ("320612", "320681")
-CLAUSES = {"四.4": 150_000, "四.5": 180_000}  # each clause its standard amount (四.5: disability)
+CLAUSES = {"四.4": 150_000, "五.2b": 90_000}  # each its standard (五.2b: low-income living allowance)
 START = dt.date(2020, 8, 16)
 DAYS = 24  # into September: two months' cells, cells crossing the threshold from day to day
 
