@@ -27,7 +27,7 @@ import asyncpg
 import httpx
 import psutil
 
-from bench.pipeline import STAGES, _token, certificate, employment, publish_catalog
+from bench.pipeline import STAGES, _token, certificate, employment, publish_reference_data
 from shared.platform import Platform, free_ports
 from shared.settings import SERVICES, Settings
 
@@ -69,10 +69,7 @@ class Tokens:
 async def preload(client: httpx.AsyncClient, platform: Platform, n: int) -> dict[str, str]:
     reg = platform.url("registry")
     feeder = await _token(client, reg, "demo-feeder-employment_service")
-    await publish_catalog(client, reg, {
-        "catalog_version": "load-1", "standards": [
-            {"occupation_code": "6-18-01-01", "occupation_name": "车工", "level": 4, "training_fen": 120000,
-             "appraisal_fen": 20000, "valid_from": "2019-01-01"}]})
+    await publish_reference_data(client, reg, "load-1")
     for first in range(0, n, 5000):  # employment facts for the first n workers, in 5,000-line files
         body = "\n".join(json.dumps(employment(i)) for i in range(first, min(n, first + 5000)))
         r = await client.post(f"{reg}/v1/bulk/facts", content=body,

@@ -2,9 +2,11 @@
 
 `--broker tansu|apache|both` picks the broker (both: one after the other in the same run, each on
 a fresh platform, so the figures compare). Per broker: starts a fresh platform (embedded PostgreSQL,
-the broker, four service processes), preloads the Catalog, one employment fact and one payment
-account per worker and a fund allocation, then pushes N certificates and
-waits until reporting has counted every one. Prints end-to-end certificates/s, when each stage
+the broker, four service processes), publishes the Catalog and the institution catalogue listing
+the issuer (bench/notices.py), preloads one employment fact and one payment account per worker and
+a fund allocation, then pushes N certificates and waits until every stage holds every one (payments:
+received and held in its public notice). Then the bureau ends the notices on the platform's test
+clock and the bench times payments drafting the N disbursements. Prints end-to-end certificates/s, when each stage
 finished and its rate in each tenth of the run, each service's CPU seconds (its process and its
 PostgreSQL backends), peak RSS per process, and - in the same run - a floor: the same four broker
 hops and the same rows written by COPY with no logic, one process per hop as the services are
@@ -34,13 +36,16 @@ import httpx
 import psutil
 
 from bench.floor import run_floor
-from bench.progress import CONFIRM, crossings, tenth_rates, watch
+from bench.notices import end_notices, listing, start_clock
+from bench.progress import CONFIRM, crossings, tenth_rates, watch, watch_drafts
 from services.registry.payees import luhn_check_digit
+from shared.clock import CLOCK_FILE_ENV
 from shared.ids import resident_id_check_char
 from shared.platform import Platform, free_ports
 from shared.settings import SERVICES, Settings
 
 LATHE = "6-18-01-01"
+ISSUER = "52320613MJ0000003P"  # the training and evaluation institution of every bench certificate
 STAGES = CONFIRM  # bench/load.py counts with them too
 
 
@@ -53,7 +58,7 @@ def person_id(i: int) -> str:
 def certificate(i: int) -> dict[str, Any]:
     return {"number": f"Y{i:014d}4{i % 1000000:06d}", "kind": "skill_level", "resident_id": person_id(i),
             "occupation_code": LATHE, "level": 4, "issue_date": "2020-05-20",
-            "issuer_code": "52320613MJ0000003P", "district": "320612",
+            "issuer_code": ISSUER, "district": "320612",
             "training_kind": "pre_job", "training_start_date": "2020-03-01"}
 
 
@@ -89,9 +94,20 @@ class RssSampler(threading.Thread):
             time.sleep(0.5)
 
 
-async def publish_catalog(client: httpx.AsyncClient, reg: str, body: dict[str, Any]) -> None:
-    """A Catalog version as the bureau publishes it: one officer submits, a second approves."""
-    submitted = await client.post(f"{reg}/v1/catalog/versions", headers=await _token(client, reg, "demo-bureau"),
+async def publish_reference_data(client: httpx.AsyncClient, reg: str, tag: str) -> None:
+    """What the bureau publishes before certificates can be subsidised: the Catalog's standard for
+    the lathe, level 4, and the institution catalogue listing the issuer (九, 十七) since 2019."""
+    await publish_catalog(client, reg, {"catalog_version": f"{tag}-catalog", "standards": [
+        {"occupation_code": LATHE, "occupation_name": "车工", "level": 4, "training_fen": 120000,
+         "appraisal_fen": 20000, "valid_from": "2019-01-01"}]})
+    await publish_catalog(client, reg, listing(ISSUER, LATHE, [4], f"{tag}-institutions"), "institutions")
+
+
+async def publish_catalog(client: httpx.AsyncClient, reg: str, body: dict[str, Any],
+                          what: str = "versions") -> None:
+    """A Catalog version (`versions`) or an institution-catalogue version (`institutions`) as the
+    bureau publishes it: one officer submits, a second approves."""
+    submitted = await client.post(f"{reg}/v1/catalog/{what}", headers=await _token(client, reg, "demo-bureau"),
                                   json=body)
     submitted.raise_for_status()
     approved = await client.post(f"{reg}/v1/catalog/approvals/{submitted.json()['approval_id']}",
@@ -174,10 +190,7 @@ async def run_platform(args: argparse.Namespace, platform: Platform) -> dict[str
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64)) as client:
         feeder = await _token(client, reg, "demo-feeder-employment_service")
         institution = await _token(client, reg, "demo-institution")
-        await publish_catalog(client, reg, {
-            "catalog_version": f"bench-{uuid.uuid4().hex[:6]}", "standards": [
-                {"occupation_code": LATHE, "occupation_name": "车工", "level": 4, "training_fen": 120000,
-                 "appraisal_fen": 20000, "valid_from": "2019-01-01"}]})
+        await publish_reference_data(client, reg, f"bench-{uuid.uuid4().hex[:6]}")
         await _allocate(client, reg, pay, n * 70000 + 1)
         t0 = time.perf_counter()
         # Workers are paid to their social-security cards: the employment service records them first.
@@ -196,7 +209,13 @@ async def run_platform(args: argparse.Namespace, platform: Platform) -> dict[str
         pg_dir = platform.pg.data_dir if platform.pg else None
         watched = await watch(dsns, platform.procs, pg_dir, n, pushing)
         await pushing
-    return {"preload_facts_s": preload_s, "stage_done_s": watched.done, "certificates": n, "watch": watched}
+        # Every approval is in its public notice (公示): end them as the bureau's daily step does,
+        # then time payments drafting the lot.
+        bureau = await _token(client, reg, "demo-bureau")
+        drafted = await watch_drafts(dsns["payments"], n, lambda: end_notices(
+            client, platform.url("eligibility"), bureau, platform.env[CLOCK_FILE_ENV]))
+    return {"preload_facts_s": preload_s, "stage_done_s": watched.done, "certificates": n, "watch": watched,
+            "drafted": drafted}
 
 
 def floor_stages(floor: dict[str, Any]) -> dict[str, list[float]]:
@@ -219,8 +238,12 @@ def run_on(args: argparse.Namespace, broker: str) -> dict[str, Any]:
 
     data_dir = Path(args.data_dir) / broker
     shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    clock = data_dir / "today"  # the services' test clock: the bench ends the public notices on it
+    start_clock(clock)
     platform = Platform(data_dir=data_dir, ports=free_ports(), broker_kind=broker,
-                        env={"SKILLSUB_LOG_LEVEL": "WARNING", "KAFKA_TOPIC_PARTITIONS": "4"})
+                        env={"SKILLSUB_LOG_LEVEL": "WARNING", "KAFKA_TOPIC_PARTITIONS": "4",
+                             CLOCK_FILE_ENV: str(clock)})
     sampler = RssSampler(platform)
     try:
         platform.start_servers()
@@ -288,6 +311,9 @@ def _report(broker: str, n: int, result: dict[str, Any]) -> None:
     print(f"  bench polls: {len(polls)}, wall mean {sum(polls) / max(1, len(polls)) * 1e3:.1f} ms, "
           f"max {max(polls, default=0) * 1e3:.1f} ms; the bench process used {w.bench_cpu:.1f} CPU s "
           "(pushing included)")
+    d = result["drafted"]
+    print(f"  then the bureau ended {d.ended} public notices (公示) in {d.ended_s:.2f} s, and payments drafted "
+          f"{n} disbursements {d.done_s:.2f} s after the step began ({n / d.done_s:,.0f}/s)")
     print(f"  305,000 certificates at this rate: {305000 / (n / total):.0f} s")
     print("  peak RSS (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in peak.items()))
     first = result["first_rss_mb"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,14 @@ import psutil
 
 from shared.settings import SERVICES
 
-TABLES = {"registry": "certificates", "eligibility": "decisions", "payments": "disbursements",
+# Payments' stage is the decisions it has received and reconciled: every approval is then held in
+# its public notice (公示), and is drafted only once the notices end (watch_drafts, after the flow).
+TABLES = {"registry": "certificates", "eligibility": "decisions", "payments": "received_decisions",
           "reporting": "decision_facts"}
 CONFIRM = {  # the exact count, run once a stage's counter says it is done
     "registry": "SELECT count(*) FROM certificates",
     "eligibility": "SELECT count(DISTINCT trigger_id) FROM decisions WHERE current",
-    "payments": "SELECT count(*) FROM disbursements",
+    "payments": "SELECT count(DISTINCT trigger_id) FROM received_decisions",
     "reporting": "SELECT count(DISTINCT trigger_id) FROM decision_facts WHERE current AND outcome = 'approved'",
 }
 INSERTED = "SELECT pg_stat_get_tuples_inserted($1::regclass)"
@@ -103,6 +106,40 @@ async def watch(dsns: dict[str, str], procs: dict[str, Any], pg_dir: Path | None
         for c in conns.values():
             await c.close()
     return w
+
+
+@dataclass
+class Drafts:
+    """Payments drafting the approvals once their notices end: (seconds, disbursements) samples
+    from when the bureau's step began, when that step returned, and when all n were drafted."""
+
+    samples: list[tuple[float, int]] = field(default_factory=list)
+    ended: int = 0  # notices the step made payable
+    ended_s: float = 0.0
+    done_s: float = 0.0
+
+
+async def watch_drafts(dsn: str, n: int, end: Callable[[], Awaitable[int]]) -> Drafts:
+    """Run `end` (the bureau ends the notices) and poll payments' insert counter of disbursements
+    once a second until n are drafted (one exact count confirms it)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        base = int(await conn.fetchval(INSERTED, "disbursements"))  # before the first can be drafted
+        start, d = time.monotonic(), Drafts()
+        ending = asyncio.create_task(end())
+        while True:
+            tick = time.monotonic()
+            if ending.done() and not d.ended_s:
+                d.ended, d.ended_s = ending.result(), tick - start  # raises if the step failed
+            inserted = int(await conn.fetchval(INSERTED, "disbursements")) - base
+            d.samples.append((tick - start, inserted))
+            if inserted >= n and int(await conn.fetchval("SELECT count(*) FROM disbursements")) >= n:
+                d.done_s = time.monotonic() - start
+                await ending
+                return d
+            await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+    finally:
+        await conn.close()
 
 
 def _service_pids(procs: dict[str, Any]) -> dict[int, str]:

@@ -22,7 +22,7 @@ import asyncpg
 import httpx
 import pytest
 
-from services.eligibility.notice import latest_covered_start
+from bench.notices import start_clock
 from shared.clock import CLOCK_FILE_ENV, nantong_today, set_test_clock
 from shared.ids import resident_id_check_char
 from shared.platform import Platform, free_ports
@@ -200,21 +200,6 @@ def list_institutions(api: Api, body: dict[str, Any] | None = None) -> None:
     approved = api.post("registry", f"/v1/catalog/approvals/{submitted.json()['approval_id']}", {},
                         as_="demo-bureau-2")
     assert approved.status_code == 201, approved.text
-
-
-# Working days a run's notices may need from its first day: a notice, a re-decision's second notice
-# after it, and room for the clock moves between them.
-RUN_WORKING_DAYS = 20
-
-
-def start_clock(path: str) -> None:
-    """Leave the test clock on the real day while the installed official calendar can count a run's
-    notices from it; in the weeks before the State Council publishes the coming year's holidays,
-    start it on the latest day it can (otherwise every notice would wait for the calendar)."""
-    today = nantong_today()
-    start = latest_covered_start(today, RUN_WORKING_DAYS)
-    if start != today:
-        set_test_clock(path, start)
 
 
 def end_notices(api: Api) -> int:
