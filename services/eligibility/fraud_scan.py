@@ -19,6 +19,7 @@ from services.eligibility import fraud, paramstore, store
 from services.eligibility.fraud_store import fraud_signals, trainee_contacts
 from services.eligibility.params import ParamView
 from shared.clock import nantong_today
+from shared.db import insert_many
 from shared.events import Event, TraineeContactRecordedV1
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ async def scan(session: AsyncSession, runtime: Runtime, t: Touched, persons: Seq
     """Load -> detect -> write for one batch; the number of signals the state shows."""
     contacts = t.rows.get("contacts", [])
     if contacts:
-        await session.execute(insert(trainee_contacts).on_conflict_do_nothing(), contacts)
+        await insert_many(session, trainee_contacts, contacts)
     judged = {(r["payload"]["issuer_code"], fraud.month_of(dt.date.fromisoformat(r["payload"]["issue_date"])))
               for r in t.rows.get("certs", []) if r["payload"].get("issuer_code")}
     if not (persons or contacts or judged):

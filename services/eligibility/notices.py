@@ -22,7 +22,7 @@ from services.eligibility import notice as nt
 from services.eligibility import store
 from services.eligibility.params import ParameterSet
 from shared.clock import nantong_today
-from shared.db import any_of
+from shared.db import any_of, insert_many
 from shared.events import Envelope, NoticeEndedV1, new_envelope
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ async def insert_notices(session: AsyncSession, rows: Sequence[dict[str, Any]],
     """Store the planned notices with their decisions' event payloads (the payable event repeats
     them); a notice that kept its objection gets that objection's review on the new decision."""
     if planned:
-        await session.execute(insert(store.notices).on_conflict_do_nothing(), [
+        await insert_many(session, store.notices, [
             v | {"decision_id": k, "decided": payloads[k]} for k, v in planned.items()])
     await _carry_objections(session, rows, planned)
 
@@ -144,14 +144,14 @@ async def end_due(session: AsyncSession, runtime: Runtime, today: dt.date, limit
         return 0
     await lock_persons(session, sorted(set(due)))
     rows = (await session.execute(sa.select(n).join(d, d.c.decision_id == n.c.decision_id).where(
-        n.c.status == nt.IN_NOTICE, n.c.ends_on < today, d.c.current, n.c.person_key.in_(sorted(set(due))))
+        n.c.status == nt.IN_NOTICE, n.c.ends_on < today, d.c.current, any_of(n.c.person_key, sorted(set(due))))
         .with_for_update(of=n))).mappings().all()
     open_objections = await _open_objections(session, [r["decision_id"] for r in rows])
     ready = [r for r in rows if nt.payable_now(nt.NoticeState(r["status"], r["ends_on"],
                                                               open_objections.get(r["decision_id"], 0)), today)]
     if not ready:
         return 0
-    await session.execute(sa.update(n).where(n.c.decision_id.in_([r["decision_id"] for r in ready])).values(
+    await session.execute(sa.update(n).where(any_of(n.c.decision_id, [r["decision_id"] for r in ready])).values(
         status=nt.ENDED, payable_on=today))
     await runtime.emit(session, [_payable(r) for r in ready])
     return len(ready)

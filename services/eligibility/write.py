@@ -17,7 +17,7 @@ from services.eligibility.decision import NEEDS_REVIEW
 from services.eligibility.params import ParameterSet
 from services.eligibility.person import Changes, Decided, Held
 from shared.clock import nantong_today
-from shared.db import insert_many
+from shared.db import any_of, insert_many
 from shared.events import Envelope, PayeeKind, SubsidyDecidedV3, new_envelope
 
 if TYPE_CHECKING:
@@ -69,9 +69,9 @@ async def write_changes(session: AsyncSession, runtime: Runtime, changes: Mappin
     d = store.decisions
     if retire:
         ids = [h.decision_id for h in retire]
-        await session.execute(sa.update(d).where(d.c.decision_id.in_(ids)).values(current=False))
+        await session.execute(sa.update(d).where(any_of(d.c.decision_id, ids)).values(current=False))
         await session.execute(sa.update(store.reviews).where(
-            store.reviews.c.decision_id.in_(ids), store.reviews.c.status == "open").values(
+            any_of(store.reviews.c.decision_id, ids), store.reviews.c.status == "open").values(
             status="superseded", resolved_at=sa.func.now(), resolution_reason="facts changed"))
     today = nantong_today()
     planned = await notices.plan_notices(session, rows, [h.decision_id for h in retire], params, today)
