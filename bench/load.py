@@ -27,7 +27,7 @@ import asyncpg
 import httpx
 import psutil
 
-from bench.pipeline import STAGES, _token, certificate, employment, publish_reference_data
+from bench.pipeline import STAGES, Tokens, _token, certificate, employment, publish_reference_data
 from shared.platform import Platform, free_ports
 from shared.settings import SERVICES, Settings
 
@@ -45,25 +45,6 @@ class Run:
     elapsed: float = 0.0  # from the first due certificate to the last answer
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds (user + system) per process during the drive
     idle: dict[str, float] = field(default_factory=dict)  # CPU seconds per second per process before it
-
-
-class Tokens:
-    """Bearer headers per demo client, fetched again before they expire (a run outlives a token)."""
-
-    def __init__(self, client: httpx.AsyncClient, registry: str, max_age: float = 300.0) -> None:
-        self.client, self.registry, self.max_age = client, registry, max_age
-        self.cache: dict[str, tuple[float, dict[str, str]]] = {}
-        self.lock = asyncio.Lock()  # one fetch at a time: 64 senders at once hit the token rate limit
-
-    async def __call__(self, client_id: str) -> dict[str, str]:
-        got = self.cache.get(client_id)
-        if got is None or time.monotonic() - got[0] > self.max_age:
-            async with self.lock:
-                got = self.cache.get(client_id)
-                if got is None or time.monotonic() - got[0] > self.max_age:
-                    got = (time.monotonic(), await _token(self.client, self.registry, client_id))
-                    self.cache[client_id] = got
-        return got[1]
 
 
 async def preload(client: httpx.AsyncClient, platform: Platform, n: int) -> dict[str, str]:

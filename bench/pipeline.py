@@ -125,6 +125,25 @@ async def _token(client: httpx.AsyncClient, base: str, role_client: str) -> dict
     return {"Authorization": f"Bearer {r.json()['access_token']}"} if r.status_code == 200 else {}
 
 
+class Tokens:
+    """Bearer headers per demo client, fetched again before they expire (a run outlives a token)."""
+
+    def __init__(self, client: httpx.AsyncClient, registry: str, max_age: float = 300.0) -> None:
+        self.client, self.registry, self.max_age = client, registry, max_age
+        self.cache: dict[str, tuple[float, dict[str, str]]] = {}
+        self.lock = asyncio.Lock()  # one fetch at a time: 64 senders at once hit the token rate limit
+
+    async def __call__(self, client_id: str) -> dict[str, str]:
+        got = self.cache.get(client_id)
+        if got is None or time.monotonic() - got[0] > self.max_age:
+            async with self.lock:
+                got = self.cache.get(client_id)
+                if got is None or time.monotonic() - got[0] > self.max_age:
+                    got = (time.monotonic(), await _token(self.client, self.registry, client_id))
+                    self.cache[client_id] = got
+        return got[1]
+
+
 def card_account(i: int) -> dict[str, Any]:
     """A worker's social-security card account (19 digits, Luhn check digit)."""
     body = f"621700{i:012d}"
@@ -147,7 +166,7 @@ async def _allocate(client: httpx.AsyncClient, reg: str, pay: str, amount_fen: i
 
 
 async def _push(client: httpx.AsyncClient, url: str, bodies: list[dict[str, Any]], concurrency: int,
-                headers: dict[str, str]) -> None:
+                tokens: Tokens, client_id: str) -> None:
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     for b in bodies:
         queue.put_nowait(b)
@@ -155,7 +174,7 @@ async def _push(client: httpx.AsyncClient, url: str, bodies: list[dict[str, Any]
     async def worker() -> None:
         while not queue.empty():
             body = queue.get_nowait()
-            r = await client.post(url, json=body, headers=headers)
+            r = await client.post(url, json=body, headers=await tokens(client_id))
             if r.status_code >= 300:
                 raise RuntimeError(f"{url}: {r.status_code} {r.text[:300]}")
 
@@ -163,18 +182,18 @@ async def _push(client: httpx.AsyncClient, url: str, bodies: list[dict[str, Any]
 
 
 async def _push_bulk(client: httpx.AsyncClient, url: str, bodies: list[dict[str, Any]], batch: int,
-                     concurrency: int, headers: dict[str, str]) -> None:
+                     concurrency: int, tokens: Tokens, client_id: str) -> None:
     """NDJSON files of `batch` lines, as an institution's or feeder's system uploads them."""
     chunks = [bodies[i:i + batch] for i in range(0, len(bodies), batch)]
     queue: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
     for c in chunks:
         queue.put_nowait(c)
-    ndjson = headers | {"content-type": "application/x-ndjson"}
 
     async def worker() -> None:
         while not queue.empty():
             chunk = queue.get_nowait()
-            r = await client.post(url, content="\n".join(json.dumps(b) for b in chunk), headers=ndjson)
+            r = await client.post(url, content="\n".join(json.dumps(b) for b in chunk),
+                                  headers=await tokens(client_id) | {"content-type": "application/x-ndjson"})
             bad = [line for line in r.text.splitlines() if '"error"' in line]
             if r.status_code >= 300 or bad:
                 raise RuntimeError(f"{url}: {r.status_code} {(bad or [r.text])[0][:300]}")
@@ -188,30 +207,31 @@ async def run_platform(args: argparse.Namespace, platform: Platform) -> dict[str
     dsns = {s: settings.database_url_for(s).replace("postgresql+asyncpg://", "postgresql://") for s in SERVICES}
     reg, pay = platform.url("registry"), platform.url("payments")
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64)) as client:
-        feeder = await _token(client, reg, "demo-feeder-employment_service")
-        institution = await _token(client, reg, "demo-institution")
+        # Tokens fetched again before they expire: a large run's preload outlives one.
+        tokens, feeder, institution = Tokens(client, reg), "demo-feeder-employment_service", "demo-institution"
         await publish_reference_data(client, reg, f"bench-{uuid.uuid4().hex[:6]}")
         await _allocate(client, reg, pay, n * 70000 + 1)
         t0 = time.perf_counter()
         # Workers are paid to their social-security cards: the employment service records them first.
         await _push(client, f"{reg}/v1/payee-accounts", [card_account(i) for i in range(n)], 4 * args.concurrency,
-                    feeder)
+                    tokens, feeder)
         if args.mode == "bulk":
             await _push_bulk(client, f"{reg}/v1/bulk/facts", [employment(i) for i in range(n)], args.batch,
-                             args.concurrency, feeder)
+                             args.concurrency, tokens, feeder)
         else:
-            await _push(client, f"{reg}/v1/facts", [employment(i) for i in range(n)], args.concurrency, feeder)
+            await _push(client, f"{reg}/v1/facts", [employment(i) for i in range(n)], args.concurrency, tokens, feeder)
         preload_s = time.perf_counter() - t0
         certs = [certificate(i) for i in range(n)]
         pushing = asyncio.create_task(
-            _push_bulk(client, f"{reg}/v1/bulk/certificates", certs, args.batch, args.concurrency, institution)
-            if args.mode == "bulk" else _push(client, f"{reg}/v1/certificates", certs, args.concurrency, institution))
+            _push_bulk(client, f"{reg}/v1/bulk/certificates", certs, args.batch, args.concurrency, tokens, institution)
+            if args.mode == "bulk"
+            else _push(client, f"{reg}/v1/certificates", certs, args.concurrency, tokens, institution))
         pg_dir = platform.pg.data_dir if platform.pg else None
         watched = await watch(dsns, platform.procs, pg_dir, n, pushing)
         await pushing
         # Every approval is in its public notice (公示): end them as the bureau's daily step does,
         # then time payments drafting the lot.
-        bureau = await _token(client, reg, "demo-bureau")
+        bureau = await tokens("demo-bureau")
         drafted = await watch_drafts(dsns["payments"], n, lambda: end_notices(
             client, platform.url("eligibility"), bureau, platform.env[CLOCK_FILE_ENV]))
     return {"preload_facts_s": preload_s, "stage_done_s": watched.done, "certificates": n, "watch": watched,
