@@ -202,7 +202,21 @@ def crossings(samples: list[tuple[float, int]], total: int, done_at: float) -> l
     return [*out, done_at]
 
 
+BURST_S = 0.005  # a tenth crossed in less than this arrived as one burst: no rate to speak of
+
+
 def tenth_rates(n: int, cross: list[float]) -> list[float]:
-    """Certificates/s in each tenth, from the times each tenth was crossed (the first from 0)."""
+    """Certificates/s in each tenth, from the times each tenth was crossed (the first from 0); a
+    tenth that arrived in one burst (a consumer batch) is inf, printed as such."""
     edges = [0.0, *cross]
-    return [(n / 10) / max(1e-9, b - a) for a, b in zip(edges, edges[1:], strict=False)]
+    return [(n / 10) / (b - a) if b - a >= BURST_S else float("inf") for a, b in zip(edges, edges[1:], strict=False)]
+
+
+def rate_cell(rate: float) -> str:
+    return f"{'burst':>6}" if rate == float("inf") else f"{rate:>6,.0f}"
+
+
+def last_over_first(rates: list[float]) -> str:
+    """The last tenth's rate over the first's, when neither arrived as one burst."""
+    finite = rates[0] != float("inf") and rates[-1] != float("inf")
+    return f"{rates[-1] / rates[0]:.0%}" if finite else "n/a (burst)"
