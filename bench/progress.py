@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,14 +119,14 @@ class Drafts:
     done_s: float = 0.0
 
 
-async def watch_drafts(dsn: str, n: int, end: Callable[[], Awaitable[int]]) -> Drafts:
+async def watch_drafts(dsn: str, n: int, end: Callable[[], Coroutine[Any, Any, int]]) -> Drafts:
     """Run `end` (the bureau ends the notices) and poll payments' insert counter of disbursements
     once a second until n are drafted (one exact count confirms it)."""
     conn = await asyncpg.connect(dsn)
     try:
         base = int(await conn.fetchval(INSERTED, "disbursements"))  # before the first can be drafted
         start, d = time.monotonic(), Drafts()
-        ending = asyncio.create_task(end())
+        ending: asyncio.Task[int] = asyncio.create_task(end())
         while True:
             tick = time.monotonic()
             if ending.done() and not d.ended_s:
