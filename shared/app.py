@@ -199,7 +199,9 @@ class Runtime:
         prefix = s.kafka_topic_prefix
         kc = make_consumer(kafka, *(prefix + t for t in self._topics_read()),
                            group_id=consumer_group(self.name, prefix), max_records=s.kafka_consumer_batch,
-                           group_instance_id=group_instance_id(s, self.name))
+                           group_instance_id=group_instance_id(s, self.name),
+                           max_partition_fetch_bytes=s.kafka_max_partition_fetch_bytes,
+                           fetch_max_bytes=s.kafka_fetch_max_bytes)
         await kc.start()
         self.state["kafka_consumer"] = kc
         self.consumer = InboxConsumer(

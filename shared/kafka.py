@@ -105,8 +105,17 @@ def make_producer(target: str | KafkaAccess) -> AIOKafkaProducer:
     )
 
 
+# What one fetch may bring back, per partition and in all: aiokafka holds a fetched response until
+# its records are read, so these bound the consumer's buffer (docs/performance.md, "Memory"). A
+# batch of 500 envelopes of about 1 KB fits in one partition's fetch (a record batch larger than
+# the limit still comes back whole on Apache Kafka, KIP-74).
+MAX_PARTITION_FETCH_BYTES = 1 << 20
+FETCH_MAX_BYTES = 4 << 20
+
+
 def make_consumer(target: str | KafkaAccess, *topics: str, group_id: str | None, max_records: int,
-                  group_instance_id: str | None = None) -> AIOKafkaConsumer:
+                  group_instance_id: str | None = None, max_partition_fetch_bytes: int = MAX_PARTITION_FETCH_BYTES,
+                  fetch_max_bytes: int = FETCH_MAX_BYTES) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         *topics,
         **access(target).options(),
@@ -114,8 +123,8 @@ def make_consumer(target: str | KafkaAccess, *topics: str, group_id: str | None,
         group_instance_id=group_instance_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        max_partition_fetch_bytes=4 * 1024 * 1024,
-        fetch_max_bytes=16 * 1024 * 1024,
+        max_partition_fetch_bytes=max_partition_fetch_bytes,
+        fetch_max_bytes=fetch_max_bytes,
         max_poll_records=max_records,
         session_timeout_ms=10000,
         heartbeat_interval_ms=1000,

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     kafka_topic_prefix: str = Field(default="", pattern=r"^[a-z0-9._-]*$")
     # 500 measured best on the 2-core reference machine: more throughput and less RSS than 2000.
     kafka_consumer_batch: int = Field(default=500, ge=1, le=100000)
+    # What one fetch may hold (shared/kafka.py): per partition, and across all of a response.
+    kafka_max_partition_fetch_bytes: int = Field(default=1 << 20, ge=64 * 1024)
+    kafka_fetch_max_bytes: int = Field(default=4 << 20, ge=64 * 1024)
 
     outbox_retention_hours: int = Field(default=168, ge=1)
     outbox_poll_seconds: float = Field(default=0.5, gt=0, le=60)

@@ -117,3 +117,15 @@ MARKER = uuid.uuid4().bytes
 ])
 def test_the_marker_is_lost_only_on_positive_proof(reading: MarkerReading, verdict: str) -> None:
     assert marker_verdict(MARKER, 5, reading) == verdict
+
+
+async def test_a_consumer_fetches_at_most_the_configured_bytes_per_partition_and_per_response() -> None:
+    # aiokafka holds a fetched response until its records are read: these bound that buffer.
+    default, s = make_consumer("k:9092", "registry.events", group_id="g", max_records=500), Settings()
+    assert (default._max_partition_fetch_bytes, default._fetch_max_bytes) == (1 << 20, 4 << 20)  # noqa: SLF001
+    assert (s.kafka_max_partition_fetch_bytes, s.kafka_fetch_max_bytes) == (1 << 20, 4 << 20)
+    given = make_consumer("k:9092", "registry.events", group_id="g", max_records=500,
+                          max_partition_fetch_bytes=2 << 20, fetch_max_bytes=8 << 20)
+    assert (given._max_partition_fetch_bytes, given._fetch_max_bytes) == (2 << 20, 8 << 20)  # noqa: SLF001
+    with pytest.raises(ValidationError):
+        Settings(kafka_fetch_max_bytes=1000)
