@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import insert_many
+from shared.db import column_values, insert_many, raw_insert_sql
 from shared.pii import load_pii_key
 
 GENESIS = "0" * 64
@@ -146,6 +146,28 @@ async def append(session: AsyncSession, entries: list[AuditEntry]) -> None:
     # One statement text whatever the number of entries (a group commit appends one per request):
     # a multi-VALUES insert was compiled by SQLAlchemy and prepared by asyncpg for every count.
     await insert_many(session, audit_log, _rows(key, seq, prev, entries), conflict="")
+
+
+# The same append on a bare asyncpg connection, inside its open transaction (the certificate group
+# commit, services/registry/group.py): the lock, then the head in a later statement (its snapshot
+# taken once the lock is held, so no append committed meanwhile is missed), then one insert.
+_HEAD_SQL = ("SELECT seq, hash FROM ((SELECT seq, hash, 0 AS o FROM audit_log ORDER BY seq DESC LIMIT 1) "
+             "UNION ALL (SELECT through_seq, last_hash, 1 FROM audit_purges ORDER BY through_seq DESC LIMIT 1)) h "
+             "ORDER BY o LIMIT 1")
+_RAW_NAMES = ("seq", "at", "actor", "role", "action", "resource", "outcome", "request_id", "detail", "prev_hash",
+              "hash", "alg")
+
+
+async def append_raw(raw: Any, key: bytes, entries: Sequence[AuditEntry]) -> None:
+    """`append` on an asyncpg connection already in a transaction: the same lock, head and rows."""
+    if not entries:
+        return
+    await raw.execute(f"SELECT pg_advisory_xact_lock({_LOCK})")
+    last = await raw.fetchrow(_HEAD_SQL)
+    seq, prev = (int(last[0]), str(last[1])) if last else (0, GENESIS)
+    rows = _rows(key, seq, prev, entries)
+    await raw.execute(raw_insert_sql(audit_log, _RAW_NAMES, ""),
+                      *(column_values(audit_log.c[n], [r[n] for r in rows]) for n in _RAW_NAMES))
 
 
 async def record(maker: Callable[[], AsyncSession], entries: list[AuditEntry]) -> None:

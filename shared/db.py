@@ -69,6 +69,24 @@ def _insert_sql(table: sa.Table, names: tuple[str, ...], conflict: str) -> str:
     return _INSERT_SQL[key]
 
 
+def raw_insert_sql(table: sa.Table, names: tuple[str, ...], conflict: str, returning: str = "",
+                   first: int = 1) -> str:
+    """`insert_many`'s statement with asyncpg's positional parameters (`$first` the first column's
+    array), for a bare asyncpg connection; its arguments are `column_values` of each column in `names`."""
+    key = (table.name, names, f"{conflict}\0{returning}\0{first}")
+    if key not in _INSERT_SQL:
+        sql = _insert_sql(table, names, conflict)
+        for i in reversed(range(len(names))):  # c10 before c1
+            sql = sql.replace(f"CAST(:c{i} AS", f"CAST(${i + first} AS")
+        _INSERT_SQL[key] = sql + (f" RETURNING {returning}" if returning else "")
+    return _INSERT_SQL[key]
+
+
+def column_values(column: sa.Column[Any], values: list[Any]) -> list[Any]:
+    """One column's array for `insert_many` / `raw_insert_sql` (JSON as text, arrays as literals)."""
+    return _column_values(column, values)
+
+
 def _column_values(column: sa.Column[Any], values: list[Any]) -> list[Any]:
     if isinstance(column.type, sa.ARRAY):
         return [_array_literal(v) for v in values]

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.registry.main import create_app
 from tests.conftest import serve
-from tests.integration.registry.registry_helpers import auth, certificate, scalar
+from tests.integration.registry.registry_helpers import auth, certificate, outbox_types, scalar
 
 pytestmark = pytest.mark.usefixtures("drop_test_databases")
 ISSUED = "SELECT count(*) FROM outbox WHERE envelope->>'type' = 'registry.certificate.issued'"
@@ -72,3 +72,27 @@ async def test_a_request_the_database_refuses_fails_alone_and_the_others_in_its_
         assert await scalar(reg, "SELECT count(*) FROM certificates") == 11
         assert await scalar(reg, ISSUED) == 11  # nothing half-written for the refused one
         assert await scalar(reg, f"SELECT count(*) FROM certificates WHERE number = '{refused}'") == 0
+
+
+async def test_a_group_stages_each_new_persons_event_once_before_their_certificates_and_none_for_known_people(
+        settings) -> None:
+    async with serve(create_app(settings)) as reg:
+        inst = await auth(reg, "demo-institution")
+        known = await reg.post("/v1/certificates", json=certificate(1), headers=inst)  # person 1 registered
+        assert known.status_code == 201
+        # Two certificates each for people 1-4, every second one with the holder's name: one group
+        # mixes both forms of the row (the ORM's multi-row insert took its columns from the first
+        # row and dropped every masked name when that row had none).
+        bodies = [certificate(p, number=f"Y{p:014d}4{n:06d}", **({"holder_name": "张三"} if n % 2 else {}))
+                  for p in range(1, 5) for n in (p * 10, p * 10 + 1)]
+        got = await asyncio.gather(*(reg.post("/v1/certificates", json=b, headers=inst) for b in bodies))
+        assert [r.status_code for r in got] == [201] * 8
+        assert await scalar(reg, "SELECT count(*) FROM certificates WHERE holder_name_masked IS NOT NULL") == 4
+        events = await outbox_types(reg)
+        registered = [k for t, k in events if t == "registry.person.registered"]
+        assert len(registered) == len(set(registered)) == 4  # people 1-4, each once
+        for key in registered:  # a person's registration is staged before any of their certificates
+            theirs = [t for t, k in events if k == key]
+            assert theirs[0] == "registry.person.registered"
+        assert await scalar(reg, ISSUED) == 9
+        assert await scalar(reg, "SELECT count(*) FROM people") == 4
