@@ -233,7 +233,10 @@ async def import_certificates(session: AsyncSession, runtime: Runtime, p: AuthPr
         today = nantong_today()
         rows = [certificate_row(c, keys[c.resident_id], c.received_on if historic else today)  # type: ignore[attr-defined]
                 for _, c in good]
-        new = await _insert_new(session, certificates, _first_per_number(rows), certificates.c.number)
+        # Every row names every column: the multi-row INSERT takes its columns from the first row,
+        # so a first line without the holder's name dropped the masked names of the whole chunk.
+        new = await _insert_new(session, certificates, [{"holder_name_masked": None} | r for r in
+                                                        _first_per_number(rows)], certificates.c.number)
         stored = await _hashes(session, [r["number"] for r in rows])
         await runtime.emit(session, [new_envelope(
             CertificateIssuedV3(**{k: v for k, v in r.items() if k != "content_hash"}), key=r["person_key"],

@@ -59,3 +59,15 @@ async def test_bulk_facts_and_certificates_check_each_line_and_its_owner(setting
         assert [r["status"] for r in replay] == ["unchanged", "error", "error", "error", "unchanged"]
         assert await scalar(reg, "SELECT count(*) FROM outbox WHERE envelope->>'type' = "
                                  "'registry.certificate.issued'") == 2
+
+
+async def test_a_bulk_chunk_mixing_lines_with_and_without_the_holders_name_keeps_every_masked_name(settings) -> None:
+    async with serve(create_app(settings)) as reg:
+        inst = await auth(reg, "demo-institution")
+        # The first line has no name: the multi-row insert took its columns from it and stored no
+        # masked name for any line of the chunk.
+        certs = ndjson(*(certificate(p, **({"holder_name": "张三丰"} if p % 2 == 0 else {})) for p in range(1, 7)))
+        got = results(await reg.post("/v1/bulk/certificates", content=certs, headers=inst | ND))
+        assert [r["status"] for r in got] == ["created"] * 6
+        assert await scalar(reg, "SELECT count(*) FROM certificates WHERE holder_name_masked IS NOT NULL") == 3
+        assert await scalar(reg, "SELECT count(*) FROM certificates WHERE holder_name_masked = '张**'") == 3
