@@ -47,7 +47,8 @@ DOMAIN := services/registry/domain.py services/eligibility/domain.py services/pa
   services/reporting/domain.py services/eligibility/whatif.py services/registry/catalog.py \
   services/reporting/progress.py services/reporting/ratios.py services/reporting/history.py \
   services/eligibility/rules.py services/eligibility/choice.py services/eligibility/person.py \
-  services/eligibility/review_rules.py services/eligibility/fraud.py services/payments/fund_use.py
+  services/eligibility/review_rules.py services/eligibility/fraud.py services/payments/fund_use.py \
+  services/registry/payee_rules.py
 lint: $(STAMP)-test
 	$(BIN)/ruff check shared services tests bench
 	$(BIN)/mypy shared $(DOMAIN)

@@ -39,7 +39,7 @@ import psutil
 from bench.floor import run_floor
 from bench.notices import end_notices, listing, start_clock
 from bench.progress import CONFIRM, crossings, last_over_first, rate_cell, tenth_rates, watch, watch_drafts
-from services.registry.payees import luhn_check_digit
+from services.registry.payee_rules import luhn_check_digit
 from shared.clock import CLOCK_FILE_ENV
 from shared.ids import resident_id_check_char
 from shared.platform import Platform, free_ports
@@ -217,12 +217,14 @@ async def run_platform(args: argparse.Namespace, platform: Platform,
         await _allocate(client, reg, pay, n * 70000 + 1)
         t0 = time.perf_counter()
         # Workers are paid to their social-security cards: the employment service records them first.
-        await _push(client, f"{reg}/v1/payee-accounts", [card_account(i) for i in range(n)], 4 * args.concurrency,
-                    tokens, feeder)
+        accounts = [card_account(i) for i in range(n)]
         if args.mode == "bulk":
+            await _push_bulk(client, f"{reg}/v1/bulk/payee-accounts", accounts, args.batch, args.concurrency,
+                             tokens, feeder)
             await _push_bulk(client, f"{reg}/v1/bulk/facts", [employment(i) for i in range(n)], args.batch,
                              args.concurrency, tokens, feeder)
         else:
+            await _push(client, f"{reg}/v1/payee-accounts", accounts, 4 * args.concurrency, tokens, feeder)
             await _push(client, f"{reg}/v1/facts", [employment(i) for i in range(n)], args.concurrency, tokens, feeder)
         preload_s = time.perf_counter() - t0
         certs = [certificate(i) for i in range(n)]

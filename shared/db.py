@@ -97,19 +97,20 @@ def _column_values(column: sa.Column[Any], values: list[Any]) -> list[Any]:
 
 
 async def insert_many(session: AsyncSession, table: sa.Table, rows: Sequence[Mapping[str, Any]], *,
-                      conflict: str = "ON CONFLICT DO NOTHING") -> None:
+                      conflict: str = "ON CONFLICT DO NOTHING") -> int:
     """INSERT ... SELECT FROM unnest(one array per column): one statement and one execution for the
     whole batch, its text the same whatever the batch size, so SQLAlchemy compiles nothing per row
     and asyncpg prepares it once per connection. (An executemany of INSERT runs on the server once
     per row: pg_stat_statements counted 40,000 calls for 40,000 decisions.) Every row carries the
     same keys; JSON values are serialised as SQLAlchemy's JSON type does, then cast to jsonb. An
     ON CONFLICT DO UPDATE `conflict` needs each key at most once in `rows` (PostgreSQL refuses to
-    update one row twice in a statement)."""
+    update one row twice in a statement). Returns how many rows it inserted or updated."""
     if not rows:
-        return
+        return 0
     names = tuple(rows[0])
     params = {f"c{i}": _column_values(table.c[n], [r[n] for r in rows]) for i, n in enumerate(names)}
-    await session.execute(sa.text(_insert_sql(table, names, conflict)), params)
+    result = await session.execute(sa.text(_insert_sql(table, names, conflict)), params)
+    return int(getattr(result, "rowcount", -1))
 
 
 def any_of(column: sa.ColumnElement[Any], values: Sequence[Any]) -> sa.ColumnElement[bool]:

@@ -3,7 +3,7 @@ accounts are UnionPay card numbers (19 digits, Luhn check digit); corporate acco
 
 from __future__ import annotations
 
-from services.registry.payees import luhn_check_digit
+from services.registry.payee_rules import luhn_check_digit
 
 
 def card_number(seq: int) -> str:

@@ -67,3 +67,13 @@ async def bulk_historic_certificates(request: Request, session: SessionDep, runt
     `received_on` (not after today, not before the issue date), so the application window judges
     them as they were received. Bureau only; audited like every write (its request path names it)."""
     return await _run(bulk.import_historic_certificates, request, session, runtime, principal)
+
+
+@router.post("/payee-accounts", responses=AUTH_ERRORS, openapi_extra=DOC, response_class=Response)
+async def bulk_payee_accounts(request: Request, session: SessionDep, runtime: RuntimeDep,
+                              principal: PrincipalDep) -> Response:
+    """Lines as POST /v1/payee-accounts, each judged as that route judges it: the employment-service
+    feeder sets workers' cards, the bureau organisations' accounts. Result per line: created (a new
+    revision and its `registry.payee_account.recorded`), unchanged (that account already in force),
+    or error with the field; `id` is the payee_ref. Numbers are never echoed, masked or not."""
+    return await _run(bulk.import_payee_accounts, request, session, runtime, principal)

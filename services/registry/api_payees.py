@@ -5,48 +5,18 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel
 
+from services.registry import payee_rules as rules
 from services.registry import payees, people
 from services.registry.api import AUTH_ERRORS
-from services.registry.schemas import CreditCode, checked_resident_id
+from services.registry.schemas import PayeeAccountCreate
 from services.registry.training import credit_code_warning
 from shared.app import RuntimeDep, SessionDep
 from shared.auth import PrincipalDep
 from shared.problems import Problem
 
 router = APIRouter(prefix="/v1", tags=["payees"])
-Name = Annotated[str, Field(min_length=2, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
-
-
-class PayeeAccountCreate(BaseModel):
-    """A worker is named by resident ID (the registry keeps only its keyed hash), an enterprise or
-    institution by its credit code. Workers are paid to their social-security card, organisations
-    to a bank account in their name."""
-
-    model_config = ConfigDict(extra="forbid")
-    payee_kind: payees.PayeeKind
-    resident_id: str | None = Field(default=None, min_length=18, max_length=18)
-    credit_code: CreditCode | None = None
-    account_kind: payees.AccountKind
-    account_number: str = Field(min_length=8, max_length=32, description="digits only; stored encrypted")
-    account_name: Name | None = Field(default=None, description="户名: an organisation's account name")
-    bank_name: Name | None = None
-
-    _rid = field_validator("resident_id")(classmethod(lambda cls, v: v and checked_resident_id(v)))
-
-    @model_validator(mode="after")
-    def _names_the_payee_once(self) -> PayeeAccountCreate:
-        worker = self.payee_kind is payees.PayeeKind.WORKER
-        if worker and (self.resident_id is None or self.credit_code is not None):
-            raise ValueError("a worker is named by resident_id alone")
-        if not worker and (self.credit_code is None or self.resident_id is not None):
-            raise ValueError("an enterprise or institution is named by credit_code alone")
-        if not worker and self.account_name is None:
-            raise ValueError("an organisation's bank account needs its account_name")
-        if worker and self.account_name is not None:
-            raise ValueError("a worker's card carries no account_name here (personal data)")
-        return self
 
 
 class PayeeAccountRead(BaseModel):
@@ -67,20 +37,19 @@ async def record_payee_account(body: PayeeAccountCreate, response: Response, ses
                                runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     """Set the account a payee is paid to; emits `registry.payee_account.recorded` (number encrypted)."""
     if not payees.may_set(principal, body.payee_kind):
-        authority = "the employment-service feeder" if body.payee_kind is payees.PayeeKind.WORKER else "the bureau"
-        raise Problem(403, "Forbidden", f"only {authority} sets a {body.payee_kind}'s account", field="payee_kind")
+        raise Problem(403, "Forbidden", rules.not_authority(body.payee_kind), field="payee_kind")
     try:
-        payees.check_account(body.payee_kind, body.account_kind, body.account_number)
-    except payees.InvalidAccount as exc:
+        rules.check_account(body.payee_kind, body.account_kind, body.account_number)
+    except rules.InvalidAccount as exc:
         raise payees.account_problem(exc) from None
     ref = await _payee_ref(session, runtime, body)
-    read, changed = await payees.record_account(session, runtime, payees.AccountIn(
-        body.payee_kind, ref, body.account_kind, body.account_number, body.account_name, body.bank_name),
-        principal.client_id)
+    [recorded] = await payees.record_accounts(session, runtime, [rules.AccountIn(
+        body.payee_kind, ref, body.account_kind, rules.seal(runtime.state["pii_key"], body.account_number),
+        body.account_name, body.bank_name)], principal.client_id)
     await session.commit()
     runtime.wake_relay()
-    response.status_code = 201 if changed else 200
-    return read
+    response.status_code = 201 if recorded.changed else 200
+    return payees.read(recorded.row)
 
 
 async def _payee_ref(session: SessionDep, runtime: RuntimeDep, body: PayeeAccountCreate) -> str:
@@ -100,7 +69,7 @@ PayeeRef = Annotated[str, Path(min_length=3, max_length=128, pattern=r"^[0-9A-Za
 async def get_payee_account(payee_kind: Literal["worker", "enterprise", "institution"], payee_ref: PayeeRef,
                             session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
     """The account in force, masked."""
-    kind = payees.PayeeKind(payee_kind)
+    kind = rules.PayeeKind(payee_kind)
     if not payees.may_read(principal, kind):
         raise Problem(403, "Forbidden", f"role {principal.role} may not read payment accounts", field="payee_kind")
     read = await payees.get_account(session, kind, payee_ref)

@@ -1,4 +1,4 @@
-"""Bulk NDJSON imports of people, facts and certificates: one result per line.
+"""Bulk NDJSON imports of people, facts, certificates and payee accounts: one result per line.
 
 Good lines are kept, bad ones reported with line number, field and reason; replaying a file
 changes nothing (every row has a natural key). The body is read as it arrives and imported in
@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,11 +30,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.registry import bulk_checks
+from services.registry import bulk_checks, payees
 from services.registry.access import domain_principal
 from services.registry.bulk_checks import Chunk, LineResult, PeopleBatch, prepare_people
 from services.registry.fact_contract import relative_resident_id, stored_attributes
 from services.registry.handlers import PRODUCER, certificate_fields, content_hash
+from services.registry.payee_rules import AccountIn, PayeeKind
 from services.registry.people import NewPerson, copy_people, raw_connection, register_people
 from services.registry.schemas import CertificateCreate, FactCreate
 from services.registry.store import certificates, facts
@@ -48,8 +50,8 @@ if TYPE_CHECKING:
 
 CHUNK = 5000  # lines per chunk when the caller does not say (SKILLSUB_BULK_CHUNK_LINES)
 R = TypeVar("R")
-__all__ = ["CHUNK", "Chunk", "LineResult", "chunks_of", "import_certificates", "import_facts", "import_people",
-           "ndjson_chunks", "render", "warm_up"]
+__all__ = ["CHUNK", "Chunk", "LineResult", "chunks_of", "import_certificates", "import_facts",
+           "import_payee_accounts", "import_people", "ndjson_chunks", "render", "warm_up"]
 
 
 def render(results: Iterable[LineResult]) -> str:
@@ -269,3 +271,48 @@ def _certificate_result(line: int, row: dict[str, Any], new: set[str], stored: d
     status = "created" if row["number"] in new else "unchanged"
     new.discard(row["number"])
     return LineResult(line, status, id=str(row["certificate_id"]))
+
+
+# --- payee accounts -------------------------------------------------------------------------
+
+
+async def import_payee_accounts(session: AsyncSession, runtime: Runtime, p: AuthPrincipal,
+                                chunks: AsyncIterable[Chunk]) -> list[LineResult]:
+    """Lines as POST /v1/payee-accounts, judged as it judges them (payees.record_accounts, lines in
+    file order): per chunk, the people in one statement, the rows in force in one (locked), the
+    new revisions in one and their events in one. A payee named again with another account in the
+    same upload is refused on that line: the first stands, so a replay of the file changes nothing."""
+    allowed = frozenset(k for k in PayeeKind if payees.may_set(p, k))
+    first: dict[tuple[str, str], tuple[int, int]] = {}  # payee -> (line, hash of its account)
+    results: list[LineResult] = []
+    async for chunk in chunks:
+        good, refused = await off_loop(bulk_checks.validate_payee_accounts, chunk, allowed, runtime.state["pii_key"])
+        keys = await register_people(session, runtime, [NewPerson(c.resident_id, None) for _, c in good
+                                                        if c.resident_id is not None])
+        kept, again = _first_per_payee(first, [(n, c.account if c.resident_id is None else replace(
+            c.account, payee_ref=keys[c.resident_id])) for n, c in good])
+        recorded = await payees.record_accounts(session, runtime, [a for _, a in kept], p.client_id)
+        changed = sum(r.changed for r in recorded)
+        add_detail(session, bulk_payee_accounts={  # counts only: numbers are never logged nor audited
+            "lines": len(chunk), "refused": len(refused) + len(again), "recorded": changed,
+            "unchanged": len(recorded) - changed})
+        await _commit(session)
+        results += refused + again + [LineResult(n, "created" if r.changed else "unchanged", id=r.row["payee_ref"])
+                                      for (n, _), r in zip(kept, recorded, strict=True)]
+    return sorted(results, key=lambda r: r.line)
+
+
+def _first_per_payee(first: dict[tuple[str, str], tuple[int, int]], lines: list[tuple[int, AccountIn]]
+                     ) -> tuple[list[tuple[int, AccountIn]], list[LineResult]]:
+    """Keep a line unless an earlier line of the upload named the same payee with another account."""
+    kept, again = [], []
+    for n, a in lines:
+        seen = first.setdefault((a.kind.value, a.payee_ref), (n, hash(a.content())))
+        if seen[1] == hash(a.content()):
+            kept.append((n, a))
+        else:
+            field = "resident_id" if a.kind is PayeeKind.WORKER else "credit_code"
+            again.append(LineResult(n, "error", field, f"line {seen[0]} of this upload sets another account for "
+                                                       "this payee; one account per payee per upload"))
+    return kept, again
+

@@ -31,10 +31,23 @@ from services.registry.domain import (
     check_certificate_identity,
 )
 from services.registry.fact_contract import attribute_problems
-from services.registry.schemas import CertificateCreate, FactCreate, HistoricCertificateCreate, PersonCreate
+from services.registry.payee_rules import AccountIn, InvalidAccount, PayeeKind, check_account, not_authority, seal
+from services.registry.schemas import (
+    CertificateCreate,
+    FactCreate,
+    HistoricCertificateCreate,
+    PayeeAccountCreate,
+    PersonCreate,
+)
 from shared.clock import nantong_today
 from shared.events import PersonRegisteredV1, StagedEvent, derived_event_id, new_envelope, staged
-from shared.ids import InvalidResidentId, parse_resident_id, resident_id_check_char
+from shared.ids import (
+    InvalidCreditCode,
+    InvalidResidentId,
+    check_credit_code,
+    parse_resident_id,
+    resident_id_check_char,
+)
 from shared.pii import encrypt_pii, lookup_hash
 
 M = TypeVar("M", bound=BaseModel)
@@ -265,3 +278,39 @@ def validate_certificates(chunk: Chunk, p: Principal, historic: bool = False
     refused: list[LineResult] = []
     return _validated(chunk, _certificate_check(p, historic), refused), refused
 
+
+# --- payee accounts -------------------------------------------------------------------------
+
+
+class CheckedAccount(NamedTuple):
+    resident_id: str | None  # a worker's, for its person key (the registry keeps only that)
+    account: AccountIn  # a worker's payee_ref is "" until the caller knows the person key
+
+
+def _payee_check(allowed: frozenset[PayeeKind], pii_key: bytes) -> Callable[[str], CheckedAccount]:
+    """POST /v1/payee-accounts' checks, in its order (services/registry/api_payees.py)."""
+    def check(raw: str) -> CheckedAccount:
+        body = parse(PayeeAccountCreate, raw)
+        if body.payee_kind not in allowed:
+            raise forbid(not_authority(body.payee_kind), "payee_kind")
+        try:
+            check_account(body.payee_kind, body.account_kind, body.account_number)
+        except InvalidAccount as exc:
+            raise LineError(exc.field, exc.reason) from None
+        if body.credit_code is not None:
+            try:
+                check_credit_code(body.credit_code)  # malformed: refused; a pilot code's check mismatch is kept
+            except InvalidCreditCode as exc:
+                raise LineError("credit_code", str(exc)) from None
+        return CheckedAccount(body.resident_id, AccountIn(
+            body.payee_kind, body.credit_code or "", body.account_kind, seal(pii_key, body.account_number),
+            body.account_name, body.bank_name))
+    return check
+
+
+def validate_payee_accounts(chunk: Chunk, allowed: frozenset[PayeeKind], pii_key: bytes
+                            ) -> tuple[list[tuple[int, CheckedAccount]], list[LineResult]]:
+    """The chunk's valid accounts, their numbers sealed (payee_rules.seal), and a result for each
+    refused line. `allowed`: the payee kinds the caller may set (payees.may_set)."""
+    refused: list[LineResult] = []
+    return _validated(chunk, _payee_check(allowed, pii_key), refused), refused

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from services.registry import payee_rules
 from services.registry.domain import CertificateKind, EntrepreneurshipProject, FactKind, Feeder, TrainingClassKind
 from shared.departments import Department
 from shared.ids import InvalidResidentId, credit_code_division, parse_resident_id
@@ -16,6 +17,7 @@ from shared.places import in_nantong
 OccupationCode = Annotated[str, Field(pattern=r"^\d-\d{2}-\d{2}-\d{2}$", examples=["6-18-01-01"])]
 CreditCode = Annotated[str, Field(min_length=18, max_length=18, description="GB 32100 credit code")]
 District = Annotated[str, Field(min_length=6, max_length=16, examples=["320612"])]
+Name = Annotated[str, Field(min_length=2, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 def checked_resident_id(value: str) -> str:
@@ -249,4 +251,34 @@ class ClientCreate(_Strict):
             raise ValueError("district clients need at least one district")
         if self.may_see_ids and self.role not in ("bureau", "auditor"):
             raise ValueError("only bureau and auditor clients may see resident IDs")
+        return self
+
+
+class PayeeAccountCreate(BaseModel):
+    """A worker is named by resident ID (the registry keeps only its keyed hash), an enterprise or
+    institution by its credit code. Workers are paid to their social-security card, organisations
+    to a bank account in their name."""
+
+    model_config = ConfigDict(extra="forbid")
+    payee_kind: payee_rules.PayeeKind
+    resident_id: str | None = Field(default=None, min_length=18, max_length=18)
+    credit_code: CreditCode | None = None
+    account_kind: payee_rules.AccountKind
+    account_number: str = Field(min_length=8, max_length=32, description="digits only; stored encrypted")
+    account_name: Name | None = Field(default=None, description="户名: an organisation's account name")
+    bank_name: Name | None = None
+
+    _rid = field_validator("resident_id")(classmethod(lambda cls, v: v and checked_resident_id(v)))
+
+    @model_validator(mode="after")
+    def _names_the_payee_once(self) -> PayeeAccountCreate:
+        worker = self.payee_kind is payee_rules.PayeeKind.WORKER
+        if worker and (self.resident_id is None or self.credit_code is not None):
+            raise ValueError("a worker is named by resident_id alone")
+        if not worker and (self.credit_code is None or self.resident_id is not None):
+            raise ValueError("an enterprise or institution is named by credit_code alone")
+        if not worker and self.account_name is None:
+            raise ValueError("an organisation's bank account needs its account_name")
+        if worker and self.account_name is not None:
+            raise ValueError("a worker's card carries no account_name here (personal data)")
         return self

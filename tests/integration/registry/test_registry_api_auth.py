@@ -16,7 +16,7 @@ pytestmark = pytest.mark.usefixtures("drop_test_databases")
 
 WRITES = ["/v1/certificates", "/v1/facts", "/v1/people", "/v1/institutions", "/v1/classes", "/v1/completions",
           "/v1/catalog/versions", "/v1/catalog/shortage-lists", "/v1/clients", "/v1/bulk/people",
-          "/v1/bulk/facts", "/v1/bulk/certificates"]
+          "/v1/bulk/facts", "/v1/bulk/certificates", "/v1/payee-accounts", "/v1/bulk/payee-accounts"]
 PUBLIC = ["/v1/catalog/standards", "/v1/catalog/shortage-lists", "/v1/institutions", "/v1/classes"]
 
 
