@@ -138,13 +138,15 @@ async def end_due(session: AsyncSession, runtime: Runtime, today: dt.date, limit
 
     await _fill_calendar(session)
     n, d = store.notices, store.decisions
-    due = (await session.execute(sa.select(n.c.person_key).where(
-        n.c.status == nt.IN_NOTICE, n.c.ends_on < today).limit(limit))).scalars().all()
+    due = (await session.execute(sa.select(n.c.decision_id, n.c.person_key).where(
+        n.c.status == nt.IN_NOTICE, n.c.ends_on < today).limit(limit))).all()
     if not due:
         return 0
-    await lock_persons(session, sorted(set(due)))
+    await lock_persons(session, sorted({p for _, p in due}))
+    # Read again under the persons' locks, by key (a re-decision may have retired one meanwhile);
+    # by person it walked every due notice for each call's persons (notices has no person index).
     rows = (await session.execute(sa.select(n).join(d, d.c.decision_id == n.c.decision_id).where(
-        n.c.status == nt.IN_NOTICE, n.c.ends_on < today, d.c.current, any_of(n.c.person_key, sorted(set(due))))
+        n.c.status == nt.IN_NOTICE, n.c.ends_on < today, d.c.current, any_of(n.c.decision_id, [i for i, _ in due]))
         .with_for_update(of=n))).mappings().all()
     open_objections = await _open_objections(session, [r["decision_id"] for r in rows])
     ready = [r for r in rows if nt.payable_now(nt.NoticeState(r["status"], r["ends_on"],
