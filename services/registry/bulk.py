@@ -283,7 +283,7 @@ async def import_payee_accounts(session: AsyncSession, runtime: Runtime, p: Auth
     new revisions in one and their events in one. A payee named again with another account in the
     same upload is refused on that line: the first stands, so a replay of the file changes nothing."""
     allowed = frozenset(k for k in PayeeKind if payees.may_set(p, k))
-    first: dict[tuple[str, str], tuple[int, int]] = {}  # payee -> (line, hash of its account)
+    first: dict[tuple[str, str], tuple[int, tuple[Any, ...]]] = {}  # payee -> (line, its account's content)
     results: list[LineResult] = []
     async for chunk in chunks:
         good, refused = await off_loop(bulk_checks.validate_payee_accounts, chunk, allowed, runtime.state["pii_key"])
@@ -302,13 +302,13 @@ async def import_payee_accounts(session: AsyncSession, runtime: Runtime, p: Auth
     return sorted(results, key=lambda r: r.line)
 
 
-def _first_per_payee(first: dict[tuple[str, str], tuple[int, int]], lines: list[tuple[int, AccountIn]]
+def _first_per_payee(first: dict[tuple[str, str], tuple[int, tuple[Any, ...]]], lines: list[tuple[int, AccountIn]]
                      ) -> tuple[list[tuple[int, AccountIn]], list[LineResult]]:
     """Keep a line unless an earlier line of the upload named the same payee with another account."""
     kept, again = [], []
     for n, a in lines:
-        seen = first.setdefault((a.kind.value, a.payee_ref), (n, hash(a.content())))
-        if seen[1] == hash(a.content()):
+        seen = first.setdefault((a.kind.value, a.payee_ref), (n, a.content()))
+        if seen[1] == a.content():
             kept.append((n, a))
         else:
             field = "resident_id" if a.kind is PayeeKind.WORKER else "credit_code"
